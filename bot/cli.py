@@ -1,0 +1,76 @@
+"""The `moviebot` command line.
+
+Each feature registers its own subcommands (``register(groups)``) in a small module, and
+heavy libraries are imported inside the command functions, so `moviebot --help` and the
+bots start quickly and never import TensorFlow unless a command trains something.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from dataclasses import dataclass
+
+from engine.config import Settings
+from engine.errors import MovieBotError
+
+# Modules with a `register(groups: CommandGroups)` function, in help order.
+COMMAND_MODULES = [
+    "bot.chat_cli",
+    "jobs.data_cli",
+    "jobs.build_cli",
+]
+
+
+@dataclass
+class CommandGroups:
+    top: argparse._SubParsersAction      # moviebot <command>
+    eval: argparse._SubParsersAction     # moviebot eval <what>
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every command accepts."""
+    parser.add_argument("--data-dir", help="raw data directory (env MOVIEBOT_DATA_DIR)")
+    parser.add_argument("--artifacts", help="artifacts directory (env MOVIEBOT_ARTIFACTS)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=getattr(args, "data_dir", None),
+                             artifacts=getattr(args, "artifacts", None))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moviebot",
+        description="Movie recommendations in your terminal, on Telegram and on Discord.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    top = parser.add_subparsers(dest="command", metavar="<command>")
+    eval_parser = top.add_parser("eval", help="evaluate a recommender on held-out data")
+    groups = CommandGroups(top=top, eval=eval_parser.add_subparsers(dest="what", metavar="<what>"))
+    eval_parser.set_defaults(func=lambda args: eval_parser.print_help() or 2)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except MovieBotError as exc:
+        print(f"moviebot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

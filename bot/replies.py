@@ -1,0 +1,43 @@
+"""Platform-neutral reply models: the command layer builds these, renderers draw them.
+
+Telegram, Discord and the console only translate these into their own widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Button:
+    label: str
+    # A short, platform-neutral action string the command layer understands when the
+    # button is pressed, e.g. "like:318", "more:318", "page:similar:2". Kept under
+    # 64 bytes because Telegram's callback_data is limited to that.
+    action: str = ""
+    url: str = ""  # a link button (trailer) instead of an action
+
+
+@dataclass
+class Card:
+    """One movie (or song) in a reply; every card can be reacted to on its own."""
+
+    title: str
+    subtitle: str = ""          # "1995 · Animation, Comedy · ★ 3.9"
+    body: str = ""              # overview excerpt or facts
+    reason: str = ""            # "shares director Christopher Nolan"
+    image_url: str = ""         # poster
+    link_url: str = ""          # trailer or IMDb
+    movie_id: int | None = None
+    buttons: list[Button] = field(default_factory=list)
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    cards: list[Card] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)   # reply-level (paging, choices)
+    is_error: bool = False
+    # Context the front-end persists with the sent messages so that a reaction days
+    # later still resolves (e.g. {"command": "similar", "query_movie_id": 318}).
+    context: dict = field(default_factory=dict)

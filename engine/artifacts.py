@@ -1,0 +1,94 @@
+"""Versioned artifact directories with an atomically switched `current` pointer.
+
+A build writes everything into a fresh ``v<timestamp>-<id>`` directory and only then
+replaces the ``current`` symlink (``os.replace`` of a new link is atomic on POSIX).
+Files inside a published version are never rewritten, so a process that memory-maps
+them (Annoy) keeps a consistent view; old versions are pruned by deleting whole
+directories, which leaves already-mapped inodes alive until their readers close them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+
+CURRENT = "current"
+MANIFEST = "manifest.json"
+
+
+def new_version_dir(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = root / f"v{stamp}-{secrets.token_hex(3)}"
+    path.mkdir()
+    return path
+
+
+def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
+    tmp = version_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, version_dir / MANIFEST)
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    path = version_dir / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(str(path), "no manifest.json: this is not a built artifacts version",
+                        "run `moviebot build`") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(str(path), f"manifest.json is not valid JSON ({exc})",
+                        "rebuild with `moviebot build`") from None
+
+
+def publish(root: Path, version_dir: Path) -> None:
+    """Point ``root/current`` at ``version_dir`` atomically."""
+    if not (version_dir / MANIFEST).exists():
+        raise DataError(str(version_dir), "refusing to publish a version without manifest.json")
+    link = root / CURRENT
+    tmp = root / f".{CURRENT}.{secrets.token_hex(4)}"
+    os.symlink(version_dir.name, tmp)  # relative, so the tree can be moved or mounted
+    os.replace(tmp, link)
+
+
+def current_version(root: Path) -> Path:
+    """The version directory that ``root`` points at; ``root`` may itself be a version."""
+    root = Path(root)
+    if (root / MANIFEST).exists():
+        return root
+    link = root / CURRENT
+    if not link.exists():
+        raise DataError(str(root), "no built artifacts here (no `current` version)",
+                        "run `moviebot build` (or `moviebot build --quick` for a small one)")
+    return link.resolve()
+
+
+def list_versions(root: Path) -> list[Path]:
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("v")
+                  and (p / MANIFEST).exists())
+
+
+def prune(root: Path, keep: int = 3) -> list[Path]:
+    """Delete all but the newest ``keep`` versions, never the current one."""
+    try:
+        cur = current_version(root)
+    except DataError:
+        cur = None
+    versions = list_versions(root)
+    removed = []
+    for path in versions[:-keep] if keep > 0 else versions:
+        if cur is not None and path.resolve() == cur:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
