@@ -1,0 +1,1 @@
+"""Alembic migrations for the feedback store (run by ``Store.open``)."""

@@ -1,0 +1,121 @@
+"""The store's tables (SQLAlchemy 2.x declarative models).
+
+The schema itself is created by the Alembic migrations in ``migrations/versions``; these
+models are what the queries use. Keep the two in step: a change here needs a new migration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite has no BIGINT autoincrement; on PostgreSQL event ids may exceed 2**31.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps stored as naive UTC, returned timezone-aware.
+
+    SQLite drops time zones and asyncpg refuses naive values for timestamptz, so storing
+    naive UTC everywhere is the one representation both back-ends agree on.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id", name="uq_users_platform_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_user_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback_events"
+    __table_args__ = (
+        Index("ix_feedback_user_movie", "user_id", "movie_id"),
+        Index("ix_feedback_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    movie_id: Mapped[int] = mapped_column(Integer)
+    signal: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String(64), default="")
+    message_ref: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retracted: Mapped[bool] = mapped_column(Boolean, default=False)
+    retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SentMessageRow(Base):
+    __tablename__ = "sent_messages"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", name="uq_sent_messages_ref"),
+        Index("ix_sent_messages_platform_created", "platform", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    message_id: Mapped[str] = mapped_column(String(128))
+    movie_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WatchlistRow(Base):
+    __tablename__ = "watchlist"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    movie_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobRunRow(Base):
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_name_finished", "name", "finished_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

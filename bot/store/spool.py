@@ -1,0 +1,312 @@
+"""Keep accepting feedback while the database is down.
+
+``SpoolingStore`` wraps a ``Store``. When a write fails because the database cannot be
+reached, the operation is appended to a local JSON-lines file (one ``fsync`` per line) and
+the bot answers as usual. ``flush()`` (called before the next write, or by
+``run_flusher``) replays the file into the database in order.
+
+Exactly once: a flush first renames ``spool.jsonl`` to ``spool.jsonl.flushing`` (new writes
+go to a fresh file), replays it, and deletes it only when every line is in. A crash
+half-way replays some lines again on the next flush, which is harmless because every
+event carries an idempotency key (a duplicate insert is a no-op) and a retraction only
+changes an event that is not retracted yet. Progress is saved in ``.flushing.done`` so a
+long file is not replayed from the top after each outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from .models import utcnow
+from .store import FeedbackEvent, Store, StoreUnavailable
+
+log = logging.getLogger("moviebot.store.spool")
+
+# Consecutive spooled events are written with one batched INSERT of at most this many rows.
+REPLAY_BATCH = 500
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for errors that mean "the database is unreachable", not "the data is wrong"."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    return isinstance(exc, OSError | TimeoutError | ConnectionError | sa_exc.TimeoutError)
+
+
+class Spool:
+    """An append-only file of store operations, safe for several processes to share."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.flushing = self.path.with_name(self.path.name + ".flushing")
+        self.progress = self.path.with_name(self.path.name + ".flushing.done")
+        self._append_lock = self.path.with_name(self.path.name + ".lock")
+        self._flush_lock = self.path.with_name(self.path.name + ".flush.lock")
+
+    @contextlib.contextmanager
+    def _locked(self, lock_path: Path, blocking: bool = True) -> Iterator[bool]:
+        with open(lock_path, "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def append(self, op: dict[str, Any]) -> None:
+        """Write one operation durably (it is on disk when this returns)."""
+        line = json.dumps(op, separators=(",", ":"), default=str) + "\n"
+        with self._locked(self._append_lock), open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def pending_count(self) -> int:
+        done = self._done()
+        return max(0, _count_lines(self.flushing) - done) + _count_lines(self.path)
+
+    def _done(self) -> int:
+        try:
+            return int(self.progress.read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _save_done(self, lines: int) -> None:
+        tmp = self.progress.with_suffix(".tmp")
+        tmp.write_text(str(lines))
+        os.replace(tmp, self.progress)
+
+    async def replay(self, apply: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> int:
+        """Hand pending operations to ``apply`` in order, in chunks; returns how many.
+
+        Stops (and raises) at the first chunk ``apply`` fails on; those lines stay pending.
+        Another process already flushing makes this a no-op.
+        """
+        with self._locked(self._flush_lock, blocking=False) as got:
+            if not got:
+                return 0
+            total = 0
+            while True:
+                if not self.flushing.exists():
+                    with self._locked(self._append_lock):
+                        if not self.path.exists() or self.path.stat().st_size == 0:
+                            return total
+                        self.progress.unlink(missing_ok=True)
+                        os.replace(self.path, self.flushing)
+                ops = _read_lines(self.flushing)
+                done = self._done()
+                for chunk_end, chunk in _chunks(ops, done):
+                    await apply(chunk)
+                    self._save_done(chunk_end)
+                    total += len(chunk)
+                # Progress first: a crash between the two unlinks then replays the whole
+                # (idempotent) file instead of skipping lines of a future one.
+                self.progress.unlink(missing_ok=True)
+                self.flushing.unlink(missing_ok=True)
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return sum(1 for _ in fh)
+    except FileNotFoundError:
+        return 0
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    ops = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                ops.append(json.loads(line))
+            except json.JSONDecodeError:
+                # Only a torn last line (power loss mid-write) can look like this; the
+                # caller never got an answer for it, so dropping it loses nothing promised.
+                log.warning("spool %s line %d is not JSON; skipped", path, n)
+                ops.append({"op": "skip"})
+    return ops
+
+
+def _chunks(ops: list[dict[str, Any]], start: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Consecutive records batched together; every other op alone. Yields (end, chunk)."""
+    i = start
+    while i < len(ops):
+        j = i + 1
+        if ops[i].get("op") == "record":
+            while j < len(ops) and j - i < REPLAY_BATCH and ops[j].get("op") == "record":
+                j += 1
+        yield j, ops[i:j]
+        i = j
+
+
+class SpoolingStore:
+    """A ``Store`` whose feedback writes never fail because the database is down.
+
+    ``record_feedback``, ``retract_feedback`` and ``remember_message`` fall back to the
+    spool; ``user_id`` answers from a cache for users seen before. Every other ``Store``
+    method is passed through, with outages raised as the friendly ``StoreUnavailable``.
+    After a failure the database is left alone for ``retry_every`` seconds, so a bot does
+    not wait for a connect timeout on every message.
+    """
+
+    def __init__(self, store: Store, spool_path: str | Path, *, retry_every: float = 5.0,
+                 timeout: float = 10.0):
+        self.store = store
+        self.spool = Spool(spool_path)
+        self.retry_every = retry_every
+        self.timeout = timeout
+        self._down_until = 0.0
+        self._users: dict[tuple[str, str], int] = {}
+        self._flush_lock = asyncio.Lock()
+
+    @property
+    def db_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if not self.db_down:
+            log.warning("database unreachable (%s); spooling to %s", exc, self.spool.path)
+        self._down_until = time.monotonic() + self.retry_every
+
+    async def _call(self, coro: Awaitable[Any]) -> Any:
+        return await asyncio.wait_for(coro, self.timeout)
+
+    async def _write(self, op: dict[str, Any], direct: Callable[[], Awaitable[Any]],
+                     spooled_result: Any) -> Any:
+        """Write through when possible; otherwise (or while older ops wait) spool ``op``."""
+        if not self.db_down:
+            try:
+                if self.spool.pending_count():
+                    await self.flush()  # keep order: older spooled ops go first
+                if not self.spool.pending_count():
+                    return await self._call(direct())
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                self._mark_down(exc)
+        await asyncio.to_thread(self.spool.append, op)
+        return spooled_result
+
+    # -- writes that survive an outage ------------------------------------------
+    async def record_feedback(self, event: FeedbackEvent) -> bool:
+        """True if stored or spooled (a spooled duplicate is dropped when flushed)."""
+        if event.created_at is None:  # keep the real time, not the replay time
+            event.created_at = utcnow()
+        op = {"op": "record", "event": event.to_dict()}
+        return await self._write(op, lambda: self.store.record_feedback(event), True)
+
+    async def retract_feedback(self, idempotency_key: str) -> bool:
+        op = {"op": "retract", "key": idempotency_key}
+        return await self._write(op, lambda: self.store.retract_feedback(idempotency_key),
+                                 True)
+
+    async def remember_message(self, platform: str, chat_id: str, message_id: str,
+                               movie_id: int | None, context: dict | None = None) -> None:
+        args = [platform, str(chat_id), str(message_id), movie_id, context or {}]
+        await self._write({"op": "message", "args": args},
+                          lambda: self.store.remember_message(*args), None)
+
+    async def user_id(self, platform: str, platform_user_id: str,
+                      display_name: str | None = None) -> int:
+        ref = (platform, str(platform_user_id))
+        if not self.db_down:
+            try:
+                uid = await self._call(self.store.user_id(*ref, display_name))
+                self._users[ref] = uid
+                return uid
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                self._mark_down(exc)
+        if ref in self._users:
+            return self._users[ref]
+        raise StoreUnavailable()
+
+    async def forget_user(self, user_id: int) -> dict[str, int]:
+        await self.flush()  # spooled events of this user must not come back afterwards
+        self._users = {k: v for k, v in self._users.items() if v != user_id}
+        return await self._passthrough("forget_user", user_id)
+
+    # -- flushing --------------------------------------------------------------
+    async def flush(self) -> int:
+        """Replay the spool into the database; returns how many operations went in.
+
+        Raises the outage error if the database is still down (the rest stays spooled).
+        """
+        async with self._flush_lock:
+            n = await self.spool.replay(self._apply)
+        if n:
+            log.info("flushed %d spooled operation(s) into the database", n)
+        return n
+
+    async def _apply(self, ops: list[dict[str, Any]]) -> None:
+        kind = ops[0].get("op")
+        if kind == "record":
+            events = [FeedbackEvent.from_dict(op["event"]) for op in ops]
+            try:
+                await self._call(self.store.record_feedback_many(events))
+            except sa_exc.IntegrityError:
+                # e.g. the user was forgotten meanwhile: keep the good ones, drop the rest
+                for ev in events:
+                    try:
+                        await self._call(self.store.record_feedback(ev))
+                    except sa_exc.IntegrityError as exc:
+                        log.warning("dropping spooled event %s: %s", ev.idempotency_key,
+                                    exc.orig)
+        elif kind == "retract":
+            await self._call(self.store.retract_feedback(ops[0]["key"]))
+        elif kind == "message":
+            await self._call(self.store.remember_message(*ops[0]["args"]))
+
+    async def run_flusher(self, interval: float = 5.0) -> None:
+        """Background task: flush whenever something is pending and the DB is back."""
+        while True:
+            await asyncio.sleep(interval)
+            if self.spool.pending_count() and not self.db_down:
+                try:
+                    await self.flush()
+                except Exception as exc:
+                    if not is_outage(exc):
+                        log.exception("spool flush failed")
+                    self._mark_down(exc)
+
+    # -- everything else -------------------------------------------------------
+    async def _passthrough(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.db_down:
+            raise StoreUnavailable()
+        try:
+            return await self._call(getattr(self.store, name)(*args, **kwargs))
+        except Exception as exc:
+            if is_outage(exc):
+                self._mark_down(exc)
+                raise StoreUnavailable() from exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.store, name)
+        if not asyncio.iscoroutinefunction(attr):
+            return attr
+        return functools.partial(self._passthrough, name)
+
+    async def close(self) -> None:
+        await self.store.close()

@@ -1,0 +1,481 @@
+"""`Store`: the bots' persistent state behind one small async API.
+
+Users, feedback events, sent messages, the watchlist and job runs live in one SQL database:
+SQLite (WAL mode) by default, PostgreSQL in production. Everything goes through SQLAlchemy
+Core on an ``AsyncEngine``, so the same statements run on both; the only dialect-specific
+piece is ``INSERT ... ON CONFLICT``, which both back-ends spell the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from engine.errors import InvalidInput, MovieBotError
+
+from .models import FeedbackRow, JobRunRow, SentMessageRow, User, WatchlistRow, utcnow
+
+if TYPE_CHECKING:  # pandas is imported only by the retraining path
+    import pandas as pd
+
+log = logging.getLogger("moviebot.store")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Signals that describe taste, i.e. what Engine.recommend understands. Others ("watchlist",
+# "skip", ...) are kept as events for analysis but are not part of a user's history.
+TASTE_SIGNALS = ("like", "dislike", "rating")
+# Any fixed 64-bit number: two processes opening a fresh PostgreSQL database at once must
+# not both run the migrations.
+_MIGRATION_LOCK_KEY = 7_406_113_951
+# Rows per INSERT when writing many events: big enough to amortise round trips, small
+# enough to stay far below PostgreSQL's 32k bind-parameter limit (11 columns per row).
+BATCH_ROWS = 1000
+
+
+class StoreUnavailable(MovieBotError):
+    """The database cannot be reached; the bot keeps answering without it."""
+
+    def __str__(self) -> str:
+        return ("I can't reach my memory right now, so I can't look up your likes. "
+                "Please try again in a minute.")
+
+
+@dataclass
+class FeedbackEvent:
+    """One reaction, rating or button press by a user about a movie.
+
+    ``idempotency_key`` must be unique per real-world event (e.g.
+    ``"telegram:reaction:<chat>:<msg>:<user>:<movie>"``): storing the same key twice is a
+    no-op, which is what makes retries and spool replays safe. A reaction that is removed
+    and added again is a new event, so include something that differs (the update's
+    date) in its key.
+
+    ``user_id`` may be None when ``platform`` and ``platform_user_id`` are given: the store
+    then finds or creates the user when it writes the event (useful while the database is
+    down and no id can be looked up).
+    """
+
+    user_id: int | None
+    movie_id: int
+    signal: str                       # "like", "dislike", "rating", "watchlist", ...
+    value: float | None = None        # the rating for "rating"; optional otherwise
+    source: str = ""                  # "telegram:reaction", "discord:button", "console"...
+    message_ref: str | None = None    # "<platform>:<chat>:<message>" the event refers to
+    idempotency_key: str = ""
+    created_at: datetime | None = None
+    platform: str | None = None
+    platform_user_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.idempotency_key:
+            raise ValueError("FeedbackEvent needs an idempotency_key")
+        if not self.signal or len(self.signal) > 32:
+            raise InvalidInput(f"“{self.signal}” is not a feedback signal I know.")
+        if self.signal == "rating":
+            if self.value is None or not 0.5 <= float(self.value) <= 5.0:
+                raise InvalidInput("Ratings go from 0.5 to 5 stars.")
+        if self.user_id is None and not (self.platform and self.platform_user_id):
+            raise ValueError("FeedbackEvent needs user_id or platform + platform_user_id")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe form (the spool's line format)."""
+        data = dict(self.__dict__)
+        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeedbackEvent:
+        data = dict(data)
+        if data.get("created_at"):
+            data["created_at"] = datetime.fromisoformat(data["created_at"])
+        return cls(**data)
+
+
+@dataclass
+class SentMessage:
+    platform: str
+    chat_id: str
+    message_id: str
+    movie_id: int | None
+    context: dict = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass
+class JobRun:
+    id: int
+    name: str
+    status: str                       # "published", "rejected", "failed", "skipped", "ok"...
+    details: dict
+    finished_at: datetime
+
+
+def _normalise_url(url: str) -> str:
+    """Accept the driver-less spellings people put in DATABASE_URL."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://"):]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the bots read while the jobs write; foreign keys make /forget cascade.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _upgrade(sync_connection: Any, schema: str | None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = sync_connection
+    cfg.attributes["schema"] = schema
+    command.upgrade(cfg, "head")
+
+
+class Store:
+    """Async access to the bots' state. Create with ``await Store.open(url)``."""
+
+    def __init__(self, engine: AsyncEngine, schema: str | None = None):
+        self.engine = engine
+        self.schema = schema
+        self.dialect = engine.dialect.name
+
+    # -- lifecycle -------------------------------------------------------------
+    @classmethod
+    async def open(cls, url: str | None = None, *, schema: str | None = None,
+                   migrate: bool = True, connect_timeout: float = 5.0) -> Store:
+        """Connect, and bring the schema up to date with the Alembic migrations.
+
+        ``url`` defaults to ``Settings.from_env().database_url``. ``schema`` (PostgreSQL
+        only) keeps every table in that schema, created if needed: tests use a fresh one.
+        """
+        if url is None:
+            from engine.config import Settings
+
+            url = Settings.from_env().database_url
+        url = _normalise_url(url)
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[1] if ":///" in url else ""
+            if path and path != ":memory:":
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            else:  # one shared connection, or every connection sees its own empty DB
+                kwargs["poolclass"] = StaticPool
+        elif url.startswith("postgresql"):
+            connect_args: dict[str, Any] = {"timeout": connect_timeout}
+            if schema:
+                connect_args["server_settings"] = {"search_path": schema}
+            kwargs.update(pool_pre_ping=True, connect_args=connect_args)
+        engine = create_async_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        store = cls(engine, schema)
+        try:
+            if migrate:
+                await store.migrate()
+        except BaseException:
+            await engine.dispose()
+            raise
+        return store
+
+    async def migrate(self) -> None:
+        async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                   {"k": _MIGRATION_LOCK_KEY})
+                if self.schema:
+                    await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            await conn.run_sync(_upgrade, self.schema)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def _insert(self, table: Any) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    # -- users -----------------------------------------------------------------
+    async def user_id(self, platform: str, platform_user_id: str,
+                      display_name: str | None = None) -> int:
+        """The store's id for a platform user, created on first sight."""
+        async with self.engine.begin() as conn:
+            return await self._user_id(conn, platform, str(platform_user_id), display_name)
+
+    async def _user_id(self, conn: AsyncConnection, platform: str, platform_user_id: str,
+                       display_name: str | None) -> int:
+        where = (User.platform == platform, User.platform_user_id == platform_user_id)
+        row = (await conn.execute(select(User.id, User.display_name).where(*where))).first()
+        if row is None:
+            stmt = self._insert(User).values(
+                platform=platform, platform_user_id=platform_user_id,
+                display_name=display_name, created_at=utcnow(),
+            ).on_conflict_do_nothing(index_elements=["platform", "platform_user_id"])
+            await conn.execute(stmt)  # a concurrent first message may have won the race
+            return (await conn.execute(select(User.id).where(*where))).scalar_one()
+        if display_name and display_name != row.display_name:
+            await conn.execute(update(User).where(User.id == row.id)
+                               .values(display_name=display_name))
+        return int(row.id)
+
+    # -- feedback --------------------------------------------------------------
+    async def record_feedback(self, event: FeedbackEvent) -> bool:
+        """Store one event; False (and nothing changes) if its key was stored before."""
+        return await self.record_feedback_many([event]) == 1
+
+    async def record_feedback_many(self, events: Iterable[FeedbackEvent]) -> int:
+        """Store events in batched INSERTs; returns how many were new (duplicates skip)."""
+        events = list(events)
+        if not events:
+            return 0
+        stored = 0
+        async with self.engine.begin() as conn:
+            users: dict[tuple[str, str], int] = {}
+            rows = []
+            for ev in events:
+                user_id = ev.user_id
+                if user_id is None:
+                    ref = (str(ev.platform), str(ev.platform_user_id))
+                    if ref not in users:
+                        users[ref] = await self._user_id(conn, *ref, None)
+                    user_id = users[ref]
+                rows.append({
+                    "user_id": user_id, "movie_id": int(ev.movie_id), "signal": ev.signal,
+                    "value": None if ev.value is None else float(ev.value),
+                    "source": ev.source or "", "message_ref": ev.message_ref,
+                    "idempotency_key": ev.idempotency_key,
+                    "created_at": ev.created_at or utcnow(), "retracted": False,
+                    "retracted_at": None,
+                })
+            stmt = (self._insert(FeedbackRow)
+                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                    .returning(FeedbackRow.id))
+            for start in range(0, len(rows), BATCH_ROWS):
+                result = await conn.execute(stmt, rows[start:start + BATCH_ROWS])
+                stored += len(result.all())
+        return stored
+
+    async def retract_feedback(self, idempotency_key: str) -> bool:
+        """Mark an event as withdrawn (a removed reaction); False if unknown or already so."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(FeedbackRow)
+                .where(FeedbackRow.idempotency_key == idempotency_key,
+                       FeedbackRow.retracted.is_(False))
+                .values(retracted=True, retracted_at=utcnow()))
+        return result.rowcount == 1
+
+    async def history(self, user_id: int) -> list[tuple[int, str | float]]:
+        """The user's taste as ``Engine.recommend`` takes it: latest signal per movie.
+
+        Retracted events are ignored, so removing a reaction restores the earlier one.
+        Ordered by when the user last reacted to each movie, oldest first.
+        """
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(FeedbackRow.movie_id, FeedbackRow.signal, FeedbackRow.value)
+                .where(FeedbackRow.user_id == user_id, FeedbackRow.retracted.is_(False),
+                       FeedbackRow.signal.in_(TASTE_SIGNALS))
+                .order_by(FeedbackRow.created_at, FeedbackRow.id))).all()
+        latest: dict[int, str | float] = {}
+        for movie_id, signal, value in rows:
+            latest.pop(movie_id, None)  # re-insert so dict order follows the latest event
+            latest[movie_id] = float(value) if signal == "rating" else signal
+        return list(latest.items())
+
+    async def feedback_frame(self) -> pd.DataFrame:
+        """All users' current taste signals, for retraining.
+
+        Columns ``user_key`` (``"store:<id>"``, never a platform id), ``movie_id``,
+        ``signal`` and ``value`` (the rating, NaN for like/dislike); one row per user and
+        movie (the latest non-retracted signal), the same view ``history`` gives.
+        """
+        import pandas as pd
+
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(FeedbackRow.user_id, FeedbackRow.movie_id, FeedbackRow.signal,
+                       FeedbackRow.value)
+                .where(FeedbackRow.retracted.is_(False), FeedbackRow.signal.in_(TASTE_SIGNALS))
+                .order_by(FeedbackRow.created_at, FeedbackRow.id))).all()
+        latest: dict[tuple[int, int], tuple[str, float]] = {}
+        for user_id, movie_id, signal, value in rows:
+            rating = float(value) if signal == "rating" and value is not None else float("nan")
+            latest[(user_id, movie_id)] = (signal, rating)
+        frame = pd.DataFrame(
+            [(f"store:{u}", m, s, v) for (u, m), (s, v) in latest.items()],
+            columns=["user_key", "movie_id", "signal", "value"])
+        return frame.astype({"user_key": str, "movie_id": "int64", "signal": str,
+                             "value": "float64"})
+
+    # -- sent messages ---------------------------------------------------------
+    async def remember_message(self, platform: str, chat_id: str, message_id: str,
+                               movie_id: int | None, context: dict | None = None) -> None:
+        """Keep what a sent message was about, so a reaction days later still resolves."""
+        values = {"platform": platform, "chat_id": str(chat_id), "message_id": str(message_id),
+                  "movie_id": movie_id, "context": context or {}, "created_at": utcnow()}
+        stmt = self._insert(SentMessageRow).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["platform", "chat_id", "message_id"],
+            set_={"movie_id": stmt.excluded.movie_id, "context": stmt.excluded.context})
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def lookup_message(self, platform: str, chat_id: str,
+                             message_id: str) -> SentMessage | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(SentMessageRow).where(
+                SentMessageRow.platform == platform, SentMessageRow.chat_id == str(chat_id),
+                SentMessageRow.message_id == str(message_id)))).first()
+        return _sent(row) if row else None
+
+    async def recent_messages(self, platform: str, since: datetime) -> list[SentMessage]:
+        """Messages sent on ``platform`` since ``since``, oldest first."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(SentMessageRow)
+                .where(SentMessageRow.platform == platform, SentMessageRow.created_at >= since)
+                .order_by(SentMessageRow.created_at, SentMessageRow.id))).all()
+        return [_sent(r) for r in rows]
+
+    # -- watchlist -------------------------------------------------------------
+    async def watchlist_add(self, user_id: int, movie_id: int) -> bool:
+        stmt = (self._insert(WatchlistRow)
+                .values(user_id=user_id, movie_id=int(movie_id), added_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["user_id", "movie_id"])
+                .returning(WatchlistRow.movie_id))
+        async with self.engine.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def watchlist_remove(self, user_id: int, movie_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(delete(WatchlistRow).where(
+                WatchlistRow.user_id == user_id, WatchlistRow.movie_id == int(movie_id)))
+        return result.rowcount == 1
+
+    async def watchlist(self, user_id: int) -> list[int]:
+        """Movie ids on the user's watchlist, oldest first."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(WatchlistRow.movie_id).where(WatchlistRow.user_id == user_id)
+                .order_by(WatchlistRow.added_at, WatchlistRow.movie_id))
+        return [int(m) for m in rows.scalars()]
+
+    # -- privacy ---------------------------------------------------------------
+    async def forget_user(self, user_id: int) -> dict[str, int]:
+        """Delete everything stored about a user (/forget); returns deleted row counts.
+
+        The next retrain reads ``feedback_frame`` afresh, so the user's events also leave
+        the next model.
+        """
+        counts = {}
+        async with self.engine.begin() as conn:
+            for name, table in (("feedback_events", FeedbackRow), ("watchlist", WatchlistRow)):
+                result = await conn.execute(delete(table).where(table.user_id == user_id))
+                counts[name] = result.rowcount
+            result = await conn.execute(delete(User).where(User.id == user_id))
+            counts["users"] = result.rowcount
+        log.info("forgot user %s: %s", user_id, counts)
+        return counts
+
+    # -- jobs and stats --------------------------------------------------------
+    async def record_job_run(self, name: str, status: str, details: dict | None = None) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                self._insert(JobRunRow)
+                .values(name=name, status=status, details=details or {}, finished_at=utcnow())
+                .returning(JobRunRow.id))
+            return int(result.scalar_one())
+
+    async def job_runs(self, name: str | None = None, limit: int = 50) -> list[JobRun]:
+        """The latest job runs, newest first."""
+        query = select(JobRunRow).order_by(JobRunRow.finished_at.desc(), JobRunRow.id.desc())
+        if name:
+            query = query.where(JobRunRow.name == name)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.limit(limit))).all()
+        return [JobRun(r.id, r.name, r.status, r.details or {}, r.finished_at) for r in rows]
+
+    async def stats(self, days: int = 14) -> dict[str, Any]:
+        """Numbers for the admin /stats view."""
+        since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) \
+            - timedelta(days=days - 1)
+        day = func.date(FeedbackRow.created_at)
+        async with self.engine.connect() as conn:
+            async def count(query: Any) -> int:
+                return int((await conn.execute(query)).scalar_one())
+
+            out: dict[str, Any] = {
+                "users": await count(select(func.count()).select_from(User)),
+                "events": await count(select(func.count()).select_from(FeedbackRow)),
+                "retracted": await count(select(func.count()).select_from(FeedbackRow)
+                                         .where(FeedbackRow.retracted.is_(True))),
+                "watchlist": await count(select(func.count()).select_from(WatchlistRow)),
+                "sent_messages": await count(select(func.count()).select_from(SentMessageRow)),
+            }
+            per_day = await conn.execute(
+                select(day, func.count()).where(FeedbackRow.created_at >= since)
+                .group_by(day).order_by(day))
+            out["events_per_day"] = {_day(d): int(n) for d, n in per_day}
+            out["events_by_signal"] = {s: int(n) for s, n in await conn.execute(
+                select(FeedbackRow.signal, func.count()).where(FeedbackRow.retracted.is_(False))
+                .group_by(FeedbackRow.signal))}
+        runs = await self.job_runs(limit=1)
+        out["last_job_run"] = _job_dict(runs[0]) if runs else None
+        return out
+
+
+def _day(value: date | str) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _job_dict(run: JobRun) -> dict[str, Any]:
+    return {"name": run.name, "status": run.status, "details": run.details,
+            "finished_at": run.finished_at.isoformat()}
+
+
+def _sent(row: Any) -> SentMessage:
+    return SentMessage(row.platform, row.chat_id, row.message_id, row.movie_id,
+                       row.context or {}, row.created_at)
+
+
+def new_idempotency_key(prefix: str) -> str:
+    """A key for events that have no natural identity (e.g. a typed /rate command)."""
+    return f"{prefix}:{secrets.token_hex(8)}"
+

@@ -1,0 +1,180 @@
+"""The feedback store: the same suite on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.store import FeedbackEvent, Store
+from bot.store.testing import open_test_store
+from engine.errors import InvalidInput, MovieBotError
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request, tmp_path):
+    async with open_test_store(request.param, tmp_path) as s:
+        yield s
+
+
+def ev(user_id, movie_id, signal="like", value=None, key=None, **kw) -> FeedbackEvent:
+    return FeedbackEvent(user_id, movie_id, signal, value, "test", None,
+                         key or f"k:{user_id}:{movie_id}:{signal}:{value}", **kw)
+
+
+async def test_user_id_is_get_or_create(store: Store):
+    a = await store.user_id("telegram", "42", "Ann")
+    assert await store.user_id("telegram", "42") == a
+    assert await store.user_id("discord", "42") != a  # same number, other platform
+    # concurrent first messages from one new user end up as one row
+    ids = await asyncio.gather(*[store.user_id("telegram", "7") for _ in range(5)])
+    assert len(set(ids)) == 1
+    assert (await store.stats())["users"] == 3
+
+
+async def test_duplicate_idempotency_key_changes_nothing(store: Store):
+    uid = await store.user_id("telegram", "1")
+    assert await store.record_feedback(ev(uid, 318, key="tg:r:1"))
+    assert not await store.record_feedback(ev(uid, 2571, "dislike", key="tg:r:1"))
+    assert await store.history(uid) == [(318, "like")]
+    assert (await store.stats())["events"] == 1
+
+
+async def test_history_is_latest_non_retracted_signal_per_movie(store: Store):
+    uid = await store.user_id("telegram", "1")
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    await store.record_feedback(ev(uid, 1, "like", key="a", created_at=t0))
+    await store.record_feedback(ev(uid, 2, "rating", 4.5, key="b", created_at=t0 + timedelta(1)))
+    await store.record_feedback(ev(uid, 1, "dislike", key="c", created_at=t0 + timedelta(2)))
+    await store.record_feedback(ev(uid, 3, "watchlist", key="d", created_at=t0 + timedelta(3)))
+    assert await store.history(uid) == [(2, 4.5), (1, "dislike")]
+    # removing the dislike reaction brings the earlier like back
+    assert await store.retract_feedback("c")
+    assert not await store.retract_feedback("c")
+    assert not await store.retract_feedback("no-such-key")
+    assert await store.history(uid) == [(1, "like"), (2, 4.5)]
+    other = await store.user_id("telegram", "2")
+    assert await store.history(other) == []
+
+
+async def test_batched_writes_count_only_new_events(store: Store):
+    uid = await store.user_id("console", "me")
+    events = [ev(uid, m, "rating", 3.0, key=f"r{m}") for m in range(2500)]
+    assert await store.record_feedback_many(events) == 2500
+    assert await store.record_feedback_many(events[:10] + [ev(uid, 9999, key="new")]) == 1
+    assert len(await store.history(uid)) == 2501
+
+
+async def test_event_for_user_named_by_platform(store: Store):
+    event = FeedbackEvent(None, 318, "like", None, "tg", None, "x1",
+                          platform="telegram", platform_user_id="555")
+    assert await store.record_feedback(event)
+    uid = await store.user_id("telegram", "555")
+    assert await store.history(uid) == [(318, "like")]
+
+
+def test_events_are_validated():
+    with pytest.raises(InvalidInput) as err:
+        FeedbackEvent(1, 318, "rating", 7, "tg", None, "k")
+    assert isinstance(err.value, MovieBotError) and "0.5 to 5" in str(err.value)
+    with pytest.raises(ValueError):
+        FeedbackEvent(1, 318, "like", None, "tg", None, "")
+
+
+async def test_sent_messages_resolve_later(store: Store):
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    await store.remember_message("telegram", "100", "7", 318, {"command": "similar"})
+    await store.remember_message("telegram", "100", "8", None, {"command": "recommend"})
+    await store.remember_message("discord", "100", "7", 1, {})
+    msg = await store.lookup_message("telegram", "100", "7")
+    assert (msg.movie_id, msg.context) == (318, {"command": "similar"})
+    assert msg.created_at.tzinfo is not None
+    assert await store.lookup_message("telegram", "100", "9") is None
+    recent = await store.recent_messages("telegram", since=before)
+    assert [m.message_id for m in recent] == ["7", "8"]
+    assert await store.recent_messages("telegram", since=datetime.now(UTC) + timedelta(1)) == []
+    # re-sending under the same id (an edited message) updates it
+    await store.remember_message("telegram", "100", "7", 2571, {"command": "similar", "page": 2})
+    assert (await store.lookup_message("telegram", "100", "7")).movie_id == 2571
+
+
+async def test_watchlist(store: Store):
+    uid = await store.user_id("discord", "9")
+    assert await store.watchlist_add(uid, 318)
+    assert not await store.watchlist_add(uid, 318)
+    assert await store.watchlist_add(uid, 1)
+    assert await store.watchlist(uid) == [318, 1]
+    assert await store.watchlist_remove(uid, 318)
+    assert not await store.watchlist_remove(uid, 318)
+    assert await store.watchlist(uid) == [1]
+
+
+async def test_forget_user_removes_their_data_only(store: Store):
+    ann = await store.user_id("telegram", "1")
+    bob = await store.user_id("telegram", "2")
+    for uid in (ann, bob):
+        await store.record_feedback(ev(uid, 318))
+        await store.record_feedback(ev(uid, 1, "rating", 4.0))
+        await store.watchlist_add(uid, 2)
+    counts = await store.forget_user(ann)
+    assert counts == {"feedback_events": 2, "watchlist": 1, "users": 1}
+    frame = await store.feedback_frame()
+    assert set(frame["user_key"]) == {f"store:{bob}"}
+    assert await store.history(ann) == [] and await store.watchlist(ann) == []
+    assert len(await store.history(bob)) == 2
+    # a forgotten user who comes back starts afresh
+    assert await store.user_id("telegram", "1") != ann
+
+
+async def test_feedback_frame_for_retraining(store: Store):
+    ann = await store.user_id("telegram", "1")
+    bob = await store.user_id("discord", "1")
+    await store.record_feedback(ev(ann, 318, "like", key="a1"))
+    await store.record_feedback(ev(ann, 318, "rating", 2.0, key="a2"))
+    await store.record_feedback(ev(bob, 1, "dislike", key="b1"))
+    await store.record_feedback(ev(bob, 2, "like", key="b2"))
+    await store.retract_feedback("b2")
+    frame = await store.feedback_frame()
+    assert list(frame.columns) == ["user_key", "movie_id", "signal", "value"]
+    rows = {(r.user_key, r.movie_id, r.signal) for r in frame.itertuples(index=False)}
+    assert rows == {(f"store:{bob}", 1, "dislike"), (f"store:{ann}", 318, "rating")}
+    assert frame.loc[frame.signal == "rating", "value"].tolist() == [2.0]
+    assert str(frame["movie_id"].dtype) == "int64"
+
+
+async def test_stats_and_job_runs(store: Store):
+    uid = await store.user_id("telegram", "1")
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    await store.record_feedback(ev(uid, 1, key="old", created_at=yesterday))
+    await store.record_feedback(ev(uid, 2, key="new"))
+    await store.record_feedback(ev(uid, 3, key="gone"))
+    await store.retract_feedback("gone")
+    assert (await store.stats())["last_job_run"] is None
+    await store.record_job_run("retrain", "rejected", {"why": "ndcg@10 fell"})
+    await store.record_job_run("retrain", "published", {"version": "v2"})
+    stats = await store.stats()
+    assert stats["users"] == 1 and stats["events"] == 3 and stats["retracted"] == 1
+    assert stats["events_per_day"] == {yesterday.date().isoformat(): 1,
+                                       datetime.now(UTC).date().isoformat(): 2}
+    assert stats["events_by_signal"] == {"like": 2}
+    assert stats["last_job_run"]["status"] == "published"
+    runs = await store.job_runs("retrain")
+    assert [r.status for r in runs] == ["published", "rejected"]
+    assert runs[1].details == {"why": "ndcg@10 fell"}
+
+
+async def test_reopen_keeps_data_and_migrations_are_idempotent(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path}/again.db"
+    store = await Store.open(url)
+    uid = await store.user_id("telegram", "1")
+    await store.record_feedback(ev(uid, 318))
+    await store.close()
+    store = await Store.open(url.replace("sqlite+aiosqlite", "sqlite"))  # plain spelling too
+    try:
+        assert await store.history(uid) == [(318, "like")]
+        async with store.engine.connect() as conn:
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+        assert mode == "wal"
+    finally:
+        await store.close()
