@@ -1,0 +1,289 @@
+"""The data manifest (`data/manifest.json`) and the `moviebot data check` validation.
+
+The manifest is the single list of raw files moviebot knows. Loaders, the build (which records
+each file's checksum), `data check` and `data fetch` all read it, so adding a dataset means
+adding it there once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.config import PROJECT_ROOT
+from engine.errors import DataError, InvalidInput
+
+MANIFEST_PATH = PROJECT_ROOT / "data" / "manifest.json"
+# Index columns that pandas/R writers add without a real name; never "unexpected".
+_INDEX_COLUMNS = {"", "Unnamed: 0"}
+
+
+@dataclass(frozen=True)
+class Download:
+    url: str
+    member: str | None = None  # path inside the zip at `url`; None when the URL is the file itself
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str                      # relative to the data directory
+    dataset: str
+    format: str                    # "csv" (header row), "delimited" (no header), "text"
+    encoding: str = "utf-8"
+    columns: tuple[str, ...] = ()  # csv: the header (any order)
+    sep: str = ","
+    fields: tuple[str, ...] = ()   # delimited: the field names, in order
+    rows: int | None = None
+    sha256: str | None = None
+    required: bool = False
+    download: Download | None = None
+    note: str = ""
+    source: str = ""               # the dataset's official page
+    fetch_by_default: bool = True
+
+    def fix(self) -> str:
+        """What to tell a user whose copy of this file is missing or broken."""
+        if self.download:
+            only = "" if self.fetch_by_default else f" --only {self.dataset}"
+            return f"run `moviebot data fetch{only}` or download it from {self.download.url}"
+        return f"download it from {self.source} and save it as <data dir>/{self.path}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    source: str
+    licence: str
+    files: tuple[FileEntry, ...]
+    fetch_by_default: bool = True  # False: large optional sets, fetched only with --only
+
+    @property
+    def downloadable(self) -> tuple[FileEntry, ...]:
+        return tuple(f for f in self.files if f.download)
+
+
+@dataclass
+class Manifest:
+    datasets: dict[str, Dataset]
+    path: Path | None = None
+
+    def files(self) -> list[FileEntry]:
+        return [f for d in self.datasets.values() for f in d.files]
+
+    def file(self, path: str) -> FileEntry:
+        for entry in self.files():
+            if entry.path == path:
+                return entry
+        raise DataError(path, "this file is not in the data manifest",
+                        f"add it to {self.path or MANIFEST_PATH}")
+
+    def dataset(self, name: str) -> Dataset:
+        if name not in self.datasets:
+            raise InvalidInput(f"There is no dataset called “{name}”. "
+                               f"Choose from: {', '.join(self.datasets)}.")
+        return self.datasets[name]
+
+
+def load_manifest(path: str | Path | None = None) -> Manifest:
+    """Read the manifest; MOVIEBOT_DATA_MANIFEST points at another one (e.g. a mirror's)."""
+    path = Path(path or os.environ.get("MOVIEBOT_DATA_MANIFEST") or MANIFEST_PATH)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(str(path), "the data manifest is missing",
+                        "run moviebot from a checkout of the repository, or set "
+                        "MOVIEBOT_DATA_MANIFEST to a copy of data/manifest.json") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(str(path), f"the data manifest is not valid JSON ({exc})",
+                        "restore it with `git checkout data/manifest.json`") from None
+    datasets = {}
+    for d in raw["datasets"]:
+        files = tuple(_file_entry(f, d) for f in d["files"])
+        datasets[d["name"]] = Dataset(name=d["name"], title=d.get("title", d["name"]),
+                                      source=d.get("source", ""), licence=d.get("licence", ""),
+                                      files=files,
+                                      fetch_by_default=d.get("fetch_by_default", True))
+    return Manifest(datasets, path)
+
+
+def _file_entry(f: dict, d: dict) -> FileEntry:
+    dl = f.get("download")
+    return FileEntry(path=f["path"], dataset=d["name"], format=f.get("format", "csv"),
+                     encoding=f.get("encoding", "utf-8"), columns=tuple(f.get("columns", ())),
+                     sep=f.get("sep", ","), fields=tuple(f.get("fields", ())),
+                     rows=f.get("rows"), sha256=f.get("sha256"),
+                     required=bool(f.get("required", False)),
+                     download=Download(dl["url"], dl.get("member")) if dl else None,
+                     note=f.get("note", ""), source=d.get("source", ""),
+                     fetch_by_default=d.get("fetch_by_default", True))
+
+
+# -- checking a data directory -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    path: str      # the file, relative to the data directory
+    message: str
+    fix: str = ""
+    severity: str = "error"   # "error" (the build would fail), "warning", or "note"
+
+    def __str__(self) -> str:
+        text = f"{self.severity}: {self.path}: {self.message}"
+        return f"{text}. Fix: {self.fix}" if self.fix else text
+
+
+@dataclass
+class _Scan:
+    sha256: str | None = None
+    decode_error: str | None = None
+    non_ascii: bool = False
+    size: int = 0
+    first_line: bytes = b""
+    extra: dict = field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_header(path: Path, encoding: str = "utf-8", sep: str = ",") -> list[str]:
+    """The first record's fields, whatever the line ending and with any UTF-8 BOM removed."""
+    with Path(path).open("rb") as fh:
+        line = fh.readline()
+    return _split_header(line, encoding, sep)
+
+
+def _split_header(line: bytes, encoding: str, sep: str) -> list[str]:
+    text = line.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+                       else encoding, errors="replace")
+    text = text.lstrip("\ufeff").rstrip("\r\n")
+    if not text:
+        return []
+    return next(csv.reader([text], delimiter=sep))
+
+
+def _scan(path: Path, encoding: str, checksum: bool) -> _Scan:
+    """One pass over the file: checksum, and where (if anywhere) it stops decoding."""
+    scan = _Scan()
+    digest = hashlib.sha256() if checksum else None
+    check_utf8 = codecs.lookup(encoding).name == "utf-8"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as fh:
+        scan.first_line = fh.readline()
+        fh.seek(0)
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            if digest:
+                digest.update(chunk)
+            if not scan.non_ascii and not chunk.isascii():
+                scan.non_ascii = True
+            if scan.decode_error is None:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    scan.decode_error = _describe_decode_error(path, offset + exc.start)
+            offset += len(chunk)
+    if scan.decode_error is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            scan.decode_error = _describe_decode_error(path, offset - len(exc.object) + exc.start)
+    scan.size = offset
+    scan.sha256 = digest.hexdigest() if digest else None
+    if not check_utf8:
+        scan.extra["valid_utf8"] = scan.decode_error is None
+        scan.decode_error = None
+    return scan
+
+
+def _describe_decode_error(path: Path, position: int) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(position + 1)
+    line = head.count(b"\n") + 1
+    return f"byte 0x{head[-1]:02x} at offset {position} (line {line})"
+
+
+def check_file(data_dir: Path, entry: FileEntry, verify_checksums: bool = False) -> list[Problem]:
+    path = Path(data_dir) / entry.path
+    if not path.is_file():
+        if entry.required:
+            return [Problem(entry.path, "required file is missing", entry.fix())]
+        return [Problem(entry.path, f"optional file not present (dataset {entry.dataset})",
+                        entry.fix(), severity="note")]
+    try:
+        scan = _scan(path, entry.encoding, verify_checksums)
+    except OSError as exc:
+        return [Problem(entry.path, f"cannot be read ({exc.strerror or exc})", entry.fix())]
+    if scan.size == 0:
+        return [Problem(entry.path, "file is empty", entry.fix())]
+    problems = []
+    expected = entry.encoding
+    if scan.decode_error:
+        problems.append(Problem(
+            entry.path, f"is not valid {expected.upper()}: {scan.decode_error}",
+            f"save it as {expected.upper()} (it looks re-encoded, e.g. by a spreadsheet), or "
+            + entry.fix()))
+    elif scan.extra.get("valid_utf8") and scan.non_ascii:
+        # The original is Latin-1; a valid UTF-8 copy with accents was converted by someone,
+        # and reading it as Latin-1 would turn "é" into "Ã©".
+        problems.append(Problem(
+            entry.path, f"looks UTF-8-encoded, but the original is {expected}",
+            f"use the original {expected} file: " + entry.fix()))
+    problems += _check_layout(entry, scan.first_line)
+    if verify_checksums and entry.sha256 and scan.sha256 != entry.sha256:
+        problems.append(Problem(
+            entry.path, f"sha256 is {scan.sha256[:12]}…, the manifest expects {entry.sha256[:12]}…",
+            "fine if you deliberately use a newer release; otherwise " + entry.fix(),
+            severity="warning"))
+    return problems
+
+
+def _check_layout(entry: FileEntry, first_line: bytes) -> list[Problem]:
+    if entry.format == "csv" and entry.columns:
+        found = _split_header(first_line, entry.encoding, entry.sep)
+        missing = [c for c in entry.columns if c not in found]
+        unexpected = [c for c in found if c not in entry.columns and c not in _INDEX_COLUMNS]
+        problems = []
+        if missing:
+            problems.append(Problem(
+                entry.path, f"missing column(s) {', '.join(missing)} "
+                f"(header has: {', '.join(found) or 'nothing'})", entry.fix()))
+        if unexpected:
+            problems.append(Problem(
+                entry.path, f"unexpected column(s) {', '.join(unexpected)}",
+                "they are ignored; if this is a different file, " + entry.fix(),
+                severity="error" if missing else "warning"))
+        return problems
+    if entry.format == "delimited" and entry.fields:
+        found = _split_header(first_line, entry.encoding, entry.sep)
+        if len(found) != len(entry.fields):
+            sep = "tab" if entry.sep == "\t" else repr(entry.sep)
+            return [Problem(
+                entry.path, f"expected {len(entry.fields)} {sep}-separated fields per line "
+                f"({entry.sep.join(entry.fields)}), the first line has {len(found)}", entry.fix())]
+    return []
+
+
+def check_data_dir(data_dir: str | Path, verify_checksums: bool = False,
+                   manifest: Manifest | None = None) -> list[Problem]:
+    """Every problem with the data directory; an empty list means all files look right."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        return [Problem(str(data_dir), "the data directory does not exist",
+                        f"run `moviebot data fetch --data-dir {data_dir}`, or set "
+                        "MOVIEBOT_DATA_DIR to the folder that holds movielens/, spotify/ ...")]
+    manifest = manifest or load_manifest()
+    problems = []
+    for entry in manifest.files():
+        problems += check_file(data_dir, entry, verify_checksums)
+    return problems
