@@ -18,6 +18,7 @@ MAX_QUERY_CHARS = 200
 # Resolution policy, in confidence units (0..1).
 ACCEPT = 0.86        # a top candidate this good is taken ...
 MARGIN = 0.06        # ... when the runner-up is at least this much worse
+CHOICE = 0.75       # several candidates this good: ask which one ("star wars")
 SUGGEST = 0.45       # below this, a candidate is not even worth suggesting
 DOMINANCE = 8.0      # equal titles: the one with 8x the ratings wins ("Psycho" -> 1960)
 
@@ -44,7 +45,6 @@ class Catalog:
         self.titles = TitleIndex(zip(self.df["movie_id"], self.df["title"],
                                      self.df["year"].astype("float").tolist(), akas, weights,
                                      strict=True))
-        # TitleIndex keeps years as given; turn NaN into None once here.
         self._rating_count = dict(zip(self.df["movie_id"].tolist(), counts.tolist(), strict=True))
 
     @classmethod
@@ -110,12 +110,14 @@ class Catalog:
         rivals = [c for c in candidates[1:] if c.confidence > top.confidence - MARGIN]
         if top.confidence >= ACCEPT and not rivals:
             return self.movie(top.movie_id)
-        if top.confidence >= ACCEPT and rivals:
+        if rivals:
             top_count = self._rating_count.get(top.movie_id, 0)
-            if all(top_count >= DOMINANCE * max(self._rating_count.get(r.movie_id, 0), 1)
-                   for r in rivals):
+            dominant = all(top_count >= DOMINANCE * max(self._rating_count.get(r.movie_id, 0), 1)
+                           for r in rivals)
+            if top.confidence >= ACCEPT and dominant:
                 return self.movie(top.movie_id)
-            raise AmbiguousTitle(text, [top, *rivals][:5])
+            if top.confidence >= CHOICE:
+                raise AmbiguousTitle(text, [top, *rivals][:5])
         raise UnknownTitle(text, [c for c in candidates if c.confidence >= SUGGEST][:3])
 
 
