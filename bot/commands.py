@@ -175,6 +175,6 @@ class CommandLayer:
         found = self.engine.search(command.args, k=8)
         if not found:
             return Reply(text=f"No titles match “{command.args}”.", is_error=True)
-        lines = [f"{i}. {c.label}" for i, c in enumerate(found, 1)]
-        return Reply(text="Titles matching “%s”:\n%s" % (command.args, "\n".join(lines)),
+        lines = "\n".join(f"{i}. {c.label}" for i, c in enumerate(found, 1))
+        return Reply(text=f"Titles matching “{command.args}”:\n{lines}",
                      buttons=[Button(c.label, f"info:{c.movie_id}") for c in found])

@@ -9,68 +9,20 @@ that has a value wins (newer and richer exports first).
 
 from __future__ import annotations
 
-import ast
-import csv
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
+from .csvio import parse_json_list, parse_python_list, parse_quoted_list, read_csv, split_list
 
 _IMDB_RE = re.compile(r"tt\d+")
 
 
-def read_csv_lenient(path: Path) -> pd.DataFrame:
-    """CSV through the stdlib reader, which (unlike pandas' C parser) tolerates a last
-    record cut off inside a quoted field, as in the TMDB v11 export."""
-    if not path.exists():
-        raise DataError(str(path), "file not found")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except UnicodeDecodeError as exc:
-        raise DataError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                        "re-download the file; it must be UTF-8 encoded") from None
-    if not rows:
-        raise DataError(str(path), "the file is empty")
-    header, body = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
-    return pd.DataFrame(body, columns=[h.strip() for h in header])
-
-
-def _need(frame: pd.DataFrame, path: Path, columns: list[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(str(path), f"missing column(s) {', '.join(missing)}",
-                        "check that this is the right file; `moviebot data check` lists problems")
-
-
-def split_list(value, sep: str) -> list[str]:
-    if not isinstance(value, str) or not value.strip():
-        return []
-    return [v.strip() for v in value.split(sep) if v.strip()]
-
-
-def json_names(value) -> list[str]:
-    """'[{"id": 28, "name": "Action"}]' -> ['Action']."""
-    if not isinstance(value, str) or not value.strip():
-        return []
-    try:
-        return [d["name"] for d in json.loads(value)]
-    except (ValueError, TypeError, KeyError):
-        return []
-
-
-def repr_names(value) -> list[str]:
-    """"[{'id': 16, 'name': 'Animation'}]" (Python repr) -> ['Animation']."""
-    if not isinstance(value, str) or not value.strip():
-        return []
-    try:
-        return [d["name"] for d in ast.literal_eval(value)]
-    except (ValueError, SyntaxError, TypeError, KeyError):
-        return []
+def _load(path: Path, columns: list[str]) -> pd.DataFrame:
+    # dtype=str: ids and numbers are converted explicitly below, per source
+    return read_csv(path, columns=columns, dtype=str)
 
 
 def _num(series: pd.Series) -> pd.Series:
@@ -91,8 +43,7 @@ def _imdb(series: pd.Series) -> pd.Series:
 
 def tmdb_v11(data_dir: Path) -> pd.DataFrame:
     path = data_dir / "tmdb_full_dataset_v11/TMDB_movie_dataset_v11.csv"
-    raw = read_csv_lenient(path)
-    _need(raw, path, ["id", "title", "overview", "imdb_id", "poster_path", "genres", "keywords"])
+    raw = _load(path, ["id", "title", "overview", "imdb_id", "poster_path", "genres", "keywords"])
     return pd.DataFrame({
         "tmdb_id": _num(raw["id"]).astype("Int64"), "imdb_id": _imdb(raw["imdb_id"]),
         "title": _text(raw["title"]), "year": _year(raw["release_date"]),
@@ -109,8 +60,7 @@ def tmdb_v11(data_dir: Path) -> pd.DataFrame:
 
 def movies_dataset(data_dir: Path) -> pd.DataFrame:
     path = data_dir / "the_movies_dataset/movies_metadata_small.csv"
-    raw = read_csv_lenient(path)
-    _need(raw, path, ["id", "imdb_id", "title", "overview", "poster_path", "genres"])
+    raw = _load(path, ["id", "imdb_id", "title", "overview", "poster_path", "genres"])
     raw = raw.drop_duplicates("id")
     return pd.DataFrame({
         "tmdb_id": _num(raw["id"]).astype("Int64"), "imdb_id": _imdb(raw["imdb_id"]),
@@ -121,31 +71,29 @@ def movies_dataset(data_dir: Path) -> pd.DataFrame:
         "budget": _num(raw["budget"]), "revenue": _num(raw["revenue"]),
         "original_language": _text(raw["original_language"]),
         "poster_path": _text(raw["poster_path"]),
-        "tmdb_genres": raw["genres"].map(repr_names),
+        "tmdb_genres": raw["genres"].map(parse_python_list),
     })
 
 
 def tmdb_5000(data_dir: Path) -> pd.DataFrame:
     path = data_dir / "tmdb_5000/tmdb_5000_movies.csv"
-    raw = read_csv_lenient(path)
-    _need(raw, path, ["id", "title", "overview", "genres", "keywords", "tagline"])
+    raw = _load(path, ["id", "title", "overview", "genres", "keywords", "tagline"])
     return pd.DataFrame({
         "tmdb_id": _num(raw["id"]).astype("Int64"),
         "title": _text(raw["title"]), "year": _year(raw["release_date"]),
         "overview": _text(raw["overview"]), "tagline": _text(raw["tagline"]),
-        "keywords": raw["keywords"].map(json_names),
+        "keywords": raw["keywords"].map(parse_json_list),
         "runtime": _num(raw["runtime"]), "popularity": _num(raw["popularity"]),
         "vote_average": _num(raw["vote_average"]), "vote_count": _num(raw["vote_count"]),
         "budget": _num(raw["budget"]), "revenue": _num(raw["revenue"]),
         "original_language": _text(raw["original_language"]),
-        "tmdb_genres": raw["genres"].map(json_names),
+        "tmdb_genres": raw["genres"].map(parse_json_list),
     })
 
 
 def tmdb_udacity(data_dir: Path) -> pd.DataFrame:
     path = data_dir / "tmdb_udacity_10k/tmdb-movies.csv"
-    raw = read_csv_lenient(path)
-    _need(raw, path, ["id", "imdb_id", "original_title", "cast", "director", "keywords", "overview"])
+    raw = _load(path, ["id", "imdb_id", "original_title", "cast", "director", "keywords", "overview"])
     raw = raw.drop_duplicates("id")
     return pd.DataFrame({
         "tmdb_id": _num(raw["id"]).astype("Int64"), "imdb_id": _imdb(raw["imdb_id"]),
@@ -165,8 +113,7 @@ def tmdb_udacity(data_dir: Path) -> pd.DataFrame:
 
 def tmdb_top10k(data_dir: Path) -> pd.DataFrame:
     path = data_dir / "tmdb_top10k/top10K-TMDB-movies.csv"
-    raw = read_csv_lenient(path)
-    _need(raw, path, ["id", "title", "genre", "overview", "popularity", "vote_count"])
+    raw = _load(path, ["id", "title", "genre", "overview", "popularity", "vote_count"])
     return pd.DataFrame({
         "tmdb_id": _num(raw["id"]).astype("Int64"),
         "title": _text(raw["title"]), "year": _year(raw["release_date"]),
@@ -179,8 +126,7 @@ def tmdb_top10k(data_dir: Path) -> pd.DataFrame:
 
 def imdb_5000(data_dir: Path) -> pd.DataFrame:
     path = data_dir / "imdb_5000_movie_dataset/movie_metadata.csv"
-    raw = read_csv_lenient(path)
-    _need(raw, path, ["movie_title", "movie_imdb_link", "director_name", "plot_keywords"])
+    raw = _load(path, ["movie_title", "movie_imdb_link", "director_name", "plot_keywords"])
     raw = raw.assign(imdb_id=_imdb(raw["movie_imdb_link"])).drop_duplicates("imdb_id")
     actors = raw[["actor_1_name", "actor_2_name", "actor_3_name"]].fillna("")
     return pd.DataFrame({
@@ -195,29 +141,14 @@ def imdb_5000(data_dir: Path) -> pd.DataFrame:
 
 
 def soundtrack_credits(data_dir: Path) -> pd.DataFrame:
-    """Directors and actors from the IMDb soundtrack file (keyed by movieId and imdb id)."""
+    """Directors and actors from the IMDb soundtrack file (keyed by imdb id)."""
     path = data_dir / "movie_soundtracks_imdb/imbd-movies-soundtracks-movielens-small.csv"
-    raw = read_csv_lenient(path)
-    _need(raw, path, ["movieId", "id", "Director(s)", "Actors"])
+    raw = _load(path, ["movieId", "id", "Director(s)", "Actors"])
     return pd.DataFrame({
         "imdb_id": _imdb(raw["id"]),
-        "cast": raw["Actors"].map(bracket_list),
-        "directors": raw["Director(s)"].map(bracket_list),
+        "cast": raw["Actors"].map(parse_quoted_list),
+        "directors": raw["Director(s)"].map(parse_quoted_list),
     })
-
-
-def bracket_list(value) -> list[str]:
-    """"['a', 'b']" where items may contain apostrophes: split on "', '" not literal_eval."""
-    if not isinstance(value, str):
-        return []
-    inner = value.strip()
-    if not (inner.startswith("[") and inner.endswith("]")):
-        return [inner] if inner else []
-    inner = inner[1:-1].strip()
-    if not inner:
-        return []
-    parts = re.split(r"""['"], ['"]""", inner[1:-1])
-    return [p.strip() for p in parts if p.strip()]
 
 
 # (name, loader) in priority order for filling fields.
