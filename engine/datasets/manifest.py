@@ -45,13 +45,15 @@ class FileEntry:
     note: str = ""
     source: str = ""               # the dataset's official page
     fetch_by_default: bool = True
+    documentation: bool = False    # a README kept beside the data; nothing reads it
 
-    def fix(self) -> str:
+    def fix(self, data_dir: str | Path | None = None) -> str:
         """What to tell a user whose copy of this file is missing or broken."""
         if self.download:
             only = "" if self.fetch_by_default else f" --only {self.dataset}"
             return f"run `moviebot data fetch{only}` or download it from {self.download.url}"
-        return f"download it from {self.source} and save it as <data dir>/{self.path}"
+        where = Path(data_dir) / self.path if data_dir else f"<data dir>/{self.path}"
+        return f"download it from {self.source} and save it as {where}"
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def _file_entry(f: dict, d: dict) -> FileEntry:
                      required=bool(f.get("required", False)),
                      download=Download(dl["url"], dl.get("member")) if dl else None,
                      note=f.get("note", ""), source=d.get("source", ""),
-                     fetch_by_default=d.get("fetch_by_default", True))
+                     fetch_by_default=d.get("fetch_by_default", True),
+                     documentation=bool(f.get("documentation", False)))
 
 
 # -- checking a data directory -----------------------------------------------------------
@@ -216,39 +219,41 @@ def _describe_decode_error(path: Path, position: int) -> str:
 def check_file(data_dir: Path, entry: FileEntry, verify_checksums: bool = False) -> list[Problem]:
     path = Path(data_dir) / entry.path
     if not path.is_file():
+        if entry.documentation:
+            return []
         if entry.required:
-            return [Problem(entry.path, "required file is missing", entry.fix())]
+            return [Problem(entry.path, "required file is missing", entry.fix(data_dir))]
         return [Problem(entry.path, f"optional file not present (dataset {entry.dataset})",
-                        entry.fix(), severity="note")]
+                        entry.fix(data_dir), severity="note")]
     try:
         scan = _scan(path, entry.encoding, verify_checksums)
     except OSError as exc:
-        return [Problem(entry.path, f"cannot be read ({exc.strerror or exc})", entry.fix())]
+        return [Problem(entry.path, f"cannot be read ({exc.strerror or exc})", entry.fix(data_dir))]
     if scan.size == 0:
-        return [Problem(entry.path, "file is empty", entry.fix())]
+        return [Problem(entry.path, "file is empty", entry.fix(data_dir))]
     problems = []
     expected = entry.encoding
     if scan.decode_error:
         problems.append(Problem(
             entry.path, f"is not valid {expected.upper()}: {scan.decode_error}",
             f"save it as {expected.upper()} (it looks re-encoded, e.g. by a spreadsheet), or "
-            + entry.fix()))
+            + entry.fix(data_dir)))
     elif scan.extra.get("valid_utf8") and scan.non_ascii:
         # The original is Latin-1; a valid UTF-8 copy with accents was converted by someone,
         # and reading it as Latin-1 would turn "é" into "Ã©".
         problems.append(Problem(
             entry.path, f"looks UTF-8-encoded, but the original is {expected}",
-            f"use the original {expected} file: " + entry.fix()))
-    problems += _check_layout(entry, scan.first_line)
+            f"use the original {expected} file: " + entry.fix(data_dir)))
+    problems += _check_layout(entry, scan.first_line, entry.fix(data_dir))
     if verify_checksums and entry.sha256 and scan.sha256 != entry.sha256:
         problems.append(Problem(
             entry.path, f"sha256 is {scan.sha256[:12]}…, the manifest expects {entry.sha256[:12]}…",
-            "fine if you deliberately use a newer release; otherwise " + entry.fix(),
+            "fine if you deliberately use a newer release; otherwise " + entry.fix(data_dir),
             severity="warning"))
     return problems
 
 
-def _check_layout(entry: FileEntry, first_line: bytes) -> list[Problem]:
+def _check_layout(entry: FileEntry, first_line: bytes, fix: str) -> list[Problem]:
     if entry.format == "csv" and entry.columns:
         found = _split_header(first_line, entry.encoding, entry.sep)
         missing = [c for c in entry.columns if c not in found]
@@ -257,11 +262,11 @@ def _check_layout(entry: FileEntry, first_line: bytes) -> list[Problem]:
         if missing:
             problems.append(Problem(
                 entry.path, f"missing column(s) {', '.join(missing)} "
-                f"(header has: {', '.join(found) or 'nothing'})", entry.fix()))
+                f"(header has: {', '.join(found) or 'nothing'})", entry.fix(data_dir)))
         if unexpected:
             problems.append(Problem(
                 entry.path, f"unexpected column(s) {', '.join(unexpected)}",
-                "they are ignored; if this is a different file, " + entry.fix(),
+                "they are ignored; if this is a different file, " + fix,
                 severity="error" if missing else "warning"))
         return problems
     if entry.format == "delimited" and entry.fields:
@@ -270,7 +275,7 @@ def _check_layout(entry: FileEntry, first_line: bytes) -> list[Problem]:
             sep = "tab" if entry.sep == "\t" else repr(entry.sep)
             return [Problem(
                 entry.path, f"expected {len(entry.fields)} {sep}-separated fields per line "
-                f"({entry.sep.join(entry.fields)}), the first line has {len(found)}", entry.fix())]
+                f"({entry.sep.join(entry.fields)}), the first line has {len(found)}", entry.fix(data_dir))]
     return []
 
 

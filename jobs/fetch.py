@@ -1,0 +1,207 @@
+"""`moviebot data fetch`: put the raw datasets into a data directory.
+
+Downloads the openly downloadable files listed in data/manifest.json (or copies them from a
+local mirror with the same layout), verifies each against its manifest sha256, and installs
+it atomically, so an interrupted fetch never leaves a half-written file behind. Files already
+present with the right checksum are skipped. The Kaggle-only sets cannot be downloaded
+without a login; for those the outcome says where to get them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from engine.datasets.manifest import (FileEntry, Manifest, check_file, load_manifest,
+                                      sha256_file)
+from engine.errors import DataError
+
+USER_AGENT = "moviebot-data-fetch/0.1"
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Outcome:
+    path: str          # the file, relative to the data directory
+    status: str        # fetched | copied | present | manual | missing | failed
+    message: str = ""
+    severity: str = "ok"   # ok | note | warning | error
+
+    def __str__(self) -> str:
+        text = f"{self.status:8} {self.path}"
+        return f"{text}: {self.message}" if self.message else text
+
+
+def fetch(data_dir: str | Path, *, manifest: Manifest | None = None,
+          only: Iterable[str] | None = None, mirror: str | Path | None = None,
+          strict: bool = False, progress: bool = True, timeout: float = 60.0) -> list[Outcome]:
+    """Fetch the datasets (all downloadable ones, or those named in ``only``).
+
+    With ``mirror``, files are copied from that directory instead of downloaded. A checksum
+    mismatch installs the file with a warning (it may be a newer upstream release), or with
+    ``strict`` rejects it as an error.
+    """
+    manifest = manifest or load_manifest()
+    data_dir = Path(data_dir)
+    if only:
+        datasets = [manifest.dataset(name) for name in only]
+    else:
+        datasets = [d for d in manifest.datasets.values() if d.fetch_by_default or mirror]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fetcher = _Fetcher(data_dir, strict=strict, progress=progress, timeout=timeout)
+    outcomes: list[Outcome] = []
+    for dataset in datasets:
+        if mirror is not None:
+            copied = (fetcher.copy(entry, Path(mirror)) for entry in dataset.files)
+            outcomes += [o for o in copied if o is not None]
+            continue
+        by_url: dict[str, list[FileEntry]] = {}
+        for entry in dataset.files:
+            if entry.download:
+                by_url.setdefault(entry.download.url, []).append(entry)
+            elif outcome := fetcher.manual(entry):
+                outcomes.append(outcome)
+        for url, entries in by_url.items():
+            outcomes += fetcher.download_group(url, entries)
+    return outcomes
+
+
+@dataclass
+class _Fetcher:
+    data_dir: Path
+    strict: bool
+    progress: bool
+    timeout: float
+
+    def target(self, entry: FileEntry) -> Path:
+        return self.data_dir / entry.path
+
+    def is_present(self, entry: FileEntry) -> bool:
+        path = self.target(entry)
+        if not path.is_file():
+            return False
+        return entry.sha256 is None or sha256_file(path) == entry.sha256
+
+    # -- the three ways a file arrives ---------------------------------------------------
+    def manual(self, entry: FileEntry) -> Outcome | None:
+        if entry.documentation:
+            return None
+        if self.target(entry).is_file():
+            return Outcome(entry.path, "present")
+        return Outcome(entry.path, "manual", entry.fix(self.data_dir),
+                       severity="error" if entry.required else "note")
+
+    def copy(self, entry: FileEntry, mirror: Path) -> Outcome | None:
+        if self.is_present(entry):
+            return Outcome(entry.path, "present")
+        source = mirror / entry.path
+        if not source.is_file():
+            if entry.documentation:
+                return None
+            return Outcome(entry.path, "missing", f"not in the mirror {mirror}",
+                           severity="error" if entry.required else "note")
+        with tempfile.TemporaryDirectory(dir=self.data_dir, prefix=".fetch-") as tmp:
+            staged = Path(tmp) / "file"
+            shutil.copyfile(source, staged)
+            return self.install(entry, staged, "copied")
+
+    def download_group(self, url: str, entries: list[FileEntry]) -> list[Outcome]:
+        """Download one URL (a zip or a single file) and install the entries it holds."""
+        needed = [e for e in entries if not self.is_present(e)]
+        outcomes = [Outcome(e.path, "present") for e in entries if e not in needed]
+        if not needed:
+            return outcomes
+        with tempfile.TemporaryDirectory(dir=self.data_dir, prefix=".fetch-") as tmp:
+            archive = Path(tmp) / PurePosixPath(url.split("?")[0]).name
+            try:
+                download(url, archive, progress=self.progress, timeout=self.timeout)
+            except DataError as exc:
+                return outcomes + [Outcome(e.path, "failed", f"{exc.problem}. Fix: {exc.fix}",
+                                           severity="error") for e in needed]
+            for entry in needed:
+                member = entry.download.member if entry.download else None
+                if member is None:
+                    outcomes.append(self.install(entry, archive, "fetched"))
+                    continue
+                try:
+                    staged = _extract(archive, member, Path(tmp) / f"member-{len(outcomes)}")
+                except DataError as exc:
+                    outcomes.append(Outcome(entry.path, "failed", exc.problem, severity="error"))
+                    continue
+                outcomes.append(self.install(entry, staged, "fetched"))
+        return outcomes
+
+    def install(self, entry: FileEntry, staged: Path, status: str) -> Outcome:
+        """Verify a staged file and move it into place (atomically, same file system)."""
+        actual = sha256_file(staged)
+        note, severity = "", "ok"
+        if entry.sha256 and actual != entry.sha256:
+            note = (f"sha256 {actual[:12]}… differs from the manifest's {entry.sha256[:12]}… "
+                    "(a newer upstream release, or a damaged download)")
+            if self.strict:
+                return Outcome(entry.path, "failed", note + "; not installed because of --strict",
+                               severity="error")
+            severity = "warning"
+        target = self.target(entry)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        # A file with the right name but the wrong layout would only fail later, in the build.
+        layout = [p for p in check_file(self.data_dir, entry) if p.severity == "error"]
+        if layout:
+            note = "; ".join([note] * bool(note) + [p.message for p in layout])
+            severity = "error"
+        return Outcome(entry.path, status, note, severity)
+
+
+def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:
+    """Stream ``url`` to ``dest`` with a progress bar; raises DataError on any failure."""
+    from tqdm import tqdm
+
+    fix = ("check the network connection and try again, or copy the files from a local mirror "
+           "with `moviebot data fetch --from DIR`")
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    written = 0
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                      desc=dest.name, disable=not progress, leave=True) as bar:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+    except urllib.error.HTTPError as exc:
+        raise DataError(url, f"download failed: HTTP {exc.code} {exc.reason}", fix) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DataError(url, f"download failed: {reason}", fix) from None
+    if total is not None and written != total:
+        raise DataError(url, f"download incomplete: got {written} of {total} bytes", fix)
+    return dest
+
+
+def _extract(archive: Path, member: str, dest: Path) -> Path:
+    """Copy one member out of a zip (by its path, or by file name if the top folder differs)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if not n.startswith("__MACOSX/")]
+            if member not in names:
+                base = PurePosixPath(member).name
+                matches = [n for n in names if PurePosixPath(n).name == base]
+                if len(matches) != 1:
+                    raise DataError(str(archive.name), f"the archive has no {member}",
+                                    "the upstream archive changed; update data/manifest.json")
+                member = matches[0]
+            with zf.open(member) as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out, _CHUNK)
+    except zipfile.BadZipFile:
+        raise DataError(str(archive.name), "the download is not a valid zip file",
+                        "try again later; the server may have sent an error page") from None
+    return dest
