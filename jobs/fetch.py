@@ -19,8 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from engine.datasets.manifest import (FileEntry, Manifest, check_file, load_manifest,
-                                      sha256_file)
+from engine.datasets.manifest import FileEntry, Manifest, check_file, load_manifest, sha256_file
 from engine.errors import DataError
 
 USER_AGENT = "moviebot-data-fetch/0.1"

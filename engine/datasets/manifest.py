@@ -262,7 +262,7 @@ def _check_layout(entry: FileEntry, first_line: bytes, fix: str) -> list[Problem
         if missing:
             problems.append(Problem(
                 entry.path, f"missing column(s) {', '.join(missing)} "
-                f"(header has: {', '.join(found) or 'nothing'})", entry.fix(data_dir)))
+                f"(header has: {', '.join(found) or 'nothing'})", fix))
         if unexpected:
             problems.append(Problem(
                 entry.path, f"unexpected column(s) {', '.join(unexpected)}",
@@ -270,12 +270,13 @@ def _check_layout(entry: FileEntry, first_line: bytes, fix: str) -> list[Problem
                 severity="error" if missing else "warning"))
         return problems
     if entry.format == "delimited" and entry.fields:
-        found = _split_header(first_line, entry.encoding, entry.sep)
+        # no quoting in these files (u.item titles contain bare quotes), so a plain split
+        found = first_line.decode(entry.encoding, errors="replace").rstrip("\r\n").split(entry.sep)
         if len(found) != len(entry.fields):
             sep = "tab" if entry.sep == "\t" else repr(entry.sep)
             return [Problem(
                 entry.path, f"expected {len(entry.fields)} {sep}-separated fields per line "
-                f"({entry.sep.join(entry.fields)}), the first line has {len(found)}", entry.fix(data_dir))]
+                f"({', '.join(entry.fields)}), the first line has {len(found)}", fix)]
     return []
 
 
