@@ -1,0 +1,111 @@
+"""`moviebot eval crossmedia`: where does a soundtrack's true movie rank for its song?
+
+For every (song, movie) soundtrack pair whose movie is in the TEST fold
+(movie_id % 5 == 0, never trained or tuned on), all catalog movies are scored for the
+song and the true movie's rank is recorded. Reported: HR@10, HR@50, NDCG@10 and the
+median rank, for the learned space and for four baselines (random, popularity,
+genre-only, the hand-defined valence/arousal mapping).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import baseline
+from .space import SONG_GENRES, VibeSpace, song_features, song_genre
+from .train_space import is_test_movie, rank_in
+
+
+def metrics(ranks: np.ndarray) -> dict[str, float]:
+    ranks = np.asarray(ranks, dtype=float)
+    if not len(ranks):
+        return {"pairs": 0}
+    gains = np.where(ranks <= 10, 1.0 / np.log2(ranks + 1.0), 0.0)
+    return {"pairs": int(len(ranks)), "hr@10": float((ranks <= 10).mean()),
+            "hr@50": float((ranks <= 50).mean()), "ndcg@10": float(gains.mean()),
+            "median_rank": float(np.median(ranks))}
+
+
+def genre_affinity(train_songs: pd.DataFrame, train_movie_genres: list[list[str]],
+                   all_movie_genres: list[list[str]]) -> dict[tuple[str, str], float]:
+    """log lift of movie genre given song genre, from training pairs (add-one smoothed)."""
+    base: dict[str, float] = {}
+    for gs in all_movie_genres:
+        for g in gs:
+            base[g] = base.get(g, 0) + 1
+    total = len(all_movie_genres)
+    counts: dict[tuple[str, str], float] = {}
+    per_song_genre: dict[str, float] = {}
+    for sg, mg in zip(train_songs["genres"], train_movie_genres, strict=True):
+        for s in song_genre(sg):
+            per_song_genre[s] = per_song_genre.get(s, 0) + 1
+            for g in mg:
+                counts[(s, g)] = counts.get((s, g), 0) + 1
+    lift = {}
+    for s in SONG_GENRES:
+        n = per_song_genre.get(s, 0)
+        for g, b in base.items():
+            p = (counts.get((s, g), 0) + 1) / (n + 2)
+            lift[(s, g)] = float(np.log(p / (b / total)))
+    return lift
+
+
+def genre_only_scores(songs: pd.DataFrame, movie_genres: list[list[str]],
+                      lift: dict[tuple[str, str], float]) -> np.ndarray:
+    out = np.zeros((len(songs), len(movie_genres)), dtype=np.float32)
+    for i, sg in enumerate(songs["genres"]):
+        s_genres = song_genre(sg) or ["other"]
+        for j, mg in enumerate(movie_genres):
+            if mg:
+                out[i, j] = np.mean([lift.get((s, g), 0.0) for s in s_genres for g in mg])
+    return out
+
+
+def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog: pd.DataFrame,
+             mood: pd.DataFrame, movie_x: pd.DataFrame, seed: int = 0) -> dict[str, dict]:
+    """Metrics per method on the test-fold pairs; candidates are all catalog movies.
+
+    ``pairs`` has movie_id and track_id; ``mood`` are mood features and ``movie_x`` the
+    space's movie features, both indexed by movie_id in catalog order.
+    """
+    songs_by_id = songs.set_index("track_id")
+    test = pairs[is_test_movie(pairs["movie_id"].to_numpy())]
+    train = pairs[~is_test_movie(pairs["movie_id"].to_numpy())]
+    test_songs = songs_by_id.loc[test["track_id"]].reset_index()
+    ids = movie_x.index.to_numpy()
+    true = test["movie_id"].to_numpy()
+    results = {}
+
+    x = song_features(test_songs)
+    learned = space.embed_songs(x) @ space.embed_movies(movie_x.to_numpy(np.float32)).T
+    results["learned space"] = metrics(rank_in(learned, ids, true))
+
+    rng = np.random.default_rng(seed)
+    results["random"] = metrics(rank_in(rng.random((len(test), len(ids))), ids, true))
+
+    counts = catalog.set_index("movie_id").loc[ids, "rating_count"].fillna(0).to_numpy(float)
+    pop = np.broadcast_to(counts, (len(test), len(ids)))
+    results["popularity"] = metrics(rank_in(pop, ids, true))
+
+    genres_by_id = catalog.set_index("movie_id")["genres"].map(lambda g: [str(x) for x in g])
+    movie_genres = genres_by_id.loc[ids].tolist()
+    train_songs = songs_by_id.loc[train["track_id"]].reset_index()
+    lift = genre_affinity(train_songs, genres_by_id.loc[train["movie_id"]].tolist(), movie_genres)
+    results["genre-only"] = metrics(rank_in(genre_only_scores(test_songs, movie_genres, lift),
+                                            ids, true))
+
+    hand = baseline.scores(baseline.song_valence_arousal(test_songs),
+                           baseline.movie_valence_arousal(mood.loc[ids]))
+    results["hand-defined valence/arousal"] = metrics(rank_in(hand, ids, true))
+    return results
+
+
+def format_table(results: dict[str, dict]) -> str:
+    lines = ["| method | pairs | HR@10 | HR@50 | NDCG@10 | median rank |",
+             "|---|---|---|---|---|---|"]
+    for name, m in results.items():
+        lines.append(f"| {name} | {m.get('pairs', 0)} | {m.get('hr@10', 0):.3f} | "
+                     f"{m.get('hr@50', 0):.3f} | {m.get('ndcg@10', 0):.3f} | "
+                     f"{m.get('median_rank', float('nan')):.0f} |")
+    return "\n".join(lines)
