@@ -19,6 +19,7 @@ from engine.errors import MovieBotError
 # Modules with a `register(groups: CommandGroups)` function, in help order.
 COMMAND_MODULES = [
     "bot.chat_cli",
+    "bot.serve_cli",
     "jobs.data_cli",
     "jobs.build_cli",
 ]

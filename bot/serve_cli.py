@@ -1,0 +1,198 @@
+"""`moviebot serve telegram|discord|console|auto`: run a bot.
+
+Tokens come only from the environment (TELEGRAM_BOT_TOKEN, DISCORD_BOT_TOKEN,
+TMDB_API_KEY) and never reach a log line. `auto` picks Telegram when its token is set,
+else Discord, else the console chat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+log = logging.getLogger("moviebot.serve")
+
+
+def register(groups) -> None:
+    from bot.cli import add_common
+
+    parser = groups.top.add_parser(
+        "serve", help="run the bot on Telegram, Discord or the console",
+        description="Tokens are read from the environment only: TELEGRAM_BOT_TOKEN "
+                    "(and TELEGRAM_API_BASE_URL for a self-hosted Bot API server), "
+                    "DISCORD_BOT_TOKEN, TMDB_API_KEY (optional live posters/trailers).")
+    parser.add_argument("platform", choices=["telegram", "discord", "console", "auto"],
+                        nargs="?", default="auto")
+    add_common(parser)
+    parser.add_argument("--webhook-url", default=os.environ.get("TELEGRAM_WEBHOOK_URL", ""),
+                        help="Telegram: public HTTPS base URL; enables webhook mode instead of polling")
+    parser.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8443")),
+                        help="webhook port")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="updates handled at once (bounded is faster on small machines)")
+    parser.add_argument("--spool", default=os.environ.get("MOVIEBOT_SPOOL", ""),
+                        help="file that buffers feedback while the database is down")
+    parser.add_argument("--sync-commands", action="store_true",
+                        help="Discord: publish the slash commands (after they changed)")
+    parser.add_argument("--no-store", action="store_true",
+                        help="run without the feedback database (no likes, watchlist...)")
+    parser.set_defaults(func=run)
+
+
+class EngineHolder:
+    """Returns the engine for the published `current` version, reloading when a job
+    publishes a new one (checked at most every ``every`` seconds, between requests)."""
+
+    def __init__(self, root: Path, every: float = 30.0):
+        from engine import Engine
+
+        self.root = root
+        self.every = every
+        self.engine = Engine.load(root)
+        self._checked = time.monotonic()
+
+    def __call__(self):
+        from engine import Engine
+        from engine.artifacts import current_version
+
+        now = time.monotonic()
+        if now - self._checked >= self.every:
+            self._checked = now
+            try:
+                if current_version(self.root) != self.engine.version_dir:
+                    self.engine = Engine.load(self.root)
+                    log.info("switched to engine version %s", self.engine.version)
+            except Exception:  # noqa: BLE001 - keep serving the old version
+                log.exception("could not load the new engine version; keeping %s",
+                              self.engine.version)
+        return self.engine
+
+
+def pick_platform(requested: str, settings) -> str:
+    if requested != "auto":
+        return requested
+    if settings.telegram_token:
+        return "telegram"
+    if settings.discord_token:
+        return "discord"
+    return "console"
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.cli import settings_from
+
+    settings = settings_from(args)
+    platform = pick_platform(args.platform, settings)
+    log.info("serving on %s with %r", platform, settings)   # Settings.__repr__ masks tokens
+    return asyncio.run(serve(platform, settings, args))
+
+
+async def open_layer(settings, args):
+    """The command layer with its engine, store and (optional) TMDB client."""
+    from bot.commands import CommandLayer
+
+    holder = EngineHolder(Path(settings.artifacts))
+    store = None
+    if not args.no_store:
+        from bot.store import Store
+        from bot.store.spool import SpoolingStore
+
+        spool = Path(args.spool) if args.spool else Path(settings.artifacts).parent / "feedback.spool.jsonl"
+        store = SpoolingStore(await Store.open(settings.database_url), spool)
+    tmdb = None
+    if settings.tmdb_api_key:
+        from bot.tmdb import TMDBClient
+
+        tmdb = TMDBClient(settings.tmdb_api_key,
+                          base_url=os.environ.get("TMDB_API_BASE_URL") or "https://api.themoviedb.org/3")
+    return CommandLayer(holder, store=store, tmdb=tmdb)
+
+
+async def close_layer(layer) -> None:
+    if layer.tmdb is not None:
+        await layer.tmdb.close()
+    if layer.store is not None:
+        await layer.store.close()
+
+
+async def serve(platform: str, settings, args) -> int:
+    from engine.errors import MovieBotError
+
+    if platform == "telegram" and not settings.telegram_token:
+        raise MovieBotError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather).")
+    if platform == "discord" and not settings.discord_token:
+        raise MovieBotError("DISCORD_BOT_TOKEN is not set (create a bot in the Discord "
+                            "developer portal).")
+    layer = await open_layer(settings, args)
+    try:
+        if platform == "telegram":
+            await serve_telegram(layer, settings, args)
+        elif platform == "discord":
+            await serve_discord(layer, settings, args)
+        else:
+            from bot.console import chat
+
+            await chat(layer)
+    finally:
+        await close_layer(layer)
+    return 0
+
+
+def _stop_on_signals(stop) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop)
+
+
+async def serve_telegram(layer, settings, args) -> None:
+    from bot.telegram.app import TelegramFrontend, TelegramOptions
+    from bot.telegram.polling import DurableUpdateLoop
+    from bot.telegram.webhook import WebhookServer
+
+    frontend = TelegramFrontend(layer, TelegramOptions(
+        token=settings.telegram_token, base_url=settings.telegram_api_base_url,
+        concurrency=args.concurrency, admins=settings.admins))
+    await frontend.start()
+    flusher = None
+    if hasattr(layer.store, "run_flusher"):
+        flusher = asyncio.create_task(layer.store.run_flusher())
+    try:
+        if args.webhook_url:
+            server = WebhookServer(frontend, args.webhook_url, listen=args.listen, port=args.port,
+                                   secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""))
+            stopped = asyncio.Event()
+            _stop_on_signals(stopped.set)
+            await server.start()
+            try:
+                await stopped.wait()
+            finally:
+                await server.stop()
+        else:
+            loop = DurableUpdateLoop(frontend)
+            _stop_on_signals(loop.stop)
+            log.info("polling Telegram as @%s", frontend.app.bot.username)
+            await loop.run()
+    finally:
+        if flusher is not None:
+            flusher.cancel()
+        await frontend.stop()
+
+
+async def serve_discord(layer, settings, args) -> None:
+    from bot.discord.client import DiscordOptions, build_bot
+
+    bot = build_bot(layer, DiscordOptions(
+        api_base=os.environ.get("DISCORD_API_BASE_URL", ""),
+        gateway=os.environ.get("DISCORD_GATEWAY_URL", ""),
+        sync_commands=args.sync_commands, admins=settings.admins))
+    _stop_on_signals(lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        await bot.start(settings.discord_token)

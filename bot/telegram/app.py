@@ -1,0 +1,181 @@
+"""The Telegram front-end: a python-telegram-bot `Application` whose handlers hand every
+message, button press and reaction to the command layer and render what comes back.
+
+Nothing here parses commands or touches the engine; `bot.commands` does that. This
+module only translates Telegram updates into a `User` + text/action/reaction, applies the
+per-user rate limit, and sends the `Reply` (see `render.py`).
+
+Updates are fed in by `polling.DurableUpdateLoop` or `webhook.WebhookServer`, never by
+PTB's own `Updater` (it confirms updates before the handlers have run).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import ReactionTypeEmoji, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    MessageReactionHandler,
+    filters,
+)
+
+from bot.commands import CommandLayer, MessageRef, User
+from bot.replies import Reply
+
+from .ratelimit import UserRateLimit
+from .render import send_reply
+
+log = logging.getLogger("moviebot.telegram")
+
+PLATFORM = "telegram"
+# message_reaction is not delivered unless asked for explicitly.
+ALLOWED_UPDATES = ["message", "callback_query", "message_reaction"]
+SLOW_DOWN = "You're going a bit fast 🙂 Give me a few seconds and try again."
+OOPS = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+@dataclass
+class TelegramOptions:
+    token: str
+    base_url: str = ""                 # TELEGRAM_API_BASE_URL, e.g. a self-hosted Bot API server
+    concurrency: int = 8               # updates handled at once (bounded: faster on 2 cores)
+    user_rate: int = 8                 # commands per user ...
+    user_period: float = 10.0          # ... per this many seconds
+    flood_retries: int = 3             # resend after a 429, waiting the server's retry_after
+    overall_max_rate: float = 30       # Telegram's documented global send limit (msgs/s)
+    group_max_rate: float = 20         # ... and per group (msgs/min)
+    admins: frozenset[str] = frozenset()   # MOVIEBOT_ADMINS: "telegram:<id>" or bare ids
+
+
+def is_admin(admins: frozenset[str], platform: str, user_id: str) -> bool:
+    return f"{platform}:{user_id}" in admins or user_id in admins
+
+
+def bot_api_base(url: str) -> str:
+    """PTB appends the token to its base URL; accept both "http://host:8081" and ".../bot"."""
+    url = url.rstrip("/")
+    return url if url.endswith("/bot") else url + "/bot"
+
+
+class TelegramFrontend:
+    """Owns the PTB Application; `process(update)` handles one update end to end."""
+
+    def __init__(self, commands: CommandLayer, options: TelegramOptions):
+        self.commands = commands
+        self.options = options
+        self.limits = UserRateLimit(options.user_rate, options.user_period)
+        self.failed: set[int] = set()   # update ids whose handler raised (not to be confirmed)
+        self.app = self._build()
+
+    def _build(self) -> Application:
+        builder = (Application.builder().token(self.options.token).updater(None)
+                   .concurrent_updates(self.options.concurrency)
+                   .rate_limiter(AIORateLimiter(
+                       overall_max_rate=self.options.overall_max_rate,
+                       group_max_rate=self.options.group_max_rate,
+                       max_retries=self.options.flood_retries)))
+        if self.options.base_url:
+            builder = builder.base_url(bot_api_base(self.options.base_url))
+        app = builder.build()
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.UpdateType.EDITED, self.on_text))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageReactionHandler(self.on_reaction))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        self.commands.bot_username = self.app.bot.username or ""
+
+    async def stop(self) -> None:
+        await self.app.shutdown()
+
+    async def process(self, update: Update) -> bool:
+        """Handle one update; False if a handler failed (the caller must not confirm it)."""
+        self.failed.discard(update.update_id)
+        await self.app.process_update(update)
+        return update.update_id not in self.failed
+
+    # -- handlers ----------------------------------------------------------------
+    def who(self, update: Update) -> User:
+        user = update.effective_user
+        user_id = str(user.id) if user else "0"
+        return User(PLATFORM, user_id, user.full_name if user else "",
+                    is_admin=is_admin(self.options.admins, PLATFORM, user_id))
+
+    def _limited(self, who: User) -> bool:
+        return not self.limits.allow(who.user_id)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        who = self.who(update)
+        if self._limited(who):
+            if self.limits.first_refusal(who.user_id):
+                await message.reply_text(SLOW_DOWN)
+            return
+        reply = await self.commands.handle(message.text or "", who)
+        if reply is None:     # e.g. chatter in a group that was not addressed to us
+            return
+        await self.send(who, int(message.chat_id), reply, reply_to=message.message_id)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        who = self.who(update)
+        if self._limited(who):
+            await query.answer(SLOW_DOWN)
+            return
+        ref = None
+        if query.message is not None:
+            ref = MessageRef(PLATFORM, str(query.message.chat.id), str(query.message.message_id))
+        reply = await self.commands.press(query.data or "", who, message_ref=ref,
+                                          event_id=query.id)
+        if reply is None:
+            await query.answer()
+            return
+        # A short confirmation ("Saved 👍") shows as a toast; anything bigger is a new message.
+        if reply.text and not reply.cards and not reply.buttons and len(reply.text) <= 180:
+            await query.answer(reply.text)
+            return
+        await query.answer()
+        if query.message is not None:
+            await self.send(who, int(query.message.chat.id), reply)
+
+    async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.message_reaction
+        if change is None or change.user is None:   # anonymous group admins: no one to credit
+            return
+        who = self.who(update)
+        old = {r.emoji for r in change.old_reaction if isinstance(r, ReactionTypeEmoji)}
+        new = {r.emoji for r in change.new_reaction if isinstance(r, ReactionTypeEmoji)}
+        ref = MessageRef(PLATFORM, str(change.chat.id), str(change.message_id))
+        for emoji in new - old:
+            await self.commands.reaction(who, ref, emoji, added=True, at=change.date)
+        for emoji in old - new:
+            await self.commands.reaction(who, ref, emoji, added=False, at=change.date)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Never a stack trace in chat: log it, apologise, and keep the update unconfirmed.
+        log.error("update failed: %r", context.error, exc_info=context.error)
+        if isinstance(update, Update):
+            self.failed.add(update.update_id)
+            if update.effective_chat and update.effective_message and not update.message_reaction:
+                try:
+                    await context.bot.send_message(update.effective_chat.id, OOPS)
+                except Exception:  # noqa: BLE001 - the apology is best effort
+                    pass
+
+    # -- sending -----------------------------------------------------------------
+    async def send(self, who: User, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
+        sent = await send_reply(self.app.bot, chat_id, reply, reply_to=reply_to)
+        for item in sent:
+            if item.movie_id is not None:
+                # Persist message -> movie so a reaction days later, after restarts, resolves.
+                await self.commands.remember(
+                    MessageRef(PLATFORM, str(chat_id), str(item.message.message_id)),
+                    item.movie_id, reply.context)

@@ -1,0 +1,353 @@
+"""A fake Discord REST API + gateway (aiohttp, 127.0.0.1) for the real discord.py client.
+
+Point discord.py at it with ``FakeDiscord.patch_client()`` (sets ``http.Route.BASE`` and
+``gateway.DiscordWebSocket.DEFAULT_GATEWAY``). It implements what the bot uses: login,
+the gateway handshake (HELLO, IDENTIFY -> READY + one GUILD_CREATE, heartbeats), sending
+messages, reactions (add/list), interaction callbacks and follow-ups. Tests inject events
+with ``dispatch`` and helpers such as ``send_user_message`` and ``slash``.
+
+Details that matter to discord.py: every JSON answer carries ``Content-Type:
+application/json`` exactly, and snowflakes encode the current time (interactions whose
+id looks old are treated as expired).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import WSMsgType, web
+
+DISCORD_EPOCH_MS = 1420070400000
+_counter = itertools.count()
+
+
+def snowflake() -> int:
+    return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(_counter) % 4096)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
+
+
+class FakeDiscord:
+    def __init__(self, token: str = "discord-test-token"):
+        self.token = token
+        self.bot_user = {"id": str(snowflake()), "username": "MovieBot", "discriminator": "0",
+                         "global_name": "MovieBot", "avatar": None, "bot": True}
+        self.app_id = self.bot_user["id"]
+        self.guild_id = str(snowflake())
+        self.channel_id = str(snowflake())
+        self.messages: dict[str, dict] = {}          # message id -> payload (all channels)
+        self.sent: list[dict] = []                   # messages the bot created, in order
+        self.reactions: dict[tuple[str, str], list[str]] = {}  # (message, emoji) -> user ids
+        self.callbacks: list[dict] = []              # interaction responses
+        self.requests: list[tuple[str, str]] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._seq = itertools.count(1)
+        self._identified = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def start(self) -> FakeDiscord:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        r = app.router
+        r.add_get("/api/v10/users/@me", lambda q: self._ok(q, self.bot_user))
+        r.add_get("/api/v10/oauth2/applications/@me", self._application)
+        r.add_get("/api/v10/gateway", lambda q: self._ok(q, {"url": self.gateway_url}))
+        r.add_get("/api/v10/gateway/bot", lambda q: self._ok(q, {
+            "url": self.gateway_url, "shards": 1,
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
+                                    "max_concurrency": 1}}))
+        r.add_post("/api/v10/channels/{channel}/messages", self._create_message)
+        r.add_get("/api/v10/channels/{channel}/messages/{message}", self._get_message)
+        r.add_put("/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
+                  self._bot_react)
+        r.add_get("/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}",
+                  self._list_reactions)
+        r.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
+        r.add_get("/api/v10/webhooks/{app}/{token}/messages/@original", self._original)
+        r.add_patch("/api/v10/webhooks/{app}/{token}/messages/@original", self._original)
+        r.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
+        r.add_route("*", "/api/v10/{tail:.*}", self._unknown)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # -- helpers for tests ------------------------------------------------------------
+    def user(self, user_id: str, name: str = "ada") -> dict:
+        return {"id": user_id, "username": name, "discriminator": "0", "global_name": name,
+                "avatar": None, "bot": False}
+
+    def member(self, user: dict) -> dict:
+        return {"user": user, "roles": [], "joined_at": _now(), "deaf": False, "mute": False,
+                "permissions": "2147483647", "flags": 0}
+
+    async def wait_identified(self, timeout: float = 15.0) -> None:
+        await asyncio.wait_for(self._identified.wait(), timeout)
+
+    async def wait_for(self, predicate, timeout: float = 10.0) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+
+    async def dispatch(self, event: str, data: dict) -> None:
+        for ws in self._sockets:
+            await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
+
+    async def send_user_message(self, content: str, user_id: str = "4242") -> dict:
+        user = self.user(user_id)
+        message = self._message(self.channel_id, user, content)
+        message["member"] = {k: v for k, v in self.member(user).items() if k != "user"}
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    async def slash(self, name: str, options: dict[str, str] | None = None,
+                    user_id: str = "4242") -> str:
+        interaction_id = str(snowflake())
+        data = {"id": str(snowflake()), "name": name, "type": 1,
+                "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]}
+        await self.dispatch("INTERACTION_CREATE", self._interaction(interaction_id, 2, data, user_id))
+        return interaction_id
+
+    async def press(self, message: dict, custom_id: str, user_id: str = "4242") -> str:
+        interaction_id = str(snowflake())
+        payload = self._interaction(interaction_id, 3, {"custom_id": custom_id, "component_type": 2},
+                                    user_id)
+        payload["message"] = message
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return interaction_id
+
+    async def react(self, message_id: str, emoji: str, user_id: str = "4242",
+                    add: bool = True, live: bool = True) -> None:
+        """A user reacts (or un-reacts); ``live=False`` changes state without an event,
+        as if it happened while the bot was offline."""
+        users = self.reactions.setdefault((message_id, emoji), [])
+        if add and user_id not in users:
+            users.append(user_id)
+        elif not add and user_id in users:
+            users.remove(user_id)
+        if live:
+            event = "MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE"
+            data = {"user_id": user_id, "channel_id": self.channel_id, "message_id": message_id,
+                    "guild_id": self.guild_id, "emoji": {"id": None, "name": emoji},
+                    "burst": False, "type": 0}
+            if add:
+                data["member"] = self.member(self.user(user_id))
+            await self.dispatch(event, data)
+
+    # -- payloads -------------------------------------------------------------------
+    def _message(self, channel_id: str, author: dict, content: str, **extra) -> dict:
+        message = {"id": str(snowflake()), "channel_id": channel_id, "guild_id": self.guild_id,
+                   "author": author, "content": content, "timestamp": _now(),
+                   "edited_timestamp": None, "tts": False, "mention_everyone": False,
+                   "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
+                   "pinned": False, "type": 0, "components": [], "flags": 0, **extra}
+        self.messages[message["id"]] = message
+        return message
+
+    def _interaction(self, interaction_id: str, kind: int, data: dict, user_id: str) -> dict:
+        return {"id": interaction_id, "application_id": self.app_id, "type": kind, "data": data,
+                "guild_id": self.guild_id,
+                "channel": {"id": self.channel_id, "type": 0, "guild_id": self.guild_id,
+                            "name": "movies", "position": 0, "permission_overwrites": []},
+                "channel_id": self.channel_id, "member": self.member(self.user(user_id)),
+                "token": f"itoken-{interaction_id}", "version": 1,
+                "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+                "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
+                "context": 0, "attachment_size_limit": 8 * 1024 * 1024}
+
+    def _guild(self) -> dict:
+        return {"id": self.guild_id, "name": "Movie night", "icon": None, "owner_id": "1",
+                "roles": [{"id": self.guild_id, "name": "@everyone", "permissions": "2147483647",
+                           "position": 0, "color": 0, "hoist": False, "managed": False,
+                           "mentionable": False, "flags": 0}],
+                "channels": [{"id": self.channel_id, "type": 0, "name": "movies", "position": 0,
+                              "permission_overwrites": [], "guild_id": self.guild_id,
+                              "nsfw": False, "topic": None, "rate_limit_per_user": 0}],
+                "members": [self.member(self.bot_user)], "member_count": 2, "large": False,
+                "unavailable": False, "features": [], "emojis": [], "stickers": [], "threads": [],
+                "voice_states": [], "presences": [], "stage_instances": [],
+                "guild_scheduled_events": [], "verification_level": 0,
+                "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,
+                "system_channel_flags": 0, "premium_tier": 0, "preferred_locale": "en-US",
+                "nsfw_level": 0, "afk_timeout": 300, "joined_at": _now()}
+
+    # -- REST -----------------------------------------------------------------------
+    def _authorised(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bot {self.token}"
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _ok(self, request: web.Request, data: Any) -> web.Response:
+        if not self._authorised(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        return _json(data)
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        return _json({"message": "Unknown route in fake", "code": 0}, 404)
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return self._ok(request, {
+            "id": self.app_id, "name": "MovieBot", "icon": None, "description": "",
+            "bot_public": True, "bot_require_code_grant": False, "owner": self.user("1", "owner"),
+            "verify_key": "00", "flags": 0, "team": None, "summary": "",
+            "interactions_endpoint_url": None})
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        body = await _body(request)
+        message = self._message(request.match_info["channel"], self.bot_user,
+                                body.get("content") or "", embeds=body.get("embeds") or [],
+                                components=body.get("components") or [])
+        self.sent.append(message)
+        await self._notify()
+        return _json(message)
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        message = self.messages.get(request.match_info["message"])
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        return self._ok(request, message)
+
+    async def _bot_react(self, request: web.Request) -> web.Response:
+        emoji = unquote(request.match_info["emoji"])
+        users = self.reactions.setdefault((request.match_info["message"], emoji), [])
+        if self.bot_user["id"] not in users:
+            users.append(self.bot_user["id"])
+        await self._notify()
+        return web.Response(status=204)
+
+    async def _list_reactions(self, request: web.Request) -> web.Response:
+        emoji = unquote(request.match_info["emoji"])
+        ids = self.reactions.get((request.match_info["message"], emoji), [])
+        after = int(request.query.get("after", 0))
+        limit = int(request.query.get("limit", 25))
+        users = [self.bot_user if i == self.bot_user["id"] else self.user(i)
+                 for i in sorted(ids, key=int) if int(i) > after][:limit]
+        self.requests.append(("GET", request.path))
+        return self._ok(request, users)
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        interaction_id = request.match_info["id"]
+        data = body.get("data") or {}
+        entry = {"interaction_id": interaction_id, "type": body.get("type"), "data": data}
+        message = None
+        if body.get("type") in (4, 7):   # a message now (4) or an edit of the pressed one (7)
+            message = self._message(self.channel_id, self.bot_user, data.get("content") or "",
+                                    embeds=data.get("embeds") or [],
+                                    components=data.get("components") or [],
+                                    interaction_id=interaction_id)
+            self.sent.append(message)
+        self.callbacks.append(entry)
+        await self._notify()
+        result = {"interaction": {"id": interaction_id, "type": 2,
+                                  "response_message_loading": body.get("type") == 5,
+                                  "response_message_ephemeral": bool(data.get("flags", 0) & 64)}}
+        if message is not None:
+            result["interaction"]["response_message_id"] = message["id"]
+            result["resource"] = {"type": body.get("type"), "message": message}
+        return _json(result)
+
+    async def _original(self, request: web.Request) -> web.Response:
+        interaction_id = request.match_info["token"].removeprefix("itoken-")
+        for message in reversed(self.sent):
+            if message.get("interaction_id") == interaction_id:
+                if request.method == "PATCH":
+                    body = await _body(request)
+                    message.update({k: v for k, v in body.items()
+                                    if k in {"content", "embeds", "components"}})
+                return _json(message)
+        if request.method == "PATCH":   # editing a deferred response creates the message
+            body = await _body(request)
+            message = self._message(self.channel_id, self.bot_user, body.get("content") or "",
+                                    embeds=body.get("embeds") or [],
+                                    components=body.get("components") or [],
+                                    interaction_id=interaction_id)
+            self.sent.append(message)
+            await self._notify()
+            return _json(message)
+        return _json({"message": "Unknown Message", "code": 10008}, 404)
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        message = self._message(self.channel_id, self.bot_user, body.get("content") or "",
+                                embeds=body.get("embeds") or [],
+                                components=body.get("components") or [],
+                                interaction_id=request.match_info["token"].removeprefix("itoken-"))
+        self.sent.append(message)
+        await self._notify()
+        return _json(message)
+
+    # -- gateway --------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            op = payload.get("op")
+            if op == 1:
+                await ws.send_str(json.dumps({"op": 11}))
+            elif op == 2:
+                if payload["d"].get("token") != self.token:
+                    await ws.close(code=4004, message=b"Authentication failed.")
+                    break
+                self._sockets.append(ws)
+                ready = {"v": 10, "user": self.bot_user, "guilds": [{"id": self.guild_id,
+                                                                     "unavailable": True}],
+                         "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
+                         "application": {"id": self.app_id, "flags": 0},
+                         "private_channels": [], "relationships": []}
+                await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq),
+                                              "d": ready}))
+                await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE",
+                                              "s": next(self._seq), "d": self._guild()}))
+                self._identified.set()
+        if ws in self._sockets:
+            self._sockets.remove(ws)
+        return ws
+
+
+async def _body(request: web.Request) -> dict:
+    if request.content_type == "application/json":
+        return await request.json()
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        return json.loads(form.get("payload_json", "{}"))
+    return {}
