@@ -12,9 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.config import Settings
-from engine.datasets.csvio import (parse_json_list, parse_python_list, parse_quoted_list,
-                                   read_csv, read_dataset_file, split_list, year_from_date,
-                                   years_from_dates)
+from engine.datasets.csvio import (
+    parse_json_list,
+    parse_python_list,
+    parse_quoted_list,
+    read_csv,
+    read_dataset_file,
+    split_list,
+    year_from_date,
+    years_from_dates,
+)
 from engine.errors import DataError
 
 DATA = Path(Settings.from_env().data_dir)
