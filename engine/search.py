@@ -21,12 +21,12 @@ from .errors import TitleCandidate
 _ARTICLES = {"the", "a", "an", "les", "la", "le", "l", "il", "el", "los", "las", "die", "der",
              "das", "un", "une"}
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-_TRAILING_YEAR = re.compile(r"^(?P<title>.*?)[\s,(\[]*(?P<year>(18[89]|19\d|20\d)\d)[)\]]?\s*$")
+_TRAILING_YEAR = re.compile(r"^(?P<title>.*?)[\s,(\[]*(?P<year>18[89]\d|19\d\d|20[0-3]\d)[)\]]?\s*$")
 
 
 def normalize(text: str) -> str:
     """Lower-case ASCII words separated by single spaces; '&' reads as 'and'."""
-    text = unidecode(text).lower().replace("&", " and ")
+    text = unidecode(text.casefold()).lower().replace("&", " and ")
     text = text.replace("'", "")  # "Schindler's" -> "schindlers", not "schindler s"
     return _NON_WORD.sub(" ", text).strip()
 
@@ -87,9 +87,13 @@ class TitleIndex:
     def search(self, query: str, k: int = 5) -> list[TitleCandidate]:
         title, year = split_year(query)
         scored: dict[int, tuple[float, _Entry]] = {}
-        readings = [(query, None)] + ([(title, year)] if year is not None else [])
-        for text, wanted_year in readings:
-            for score, entry in self._score(text, wanted_year):
+        # "Death Race 2000": the year may be part of the title. That reading only needs the
+        # cheap exact/containment checks; typos are matched on the title without the year.
+        readings = [(query, None, year is None)]
+        if year is not None:
+            readings.append((title, year, True))
+        for text, wanted_year, fuzzy in readings:
+            for score, entry in self._score(text, wanted_year, fuzzy):
                 best = scored.get(entry.movie_id)
                 if best is None or score > best[0]:
                     scored[entry.movie_id] = (score, entry)
@@ -97,12 +101,13 @@ class TitleIndex:
         ranked = sorted(scored.values(), key=lambda se: -(se[0] + 0.05 * se[1].weight))[:k]
         return [TitleCandidate(e.movie_id, e.title, e.year, round(s, 4)) for s, e in ranked]
 
-    def _key_scores(self, key: str) -> dict[str, float]:
+    def _key_scores(self, key: str, fuzzy: bool) -> dict[str, float]:
         scores: dict[str, float] = {}
         if key in self._by_key:
             scores[key] = EXACT
-        for other, score, _ in process.extract(key, self._keys, scorer=fuzz.ratio, limit=10,
-                                               score_cutoff=55):
+        matches = process.extract(key, self._keys, scorer=fuzz.ratio, limit=10,
+                                  score_cutoff=55) if fuzzy else []
+        for other, score, _ in matches:
             if other != key:
                 scores[other] = min(score / 100.0, MAX_FUZZY)
         tokens = key.split()
@@ -115,12 +120,12 @@ class TitleIndex:
                     scores[other] = max(scores.get(other, 0.0), min(contains, MAX_FUZZY))
         return scores
 
-    def _score(self, text: str, year: int | None) -> list[tuple[float, _Entry]]:
+    def _score(self, text: str, year: int | None, fuzzy: bool) -> list[tuple[float, _Entry]]:
         key = title_key(text)
         if not key:
             return []
         out: list[tuple[float, _Entry]] = []
-        for matched_key, base in self._key_scores(key).items():
+        for matched_key, base in self._key_scores(key, fuzzy).items():
             for entry in self._by_key[matched_key]:
                 score = base
                 if year is not None:
