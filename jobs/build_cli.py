@@ -22,6 +22,8 @@ def register(groups) -> None:
                         help="rebuild only these components, reuse the rest from the current version")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-publish", action="store_true", help="build but leave `current` alone")
+    parser.add_argument("--if-missing", action="store_true",
+                        help="do nothing when a version is already published (used by `make run`)")
     parser.set_defaults(func=run)
 
 
@@ -42,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
         previous = artifacts.current_version(out_root)
     except DataError:
         previous = None
+    if args.if_missing and previous is not None:
+        print(f"artifacts already built: {previous} (run `moviebot build` to rebuild)")
+        return 0
     ctx = BuildContext(data_dir=settings.data_dir, out_dir=artifacts.new_version_dir(out_root),
                        quick=args.quick, seed=args.seed, ratings_path=ratings,
                        previous_dir=previous)
