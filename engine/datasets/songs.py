@@ -76,8 +76,17 @@ def load_rows(data_dir: str | Path, manifest: Manifest | None = None) -> pd.Data
     return rows
 
 
-def _unique(values: pd.Series) -> list[str]:
-    return list(dict.fromkeys(v for v in values if isinstance(v, str) and v))
+def _lists(keys: pd.Series, values: pd.Series) -> dict[str, list[str]]:
+    """key -> its distinct non-empty values in order of appearance.
+
+    A plain loop: a pandas groupby with a Python function is ~100x slower here.
+    """
+    out: dict[str, list[str]] = {}
+    for key, value in zip(keys.to_numpy(object), values.to_numpy(object), strict=True):
+        seen = out.setdefault(key, [])
+        if isinstance(value, str) and value and value not in seen:
+            seen.append(value)
+    return out
 
 
 def build_songs(rows: pd.DataFrame) -> pd.DataFrame:
@@ -86,12 +95,12 @@ def build_songs(rows: pd.DataFrame) -> pd.DataFrame:
     grouped = named.groupby("track_id", sort=False)
     firsts = grouped[["name", "artist", "album", "year", *FEATURES]].first()
     songs = firsts.join(grouped["popularity"].max())
-    # plain Python lists (object dtype), whatever list type pandas would infer
-    songs["genres"] = pd.Series([list(g) for g in grouped["genre"].agg(_unique)],
-                                index=songs.index, dtype=object)
-    songs["subgenres"] = pd.Series([list(g) for g in grouped["subgenre"].agg(_unique)],
-                                   index=songs.index, dtype=object)
-    songs["source"] = grouped["source"].agg(lambda s: "+".join(_unique(s)))
+    ids = named["track_id"]
+    for col, values in (("genres", named["genre"]), ("subgenres", named["subgenre"])):
+        lists = _lists(ids, values)
+        songs[col] = pd.Series([lists[t] for t in songs.index], index=songs.index, dtype=object)
+    sources = _lists(ids, named["source"])
+    songs["source"] = ["+".join(sources[t]) for t in songs.index]
     songs = songs.reset_index()
     songs["track_id"] = songs["track_id"].astype(str)
     for col in ("name", "artist", "album"):
