@@ -193,3 +193,13 @@ def test_cli_manifest_override(tmp_path, capsys):
     assert run_cli(["data", "check", "--data-dir", str(tmp_path / "d"),
                     "--manifest", str(manifest)]) == 0
     assert "1 file(s) OK" in capsys.readouterr().out
+
+
+def test_registered_in_the_moviebot_command(capsys):
+    from bot.cli import main
+
+    assert main(["data", "check", "--data-dir", str(DATA)]) == 0
+    assert "0 error(s)" in capsys.readouterr().out
+    assert main(["data", "fetch", "--only", "no-such-set", "--data-dir", str(DATA)]) == 1
+    err = capsys.readouterr().err
+    assert "no dataset called “no-such-set”" in err and "ml-latest-small" in err
