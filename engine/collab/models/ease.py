@@ -1,0 +1,71 @@
+"""EASE (Steck 2019): a closed-form item-item linear model, the strong linear baseline.
+
+B = I - P / diag(P) with P = (X^T X + lambda I)^-1 and diag(B) = 0. A user's scores are
+x @ B. To serve it from Annoy, B is factorised once as B ~ (U S) V^T (truncated SVD):
+the user vector is x @ (U S) and the item vectors are the rows of V; ``scores`` stays
+exact so the evaluation can measure what the factorisation costs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import RankingModel, positive_part
+
+
+class EASE(RankingModel):
+    kind = "ease"
+    arrays = ("user_side", "item_factors")
+
+    def __init__(self, reg: float = 300.0, rank: int = 256, binary: bool = True,
+                 seed: int = 42, **params):
+        super().__init__(reg=reg, rank=rank, binary=binary, seed=seed, **params)
+        self.B: np.ndarray | None = None
+
+    def _input(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        Xp = positive_part(X)
+        if self.params["binary"]:
+            Xp.data[:] = 1.0
+        return Xp
+
+    def fit(self, X: sp.csr_matrix) -> EASE:
+        Xp = self._input(X).astype(np.float64)
+        G = (Xp.T @ Xp).toarray()
+        G[np.diag_indices_from(G)] += self.params["reg"]
+        P = np.linalg.inv(G)
+        B = P / (-np.diag(P))
+        B[np.diag_indices_from(B)] = 0.0
+        self.B = B.astype(np.float32)
+        self._factorise()
+        return self
+
+    def _factorise(self) -> None:
+        from sklearn.utils.extmath import randomized_svd
+
+        rank = min(self.params["rank"], self.B.shape[0] - 1)
+        U, S, Vt = randomized_svd(self.B, rank, n_iter=4, random_state=self.params["seed"])
+        self.user_side = (U * S).astype(np.float32)
+        self.item_factors = Vt.T.astype(np.float32)
+
+    def _x(self, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        w = np.asarray(weight, dtype=np.float32)
+        return np.sign(w) if self.params["binary"] else w
+
+    def user_vector(self, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        return self._x(idx, weight) @ np.asarray(self.user_side[idx])
+
+    def item_vectors(self) -> np.ndarray:
+        return self.item_factors
+
+    def scores(self, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        if self.B is None:   # loaded for serving: only the factorised form exists
+            return super().scores(idx, weight)
+        return self._x(idx, weight) @ self.B[idx]
+
+    def scores_batch(self, X: sp.csr_matrix) -> np.ndarray:
+        if self.B is None:
+            return super().scores_batch(X)
+        Xw = X.copy().astype(np.float32)
+        Xw.data = self._x(Xw.indices, Xw.data)
+        return np.asarray(Xw @ self.B, dtype=np.float32)
