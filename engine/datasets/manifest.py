@@ -12,7 +12,7 @@ import csv
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import PROJECT_ROOT
@@ -143,12 +143,11 @@ class Problem:
 
 @dataclass
 class _Scan:
-    sha256: str | None = None
-    decode_error: str | None = None
-    non_ascii: bool = False
     size: int = 0
     first_line: bytes = b""
-    extra: dict = field(default_factory=dict)
+    sha256: str | None = None
+    utf8_error: str | None = None   # where the bytes stop being valid UTF-8, if they do
+    non_ascii: bool = False
 
 
 def sha256_file(path: Path) -> str:
@@ -175,37 +174,28 @@ def _split_header(line: bytes, encoding: str, sep: str) -> list[str]:
     return next(csv.reader([text], delimiter=sep))
 
 
-def _scan(path: Path, encoding: str, checksum: bool) -> _Scan:
-    """One pass over the file: checksum, and where (if anywhere) it stops decoding."""
+def _scan(path: Path, checksum: bool) -> _Scan:
+    """One pass over the file: size, checksum, and where (if anywhere) it stops being UTF-8."""
     scan = _Scan()
     digest = hashlib.sha256() if checksum else None
-    check_utf8 = codecs.lookup(encoding).name == "utf-8"
     decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
     with path.open("rb") as fh:
         scan.first_line = fh.readline()
         fh.seek(0)
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             if digest:
                 digest.update(chunk)
-            if not scan.non_ascii and not chunk.isascii():
-                scan.non_ascii = True
-            if scan.decode_error is None:
+            scan.non_ascii = scan.non_ascii or not chunk.isascii()
+            if scan.utf8_error is None:
+                pending = len(decoder.getstate()[0])  # bytes of a character split by the chunk
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    scan.decode_error = _describe_decode_error(path, offset + exc.start)
-            offset += len(chunk)
-    if scan.decode_error is None:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            scan.decode_error = _describe_decode_error(path, offset - len(exc.object) + exc.start)
-    scan.size = offset
+                    scan.utf8_error = _describe_decode_error(path, scan.size - pending + exc.start)
+            scan.size += len(chunk)
+    if scan.utf8_error is None and decoder.getstate()[0]:
+        scan.utf8_error = _describe_decode_error(path, scan.size - len(decoder.getstate()[0]))
     scan.sha256 = digest.hexdigest() if digest else None
-    if not check_utf8:
-        scan.extra["valid_utf8"] = scan.decode_error is None
-        scan.decode_error = None
     return scan
 
 
@@ -226,19 +216,20 @@ def check_file(data_dir: Path, entry: FileEntry, verify_checksums: bool = False)
         return [Problem(entry.path, f"optional file not present (dataset {entry.dataset})",
                         entry.fix(data_dir), severity="note")]
     try:
-        scan = _scan(path, entry.encoding, verify_checksums)
+        scan = _scan(path, verify_checksums)
     except OSError as exc:
         return [Problem(entry.path, f"cannot be read ({exc.strerror or exc})", entry.fix(data_dir))]
     if scan.size == 0:
         return [Problem(entry.path, "file is empty", entry.fix(data_dir))]
     problems = []
     expected = entry.encoding
-    if scan.decode_error:
+    utf8_expected = codecs.lookup(expected).name == "utf-8"
+    if utf8_expected and scan.utf8_error:
         problems.append(Problem(
-            entry.path, f"is not valid {expected.upper()}: {scan.decode_error}",
+            entry.path, f"is not valid {expected.upper()}: {scan.utf8_error}",
             f"save it as {expected.upper()} (it looks re-encoded, e.g. by a spreadsheet), or "
             + entry.fix(data_dir)))
-    elif scan.extra.get("valid_utf8") and scan.non_ascii:
+    elif not utf8_expected and scan.utf8_error is None and scan.non_ascii:
         # The original is Latin-1; a valid UTF-8 copy with accents was converted by someone,
         # and reading it as Latin-1 would turn "é" into "Ã©".
         problems.append(Problem(
