@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from engine.datasets.manifest import FileEntry, Manifest, check_file, load_manifest, sha256_file
@@ -139,24 +139,27 @@ class _Fetcher:
 
     def install(self, entry: FileEntry, staged: Path, status: str) -> Outcome:
         """Verify a staged file and move it into place (atomically, same file system)."""
+        # A file with the wrong columns or encoding would only fail later, in the build, and
+        # must not replace a good copy: check the staged file under the entry's rules.
+        layout = check_file(staged.parent, replace(entry, path=staged.name))
+        broken = [p.message for p in layout if p.severity == "error"]
+        if broken:
+            return Outcome(entry.path, "failed", "; ".join(broken) + "; not installed",
+                           severity="error")
         actual = sha256_file(staged)
-        note, severity = "", "ok"
         if entry.sha256 and actual != entry.sha256:
             note = (f"sha256 {actual[:12]}… differs from the manifest's {entry.sha256[:12]}… "
                     "(a newer upstream release, or a damaged download)")
             if self.strict:
                 return Outcome(entry.path, "failed", note + "; not installed because of --strict",
                                severity="error")
-            severity = "warning"
+            outcome = Outcome(entry.path, status, note, severity="warning")
+        else:
+            outcome = Outcome(entry.path, status)
         target = self.target(entry)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
-        # A file with the right name but the wrong layout would only fail later, in the build.
-        layout = [p for p in check_file(self.data_dir, entry) if p.severity == "error"]
-        if layout:
-            note = "; ".join([note] * bool(note) + [p.message for p in layout])
-            severity = "error"
-        return Outcome(entry.path, status, note, severity)
+        return outcome
 
 
 def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:

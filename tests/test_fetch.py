@@ -209,6 +209,7 @@ def test_wrong_columns_in_download_is_an_error(server, tmp_path):
     outcome = by_path(fetch(tmp_path / "d", manifest=load_manifest(path), only=["songs"],
                             progress=False))["spotify/songs.csv"]
     assert outcome.severity == "error" and "missing column(s) track_genre" in outcome.message
+    assert not (tmp_path / "d/spotify/songs.csv").exists()  # a broken file is not installed
 
 
 def test_cli(server, tmp_path, capsys):
