@@ -21,6 +21,8 @@ log = logging.getLogger("moviebot.build")
 STAGES: list[tuple[str, str]] = [
     ("catalog", "engine.datasets.catalog_build:build_stage"),
     ("songs", "engine.datasets.songs:build_stage"),
+    ("content", "engine.content.build:build_stage"),
+    ("crossmedia", "engine.crossmedia.build:build_stage"),
 ]
 
 

@@ -1,0 +1,117 @@
+"""The `content` build stage: encoder, TF-IDF, metadata, fusion, Annoy, evaluation.
+
+Writes only below ``<version>/content/``:
+  bilstm.npy tfidf.npy metadata.npy   per-block movie vectors (float32, catalog row order)
+  vocab.json labels.json              the encoder's tokenizer vocabulary and genre labels
+  ids.npy                             movie_id of each index item
+  index.ann                           Annoy (angular) over the padded fused vectors
+  content.json                        weights, prior, index parameters, dimensions
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import evaluate as ev
+from . import index as idx
+from .fusion import choose_fusion, fuse
+from .metadata import metadata_vectors, vote_percentile
+from .text import movie_text
+from .tfidf import TfidfConfig, tfidf_vectors
+
+CONFIG = "content.json"
+BLOCK_FILES = {"tfidf": "tfidf.npy", "bilstm": "bilstm.npy", "metadata": "metadata.npy"}
+
+
+def ratings_for(ctx) -> pd.DataFrame:
+    if "ratings" in ctx.tables:
+        return ctx.tables["ratings"]
+    from ..datasets import movielens
+
+    if ctx.ratings_path:
+        return movielens.ratings(ctx.ratings_path)
+    return movielens.small_ratings(ctx.data_dir)
+
+
+def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool):
+    """Every block's vectors plus the encoder's artifacts and metrics."""
+    from .train_encoder import EncoderConfig, train_encoder  # TensorFlow: build only
+
+    started = time.perf_counter()
+    texts = [movie_text(row) for _, row in catalog.iterrows()]
+    encoder = train_encoder(texts, [list(g) for g in catalog["genres"]],
+                            EncoderConfig.quick() if quick else EncoderConfig(),
+                            seed=seed, progress=progress)
+    encoder_s = time.perf_counter() - started
+    tfidf, tfidf_params = tfidf_vectors(catalog, TfidfConfig.quick() if quick else TfidfConfig(), seed)
+    meta, meta_params = metadata_vectors(catalog)
+    blocks = {"tfidf": tfidf, "bilstm": encoder.embeddings, "metadata": meta}
+    params = {"encoder": encoder.params, "tfidf": tfidf_params, "metadata": meta_params,
+              "encoder_seconds": round(encoder_s, 1),
+              "tfidf_metadata_seconds": round(time.perf_counter() - started - encoder_s, 1)}
+    return blocks, encoder, params
+
+
+def build_stage(ctx) -> dict:
+    out = ctx.component_dir("content")
+    catalog = ctx.tables["catalog"].reset_index(drop=True)
+    ratings = ratings_for(ctx)
+    movie_ids = catalog["movie_id"].to_numpy(dtype=np.int64)
+
+    blocks, encoder, params = compute_blocks(catalog, ctx.quick, ctx.seed, ctx.progress)
+    for name, vecs in blocks.items():
+        np.save(out / BLOCK_FILES[name], vecs.astype(np.float32))
+    encoder.vocab.save(out / "vocab.json", max_len=encoder.max_len)
+    (out / "labels.json").write_text(json.dumps({"classes": encoder.labels}))
+
+    # Fusion weights and the prior are chosen on validation users only.
+    per_user = 2 if ctx.quick else 5
+    val_users, test_users = ev.split_users(ratings, ctx.seed)
+    val_q = ev.make_queries(ratings, val_users, movie_ids, per_user, ctx.seed)
+    percentile = vote_percentile(catalog)
+    choice, tried = choose_fusion(blocks, percentile, val_q.queries,
+                                  lambda s: ev.evaluate_scores(s, val_q)["ndcg@10"],
+                                  step=0.25 if ctx.quick else 0.1)
+    fused = fuse(blocks, choice.weights)
+    prior = percentile ** choice.gamma
+    items, norm = idx.item_vectors(fused, prior, choice.lam)
+
+    # n_trees / search_k from measured recall against exact search.
+    rng = np.random.default_rng(ctx.seed)
+    sample = rng.choice(len(items), size=min(300 if ctx.quick else 1000, len(items)), replace=False)
+    queries = np.stack([idx.query_vector(fused[i], choice.lam) for i in sample])
+    started = time.perf_counter()
+    annoy, index_params, trials = idx.choose_params(
+        items, queries, exclude=sample, seed=ctx.seed,
+        tree_options=(10, 25) if ctx.quick else (10, 25, 50, 100))
+    index_seconds = time.perf_counter() - started
+    idx.save(annoy, out / "index.ann")
+    np.save(out / "ids.npy", movie_ids)
+
+    config = {"weights": choice.weights, "lam": choice.lam, "gamma": choice.gamma,
+              "norm": norm, "dim": int(items.shape[1]), "fused_dim": int(fused.shape[1]),
+              "n_trees": index_params.n_trees, "search_k": index_params.search_k,
+              "seed": ctx.seed, "per_user": per_user}
+    (out / CONFIG).write_text(json.dumps(config, indent=2))
+
+    test_q = ev.make_queries(ratings, test_users, movie_ids, per_user, ctx.seed)
+    table = ev.evaluate_all(blocks, fused, catalog, test_q, percentile, choice)
+    files = [f"content/{name}" for name in (*BLOCK_FILES.values(), "vocab.json", "labels.json",
+                                            "ids.npy", "index.ann", CONFIG)]
+    metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
+               "index_recall@10": round(index_params.recall_at_10, 4),
+               "index_mean_query_ms": round(index_params.mean_query_ms, 4),
+               "eval_test_users": table}
+    params.update({"fusion": asdict(choice), "fusion_trials": len(tried), "index_trials": trials,
+                   "index_seconds": round(index_seconds, 1), **config})
+    return {"files": files, "metrics": metrics, "params": params}
+
+
+def load_blocks(content_dir: Path) -> dict[str, np.ndarray]:
+    return {name: np.load(content_dir / f) for name, f in BLOCK_FILES.items()}

@@ -1,0 +1,70 @@
+"""`moviebot similar "Inception" -k 10 [--json]` and `moviebot eval content`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(groups) -> None:
+    from bot.cli import add_common
+
+    parser = groups.top.add_parser("similar", help="movies like a given movie (content engine)",
+                                   description="Movies similar to the one you name, by story, "
+                                               "people, genres and era.")
+    parser.add_argument("title", help='a movie title, e.g. "Inception" or "Heat 1995", or #movieId')
+    parser.add_argument("-k", type=int, default=10, help="how many movies (1-50, default 10)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a list")
+    parser.add_argument("--year-min", type=int, help="only movies from this year on")
+    parser.add_argument("--year-max", type=int, help="only movies up to this year")
+    parser.add_argument("--genre", action="append", default=[],
+                        help="only movies with this genre (repeat for any of several)")
+    parser.add_argument("--min-votes", type=int, default=0, help="only movies with this many votes")
+    add_common(parser)
+    parser.set_defaults(func=run_similar)
+
+    ev = groups.eval.add_parser("content", help="held-out NDCG@10 / recall@10 of the content engine",
+                                description="Scores the built content vectors on MovieLens test "
+                                            "users (never used for training or weight choice).")
+    ev.add_argument("--json", action="store_true", help="print the table as JSON")
+    ev.add_argument("--ratings", help="MovieLens-format ratings.csv (default: ml-latest-small)")
+    add_common(ev)
+    ev.set_defaults(func=run_eval)
+
+
+def run_similar(args: argparse.Namespace) -> int:
+    from bot.cli import settings_from
+    from engine import Engine
+    from engine.results import Filters
+
+    engine = Engine.load(settings_from(args).artifacts)
+    filters = Filters(year_min=args.year_min, year_max=args.year_max, genres=args.genre,
+                      min_votes=args.min_votes)
+    recs = engine.similar(args.title, k=args.k, filters=None if filters.is_empty() else filters)
+    if args.json:
+        print(json.dumps(recs.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    query = engine.movie(recs.query["movie_id"])
+    print(f"Movies like {query.label}:")
+    if not recs.results:
+        print("  nothing matches those filters; try loosening them.")
+    for i, rec in enumerate(recs.results, 1):
+        print(f"{i:>3}. {rec.movie.label}  [{rec.score:.3f}]  {rec.reason}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.cli import settings_from
+
+    from .evaluate import evaluate_built, format_table
+
+    settings = settings_from(args)
+    ratings = Path(args.ratings) if args.ratings else None
+    table = evaluate_built(settings.artifacts, settings.data_dir, ratings)
+    if args.json:
+        print(json.dumps(table, indent=2))
+    else:
+        print(format_table(table))
+    return 0

@@ -1,0 +1,164 @@
+"""The BiLSTM text encoder, trained to predict genres; its 256-d hidden layer is the embedding.
+
+Only the build imports this module, and TensorFlow is imported inside the functions, so
+`import engine.content` never pulls TensorFlow into a serving process.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .text import Vocab, tokenize
+
+log = logging.getLogger("moviebot.content.encoder")
+
+
+@dataclass
+class EncoderConfig:
+    embed_dim: int = 128
+    lstm_units: int = 128
+    dense_units: int = 256
+    dropout: float = 0.3
+    max_len_cap: int = 300       # the issue's upper bound
+    max_len_quantile: float = 0.95
+    vocab_size: int = 20000
+    epochs: int = 12
+    patience: int = 2
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    threads: int = 2
+    subset: int | None = None    # train on at most this many movies (quick mode)
+
+    @classmethod
+    def quick(cls) -> EncoderConfig:
+        return cls(embed_dim=16, lstm_units=8, dense_units=32, vocab_size=3000, epochs=2,
+                   patience=1, batch_size=128, subset=1200, max_len_cap=48)
+
+
+@dataclass
+class EncoderResult:
+    embeddings: np.ndarray        # (n_movies, dense_units) float32; zero rows for empty text
+    has_text: np.ndarray          # (n_movies,) bool
+    vocab: Vocab
+    labels: list[str]
+    max_len: int
+    metrics: dict[str, float]
+    params: dict[str, Any]
+
+
+def choose_max_len(lengths: np.ndarray, cfg: EncoderConfig) -> int:
+    """The sequence length covering `max_len_quantile` of the texts, in steps of 8.
+
+    LSTM time is linear in sequence length, and the longest 5 % of texts are long
+    overviews whose tail adds little genre signal, so this keeps CPU training short.
+    """
+    nonzero = lengths[lengths > 0]
+    if not len(nonzero):
+        return 8
+    q = float(np.quantile(nonzero, cfg.max_len_quantile))
+    return int(min(cfg.max_len_cap, max(8, 8 * math.ceil(q / 8))))
+
+
+def build_model(vocab_size: int, max_len: int, n_labels: int, cfg: EncoderConfig):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(max_len,), dtype="int32", name="tokens")
+    x = layers.Embedding(vocab_size, cfg.embed_dim, mask_zero=True, name="embedding")(inputs)
+    x = layers.Bidirectional(layers.LSTM(cfg.lstm_units, return_sequences=True), name="bilstm")(x)
+    x = layers.GlobalMaxPooling1D(name="max_pool")(x)
+    x = layers.Dense(cfg.dense_units, activation="relu", name="movie_embedding")(x)
+    x = layers.Dropout(cfg.dropout, name="dropout")(x)
+    outputs = layers.Dense(n_labels, activation="sigmoid", name="genres")(x)
+    model = keras.Model(inputs, outputs, name="bilstm_genre_encoder")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss="binary_crossentropy",
+                  metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
+    return model
+
+
+def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import f1_score
+
+    return {"genre_f1_micro": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+            "genre_f1_macro": float(f1_score(y_true, y_pred, average="macro", zero_division=0))}
+
+
+def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig | None = None,
+                  seed: int = 42, progress: bool = True) -> EncoderResult:
+    """Fit the genre model on movies that have text; embed every movie.
+
+    Movies are split 80/10/10 (seeded): train, validation (early stopping and the
+    checkpoint), and held-out test movies for the reported genre F1.
+    """
+    cfg = cfg or EncoderConfig()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised in this process (tests); keep its settings
+        pass
+
+    tokens = [tokenize(t) for t in texts]
+    lengths = np.array([len(t) for t in tokens])
+    has_text = lengths > 0
+    labelled = np.flatnonzero(has_text & np.array([len(g) > 0 for g in genres]))
+    rng = np.random.default_rng(seed)
+    rng.shuffle(labelled)
+    if cfg.subset:
+        labelled = labelled[: cfg.subset]
+    n_val = n_test = max(1, len(labelled) // 10)
+    test_idx, val_idx, train_idx = (labelled[:n_test], labelled[n_test:n_test + n_val],
+                                    labelled[n_test + n_val:])
+
+    vocab = Vocab.build((tokens[i] for i in train_idx), max_size=cfg.vocab_size)
+    max_len = choose_max_len(lengths, cfg)
+    binarizer = MultiLabelBinarizer()
+    binarizer.fit([genres[i] for i in labelled])
+    labels = [str(c) for c in binarizer.classes_]
+    X = vocab.encode_many(tokens, max_len)
+    Y = binarizer.transform(genres).astype("float32")
+
+    model = build_model(len(vocab), max_len, len(labels), cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        best = Path(tmp) / "best.weights.h5"
+        callbacks = [
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+                                          restore_best_weights=False),
+            keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True,
+                                            save_weights_only=True),
+        ]
+        history = model.fit(X[train_idx], Y[train_idx], validation_data=(X[val_idx], Y[val_idx]),
+                            epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
+                            callbacks=callbacks, verbose=1 if progress else 0)
+        model.load_weights(str(best))  # the checkpoint with the lowest validation loss
+
+    probs = model.predict(X[test_idx], batch_size=256, verbose=0)
+    metrics = _f1(Y[test_idx].astype(int), (probs >= 0.5).astype(int))
+    val_losses = history.history["val_loss"]
+    metrics.update({"best_val_loss": float(min(val_losses)), "epochs_run": len(val_losses),
+                    "n_train_movies": int(len(train_idx)), "n_test_movies": int(len(test_idx))})
+
+    embedder = keras.Model(model.input, model.get_layer("movie_embedding").output)
+    embeddings = embedder.predict(X, batch_size=256, verbose=0).astype(np.float32)
+    # An empty text would embed as the bias alone: the same vector for every such movie,
+    # which would make them all "similar"; zero rows let fusion fall back to metadata.
+    embeddings[~has_text] = 0.0
+    params = {**asdict(cfg), "max_len": max_len, "vocab_len": len(vocab), "n_labels": len(labels),
+              "seed": seed}
+    log.info("encoder: %s", metrics)
+    return EncoderResult(embeddings, has_text, vocab, labels, max_len, metrics, params)

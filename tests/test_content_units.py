@@ -1,0 +1,149 @@
+"""Content engine building blocks on small hand-made inputs (no TensorFlow, no data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.content import evaluate as ev
+from engine.content import index as idx
+from engine.content.fusion import BlockSimilarity, choose_fusion, fuse, l2_rows, weight_grid
+from engine.content.serving import reason
+from engine.content.text import Vocab, tokenize
+from engine.results import Movie
+
+
+def test_tokenize_folds_accents_and_keeps_contractions():
+    assert tokenize("Amélie's DREAM-world, 2001!") == ["amelie's", "dream", "world", "2001"]
+    assert tokenize("") == []
+
+
+def test_vocab_pads_maps_unknown_and_round_trips(tmp_path):
+    vocab = Vocab.build([["a", "b", "a"], ["a", "c", "b"]], min_count=2)
+    assert vocab.words == ["<pad>", "<oov>", "a", "b"]
+    assert vocab.encode(["a", "zzz", "b"], 5).tolist() == [2, 1, 3, 0, 0]
+    assert vocab.encode(["a"] * 9, 4).tolist() == [2, 2, 2, 2]
+    vocab.save(tmp_path / "v.json", max_len=4)
+    assert Vocab.load(tmp_path / "v.json").words == vocab.words
+
+
+def _blocks(rng, n=40):
+    blocks = {"a": rng.normal(size=(n, 5)), "b": rng.normal(size=(n, 3)), "c": rng.normal(size=(n, 4))}
+    blocks["b"][:7] = 0.0  # movies without text have no vector in this block
+    return {k: v.astype(np.float32) for k, v in blocks.items()}
+
+
+def test_fused_cosine_is_weighted_mean_of_block_cosines():
+    rng = np.random.default_rng(0)
+    blocks = _blocks(rng)
+    weights = {"a": 0.5, "b": 0.3, "c": 0.2}
+    fused = fuse(blocks, weights)
+    assert np.allclose(np.linalg.norm(fused, axis=1), 1.0, atol=1e-5)
+    i, j = 10, 20  # both have every block
+    expected = sum(w * float(l2_rows(blocks[n])[i] @ l2_rows(blocks[n])[j]) for n, w in weights.items())
+    assert fused[i] @ fused[j] == pytest.approx(expected, abs=1e-5)
+
+
+def test_block_similarity_matches_fused_vectors_even_with_missing_blocks():
+    rng = np.random.default_rng(1)
+    blocks = _blocks(rng)
+    queries = np.array([0, 3, 15, 39])  # 0 and 3 lack block b
+    sims = BlockSimilarity(blocks, queries)
+    for weights in ({"a": 0.2, "b": 0.5, "c": 0.3}, {"a": 0.0, "b": 1.0, "c": 0.0}):
+        fused = fuse(blocks, weights)
+        present = np.linalg.norm(fused, axis=1) > 0
+        got = sims.scores(weights)
+        want = fused[queries] @ fused.T
+        assert np.allclose(got[:, present][present[queries]], want[:, present][present[queries]],
+                           atol=1e-5)
+
+
+def test_weight_grid_covers_the_simplex():
+    grid = weight_grid(["x", "y", "z"], 0.1)
+    assert len(grid) == 66
+    assert all(abs(sum(w.values()) - 1) < 1e-9 for w in grid)
+
+
+def test_padded_angular_vectors_rank_like_the_inner_product():
+    rng = np.random.default_rng(2)
+    fused = l2_rows(rng.normal(size=(200, 8)).astype(np.float32))
+    prior = rng.random(200).astype(np.float32)
+    lam = 0.4
+    items, norm = idx.item_vectors(fused, prior, lam)
+    assert np.allclose(np.linalg.norm(items, axis=1), norm, atol=1e-5)
+    q = idx.query_vector(fused[5], lam)
+    served = (1 - lam) * (fused @ fused[5]) + lam * prior
+    assert np.allclose(items @ q, served, atol=1e-5)
+    index = idx.build_annoy(items, n_trees=10)
+    ids, dists = index.get_nns_by_vector(q, 10, search_k=10_000, include_distances=True)
+    assert ids == np.argsort(-served)[:10].tolist()  # search_k >= n: exact
+    assert np.allclose(norm * (1 - np.array(dists) ** 2 / 2), served[ids], atol=1e-4)
+
+
+def test_choose_params_reports_measured_recall():
+    rng = np.random.default_rng(3)
+    items, _ = idx.item_vectors(l2_rows(rng.normal(size=(500, 6)).astype(np.float32)),
+                                rng.random(500).astype(np.float32), 0.3)
+    sample = np.arange(50)
+    queries = items[sample]
+    _, params, trials = idx.choose_params(items, queries, exclude=sample, tree_options=(5, 10),
+                                          k_options=(50, 5000), target=0.95)
+    assert params.recall_at_10 >= 0.95
+    assert len(trials) >= 2 and all(0 <= t["recall@10"] <= 1 for t in trials)
+
+
+def test_ranking_metrics_by_hand():
+    qs = ev.QuerySet(np.array([0, 1]), [np.array([2, 3]), np.array([5])])
+    ranked = np.array([[2, 9, 3] + [8] * 7, [9, 8, 7, 6, 4, 10, 11, 12, 13, 14]])
+    m = ev.ranking_metrics(ranked, qs)
+    dcg = 1 + 1 / np.log2(4)
+    idcg = 1 + 1 / np.log2(3)
+    assert m["ndcg@10"] == pytest.approx((dcg / idcg + 0) / 2)
+    assert m["recall@10"] == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_top_k_never_returns_the_query():
+    scores = np.array([[9.0, 1, 2, 3], [0, 9.0, 8, 1]])
+    top = ev.top_k(scores, np.array([0, 1]), k=2)
+    assert top.tolist() == [[3, 2], [2, 3]]
+
+
+def test_user_split_is_seeded_and_disjoint():
+    ratings = pd.DataFrame({"userId": np.repeat(np.arange(20), 3), "movieId": 1, "rating": 5.0})
+    val, test = ev.split_users(ratings, seed=7)
+    assert not set(val) & set(test) and len(val) + len(test) == 20
+    assert ev.split_users(ratings, seed=7)[0].tolist() == val.tolist()
+
+
+def test_queries_exclude_the_query_and_non_liked():
+    ratings = pd.DataFrame({"userId": [1, 1, 1, 1, 2, 2], "movieId": [10, 20, 30, 40, 10, 20],
+                            "rating": [5, 4, 2, 4.5, 5, 1]})
+    qs = ev.make_queries(ratings, np.array([1, 2]), np.array([10, 20, 30, 40]), per_user=5)
+    assert len(qs) == 3  # user 2 liked only one movie: no query
+    for q, rel in zip(qs.queries, qs.relevant, strict=True):
+        assert q not in rel and 2 not in rel  # movie 30 (row 2) was rated 2
+
+
+def test_choose_fusion_prefers_the_informative_block():
+    rng = np.random.default_rng(4)
+    n = 60
+    groups = np.repeat(np.arange(6), 10)
+    good = np.eye(6)[groups] + 0.05 * rng.normal(size=(n, 6))
+    noise = rng.normal(size=(n, 6))
+    queries = np.arange(0, n, 3)
+    qs = ev.QuerySet(queries, [np.flatnonzero((groups == groups[q]) & (np.arange(n) != q)) for q in queries])
+    choice, tried = choose_fusion({"good": good, "noise": noise}, np.zeros(n, np.float32), queries,
+                                  lambda s: ev.evaluate_scores(s, qs)["ndcg@10"], step=0.25)
+    assert choice.weights["good"] >= 0.75 and choice.lam == 0.0
+    assert choice.validation["ndcg@10"] > 0.9 and len(tried) > 5
+
+
+def test_reason_names_what_is_shared_most_specific_first():
+    a = Movie(1, "Inception", 2010, genres=["Action", "Sci-Fi"], keywords=["dream", "heist"],
+              cast=["Leonardo DiCaprio", "Tom Hardy"], directors=["Christopher Nolan"], overview="x")
+    b = Movie(2, "Interstellar", 2014, genres=["Sci-Fi"], keywords=["dream"],
+              cast=["Matthew McConaughey"], directors=["Christopher Nolan"], overview="y")
+    assert reason(a, b) == "same director Christopher Nolan · themes: dream · both Sci-Fi"
+    c = Movie(3, "Obscure", 1950)
+    assert reason(a, c) == "similar era and standing"
