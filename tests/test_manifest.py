@@ -203,3 +203,28 @@ def test_registered_in_the_moviebot_command(capsys):
     assert main(["data", "fetch", "--only", "no-such-set", "--data-dir", str(DATA)]) == 1
     err = capsys.readouterr().err
     assert "no dataset called “no-such-set”" in err and "ml-latest-small" in err
+
+
+def test_manifest_row_counts_match_the_files():
+    """`rows` in the manifest are CSV records (csv module) or lines, as in SOURCES.md."""
+    import csv
+
+    for entry in load_manifest().files():
+        path = DATA / entry.path
+        if entry.rows is None or not path.is_file():
+            continue
+        with path.open(encoding=entry.encoding, newline="") as fh:
+            if entry.format == "csv":
+                count = sum(1 for _ in csv.reader(fh)) - 1
+            else:
+                count = sum(1 for _ in fh)
+        assert count == entry.rows, entry.path
+    # and they are the counts SOURCES.md states
+    stated = {MOVIES: 9742, LINKS: 9742, "movielens/ml-latest-small/ratings.csv": 100_836,
+              "movielens/ml-20m-youtube/ml-youtube.csv": 25_623, U_ITEM: 1682, U_DATA: 100_000,
+              "spotify/tidytuesday_2020-01-21_spotify_songs/spotify_songs.csv": 32_833,
+              "tmdb_5000/tmdb_5000_movies.csv": 4803, "tmdb_udacity_10k/tmdb-movies.csv": 10_866,
+              "tmdb_full_dataset_v11/TMDB_movie_dataset_v11.csv": 2631,
+              "imdb_5000_movie_dataset/movie_metadata.csv": 5043}
+    manifest = load_manifest()
+    assert {path: manifest.file(path).rows for path in stated} == stated
