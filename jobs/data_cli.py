@@ -36,7 +36,7 @@ def register(groups) -> None:
     fetch.add_argument("--from", dest="mirror", metavar="DIR",
                        help="copy from a local mirror with the same layout instead of downloading")
     fetch.add_argument("--only", action="append", metavar="NAME",
-                       help="only this dataset (repeatable), e.g. ml-latest-small")
+                       help=f"only this dataset (repeatable): {_dataset_names()}")
     fetch.add_argument("--strict", action="store_true",
                        help="reject files whose sha256 differs from the manifest")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -47,6 +47,15 @@ def register(groups) -> None:
     report = actions.add_parser("report", help="print how much of the catalog each source covers")
     add_common(report)
     report.set_defaults(func=run_report)
+
+
+def _dataset_names() -> str:
+    from engine.datasets.manifest import load_manifest
+
+    try:
+        return ", ".join(load_manifest().datasets)
+    except Exception:  # a broken manifest must not break `moviebot --help`; `check` reports it
+        return "see data/manifest.json"
 
 
 def run_check(args: argparse.Namespace) -> int:
