@@ -51,10 +51,11 @@ def register(groups) -> None:
 
 def _dataset_names() -> str:
     from engine.datasets.manifest import load_manifest
+    from engine.errors import MovieBotError
 
     try:
         return ", ".join(load_manifest().datasets)
-    except Exception:  # a broken manifest must not break `moviebot --help`; `check` reports it
+    except (MovieBotError, KeyError, TypeError):  # a broken manifest must not break --help
         return "see data/manifest.json"
 
 
