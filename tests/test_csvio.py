@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.config import Settings
@@ -34,23 +34,27 @@ name = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "
 
 # -- parsers -------------------------------------------------------------------------------
 
+@settings(deadline=None)  # a shared 2-core CI box must not make these flaky
 @given(st.lists(name, max_size=8))
 def test_json_list_roundtrip(names):
     value = json.dumps([{"id": i, "name": n} for i, n in enumerate(names)])
     assert parse_json_list(value) == names
 
 
+@settings(deadline=None)
 @given(st.lists(name, max_size=8))
 def test_python_repr_list_roundtrip(names):
     value = repr([{"id": i, "name": n} for i, n in enumerate(names)])
     assert parse_python_list(value) == names
 
 
+@settings(deadline=None)
 @given(st.lists(name.filter(lambda s: "|" not in s), max_size=8))
 def test_pipe_list_roundtrip(names):
     assert split_list("|".join(names), "|") == names
 
 
+@settings(deadline=None)
 @given(st.lists(name.filter(lambda s: "," not in s), max_size=8))
 def test_comma_list_roundtrip(names):
     # both "a,b" (tmdb_top10k) and "a, b" (TMDB v11) spellings
@@ -65,6 +69,7 @@ soundtrack_item = name.filter(lambda s: s[0] not in "'\"" and s[-1] not in "'\""
                               and "', \"" not in s and "\", '" not in s)
 
 
+@settings(deadline=None)
 @given(st.lists(soundtrack_item, max_size=8))
 def test_quoted_list_with_apostrophes_roundtrip(items):
     value = "[" + ", ".join(f"'{item}'" for item in items) + "]"
@@ -94,6 +99,7 @@ def test_single_object_and_bad_json():
     assert parse_json_list("[{'id': 1, 'name': 'Drama'}]") == ["Drama"]  # repr, not JSON
 
 
+@settings(deadline=None)
 @given(st.integers(1800, 2100), st.integers(1, 12), st.integers(1, 28))
 def test_year_from_any_date_precision(year, month, day):
     for text in (f"{year}", f"{year}-{month:02d}", f"{year}-{month:02d}-{day:02d}"):
