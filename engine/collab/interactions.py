@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from engine.errors import DataError
 
-from .signals import LIKE_AS_RATING, DISLIKE_AS_RATING, confidence
+from .signals import DISLIKE_AS_RATING, LIKE_AS_RATING, confidence
 
 ML_SMALL = Path("movielens/ml-latest-small/ratings.csv")
 ML_100K = Path("movielens/ml-100k/u.data")

@@ -38,7 +38,7 @@ def _fold(Yi: np.ndarray, w: np.ndarray, YtY: np.ndarray, alpha: float) -> np.nd
 
 class ALS(RankingModel):
     kind = "als"
-    arrays = ("item_factors",)
+    arrays = ("item_factors", "gram")
 
     def __init__(self, factors: int = 64, reg: float = 5.0, alpha: float = 10.0,
                  iterations: int = 12, seed: int = 42, **params):
@@ -55,12 +55,15 @@ class ALS(RankingModel):
             U = _solve_rows(X, Y, p["reg"], p["alpha"])
             Y = _solve_rows(Xt, U, p["reg"], p["alpha"])
         self.item_factors = Y.astype(np.float32)
+        # Y^T Y of the trained items only: content-imputed items added later must not
+        # change what "not watched" means for a folded-in user
+        self.gram = (Y.T @ Y).astype(np.float32)
         self._loaded()
         return self
 
     def _loaded(self) -> None:
-        Y = np.asarray(self.item_factors, dtype=np.float64)
-        self._YtY = Y.T @ Y + self.params["reg"] * np.eye(Y.shape[1])
+        f = self.item_factors.shape[1]
+        self._YtY = np.asarray(self.gram, np.float64) + self.params["reg"] * np.eye(f)
 
     def user_vector(self, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
         if len(idx) == 0:

@@ -17,6 +17,7 @@ from .base import RankingModel, positive_part
 class Autoencoder(RankingModel):
     kind = "autoencoder"
     arrays = ("enc_w", "enc_b", "item_factors")
+    item_arrays = ("enc_w", "item_factors")
 
     def __init__(self, hidden: int = 256, dropout: float = 0.5, epochs: int = 60,
                  batch_size: int = 64, l2: float = 1e-5, lr: float = 1e-3, seed: int = 42,

@@ -20,6 +20,8 @@ class RankingModel:
     kind: ClassVar[str] = ""
     #: arrays written by ``save`` and read back by ``load`` (float32 .npy files)
     arrays: ClassVar[tuple[str, ...]] = ()
+    #: the arrays among them with one row per item (extended for content-only items)
+    item_arrays: ClassVar[tuple[str, ...]] = ("item_factors",)
 
     def __init__(self, **params):
         self.params = params
@@ -47,6 +49,17 @@ class RankingModel:
             row = X.getrow(u)
             out[u] = self.scores(row.indices, row.data)
         return out
+
+    def extend(self, weights: sp.csr_matrix, shrink: float = 0.5) -> None:
+        """Append items the model never saw, each a shrunk blend of warm items' rows.
+
+        ``weights`` is new items x known items (rows sum to 1): their content neighbours.
+        Shrinking keeps a film nobody has rated below the rated films it resembles.
+        """
+        for name in self.item_arrays:
+            old = np.asarray(getattr(self, name), dtype=np.float32)
+            new = shrink * np.asarray(weights @ old, dtype=np.float32)
+            setattr(self, name, np.vstack([old, new]))
 
     # -- persistence ---------------------------------------------------------
     def save(self, directory: Path) -> list[Path]:

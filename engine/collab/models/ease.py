@@ -17,6 +17,7 @@ from .base import RankingModel, positive_part
 class EASE(RankingModel):
     kind = "ease"
     arrays = ("user_side", "item_factors")
+    item_arrays = ("user_side", "item_factors")
 
     def __init__(self, reg: float = 300.0, rank: int = 256, binary: bool = True,
                  seed: int = 42, **params):
@@ -57,6 +58,10 @@ class EASE(RankingModel):
 
     def item_vectors(self) -> np.ndarray:
         return self.item_factors
+
+    def extend(self, weights: sp.csr_matrix, shrink: float = 0.5) -> None:
+        super().extend(weights, shrink)
+        self.B = None  # the exact matrix no longer matches the item list; serve factorised
 
     def scores(self, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
         if self.B is None:   # loaded for serving: only the factorised form exists

@@ -1,0 +1,147 @@
+"""The `collab` build stage: choose the default model on validation users, train it on
+everyone, give content-only films a vector, and write the Annoy index.
+
+Writes only below ``<version>/collab/``:
+  collab.json       default model, validation table, onboarding list, index settings
+  model/            the default model's arrays (numpy, loaded with mmap)
+  item_ids.npy      movieId of each model row;  popularity.npy  likes per row
+  index.ann         Annoy index of the item vectors (extra-dimension transform)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import DataError
+
+from .cold_items import content_neighbours
+from .diversity import title_stem
+from .interactions import Interactions, load_training_ratings
+from .models import ALS, EASE, Autoencoder, Popularity, RankingModel
+from .ranking_eval import evaluate
+from .split import split_users
+from .vectors import VectorIndex
+
+ONBOARDING = 40
+TREES = 50
+
+
+def candidates(quick: bool) -> list[RankingModel]:
+    """The models compared on validation users; the best NDCG@10 becomes the default."""
+    if quick:
+        return [Popularity(), ALS(factors=32, iterations=5), EASE(reg=300, rank=96),
+                Autoencoder(hidden=64, epochs=8)]
+    return [Popularity(), ALS(factors=64, reg=5.0, alpha=10.0, iterations=12),
+            EASE(reg=300, rank=256), Autoencoder(hidden=256, epochs=60)]
+
+
+def training_ratings(ctx) -> pd.DataFrame:
+    """ML ratings (ctx.ratings_path, or ml-latest-small) + chat feedback, catalog films only."""
+    ratings = load_training_ratings(ctx.data_dir, ctx.ratings_path, ctx.feedback)
+    catalog = ctx.tables.get("catalog")
+    if catalog is not None:
+        ratings = ratings[ratings["item"].isin(catalog["movie_id"])]
+    if ratings.empty:
+        raise DataError(str(ctx.ratings_path or ctx.data_dir), "no ratings of catalog movies",
+                        "pass a MovieLens-format ratings.csv whose movieIds match the catalog")
+    return ratings
+
+
+def select_model(ratings: pd.DataFrame, quick: bool, seed: int,
+                 min_item_count: int) -> tuple[RankingModel, dict]:
+    split = split_users(ratings, seed=seed, val_frac=0.2, test_frac=0.0,
+                        min_item_count=min_item_count)
+    X = split.train.matrix(positive_only=False)
+    table = {}
+    best = None
+    for model in candidates(quick):
+        started = time.perf_counter()
+        model.fit(X)
+        metrics = evaluate(model, split.val, k=10)
+        metrics["fit_seconds"] = round(time.perf_counter() - started, 2)
+        table[model.kind] = {m: round(v, 5) for m, v in metrics.items()}
+        if best is None or metrics["ndcg@10"] > table[best.kind]["ndcg@10"]:
+            best = model
+    return best, table
+
+
+def pick_onboarding(catalog: pd.DataFrame | None, item_ids: np.ndarray,
+                    popularity: np.ndarray, n: int = ONBOARDING) -> list[int]:
+    """Most-liked films, at most two per main genre and one per franchise."""
+    if catalog is None:
+        return [int(item_ids[i]) for i in np.argsort(-popularity)[:n]]
+    table = catalog.set_index("movie_id")
+    genres: Counter[str] = Counter()
+    stems: set[str] = set()
+    out = []
+    for col in np.argsort(-popularity, kind="stable"):
+        movie_id = int(item_ids[col])
+        if movie_id not in table.index:
+            continue
+        row = table.loc[movie_id]
+        main = row["genres"][0] if len(row["genres"]) else ""
+        stem = title_stem(row["title"])
+        if genres[main] >= 2 or stem in stems:
+            continue
+        genres[main] += 1
+        stems.add(stem)
+        out.append(movie_id)
+        if len(out) >= n:
+            break
+    return out
+
+
+def build_stage(ctx) -> dict:
+    out = Path(ctx.component_dir("collab"))
+    ratings = training_ratings(ctx)
+    min_count = 10 if ctx.quick else 2
+    chosen, table = select_model(ratings, ctx.quick, ctx.seed, min_count)
+    ctx.log.info("collab validation: %s -> default %s", table, chosen.kind)
+
+    # Train the chosen kind on every user: chat users' feedback included.
+    inter = Interactions.from_ratings(ratings, min_item_count=min_count)
+    model = type(chosen)(**chosen.params).fit(inter.matrix(positive_only=False))
+    item_ids = inter.item_ids
+    popularity = np.asarray((inter.matrix() > 0).sum(axis=0), dtype=np.float32).ravel()
+
+    catalog = ctx.tables.get("catalog")
+    n_cold = 0
+    if catalog is not None:
+        cold = np.setdiff1d(catalog["movie_id"].to_numpy(np.int64), item_ids)
+        cold_ids, weights = content_neighbours(catalog, item_ids, cold)
+        if len(cold_ids):
+            model.extend(weights)
+            item_ids = np.concatenate([item_ids, cold_ids])
+            popularity = np.concatenate([popularity, np.zeros(len(cold_ids), np.float32)])
+            n_cold = len(cold_ids)
+    # Annoy needs rows in id order for searchsorted lookups at serving time
+    order = np.argsort(item_ids, kind="stable")
+    item_ids, popularity = item_ids[order], popularity[order]
+    for name in model.item_arrays:
+        setattr(model, name, np.asarray(getattr(model, name))[order])
+
+    files = model.save(out / "model")
+    np.save(out / "item_ids.npy", item_ids)
+    np.save(out / "popularity.npy", popularity)
+    index = VectorIndex.build(model.item_vectors(), out / "index.ann", trees=TREES, seed=ctx.seed)
+    meta = {
+        "default": model.kind, "selected_by": "validation ndcg@10 (held-out users)",
+        "validation": table, "index_dim": index.dim, "trees": TREES, "search_k": -1,
+        "items": len(item_ids), "content_only_items": n_cold,
+        "ratings": len(ratings), "users": int(ratings["user"].nunique()),
+        "onboarding": pick_onboarding(catalog, item_ids, popularity),
+    }
+    (out / "collab.json").write_text(json.dumps(meta, indent=2))
+    rel = [str(p.relative_to(ctx.out_dir)) for p in
+           [*files, out / "item_ids.npy", out / "popularity.npy", out / "index.ann", out / "collab.json"]]
+    return {"files": rel,
+            "metrics": {"default": model.kind, "val_ndcg@10": table[model.kind]["ndcg@10"],
+                        "validation": table, "items": len(item_ids), "content_only_items": n_cold},
+            "params": {"model": model.params, "min_item_count": min_count,
+                       "ratings_path": str(ctx.ratings_path or "ml-latest-small")}}
