@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "jobs.data_cli",
     "jobs.build_cli",
     "engine.content.cli",
+    "engine.collab.cli",
 ]
 
 

@@ -20,6 +20,7 @@ log = logging.getLogger("moviebot.build")
 # (component name, "module:function"). Order matters: later stages read ctx.tables.
 STAGES: list[tuple[str, str]] = [
     ("catalog", "engine.datasets.catalog_build:build_stage"),
+    ("collab", "engine.collab.build:build_stage"),
     ("songs", "engine.datasets.songs:build_stage"),
     ("content", "engine.content.build:build_stage"),
     ("crossmedia", "engine.crossmedia.build:build_stage"),
