@@ -53,13 +53,21 @@ def genre_affinity(train_songs: pd.DataFrame, train_movie_genres: list[list[str]
 
 def genre_only_scores(songs: pd.DataFrame, movie_genres: list[list[str]],
                       lift: dict[tuple[str, str], float]) -> np.ndarray:
-    out = np.zeros((len(songs), len(movie_genres)), dtype=np.float32)
+    """Mean lift over (song genre, movie genre) combinations, for every song x movie."""
+    names = sorted({g for gs in movie_genres for g in gs})
+    col = {g: i for i, g in enumerate(names)}
+    movies = np.zeros((len(movie_genres), len(names)), dtype=np.float32)
+    for j, gs in enumerate(movie_genres):
+        for g in gs:
+            movies[j, col[g]] = 1.0 / len(gs)
+    song_m = np.zeros((len(songs), len(SONG_GENRES)), dtype=np.float32)
     for i, sg in enumerate(songs["genres"]):
         s_genres = song_genre(sg) or ["other"]
-        for j, mg in enumerate(movie_genres):
-            if mg:
-                out[i, j] = np.mean([lift.get((s, g), 0.0) for s in s_genres for g in mg])
-    return out
+        for s in s_genres:
+            song_m[i, SONG_GENRES.index(s)] = 1.0 / len(s_genres)
+    table = np.array([[lift.get((s, g), 0.0) for g in names] for s in SONG_GENRES],
+                     dtype=np.float32)
+    return song_m @ table @ movies.T
 
 
 def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog: pd.DataFrame,
@@ -80,13 +88,20 @@ def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog
     x = song_features(test_songs)
     learned = space.embed_songs(x) @ space.embed_movies(movie_x.to_numpy(np.float32)).T
     results["learned space"] = metrics(rank_in(learned, ids, true))
+    # ablation: the learned per-movie prior alone (the song's constant-1 row), same for all songs
+    prior = space.embed_movies(movie_x.to_numpy(np.float32)) @ space.song_proj[-1]
+    results["(ablation) learned movie prior, no song"] = metrics(
+        rank_in(np.broadcast_to(prior, (len(test), len(ids))), ids, true))
 
     rng = np.random.default_rng(seed)
     results["random"] = metrics(rank_in(rng.random((len(test), len(ids))), ids, true))
 
     counts = catalog.set_index("movie_id").loc[ids, "rating_count"].fillna(0).to_numpy(float)
     pop = np.broadcast_to(counts, (len(test), len(ids)))
-    results["popularity"] = metrics(rank_in(pop, ids, true))
+    results["popularity (MovieLens ratings)"] = metrics(rank_in(pop, ids, true))
+    votes = catalog.set_index("movie_id").loc[ids, "vote_count"].fillna(0).to_numpy(float)
+    results["popularity (TMDB votes)"] = metrics(
+        rank_in(np.broadcast_to(votes, (len(test), len(ids))), ids, true))
 
     genres_by_id = catalog.set_index("movie_id")["genres"].map(lambda g: [str(x) for x in g])
     movie_genres = genres_by_id.loc[ids].tolist()

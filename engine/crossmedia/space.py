@@ -25,6 +25,14 @@ SONG_GENRES = ["pop", "rock", "rap", "r&b", "latin", "edm", "jazz", "classical",
 _GENRE_ALIASES = {"hip-hop": "rap", "hip hop": "rap", "electronic": "edm", "soul": "r&b",
                   "blues": "jazz", "reggaeton": "latin", "metal": "rock", "punk": "rock",
                   "indie": "rock", "folk": "rock", "country": "rock"}
+# TidyTuesday playlist subgenres: finer than genres, and era-laden ("classic rock",
+# "new jack swing"), which is much of what ties a song to a film's soundtrack
+SONG_SUBGENRES = ["album rock", "classic rock", "hard rock", "permanent wave", "new jack swing",
+                  "urban contemporary", "neo soul", "hip hop", "gangster rap", "southern hip hop",
+                  "trap", "hip pop", "dance pop", "post-teen pop", "electropop",
+                  "indie poptimism", "pop edm", "electro house", "big room",
+                  "progressive electro house", "tropical", "latin pop", "latin hip hop",
+                  "reggaeton"]
 YEAR_CENTERS = list(range(1950, 2030, 5))  # radial basis over release years
 YEAR_WIDTH = 6.0
 
@@ -47,7 +55,8 @@ def song_genre(genres) -> list[str]:
 
 
 SONG_COLUMNS = (AUDIO + ["tempo_z", "loudness_z", "popularity", "has_year"]
-                + [f"sg_{g}" for g in SONG_GENRES] + [f"sy_{y}" for y in YEAR_CENTERS])
+                + [f"sg_{g}" for g in SONG_GENRES] + [f"ss_{g}" for g in SONG_SUBGENRES]
+                + [f"sy_{y}" for y in YEAR_CENTERS])
 
 
 def song_features(songs: pd.DataFrame) -> np.ndarray:
@@ -63,6 +72,9 @@ def song_features(songs: pd.DataFrame) -> np.ndarray:
     genre_sets = [set(song_genre(g)) for g in songs["genres"]]
     for genre in SONG_GENRES:
         cols.append(np.array([float(genre in gs) for gs in genre_sets]))
+    sub_sets = [set(map(str, g)) if g is not None else set() for g in songs["subgenres"]]
+    for sub in SONG_SUBGENRES:
+        cols.append(np.array([float(sub in ss) for ss in sub_sets]))
     out = np.column_stack(cols + [year_basis(years)]) if n else np.zeros((0, len(SONG_COLUMNS)))
     return out.astype(np.float32)
 

@@ -1,0 +1,110 @@
+"""The `crossmedia` build stage: soundtrack pairs -> vibe space -> Annoy indices -> eval.
+
+Writes only below ``<version>/crossmedia/``:
+  pairs.parquet        matched (movie_id, track_id) soundtrack pairs, with the credit line
+  space.npz/.json      the two projections into the shared space, params, tuning log
+  movies.ann, movie_ids.npy   Annoy (dot) index of movies in the space
+  songs.ann, song_ids.npy     Annoy (dot) index of songs in the space (playlists for a movie)
+  eval.json            test-fold metrics for the learned space and every baseline
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from annoy import AnnoyIndex
+
+from jobs.context import BuildContext, StageResult
+
+from . import evaluate as ev
+from .mood import movie_mood_features
+from .soundtracks import load_soundtracks, match_songs
+from .space import movie_features, song_features
+from .train_space import FitParams, fit_space, is_test_movie, tune
+
+N_TREES = 20
+GRID = [FitParams(l2=l2, dim=dim) for l2 in (30.0, 100.0, 300.0, 1000.0) for dim in (16, 32)]
+QUICK = FitParams(l2=100.0, dim=16, max_iter=120)
+
+
+def songs_table(ctx: BuildContext) -> pd.DataFrame:
+    if "songs" not in ctx.tables:
+        path = ctx.out_dir / "songs.parquet"
+        if not path.exists():
+            from engine.errors import DataError
+
+            raise DataError(str(path), "the crossmedia stage needs the songs table",
+                            "build the `songs` stage first")
+        ctx.tables["songs"] = pd.read_parquet(path)
+    return ctx.tables["songs"]
+
+
+def write_annoy(path: Path, vectors: np.ndarray, seed: int) -> None:
+    index = AnnoyIndex(vectors.shape[1], "dot")
+    index.set_seed(seed)
+    for i, vec in enumerate(vectors):
+        index.add_item(i, vec.tolist())
+    index.build(N_TREES, n_jobs=1)
+    index.save(str(path))
+    index.unload()
+
+
+def build_stage(ctx: BuildContext) -> StageResult:
+    out = ctx.component_dir("crossmedia")
+    catalog = ctx.tables["catalog"]
+    songs = songs_table(ctx).reset_index(drop=True)
+
+    pairs = match_songs(load_soundtracks(ctx.data_dir), songs)
+    pairs = pairs[pairs["movie_id"].isin(set(catalog["movie_id"].astype(int)))]
+    pairs.to_parquet(out / "pairs.parquet", index=False)
+
+    mood = movie_mood_features(catalog)
+    movie_x = movie_features(mood, catalog["year"].to_numpy())
+    song_row = pd.Series(np.arange(len(songs)), index=songs["track_id"])
+    all_song_x = song_features(songs)
+
+    # the test fold is cut here, before anything is fitted or tuned
+    train = pairs[~is_test_movie(pairs["movie_id"].to_numpy())]
+    train_x = all_song_x[song_row.loc[train["track_id"]].to_numpy()]
+    if ctx.quick:
+        params, tuning = QUICK, []
+    else:
+        params, tuning = tune(train_x, train["movie_id"].to_numpy(), movie_x, GRID)
+    params.seed = ctx.seed
+    space = fit_space(train_x, train["movie_id"].to_numpy(), movie_x, params)
+    space.params["tuning"] = tuning
+    files = space.save(out)
+
+    movie_vecs = space.embed_movies(movie_x.to_numpy(np.float32)).astype(np.float32)
+    song_vecs = space.embed_songs(all_song_x).astype(np.float32)
+    write_annoy(out / "movies.ann", movie_vecs, ctx.seed)
+    write_annoy(out / "songs.ann", song_vecs, ctx.seed)
+    np.save(out / "movie_ids.npy", movie_x.index.to_numpy(np.int64))
+    np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy())
+
+    results = ev.evaluate(space, pairs, songs, catalog, mood, movie_x, seed=ctx.seed)
+    (out / "eval.json").write_text(json.dumps(results, indent=1))
+    learned = results["learned space"]
+    best_baseline = max(m.get("hr@50", 0.0) for name, m in results.items()
+                        if not name.startswith(("learned", "(ablation)")))
+    metrics = {
+        "pairs": int(len(pairs)), "pair_movies": int(pairs["movie_id"].nunique()),
+        "test_pairs": learned.get("pairs", 0),
+        "test_hr@10": round(learned.get("hr@10", 0.0), 4),
+        "test_hr@50": round(learned.get("hr@50", 0.0), 4),
+        "test_ndcg@10": round(learned.get("ndcg@10", 0.0), 4),
+        "test_median_rank": learned.get("median_rank"),
+        "best_baseline_hr@50": round(best_baseline, 4),
+    }
+    ctx.log.info("crossmedia: %s", metrics)
+    files += [out / n for n in ("pairs.parquet", "movies.ann", "songs.ann", "movie_ids.npy",
+                                "song_ids.npy", "eval.json")]
+    return {"files": sorted(str(Path(f).relative_to(ctx.out_dir)) for f in files),
+            "metrics": metrics,
+            "params": {"l2": params.l2, "dim": space.dim, "quick": ctx.quick,
+                       "annoy_trees": N_TREES, "test_fold": "movie_id % 5 == 0",
+                       "tuning_fold": "movie_id % 5 == 1",
+                       "poster_colours": "skipped: no TMDB image download in builds"}}

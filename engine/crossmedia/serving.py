@@ -1,0 +1,144 @@
+"""`VibeIndex`: what the Engine loads to answer /song and /playlist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from annoy import AnnoyIndex
+
+from engine.errors import ComponentMissing
+from engine.results import Filters, Movie, Recommendation, Recommendations, Song, SongPick
+
+from .mood import GENRES
+from .song_lookup import SongLookup, Vibe, describe_song, parse_vibe
+from .space import AUDIO, VibeSpace, song_features, vibe_features
+
+MAX_K = 100
+SEARCH_K = -1  # Annoy default (n_trees * n); the indices are small enough
+
+
+class VibeIndex:
+    def __init__(self, space: VibeSpace, movies: AnnoyIndex, movie_ids: np.ndarray,
+                 songs_index: AnnoyIndex, songs: pd.DataFrame, catalog):
+        self.space = space
+        self.movies = movies
+        self.movie_ids = movie_ids
+        self.songs_index = songs_index
+        self.songs = songs.reset_index(drop=True)
+        self.catalog = catalog
+        self.lookup = SongLookup(self.songs)
+        self.song_x = song_features(self.songs)
+        self.row_of_movie = {int(m): i for i, m in enumerate(movie_ids)}
+        self._genre_cols = [self.space.movie_columns.index(f"g_{g}") for g in GENRES]
+
+    @classmethod
+    def load(cls, dir: Path, catalog) -> VibeIndex:
+        dir = Path(dir)
+        if not (dir / "movies.ann").exists():
+            raise ComponentMissing("crossmedia")
+        space = VibeSpace.load(dir)
+        movies = AnnoyIndex(space.dim, "dot")
+        movies.load(str(dir / "movies.ann"), prefault=False)
+        songs_index = AnnoyIndex(space.dim, "dot")
+        songs_index.load(str(dir / "songs.ann"), prefault=False)
+        songs = pd.read_parquet(dir.parent / "songs.parquet")
+        song_ids = np.load(dir / "song_ids.npy", allow_pickle=True)
+        if len(song_ids) != len(songs) or (songs["track_id"].astype(str).to_numpy() != song_ids).any():
+            raise ComponentMissing("crossmedia", "its song index does not match songs.parquet; "
+                                   "run `moviebot build --only crossmedia`")
+        return cls(space, movies, np.load(dir / "movie_ids.npy"), songs_index, songs, catalog)
+
+    # -- songs -> movies --------------------------------------------------------------
+    def resolve(self, query: str) -> tuple[dict, np.ndarray, str]:
+        """(query dict, song feature row, mood words) for a title/id/vibe query."""
+        text = (query or "").strip()
+        if text.lower().startswith("vibe"):
+            vibe: Vibe = parse_vibe(text[4:])
+            features = vibe_features(vibe.valence, vibe.energy, **{
+                k: v for k, v in vibe.values.items() if k not in ("valence", "energy")})
+            words = describe_song({"valence": vibe.valence, "energy": vibe.energy,
+                                   **vibe.values})
+            return {"vibe": vibe.values, "mood": words}, features, words
+        row = self.lookup.find(text)
+        rec = self.songs.iloc[row]
+        words = describe_song(rec[AUDIO].to_dict())
+        return ({"song": rec["name"], "artist": rec["artist"], "track_id": rec["track_id"],
+                 "mood": words}, self.song_x[row], words)
+
+    def song(self, query: str, k: int = 10, filters: Filters | None = None) -> Recommendations:
+        k = max(1, min(int(k), MAX_K))
+        info, features, words = self.resolve(query)
+        vec = self.space.embed_songs(features)[0]
+        genre_weight = self.space.movie_proj[self._genre_cols] @ vec
+        results = []
+        for movie, score in self._nearest_movies(vec, k, filters):
+            results.append(Recommendation(movie, score, self._reason(words, movie, genre_weight)))
+        return Recommendations(query=info, results=results, kind="song")
+
+    def _nearest_movies(self, vec: np.ndarray, k: int, filters: Filters | None):
+        want = k if filters is None or filters.is_empty() else k * 5
+        while True:
+            rows, scores = self.movies.get_nns_by_vector(vec.tolist(), want, search_k=SEARCH_K,
+                                                         include_distances=True)
+            picked = []
+            for row, score in zip(rows, scores, strict=True):
+                movie = self.catalog.movie(int(self.movie_ids[row]))
+                if filters is None or filters.accepts(movie):
+                    picked.append((movie, float(score)))
+                    if len(picked) == k:
+                        return picked
+            if want >= len(self.movie_ids):
+                return picked
+            want = min(want * 4, len(self.movie_ids))
+
+    @staticmethod
+    def _reason_genres(movie: Movie, genre_weight: np.ndarray) -> list[str]:
+        weight = dict(zip(GENRES, genre_weight.tolist(), strict=True))
+        ranked = sorted((g for g in movie.genres if g in weight), key=lambda g: -weight[g])
+        return [g.lower() for g in ranked[:2]]
+
+    def _reason(self, words: str, movie: Movie, genre_weight: np.ndarray) -> str:
+        genres = self._reason_genres(movie, genre_weight)
+        era = f"{movie.year // 10 * 10}s" if movie.year else ""
+        right = ", ".join(genres) if genres else "its mood"
+        return f"{words} -> {right}" + (f" ({era})" if era else "")
+
+    # -- movie -> songs ---------------------------------------------------------------
+    def songs_for_movie(self, movie: Movie, k: int = 10) -> list[SongPick]:
+        k = max(1, min(int(k), MAX_K))
+        row = self.row_of_movie.get(int(movie.movie_id))
+        if row is None:
+            from engine.errors import UnknownTitle
+
+            raise UnknownTitle(movie.label)
+        vec = np.asarray(self.movies.get_item_vector(row), dtype=np.float32)
+        rows, scores = self.songs_index.get_nns_by_vector(vec.tolist(), k * 3,
+                                                          include_distances=True)
+        picks, seen = [], set()
+        genres = ", ".join(g.lower() for g in movie.genres[:2]) or "this movie"
+        for r, score in zip(rows, scores, strict=True):
+            rec = self.songs.iloc[r]
+            key = (str(rec["name"]).lower(), str(rec["artist"]).lower())
+            if key in seen:  # the same song on several albums
+                continue
+            seen.add(key)
+            song = _song(rec)
+            picks.append(SongPick(song, float(score),
+                                  f"{genres} -> {describe_song(song.features)}"))
+            if len(picks) == k:
+                break
+        return picks
+
+
+def _song(rec: pd.Series) -> Song:
+    year = rec.get("year")
+    pop = rec.get("popularity")
+    return Song(track_id=str(rec["track_id"]), name=str(rec["name"]), artist=str(rec["artist"]),
+                album=str(rec.get("album") or ""),
+                year=int(year) if year is not None and pd.notna(year) else None,
+                popularity=int(pop) if pop is not None and pd.notna(pop) else None,
+                genres=[str(g) for g in (rec.get("genres") if rec.get("genres") is not None else [])],
+                features={c: float(rec[c]) for c in AUDIO + ["tempo", "loudness"]
+                          if pd.notna(rec.get(c))})

@@ -1,0 +1,235 @@
+"""Find a song in the song table from what a user typed, or parse a typed vibe.
+
+Accepted queries:
+  "Bohemian Rhapsody - Queen"        title and artist (either order of trust: title first)
+  "Bohemian Rhapsody"                title alone: the most popular version, unless several
+                                     artists are about as popular (then AmbiguousTitle)
+  "https://open.spotify.com/track/<id>", "spotify:track:<id>", "<22-char id>"
+  "vibe energy=0.8 valence=0.2"      no song at all: a point in audio-feature space
+Typos are forgiven with rapidfuzz; an unknown song raises UnknownTitle(kind="song") with
+close matches and a hint about the vibe form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from engine.errors import AmbiguousTitle, InvalidInput, TitleCandidate, UnknownTitle
+
+from .soundtracks import norm_name, norm_title
+
+MAX_QUERY_CHARS = 200
+_TRACK_ID = r"([A-Za-z0-9]{22})"
+_URL = re.compile(r"open\.spotify\.com/(?:intl-[a-z]+/)?track/" + _TRACK_ID)
+_URI = re.compile(r"^spotify:track:" + _TRACK_ID + "$")
+_BARE_ID = re.compile(r"^" + _TRACK_ID + "$")
+TITLE_CUTOFF = 82        # rapidfuzz ratio (0-100) for a typo'd title to count
+ARTIST_CUTOFF = 75
+SUGGEST_CUTOFF = 60
+DOMINANCE = 15.0         # popularity points by which the top version must lead to be picked
+
+# Typed vibes: name -> (min, max). Everything on Spotify's own scale.
+VIBE_RANGES: dict[str, tuple[float, float]] = {
+    "valence": (0.0, 1.0), "energy": (0.0, 1.0), "danceability": (0.0, 1.0),
+    "acousticness": (0.0, 1.0), "instrumentalness": (0.0, 1.0), "speechiness": (0.0, 1.0),
+    "liveness": (0.0, 1.0), "mode": (0.0, 1.0), "tempo": (40.0, 250.0),
+    "loudness": (-60.0, 0.0),
+}
+VIBE_HINT = ("You can also describe a vibe directly, e.g. "
+             "`/song vibe energy=0.8 valence=0.2` (0-1 for valence, energy, danceability, "
+             "acousticness; tempo in BPM).")
+
+
+class UnknownSong(UnknownTitle):
+    """UnknownTitle for songs, whose message also offers the vibe form."""
+
+    def __str__(self) -> str:
+        return super().__str__() + " " + VIBE_HINT
+
+
+@dataclass
+class Vibe:
+    values: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def valence(self) -> float:
+        return self.values.get("valence", 0.5)
+
+    @property
+    def energy(self) -> float:
+        return self.values.get("energy", 0.5)
+
+    def describe(self) -> str:
+        return " ".join(f"{k}={v:g}" for k, v in self.values.items())
+
+
+def parse_vibe(text: str) -> Vibe:
+    """``"energy=0.8 valence=0.2"`` -> Vibe, or InvalidInput saying what is wrong."""
+    values: dict[str, float] = {}
+    for token in text.replace(",", " ").split():
+        if "=" not in token:
+            raise InvalidInput(f"“{token}” is not a vibe setting; write name=value, "
+                               f"e.g. energy=0.8. Names: {', '.join(VIBE_RANGES)}.")
+        name, _, raw = token.partition("=")
+        name = name.strip().lower()
+        if name not in VIBE_RANGES:
+            raise InvalidInput(f"I don't know the vibe setting “{name}”. "
+                               f"Use any of: {', '.join(VIBE_RANGES)}.")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} needs a number, not “{raw}”.") from None
+        lo, hi = VIBE_RANGES[name]
+        if not (lo <= value <= hi) or value != value:
+            raise InvalidInput(f"{name} must be between {lo:g} and {hi:g} (got {raw}).")
+        values[name] = value
+    if not values:
+        raise InvalidInput("Describe the vibe with at least one setting, e.g. "
+                           "`/song vibe energy=0.8 valence=0.2`.")
+    return Vibe(values)
+
+
+class SongLookup:
+    """Title/artist/id resolution over a songs table (ARCHITECTURE columns)."""
+
+    def __init__(self, songs: pd.DataFrame):
+        self.songs = songs.reset_index(drop=True)
+        self.row_of_id = {tid: i for i, tid in enumerate(self.songs["track_id"].astype(str))}
+        self.popularity = self.songs["popularity"].fillna(0).to_numpy(dtype=float)
+        self.artist_keys = [norm_name(a) for a in self.songs["artist"].fillna("")]
+        by_title: dict[str, list[int]] = {}
+        for i, name in enumerate(self.songs["name"].fillna("")):
+            key = norm_title(name)
+            if key:
+                by_title.setdefault(key, []).append(i)
+        # most popular version first, so [0] is always the default pick
+        self.by_title = {k: sorted(v, key=lambda i: -self.popularity[i]) for k, v in by_title.items()}
+        self.title_keys = list(self.by_title)
+
+    # -- public -----------------------------------------------------------------------
+    def find(self, query: str) -> int:
+        """Row number of the song ``query`` names; raises UnknownSong / AmbiguousTitle."""
+        query = (query or "").strip()
+        if not query:
+            raise InvalidInput("Which song? Try `/song Bohemian Rhapsody - Queen`.")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidInput(f"That is too long for a song title (max {MAX_QUERY_CHARS} characters).")
+        track_id = spotify_id(query)
+        if track_id is not None:
+            if track_id in self.row_of_id:
+                return self.row_of_id[track_id]
+            raise UnknownSong(query, [], kind="song (Spotify track not in my song table)")
+        for title, artist in _splits(query):
+            row = self._title_artist(title, artist)
+            if row is not None:
+                return row
+        return self._title_only(query)
+
+    def candidate(self, row: int, confidence: float = 1.0) -> TitleCandidate:
+        rec = self.songs.iloc[row]
+        year = rec["year"]
+        return TitleCandidate(movie_id=0, title=f"{rec['name']} – {rec['artist']}",
+                              year=int(year) if pd.notna(year) else None, confidence=confidence)
+
+    # -- internals --------------------------------------------------------------------
+    def _title_rows(self, title: str, cutoff: float) -> list[tuple[int, float]]:
+        """(row, title score) for the exact normalised title, else the closest fuzzy ones."""
+        key = norm_title(title)
+        if not key:
+            return []
+        if key in self.by_title:
+            return [(r, 100.0) for r in self.by_title[key]]
+        out = []
+        for match, score, _ in process.extract(key, self.title_keys, scorer=fuzz.ratio,
+                                               limit=5, score_cutoff=cutoff):
+            out += [(r, score) for r in self.by_title[match]]
+        return out
+
+    def _title_artist(self, title: str, artist: str) -> int | None:
+        want = norm_name(artist)
+        best, best_score = None, 0.0
+        for row, title_score in self._title_rows(title, TITLE_CUTOFF):
+            artist_score = max(fuzz.ratio(want, self.artist_keys[row]),
+                               fuzz.partial_ratio(want, self.artist_keys[row])
+                               if len(want) >= 4 else 0.0)
+            if artist_score >= ARTIST_CUTOFF:
+                score = title_score + artist_score + self.popularity[row] / 100.0
+                if score > best_score:
+                    best, best_score = row, score
+        return best
+
+    def _title_only(self, query: str) -> int:
+        rows = self._title_rows(query, TITLE_CUTOFF)
+        if rows:
+            top_score = max(s for _, s in rows)
+            rows = [r for r, s in rows if s == top_score]
+            rows.sort(key=lambda r: -self.popularity[r])
+            # different recordings of one song by one artist are not an ambiguity
+            by_artist = list(dict.fromkeys(self.artist_keys[r] for r in rows))
+            if len(by_artist) == 1:
+                return rows[0]
+            second = next(r for r in rows if self.artist_keys[r] == by_artist[1])
+            if self.popularity[rows[0]] - self.popularity[second] >= DOMINANCE:
+                return rows[0]
+            firsts = [next(r for r in rows if self.artist_keys[r] == a) for a in by_artist[:6]]
+            raise AmbiguousTitle(query, [self.candidate(r) for r in firsts], kind="song")
+        raise UnknownSong(query, self.suggest(query), kind="song")
+
+    def suggest(self, query: str, k: int = 5) -> list[TitleCandidate]:
+        title = _splits(query)[0][0] if " - " in query else query
+        out = []
+        for match, score, _ in process.extract(norm_title(title), self.title_keys,
+                                               scorer=fuzz.WRatio, limit=k,
+                                               score_cutoff=SUGGEST_CUTOFF):
+            out.append(self.candidate(self.by_title[match][0], score / 100.0))
+        return out
+
+
+def spotify_id(text: str) -> str | None:
+    for pattern in (_URL, _URI, _BARE_ID):
+        match = pattern.search(text.strip())
+        if match:
+            return match.group(1)
+    return None
+
+
+def _splits(query: str) -> list[tuple[str, str]]:
+    """Every way to read "a - b - c" as (title, artist); also "title by artist"."""
+    parts = re.split(r"\s+[-–—]\s+", query)
+    out = [(" - ".join(parts[:i]), " - ".join(parts[i:])) for i in range(len(parts) - 1, 0, -1)]
+    by = re.split(r"\s+by\s+", query, flags=re.IGNORECASE)
+    if len(by) == 2:
+        out.append((by[0], by[1]))
+    return out
+
+
+def describe_song(features: dict[str, float] | pd.Series) -> str:
+    """A few plain words for a song's audio features ("upbeat, high energy")."""
+    def get(key: str, default: float = 0.5) -> float:
+        value = features.get(key, default)
+        return default if value is None or value != value else float(value)
+
+    words = []
+    valence, energy = get("valence"), get("energy")
+    if valence >= 0.6:
+        words.append("upbeat")
+    elif valence <= 0.35:
+        words.append("melancholic")
+    if energy >= 0.7:
+        words.append("high energy")
+    elif energy <= 0.4:
+        words.append("calm")
+    if get("danceability") >= 0.7:
+        words.append("danceable")
+    if get("acousticness", 0.0) >= 0.6:
+        words.append("acoustic")
+    if get("instrumentalness", 0.0) >= 0.5:
+        words.append("instrumental")
+    if not words:
+        words.append("mid-tempo" if 0.4 < energy < 0.7 else "moody")
+    return ", ".join(words[:3])
+
