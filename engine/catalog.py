@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from .search import TitleIndex
 
 CATALOG_FILE = "catalog.parquet"
 MAX_QUERY_CHARS = 200
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,40}>")
 
 # Resolution policy, in confidence units (0..1).
 ACCEPT = 0.86        # a top candidate this good is taken ...
@@ -124,7 +126,8 @@ class Catalog:
 def _clean_query(text: str) -> str:
     if not isinstance(text, str):
         raise InvalidInput("Please give a movie title.")
-    text = "".join(ch for ch in text if ch.isprintable()).strip()
+    text = "".join(ch for ch in text if ch.isprintable())
+    text = _TAG_RE.sub(" ", text).strip()  # "<b>Heat</b>" pasted from a web page
     if not text:
         raise InvalidInput("Please give a movie title, e.g. “Toy Story”.")
     if len(text) > MAX_QUERY_CHARS:
