@@ -61,7 +61,9 @@ class Settings:
         admins = env.get("MOVIEBOT_ADMINS", "")
         values["admins"] = frozenset(a.strip() for a in admins.split(",") if a.strip())
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        for key in ("data_dir", "artifacts"):  # CLI options arrive as strings
+            values[key] = Path(values[key]).expanduser() if key in values else None
+        return cls(**{k: v for k, v in values.items() if v is not None})
 
     def __repr__(self) -> str:  # tokens must never reach a log line
         return (
