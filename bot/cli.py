@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "jobs.build_cli",
     "engine.content.cli",
     "engine.collab.cli",
+    "engine.crossmedia.cli",
 ]
 
 

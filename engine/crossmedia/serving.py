@@ -12,7 +12,7 @@ from engine.errors import ComponentMissing
 from engine.results import Filters, Movie, Recommendation, Recommendations, Song, SongPick
 
 from .mood import GENRES
-from .song_lookup import SongLookup, Vibe, describe_song, parse_vibe
+from .song_lookup import SongLookup, Vibe, describe_song, is_vibe_query, parse_vibe
 from .space import AUDIO, VibeSpace, song_features, vibe_features
 
 MAX_K = 100
@@ -54,7 +54,7 @@ class VibeIndex:
     def resolve(self, query: str) -> tuple[dict, np.ndarray, str]:
         """(query dict, song feature row, mood words) for a title/id/vibe query."""
         text = (query or "").strip()
-        if text.lower().startswith("vibe"):
+        if is_vibe_query(text):
             vibe: Vibe = parse_vibe(text[4:])
             features = vibe_features(vibe.valence, vibe.energy, **{
                 k: v for k, v in vibe.values.items() if k not in ("valence", "energy")})

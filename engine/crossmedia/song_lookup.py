@@ -23,7 +23,7 @@ from engine.errors import AmbiguousTitle, InvalidInput, TitleCandidate, UnknownT
 from .soundtracks import norm_name, norm_title
 
 MAX_QUERY_CHARS = 200
-_TRACK_ID = r"([A-Za-z0-9]{22})"
+_TRACK_ID = r"([A-Za-z0-9]{22})(?![A-Za-z0-9])"
 _URL = re.compile(r"open\.spotify\.com/(?:intl-[a-z]+/)?track/" + _TRACK_ID)
 _URI = re.compile(r"^spotify:track:" + _TRACK_ID + "$")
 _BARE_ID = re.compile(r"^" + _TRACK_ID + "$")
@@ -44,11 +44,14 @@ VIBE_HINT = ("You can also describe a vibe directly, e.g. "
              "acousticness; tempo in BPM).")
 
 
+@dataclass
 class UnknownSong(UnknownTitle):
     """UnknownTitle for songs, whose message also offers the vibe form."""
 
+    note: str = ""
+
     def __str__(self) -> str:
-        return super().__str__() + " " + VIBE_HINT
+        return (self.note or super().__str__()) + " " + VIBE_HINT
 
 
 @dataclass
@@ -65,6 +68,12 @@ class Vibe:
 
     def describe(self) -> str:
         return " ".join(f"{k}={v:g}" for k, v in self.values.items())
+
+
+def is_vibe_query(text: str) -> bool:
+    """"vibe" alone or "vibe name=value ..." (a song called "Vibes" is still a song)."""
+    lowered = text.strip().lower()
+    return lowered == "vibe" or (lowered.startswith("vibe ") and "=" in lowered)
 
 
 def parse_vibe(text: str) -> Vibe:
@@ -122,7 +131,8 @@ class SongLookup:
         if track_id is not None:
             if track_id in self.row_of_id:
                 return self.row_of_id[track_id]
-            raise UnknownSong(query, [], kind="song (Spotify track not in my song table)")
+            raise UnknownSong(query, [], kind="song",
+                              note=f"The Spotify track {track_id} is not in my song table.")
         for title, artist in _splits(query):
             row = self._title_artist(title, artist)
             if row is not None:
@@ -183,7 +193,7 @@ class SongLookup:
         title = _splits(query)[0][0] if " - " in query else query
         out = []
         for match, score, _ in process.extract(norm_title(title), self.title_keys,
-                                               scorer=fuzz.WRatio, limit=k,
+                                               scorer=fuzz.ratio, limit=k,
                                                score_cutoff=SUGGEST_CUTOFF):
             out.append(self.candidate(self.by_title[match][0], score / 100.0))
         return out
