@@ -36,11 +36,11 @@ def _cut(text: str, limit: int) -> str:
 
 
 def card_html(card: Card, limit: int = CAPTION_LIMIT) -> str:
-    head = [f"<b>{html.escape(card.title)}</b>"]
+    head = [f"<b>{html.escape(card.title, quote=False)}</b>"]
     if card.subtitle:
-        head.append(f"<i>{html.escape(card.subtitle)}</i>")
+        head.append(f"<i>{html.escape(card.subtitle, quote=False)}</i>")
     if card.reason:
-        head.append("💡 " + html.escape(card.reason))
+        head.append("💡 " + html.escape(card.reason, quote=False))
     if card.link_url and not card.image_url:
         head.append(f'<a href="{html.escape(card.link_url, quote=True)}">Trailer / details</a>')
     text = "\n".join(head)
@@ -48,7 +48,7 @@ def card_html(card: Card, limit: int = CAPTION_LIMIT) -> str:
         # Cut the raw body before escaping so an entity like &amp; is never split in two.
         room = limit - len(text) - 2 - 20
         if room > 40:
-            text += "\n\n" + html.escape(_cut(card.body, room))
+            text += "\n\n" + html.escape(_cut(card.body, room), quote=False)
     return text
 
 
@@ -76,7 +76,7 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply,
     sent: list[SentCard] = []
     trailing = _rows(reply.buttons)
     if reply.text or not reply.cards:
-        text = _cut(html.escape(reply.text or "…"), TEXT_LIMIT)
+        text = _cut(html.escape(reply.text or "…", quote=False), TEXT_LIMIT)
         markup = keyboard(trailing) if not reply.cards else None
         msg = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
                                      reply_markup=markup, reply_to_message_id=reply_to,

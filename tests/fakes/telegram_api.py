@@ -148,6 +148,8 @@ class FakeTelegram:
         else:
             result = await handler(params)
         if method != "getUpdates":
+            if isinstance(result, dict) and "message_id" in result:
+                params["_message_id"] = result["message_id"]   # what the bot got back
             self.calls.append(SentCall(method, params))
             self._notify()
         return web.json_response({"ok": True, "result": result})
@@ -187,7 +189,8 @@ class FakeTelegram:
 
     def _bot_message(self, params: dict, **extra) -> dict:
         chat_id = params["chat_id"]
-        message = self._message(chat_id, "private" if chat_id > 0 else "group", None, **extra)
+        text = extra.pop("text", None)
+        message = self._message(chat_id, "private" if chat_id > 0 else "group", text, **extra)
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         return message
