@@ -38,7 +38,7 @@ class Split:
     test: HeldOut
 
 
-def split_users(ratings: pd.DataFrame, seed: int = 42, val_frac: float = 0.1,
+def split_users(ratings: pd.DataFrame, seed: int = 42, val_frac: float = 0.2,
                 test_frac: float = 0.2, history_frac: float = 0.8,
                 min_item_count: int = 2) -> Split:
     rng = np.random.default_rng(seed)
