@@ -193,7 +193,7 @@ class SongLookup:
         title = _splits(query)[0][0] if " - " in query else query
         out = []
         for match, score, _ in process.extract(norm_title(title), self.title_keys,
-                                               scorer=fuzz.ratio, limit=k,
+                                               scorer=fuzz.token_sort_ratio, limit=k,
                                                score_cutoff=SUGGEST_CUTOFF):
             out.append(self.candidate(self.by_title[match][0], score / 100.0))
         return out

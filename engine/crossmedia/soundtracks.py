@@ -62,8 +62,10 @@ def split_list(cell: object) -> list[str]:
     if not text:
         return []
     # the outer quotes are ' or " (Python repr picks " when the item holds a ')
-    if text[0] in "'\"" and text[-1] == text[0]:
-        text = text[1:-1]
+    if text[0] in "'\"":
+        text = text[1:]
+    if text and text[-1] in "'\"":
+        text = text[:-1]
     # some cells escape the inner quotes (\\', \\'), so the backslash is optional
     items = re.split(r"\\?['\"], \\?['\"]", text)
     return [item.replace("\\'", "'").strip() for item in items if item.strip()]
@@ -136,8 +138,13 @@ def load_soundtracks(data_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["movie_id", "position", "raw", "title", "people"])
 
 
+# "artists" that name no one: a credit saying "Traditional" is not a performer match
+_NOT_AN_ARTIST = {"traditional", "anonymous", "unknown", "various artists", "various"}
+
+
 def _artist_names(artist: str) -> list[str]:
-    return [n for n in (norm_name(a) for a in _NAME_SPLIT.split(str(artist))) if n]
+    names = (norm_name(a) for a in _NAME_SPLIT.split(str(artist)))
+    return [n for n in names if n and n not in _NOT_AN_ARTIST]
 
 
 def match_songs(credits: pd.DataFrame, songs: pd.DataFrame) -> pd.DataFrame:

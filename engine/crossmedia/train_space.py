@@ -21,7 +21,7 @@ from scipy.optimize import minimize
 from .space import VibeSpace, with_bias
 
 
-class TestFoldLeak(ValueError):
+class FoldLeak(ValueError):
     """Training was handed a pair or movie from the held-out test fold."""
 
 
@@ -84,7 +84,7 @@ def fit_space(song_x: np.ndarray, pair_movie_ids: np.ndarray, movie_feats: pd.Da
     """
     pair_movie_ids = np.asarray(pair_movie_ids, dtype=np.int64)
     if is_test_movie(pair_movie_ids).any():
-        raise TestFoldLeak("soundtrack pairs from the test fold (movie_id % 5 == 0) "
+        raise FoldLeak("soundtrack pairs from the test fold (movie_id % 5 == 0) "
                            "must never reach training")
     ids = movie_feats.index.to_numpy()
     keep = ~is_test_movie(ids)
@@ -125,7 +125,7 @@ def tune(song_x: np.ndarray, pair_movie_ids: np.ndarray, movie_feats: pd.DataFra
     """
     pair_movie_ids = np.asarray(pair_movie_ids)
     if is_test_movie(pair_movie_ids).any():
-        raise TestFoldLeak("tuning must not see test-fold pairs")
+        raise FoldLeak("tuning must not see test-fold pairs")
     valid = is_valid_movie(pair_movie_ids)
     candidates = movie_feats[~is_test_movie(movie_feats.index.to_numpy())]
     log = []
