@@ -29,9 +29,16 @@ class VibeIndex:
         self.songs = songs.reset_index(drop=True)
         self.catalog = catalog
         self.lookup = SongLookup(self.songs)
-        self.song_x = song_features(self.songs)
+        # plain arrays and lists: a query must not touch pandas (p99 target 2 ms)
+        self.song_vecs = space.embed_songs(song_features(self.songs)).astype(np.float32)
+        self.audio = self.songs[AUDIO].to_numpy(dtype=float)
+        self.names = self.songs["name"].astype(str).tolist()
+        self.artists = self.songs["artist"].astype(str).tolist()
+        self.track_ids = self.songs["track_id"].astype(str).tolist()
+        self._words: dict[int, str] = {}
         self.row_of_movie = {int(m): i for i, m in enumerate(movie_ids)}
-        self._genre_cols = [self.space.movie_columns.index(f"g_{g}") for g in GENRES]
+        genre_rows = [space.movie_columns.index(f"g_{g}") for g in GENRES]
+        self.genre_proj = space.movie_proj[genre_rows]
 
     @classmethod
     def load(cls, dir: Path, catalog) -> VibeIndex:
@@ -52,7 +59,7 @@ class VibeIndex:
 
     # -- songs -> movies --------------------------------------------------------------
     def resolve(self, query: str) -> tuple[dict, np.ndarray, str]:
-        """(query dict, song feature row, mood words) for a title/id/vibe query."""
+        """(query dict, song vector in the space, mood words) for a title/id/vibe query."""
         text = (query or "").strip()
         if is_vibe_query(text):
             vibe: Vibe = parse_vibe(text[4:])
@@ -60,21 +67,23 @@ class VibeIndex:
                 k: v for k, v in vibe.values.items() if k not in ("valence", "energy")})
             words = describe_song({"valence": vibe.valence, "energy": vibe.energy,
                                    **vibe.values})
-            return {"vibe": vibe.values, "mood": words}, features, words
+            return ({"vibe": vibe.values, "mood": words}, self.space.embed_songs(features)[0],
+                    words)
         row = self.lookup.find(text)
-        rec = self.songs.iloc[row]
-        words = describe_song(rec[AUDIO].to_dict())
-        return ({"song": rec["name"], "artist": rec["artist"], "track_id": rec["track_id"],
-                 "mood": words}, self.song_x[row], words)
+        words = self._words.get(row)
+        if words is None:
+            words = self._words[row] = describe_song(dict(zip(AUDIO, self.audio[row], strict=True)))
+        return ({"song": self.names[row], "artist": self.artists[row],
+                 "track_id": self.track_ids[row], "mood": words}, self.song_vecs[row], words)
 
     def song(self, query: str, k: int = 10, filters: Filters | None = None) -> Recommendations:
         k = max(1, min(int(k), MAX_K))
-        info, features, words = self.resolve(query)
-        vec = self.space.embed_songs(features)[0]
-        genre_weight = self.space.movie_proj[self._genre_cols] @ vec
-        results = []
-        for movie, score in self._nearest_movies(vec, k, filters):
-            results.append(Recommendation(movie, score, self._reason(words, movie, genre_weight)))
+        info, vec, words = self.resolve(query)
+        genre_weight = self.genre_proj @ vec
+        # genres in the order this song favours them, for the "-> comedy, romance" half
+        genre_rank = {GENRES[i]: r for r, i in enumerate(np.argsort(-genre_weight).tolist())}
+        results = [Recommendation(movie, score, self._reason(words, movie, genre_rank))
+                   for movie, score in self._nearest_movies(vec, k, filters)]
         return Recommendations(query=info, results=results, kind="song")
 
     def _nearest_movies(self, vec: np.ndarray, k: int, filters: Filters | None):
@@ -94,16 +103,11 @@ class VibeIndex:
             want = min(want * 4, len(self.movie_ids))
 
     @staticmethod
-    def _reason_genres(movie: Movie, genre_weight: np.ndarray) -> list[str]:
-        weight = dict(zip(GENRES, genre_weight.tolist(), strict=True))
-        ranked = sorted((g for g in movie.genres if g in weight), key=lambda g: -weight[g])
-        return [g.lower() for g in ranked[:2]]
-
-    def _reason(self, words: str, movie: Movie, genre_weight: np.ndarray) -> str:
-        genres = self._reason_genres(movie, genre_weight)
-        era = f"{movie.year // 10 * 10}s" if movie.year else ""
-        right = ", ".join(genres) if genres else "its mood"
-        return f"{words} -> {right}" + (f" ({era})" if era else "")
+    def _reason(words: str, movie: Movie, genre_rank: dict[str, int]) -> str:
+        genres = sorted((g for g in movie.genres if g in genre_rank), key=genre_rank.__getitem__)
+        right = ", ".join(g.lower() for g in genres[:2]) or "its mood"
+        era = f" ({movie.year // 10 * 10}s)" if movie.year else ""
+        return f"{words} -> {right}{era}"
 
     # -- movie -> songs ---------------------------------------------------------------
     def songs_for_movie(self, movie: Movie, k: int = 10) -> list[SongPick]:
