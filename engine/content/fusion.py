@@ -83,30 +83,39 @@ class FusionChoice:
 def choose_fusion(blocks: Mapping[str, np.ndarray], percentile: np.ndarray, queries: np.ndarray,
                   metric: Callable[[np.ndarray], float], step: float = 0.1,
                   lams=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-                  gammas=(1.0, 4.0, 16.0)) -> tuple[FusionChoice, list[dict]]:
-    """Two stages on validation queries: block weights first, then the prior on top.
+                  gammas=(1.0, 4.0, 16.0), rounds: int = 2) -> tuple[FusionChoice, list[dict]]:
+    """Coordinate ascent on validation queries: block weights, then the prior, repeated.
 
-    Searching both jointly would cost |grid| x |lams| x |gammas| rankings (~2,000);
-    two stages cost ~100 and, measured, lose nothing noticeable (docs/content.md).
+    A joint grid would cost |weights| x |lams| x |gammas| rankings (~1,800 for three
+    blocks); alternating costs ~(66 + 27) per round and lands on the same optimum when
+    the two parts barely interact (measured in docs/content.md).
     """
     sims = BlockSimilarity(blocks, queries)
+    grid = weight_grid(sims.names, step)
     tried: list[dict] = []
-    best_w, best_v = None, -1.0
-    for w in weight_grid(sims.names, step):
-        value = float(metric(sims.scores(w)))
-        tried.append({"weights": w, "lam": 0.0, "gamma": 0.0, "ndcg@10": value})
-        if value > best_v:
-            best_w, best_v = w, value
-    content = sims.scores(best_w)
-    choice = FusionChoice(best_w, 0.0, 1.0, {"ndcg@10": best_v, "content_only_ndcg@10": best_v})
-    for gamma in gammas:
-        prior = percentile ** gamma
-        for lam in lams:
+    best = FusionChoice(grid[0], 0.0, 1.0, {"ndcg@10": -1.0})
+    content_only = -1.0
+
+    def consider(weights, lam, gamma, scores):
+        nonlocal best
+        value = float(metric(scores))
+        tried.append({"weights": weights, "lam": lam, "gamma": gamma, "ndcg@10": value})
+        if value > best.validation["ndcg@10"]:
+            best = FusionChoice(weights, lam, gamma, {"ndcg@10": value})
+        return value
+
+    for _ in range(rounds):
+        lam, prior = best.lam, percentile ** best.gamma
+        for w in grid:  # weights, with the current prior held fixed
+            value = consider(w, lam, best.gamma if lam else 1.0,
+                             (1 - lam) * sims.scores(w) + lam * prior[None, :])
             if lam == 0.0:
-                continue
-            value = float(metric((1 - lam) * content + lam * prior[None, :]))
-            tried.append({"weights": best_w, "lam": lam, "gamma": gamma, "ndcg@10": value})
-            if value > choice.validation["ndcg@10"]:
-                choice = FusionChoice(best_w, lam, gamma,
-                                      {"ndcg@10": value, "content_only_ndcg@10": best_v})
-    return choice, tried
+                content_only = max(content_only, value)
+        content = sims.scores(best.weights)
+        for gamma in gammas:  # the prior, with those weights held fixed
+            for lam in lams:
+                if lam > 0.0:
+                    consider(best.weights, lam, gamma,
+                             (1 - lam) * content + lam * (percentile ** gamma)[None, :])
+    best.validation["content_only_ndcg@10"] = content_only
+    return best, tried

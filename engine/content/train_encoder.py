@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ def build_model(vocab_size: int, max_len: int, n_labels: int, cfg: EncoderConfig
     inputs = keras.Input(shape=(max_len,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, cfg.embed_dim, mask_zero=True, name="embedding")(inputs)
     x = layers.Bidirectional(layers.LSTM(cfg.lstm_units, return_sequences=True), name="bilstm")(x)
+    # Max pooling ignores the mask: with the mask the forward LSTM repeats its last real
+    # output over the padding and the backward one outputs zeros there, so the max is
+    # over real steps (and 0); Keras warns about this and we silence it in train_encoder.
     x = layers.GlobalMaxPooling1D(name="max_pool")(x)
     x = layers.Dense(cfg.dense_units, activation="relu", name="movie_embedding")(x)
     x = layers.Dropout(cfg.dropout, name="dropout")(x)
@@ -133,6 +137,7 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
     X = vocab.encode_many(tokens, max_len)
     Y = binarizer.transform(genres).astype("float32")
 
+    warnings.filterwarnings("ignore", message=".*does not support masking.*")
     model = build_model(len(vocab), max_len, len(labels), cfg)
     with tempfile.TemporaryDirectory() as tmp:
         best = Path(tmp) / "best.weights.h5"
