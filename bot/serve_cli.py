@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     platform = pick_platform(args.platform, settings)
+    # httpx logs every request URL at INFO, and Telegram puts the bot token in the URL.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     log.info("serving on %s with %r", platform, settings)   # Settings.__repr__ masks tokens
     return asyncio.run(serve(platform, settings, args))
 

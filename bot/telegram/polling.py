@@ -47,9 +47,9 @@ class DurableUpdateLoop:
         backoff = 1.0
         while not self._stop.is_set():
             try:
-                updates = await bot.get_updates(offset=self.offset, limit=self.limit,
-                                                timeout=self.poll_timeout,
-                                                allowed_updates=ALLOWED_UPDATES)
+                updates = await self._poll(bot)
+                if updates is None:   # stopped while waiting
+                    break
                 backoff = 1.0
             except (InvalidToken, Forbidden):
                 raise
@@ -70,6 +70,19 @@ class DurableUpdateLoop:
             # Confirm the last batch before leaving, so a clean restart does not replay it.
             await bot.get_updates(offset=self.offset, limit=1, timeout=0,
                                   allowed_updates=ALLOWED_UPDATES)
+
+    async def _poll(self, bot) -> list[Update] | None:
+        """One long poll, cut short by stop() (so SIGTERM does not wait out the timeout)."""
+        poll = asyncio.ensure_future(bot.get_updates(
+            offset=self.offset, limit=self.limit, timeout=self.poll_timeout,
+            allowed_updates=ALLOWED_UPDATES))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not poll.done():
+            poll.cancel()
+            return None
+        return poll.result()
 
     async def handle_batch(self, updates: list[Update]) -> None:
         by_chat: dict[object, list[Update]] = defaultdict(list)

@@ -49,6 +49,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -63,6 +64,7 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
+        self._closing = True    # end pending long polls now, not at their timeout
         if self._runner:
             await self._runner.cleanup()
 
@@ -170,7 +172,7 @@ class FakeTelegram:
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
             batch = [u for u in self.updates if u["update_id"] >= offset][:limit]
-            if batch or time.monotonic() >= deadline:
+            if batch or time.monotonic() >= deadline or self._closing:
                 return batch
             await asyncio.sleep(0.02)
 

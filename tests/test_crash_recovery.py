@@ -1,0 +1,119 @@
+"""kill -9 the Telegram bot during a burst of reactions, restart it: every reaction is
+stored exactly once.
+
+The bot runs as a real `moviebot serve telegram` subprocess against the fake Bot API
+(in this test's event loop). The fake hands out small batches, and the kill lands while
+a batch is being processed, i.e. after some of its reactions were stored but before the
+batch was confirmed, so the restarted bot gets them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.store import Store
+from engine.artifacts import current_version
+from tests.fakes.telegram_api import FakeTelegram
+
+MESSAGES = 40
+USERS = 5
+CHAT = 777
+
+
+def _env(fake: FakeTelegram, artifacts: Path, db: Path) -> dict:
+    env = dict(os.environ)
+    env.update(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_BASE_URL=fake.base_url,
+               DATABASE_URL=f"sqlite+aiosqlite:///{db}", MOVIEBOT_ARTIFACTS=str(artifacts),
+               DISCORD_BOT_TOKEN="", TMDB_API_KEY="", TF_NUM_INTEROP_THREADS="1",
+               TF_NUM_INTRAOP_THREADS="1")
+    return env
+
+
+async def _start(env: dict, tmp_path: Path, name: str) -> asyncio.subprocess.Process:
+    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "serve", "telegram", "--spool",
+        str(tmp_path / "spool.jsonl"), env=env, stdout=log, stderr=log,
+        cwd=Path(__file__).resolve().parent.parent)
+
+
+async def test_kill_9_during_reaction_burst_loses_and_duplicates_nothing(
+        quick_artifacts, engine, tmp_path):
+    db = tmp_path / "crash.db"
+    movie_ids = [int(m) for m in engine.catalog.df["movie_id"].head(MESSAGES)]
+    store = await Store.open(f"sqlite+aiosqlite:///{db}")
+    for i, movie_id in enumerate(movie_ids):     # cards the bot sent earlier
+        await store.remember_message("telegram", str(CHAT), str(5000 + i), movie_id,
+                                     {"command": "similar"})
+    await store.close()
+
+    fake = await FakeTelegram(batch_limit=10).start()
+    reactions = 0
+    for i in range(MESSAGES):
+        for user in range(USERS):
+            fake.push_reaction(CHAT, 5000 + i, 100 + user, new=["👍" if (i + user) % 3 else "👎"])
+            reactions += 1
+    total = len(fake.updates)
+    env = _env(fake, quick_artifacts, db)
+    killed_with_pending = []
+    proc = await _start(env, tmp_path, "first")
+
+    # Three batches go out; when the bot comes back to confirm the third one, it is
+    # killed before the confirmation lands: 10 reactions stored but not confirmed.
+    batches = []
+    original = fake._api_getUpdates
+
+    async def get_updates(params):
+        if len(batches) == 3:
+            killed_with_pending.append(len(fake.updates))
+            os.kill(proc.pid, signal.SIGKILL)
+            return []
+        result = await original(params)
+        if result:
+            batches.append(len(result))
+        return result
+
+    fake._api_getUpdates = get_updates
+    try:
+        await asyncio.wait_for(proc.wait(), 120)
+        assert proc.returncode == -signal.SIGKILL
+        assert killed_with_pending and not fake.all_confirmed()
+        store = await Store.open(f"sqlite+aiosqlite:///{db}")
+        stored_before_restart = (await store.stats())["events"]
+        await store.close()
+        unconfirmed = len(fake.updates)
+        # the whole unconfirmed third batch was stored: the restart gets it again
+        assert unconfirmed == total - 20
+        assert stored_before_restart == 30
+
+        fake._api_getUpdates = original
+        proc = await _start(env, tmp_path, "second")
+        await fake.wait_for(lambda f: f.all_confirmed(), 120)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+        await fake.stop()
+
+    for log in ("first.log", "second.log"):      # the token never reaches a log line
+        assert fake.token not in (tmp_path / log).read_text()
+    store = await Store.open(f"sqlite+aiosqlite:///{db}")
+    try:
+        stats = await store.stats()
+        assert stats["events"] == reactions            # every reaction exactly once
+        assert stats["retracted"] == 0
+        for user in range(USERS):
+            uid = await store.user_id("telegram", str(100 + user))
+            history = dict(await store.history(uid))
+            assert len(history) == MESSAGES
+            for i, movie_id in enumerate(movie_ids):
+                assert history[movie_id] == ("like" if (i + user) % 3 else "dislike")
+    finally:
+        await store.close()
