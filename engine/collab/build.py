@@ -24,8 +24,8 @@ from .cold_items import content_neighbours
 from .diversity import title_stem
 from .interactions import Interactions, load_training_ratings
 from .models import ALS, EASE, Autoencoder, Popularity, RankingModel
-from .ranking_eval import evaluate
-from .split import split_users
+from .ranking_eval import calibrate_search_k, evaluate
+from .split import HeldOut, Split, split_users
 from .vectors import VectorIndex
 
 ONBOARDING = 40
@@ -54,12 +54,12 @@ def training_ratings(ctx) -> pd.DataFrame:
 
 
 def select_model(ratings: pd.DataFrame, quick: bool, seed: int,
-                 min_item_count: int) -> tuple[RankingModel, dict]:
+                 min_item_count: int) -> tuple[RankingModel, dict, Split]:
     split = split_users(ratings, seed=seed, val_frac=0.2, test_frac=0.0,
                         min_item_count=min_item_count)
     X = split.train.matrix(positive_only=False)
     table = {}
-    best = None
+    best: RankingModel | None = None
     for model in candidates(quick):
         started = time.perf_counter()
         model.fit(X)
@@ -68,7 +68,7 @@ def select_model(ratings: pd.DataFrame, quick: bool, seed: int,
         table[model.kind] = {m: round(v, 5) for m, v in metrics.items()}
         if best is None or metrics["ndcg@10"] > table[best.kind]["ndcg@10"]:
             best = model
-    return best, table
+    return best, table, split
 
 
 def pick_onboarding(catalog: pd.DataFrame | None, item_ids: np.ndarray,
@@ -101,7 +101,7 @@ def build_stage(ctx) -> dict:
     out = Path(ctx.component_dir("collab"))
     ratings = training_ratings(ctx)
     min_count = 10 if ctx.quick else 2
-    chosen, table = select_model(ratings, ctx.quick, ctx.seed, min_count)
+    chosen, table, split = select_model(ratings, ctx.quick, ctx.seed, min_count)
     ctx.log.info("collab validation: %s -> default %s", table, chosen.kind)
 
     # Train the chosen kind on every user: chat users' feedback included.
@@ -130,9 +130,13 @@ def build_stage(ctx) -> dict:
     np.save(out / "item_ids.npy", item_ids)
     np.save(out / "popularity.npy", popularity)
     index = VectorIndex.build(model.item_vectors(), out / "index.ann", trees=TREES, seed=ctx.seed)
+    # validation users' histories, re-indexed into the final item order, tune search effort
+    val_users = _reindex(split.val, split.train.item_ids, item_ids)
+    search_k, recall = calibrate_search_k(model, index, val_users)
     meta = {
         "default": model.kind, "selected_by": "validation ndcg@10 (held-out users)",
-        "validation": table, "index_dim": index.dim, "trees": TREES, "search_k": -1,
+        "validation": table, "index_dim": index.dim, "trees": TREES, "search_k": search_k,
+        "annoy_recall@10": round(recall, 4),
         "items": len(item_ids), "content_only_items": n_cold,
         "ratings": len(ratings), "users": int(ratings["user"].nunique()),
         "onboarding": pick_onboarding(catalog, item_ids, popularity),
@@ -142,6 +146,22 @@ def build_stage(ctx) -> dict:
            [*files, out / "item_ids.npy", out / "popularity.npy", out / "index.ann", out / "collab.json"]]
     return {"files": rel,
             "metrics": {"default": model.kind, "val_ndcg@10": table[model.kind]["ndcg@10"],
-                        "validation": table, "items": len(item_ids), "content_only_items": n_cold},
+                        "validation": table, "items": len(item_ids), "content_only_items": n_cold,
+                        "search_k": search_k, "annoy_recall@10": round(recall, 4)},
             "params": {"model": model.params, "min_item_count": min_count,
                        "ratings_path": str(ctx.ratings_path or "ml-latest-small")}}
+
+
+def _reindex(held: HeldOut, old_ids: np.ndarray, new_ids: np.ndarray) -> HeldOut:
+    """Held-out rows over ``old_ids`` columns, moved to the columns of ``new_ids``.
+
+    Validation histories were indexed by the split's training items; columns the final
+    model does not have are dropped."""
+    import scipy.sparse as sp
+
+    X = held.history.tocoo()
+    movie = np.asarray(old_ids)[X.col]
+    pos = np.clip(np.searchsorted(new_ids, movie), 0, len(new_ids) - 1)
+    ok = new_ids[pos] == movie
+    Y = sp.csr_matrix((X.data[ok], (X.row[ok], pos[ok])), shape=(X.shape[0], len(new_ids)))
+    return HeldOut(Y, held.targets, held.user_ids)

@@ -20,7 +20,7 @@ import pandas as pd
 from .interactions import ML_100K, ML_SMALL, Interactions, load_ratings
 from .metrics import rating_errors
 from .models import RankingModel
-from .ranking_eval import evaluate
+from .ranking_eval import calibrate_search_k, evaluate
 from .split import split_users
 from .vectors import VectorIndex
 
@@ -72,9 +72,11 @@ def run_ranking(ratings: pd.DataFrame, report: DatasetReport, quick: bool, seed:
     report.default = max(ours, key=report.validation.get)
     model = fitted[report.default]
     index = VectorIndex.build(model.item_vectors(), trees=50, seed=seed)
+    search_k, recall = calibrate_search_k(model, index, split.val)   # as the build does
     served = evaluate(model, split.test, K, index=index)
     exact = report.ranking[report.default][f"ndcg@{K}"]
-    report.annoy = {"model": report.default, "exact_ndcg@10": exact,
+    report.annoy = {"model": report.default, "search_k": search_k, "val_recall@10": recall,
+                    "exact_ndcg@10": exact,
                     "annoy_ndcg@10": served[f"ndcg@{K}"],
                     "loss_pct": round(100 * (exact - served[f"ndcg@{K}"]) / exact, 3)}
 
@@ -135,8 +137,9 @@ def markdown(reports: list[DatasetReport]) -> str:
                          + " | ".join(f"{m[c]:.4f}" for c in RANK_COLS)
                          + f" | {m['fit_seconds']} |")
         a = r.annoy
-        lines += ["", f"Served through Annoy ({a['model']}): NDCG@10 {a['annoy_ndcg@10']:.4f} "
-                  f"vs exact {a['exact_ndcg@10']:.4f} (loss {a['loss_pct']:.2f} %).", "",
+        lines += ["", f"Served through Annoy ({a['model']}, search_k {a['search_k']}): NDCG@10 "
+                  f"{a['annoy_ndcg@10']:.4f} vs exact {a['exact_ndcg@10']:.4f} "
+                  f"(loss {a['loss_pct']:.2f} %).", "",
                   "| rating predictor | RMSE | MAE | fit s |", "|---|---|---|---|"]
         for name, m in r.rating.items():
             lines.append(f"| {name} | {m['rmse']:.4f} | {m['mae']:.4f} | {m['fit_seconds']} |")
