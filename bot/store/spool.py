@@ -70,11 +70,11 @@ class Spool:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def append(self, op: dict[str, Any]) -> None:
-        """Write one operation durably (it is on disk when this returns)."""
-        line = json.dumps(op, separators=(",", ":"), default=str) + "\n"
+    def append(self, *ops: dict[str, Any]) -> None:
+        """Write operations durably (they are on disk when this returns)."""
+        lines = "".join(json.dumps(op, separators=(",", ":"), default=str) + "\n" for op in ops)
         with self._locked(self._append_lock), open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
+            fh.write(lines)
             fh.flush()
             os.fsync(fh.fileno())
 
@@ -191,9 +191,9 @@ class SpoolingStore:
     async def _call(self, coro: Awaitable[Any]) -> Any:
         return await asyncio.wait_for(coro, self.timeout)
 
-    async def _write(self, op: dict[str, Any], direct: Callable[[], Awaitable[Any]],
+    async def _write(self, ops: list[dict[str, Any]], direct: Callable[[], Awaitable[Any]],
                      spooled_result: Any) -> Any:
-        """Write through when possible; otherwise (or while older ops wait) spool ``op``."""
+        """Write through when possible; otherwise (or while older ops wait) spool ``ops``."""
         if not self.db_down:
             try:
                 if self.spool.pending_count():
@@ -204,7 +204,7 @@ class SpoolingStore:
                 if not is_outage(exc):
                     raise
                 self._mark_down(exc)
-        await asyncio.to_thread(self.spool.append, op)
+        await asyncio.to_thread(self.spool.append, *ops)
         return spooled_result
 
     # -- writes that survive an outage ------------------------------------------
@@ -213,17 +213,27 @@ class SpoolingStore:
         if event.created_at is None:  # keep the real time, not the replay time
             event.created_at = utcnow()
         op = {"op": "record", "event": event.to_dict()}
-        return await self._write(op, lambda: self.store.record_feedback(event), True)
+        return await self._write([op], lambda: self.store.record_feedback(event), True)
+
+    async def store_events(self, events: list[FeedbackEvent]) -> set[str]:
+        """Batched ``record_feedback``: the keys stored, or all of them when spooled."""
+        events = list(events)
+        for event in events:
+            if event.created_at is None:
+                event.created_at = utcnow()
+        ops = [{"op": "record", "event": e.to_dict()} for e in events]
+        return await self._write(ops, lambda: self.store.store_events(events),
+                                 {e.idempotency_key for e in events})
 
     async def retract_feedback(self, idempotency_key: str) -> bool:
         op = {"op": "retract", "key": idempotency_key}
-        return await self._write(op, lambda: self.store.retract_feedback(idempotency_key),
+        return await self._write([op], lambda: self.store.retract_feedback(idempotency_key),
                                  True)
 
     async def remember_message(self, platform: str, chat_id: str, message_id: str,
                                movie_id: int | None, context: dict | None = None) -> None:
         args = [platform, str(chat_id), str(message_id), movie_id, context or {}]
-        await self._write({"op": "message", "args": args},
+        await self._write([{"op": "message", "args": args}],
                           lambda: self.store.remember_message(*args), None)
 
     async def user_id(self, platform: str, platform_user_id: str,

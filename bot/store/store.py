@@ -261,10 +261,14 @@ class Store:
 
     async def record_feedback_many(self, events: Iterable[FeedbackEvent]) -> int:
         """Store events in batched INSERTs; returns how many were new (duplicates skip)."""
+        return len(await self.store_events(events))
+
+    async def store_events(self, events: Iterable[FeedbackEvent]) -> set[str]:
+        """Store events in one transaction; returns the idempotency keys that were new."""
         events = list(events)
         if not events:
-            return 0
-        stored = 0
+            return set()
+        new_keys: set[str] = set()
         async with self.engine.begin() as conn:
             users: dict[tuple[str, str], int] = {}
             rows = []
@@ -285,11 +289,11 @@ class Store:
                 })
             stmt = (self._insert(FeedbackRow)
                     .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                    .returning(FeedbackRow.id))
+                    .returning(FeedbackRow.idempotency_key))
             for start in range(0, len(rows), BATCH_ROWS):
                 result = await conn.execute(stmt, rows[start:start + BATCH_ROWS])
-                stored += len(result.all())
-        return stored
+                new_keys.update(result.scalars())
+        return new_keys
 
     async def retract_feedback(self, idempotency_key: str) -> bool:
         """Mark an event as withdrawn (a removed reaction); False if unknown or already so."""
