@@ -28,8 +28,7 @@ def train(X: sp.csr_matrix, hidden: int = 256, dropout: float = 0.5, epochs: int
     X = X.tocsr().astype(np.float32)
     rows = X[np.diff(X.indptr) > 0]
     norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1))).ravel()
-    Xn = sp.diags(1.0 / norms) @ rows
-    dense = Xn.toarray()          # users x items: small for MovieLens-size training sets
+    Xn = (sp.diags(1.0 / norms) @ rows).tocsr()
 
     n_items = X.shape[1]
     reg = tf.keras.regularizers.l2(l2)
@@ -44,7 +43,13 @@ def train(X: sp.csr_matrix, hidden: int = 256, dropout: float = 0.5, epochs: int
         return -tf.reduce_sum(tf.nn.log_softmax(y_pred) * tf.cast(y_true > 0, tf.float32), axis=-1)
 
     model.compile(optimizer=tf.keras.optimizers.Adam(lr), loss=multinomial_nll)
-    model.fit(dense, dense, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+    # dense batches cut from the sparse matrix: memory stays batch x items at any scale
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = rng.permutation(Xn.shape[0])
+        for start in range(0, len(order), batch_size):
+            batch = Xn[order[start:start + batch_size]].toarray()
+            model.train_on_batch(batch, batch)
     enc_w, enc_b = enc.get_weights()
     dec_w, dec_b = dec.get_weights()
     return (enc_w.astype(np.float32), enc_b.astype(np.float32),
