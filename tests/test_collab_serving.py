@@ -158,3 +158,25 @@ def test_folded_in_user_matches_exact_scores(collab):
     top_exact = [int(i) for i in np.argsort(-exact) if i not in set(idx)][:10]
     annoy = [i for i in collab.index.query(user, 30) if i not in set(idx)][:10]
     assert len(set(top_exact) & set(annoy)) >= 8   # search_k is calibrated at build time
+
+
+def test_build_honours_ratings_path_and_chat_feedback(tmp_path, data_dir, catalog_frame):
+    """`moviebot build --ratings FILE` trains on that file; chat thumbs join the matrix."""
+    import pandas as pd
+
+    from engine.collab.build import build_stage
+    from jobs.context import BuildContext
+
+    src = pd.read_csv(data_dir / "movielens/ml-latest-small/ratings.csv")
+    subset = src[src["userId"] <= 200]
+    path = tmp_path / "ratings.csv"
+    subset.to_csv(path, index=False)                 # derived data: only in tmp, never committed
+    feedback = pd.DataFrame({"user_key": ["tg:42"] * 3, "movie_id": [SHAWSHANK, STAR_WARS, SILENCE],
+                             "signal": ["like", "rating", "dislike"], "value": [None, 4.0, None]})
+    ctx = BuildContext(data_dir=data_dir, out_dir=tmp_path / "v", quick=True, progress=False,
+                       ratings_path=path, feedback=feedback)
+    ctx.tables["catalog"] = catalog_frame
+    result = build_stage(ctx)
+    meta = json.loads((tmp_path / "v" / "collab" / "collab.json").read_text())
+    assert meta["ratings"] == len(subset) + 3 and meta["users"] == 201
+    assert result["params"]["ratings_path"] == str(path)

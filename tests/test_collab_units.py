@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.collab.interactions import ML_100K, ML_SMALL, Interactions, feedback_ratings, load_ratings
+from engine.collab.interactions import (
+    ML_100K,
+    ML_SMALL,
+    Interactions,
+    feedback_ratings,
+    load_ratings,
+)
 from engine.collab.metrics import coverage, ranking_metrics, rating_errors, top_k
 from engine.collab.signals import History, as_rating, confidence, parse_history
 from engine.collab.vectors import VectorIndex, augment

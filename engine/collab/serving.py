@@ -34,9 +34,6 @@ class CollabRecommender:
         self.model, self.index, self.catalog, self.meta = model, index, catalog, meta
         self.item_ids = np.asarray(item_ids, dtype=np.int64)
         self.popularity = np.asarray(popularity, dtype=np.float32)
-        vecs = np.asarray(model.item_vectors(), dtype=np.float32)
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        self._unit = vecs / np.where(norms > 0, norms, 1.0)   # for "because you liked X"
         self._by_popularity = np.argsort(-self.popularity, kind="stable")
         self._onboarding = [int(m) for m in meta.get("onboarding", [])]
 
@@ -125,7 +122,7 @@ class CollabRecommender:
         if len(liked_cols) == 0:
             return "popular with people who rate like you"
         col = self._columns([movie_id])[0]
-        sims = self._unit[liked_cols] @ self._unit[col]
+        sims = self.model.explain(liked_cols, col)
         best = int(self.item_ids[liked_cols[int(np.argmax(sims))]])
         return f"because you liked {self.catalog.movie(best).label}"
 

@@ -42,6 +42,15 @@ class RankingModel:
         """Exact scores of every item for one user (what Annoy approximates)."""
         return self.item_vectors() @ self.user_vector(idx, weight)
 
+    def explain(self, liked: np.ndarray, col: int) -> np.ndarray:
+        """How strongly each liked item (columns ``liked``) points to item ``col``; the
+        largest becomes "because you liked X". Default: cosine of the item vectors."""
+        if getattr(self, "_unit", None) is None:
+            vecs = np.asarray(self.item_vectors(), dtype=np.float32)
+            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+            self._unit = vecs / np.where(norms > 0, norms, 1.0)
+        return self._unit[liked] @ self._unit[col]
+
     def scores_batch(self, X: sp.csr_matrix) -> np.ndarray:
         """Exact scores for many folded-in users (rows of X); used by the evaluation."""
         out = np.empty((X.shape[0], X.shape[1]), dtype=np.float32)
