@@ -236,6 +236,7 @@ class CommandLayer:
         self.tmdb = tmdb
         self.page_size = page_size
         self.tmdb_timeout = tmdb_timeout
+        self._locks = [asyncio.Lock() for _ in range(64)]   # striped by reaction key
         self.handlers: dict[str, Handler] = {
             "start": CommandLayer.cmd_start,
             "help": CommandLayer.cmd_help,
@@ -359,6 +360,13 @@ class CommandLayer:
         if sent is None or sent.movie_id is None:
             return False       # not a movie card (or sent before message memory existed)
         prefix = f"{ref}:reaction:{user.user_id}:{signal}:"
+        # Discord may hand the same event to two concurrent listener tasks: check-then-
+        # record must not interleave for one (message, user, signal).
+        async with self._locks[hash(prefix) % len(self._locks)]:
+            return await self._reaction(user, ref, sent.movie_id, signal, prefix, added, at)
+
+    async def _reaction(self, user: User, ref: MessageRef, movie_id: int, signal: str,
+                        prefix: str, added: bool, at: datetime | None) -> bool:
         active = await active_keys(self.store, prefix)
         if not added:
             changed = False
@@ -370,7 +378,7 @@ class CommandLayer:
         # The event time makes a re-added reaction a new event while a redelivery of the
         # same update (same time) stays the same key.
         stamp = int(at.timestamp()) if at else time.time_ns()
-        return await self.record(user, sent.movie_id, signal, prefix + str(stamp),
+        return await self.record(user, movie_id, signal, prefix + str(stamp),
                                  source=f"{ref.platform}:reaction", message_ref=ref, at=at)
 
     async def sync_reactions(self, ref: MessageRef,

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from bot.store import Store
-from engine.artifacts import current_version
 from tests.fakes.telegram_api import FakeTelegram
 
 MESSAGES = 40

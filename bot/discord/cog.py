@@ -133,8 +133,12 @@ class MovieCog(commands.Cog, name="Movies"):
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         if isinstance(error, commands.CommandNotFound):
-            # "!foo bar": let the command layer give its usual "I don't know /foo" answer.
-            await self.answer(ctx, "/" + ctx.message.content[len(ctx.prefix or ""):])
+            rest = ctx.message.content[len(ctx.prefix or ""):].strip()
+            if (ctx.prefix or "").startswith("<@"):
+                await self.answer(ctx, rest)          # "@MovieBot heat": a plain title
+            else:
+                # "!foo bar": the command layer's usual "I don't know /foo" answer.
+                await self.answer(ctx, "/" + rest)
             return
         log.error("command failed: %r", error, exc_info=error)
         try:

@@ -1,7 +1,7 @@
 """A fake Discord REST API + gateway (aiohttp, 127.0.0.1) for the real discord.py client.
 
-Point discord.py at it with ``FakeDiscord.patch_client()`` (sets ``http.Route.BASE`` and
-``gateway.DiscordWebSocket.DEFAULT_GATEWAY``). It implements what the bot uses: login,
+Point discord.py at it with ``api_base`` and ``gateway_url`` (the bot's
+``configure_endpoints`` sets ``http.Route.BASE`` and ``gateway.DiscordWebSocket.DEFAULT_GATEWAY``). It implements what the bot uses: login,
 the gateway handshake (HELLO, IDENTIFY -> READY + one GUILD_CREATE, heartbeats), sending
 messages, reactions (add/list), interaction callbacks and follow-ups. Tests inject events
 with ``dispatch`` and helpers such as ``send_user_message`` and ``slash``.
@@ -36,7 +36,10 @@ def _now() -> str:
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
+    # discord.py parses a body only when Content-Type is exactly "application/json";
+    # aiohttp's content_type= would append "; charset=utf-8".
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json"})
 
 
 class FakeDiscord:
@@ -64,13 +67,10 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         r = app.router
-        r.add_get("/api/v10/users/@me", lambda q: self._ok(q, self.bot_user))
+        r.add_get("/api/v10/users/@me", self._me)
         r.add_get("/api/v10/oauth2/applications/@me", self._application)
-        r.add_get("/api/v10/gateway", lambda q: self._ok(q, {"url": self.gateway_url}))
-        r.add_get("/api/v10/gateway/bot", lambda q: self._ok(q, {
-            "url": self.gateway_url, "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
-                                    "max_concurrency": 1}}))
+        r.add_get("/api/v10/gateway", self._gateway_info)
+        r.add_get("/api/v10/gateway/bot", self._gateway_info)
         r.add_post("/api/v10/channels/{channel}/messages", self._create_message)
         r.add_get("/api/v10/channels/{channel}/messages/{message}", self._get_message)
         r.add_put("/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
@@ -123,9 +123,11 @@ class FakeDiscord:
         for ws in self._sockets:
             await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
-    async def send_user_message(self, content: str, user_id: str = "4242") -> dict:
+    async def send_user_message(self, content: str, user_id: str = "4242",
+                                mention_bot: bool = False) -> dict:
         user = self.user(user_id)
-        message = self._message(self.channel_id, user, content)
+        message = self._message(self.channel_id, user, content,
+                                mentions=[self.bot_user] if mention_bot else [])
         message["member"] = {k: v for k, v in self.member(user).items() if k != "user"}
         await self.dispatch("MESSAGE_CREATE", message)
         return message
@@ -218,6 +220,14 @@ class FakeDiscord:
         self.requests.append((request.method, request.path))
         return _json({"message": "Unknown route in fake", "code": 0}, 404)
 
+    async def _me(self, request: web.Request) -> web.Response:
+        return self._ok(request, self.bot_user)
+
+    async def _gateway_info(self, request: web.Request) -> web.Response:
+        return self._ok(request, {"url": self.gateway_url, "shards": 1,
+                                  "session_start_limit": {"total": 1000, "remaining": 999,
+                                                          "reset_after": 0, "max_concurrency": 1}})
+
     async def _application(self, request: web.Request) -> web.Response:
         return self._ok(request, {
             "id": self.app_id, "name": "MovieBot", "icon": None, "description": "",
@@ -240,7 +250,12 @@ class FakeDiscord:
         message = self.messages.get(request.match_info["message"])
         if message is None:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
-        return self._ok(request, message)
+        reactions = [{"emoji": {"id": None, "name": emoji}, "count": len(users),
+                      "count_details": {"burst": 0, "normal": len(users)}, "burst_colors": [],
+                      "me": self.bot_user["id"] in users, "me_burst": False}
+                     for (mid, emoji), users in self.reactions.items()
+                     if mid == message["id"] and users]
+        return self._ok(request, {**message, "reactions": reactions})
 
     async def _bot_react(self, request: web.Request) -> web.Response:
         emoji = unquote(request.match_info["emoji"])
