@@ -33,6 +33,7 @@ class SentCall:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.perf_counter)   # for latency benchmarks
 
 
 class FakeTelegram:

@@ -1,0 +1,199 @@
+"""The command layer with the real quick-built engine and a real (SQLite) store."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import (
+    CommandLayer,
+    MessageRef,
+    User,
+    emoji_signal,
+    parse,
+    parse_filters,
+    parse_rating,
+)
+from bot.store import Store
+from engine.errors import InvalidInput
+
+ADA = User("telegram", "42", "Ada Lovelace")
+ADMIN = User("telegram", "1", "Root", is_admin=True)
+
+
+@pytest.fixture
+async def layer(engine, tmp_path):
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    yield CommandLayer(lambda: engine, "moviebot_test_bot", store=store)
+    await store.close()
+
+
+# -- parsing -------------------------------------------------------------------------
+def test_parse_commands_and_addressing():
+    assert parse("/info@moviebot_test_bot heat", "moviebot_test_bot").args == "heat"
+    assert parse("/info@other_bot heat", "moviebot_test_bot") is None
+    assert parse("  Heat \u200b") .name == "title"
+    with pytest.raises(InvalidInput, match="too long"):
+        parse("x" * 10_000)
+    with pytest.raises(InvalidInput):
+        parse("\x00\x01")
+
+
+@pytest.mark.parametrize("text, title, stars", [
+    ("Heat 4.5", "Heat", 4.5), ("Heat 4,5", "Heat", 4.5), ("The Matrix 5/5", "The Matrix", 5.0),
+    ("Heat ★★★½", "Heat", 3.5), ("Se7en 3 stars", "Se7en", 3.0), ("1917 4", "1917", 4.0),
+])
+def test_parse_rating(text, title, stars):
+    assert parse_rating(text) == (title, stars)
+
+
+@pytest.mark.parametrize("text", ["Heat 7", "Heat 4.3", "Heat 0", "Heat", "4.5", ""])
+def test_parse_rating_refuses(text):
+    with pytest.raises(InvalidInput):
+        parse_rating(text)
+
+
+def test_parse_filters():
+    rest, filters = parse_filters("heat genre:crime,thriller after:1990 before:2005")
+    assert rest == "heat"
+    assert filters.genres == ["crime", "thriller"]
+    assert (filters.year_min, filters.year_max) == (1990, 2005)
+    _, filters = parse_filters("year:1999")
+    assert (filters.year_min, filters.year_max) == (1999, 1999)
+    with pytest.raises(InvalidInput):
+        parse_filters("heat after:soon")
+
+
+def test_emoji_signal():
+    assert emoji_signal("👍") == emoji_signal("👍🏽") == emoji_signal("❤️") == "like"
+    assert emoji_signal("👎🏿") == "dislike"
+    assert emoji_signal("🤔") is None and emoji_signal("") is None
+
+
+# -- commands ------------------------------------------------------------------------
+async def test_start_and_help(layer):
+    start = await layer.handle("/start", ADA)
+    assert start.text.startswith("Hi Ada!") and start.buttons
+    assert "/watchlist" in (await layer.handle("/help", ADA)).text
+
+
+async def test_plain_title_is_info_with_more_like_this(layer):
+    reply = await layer.handle("toy story", ADA)
+    card = reply.cards[0]
+    assert card.title == "Toy Story (1995)" and card.movie_id == 1
+    assert "more:1" in {b.action for b in card.buttons}
+    assert reply.context == {"command": "info", "movie_id": 1}
+
+
+async def test_rate_then_history_and_recommend(layer, engine):
+    empty = await layer.handle("/recommend", ADA)
+    assert "don't know your taste" in empty.text
+    saved = await layer.handle("/rate Heat 4.5", ADA)
+    assert "★ 4.5/5" in saved.text
+    uid = await layer.store.user_id("telegram", "42")
+    history = await layer.store.history(uid)
+    assert len(history) == 1 and history[0][1] == 4.5
+    reply = await layer.handle("/recommend", ADA)
+    if engine.has("collab"):
+        assert reply.cards and not reply.is_error
+        assert len(reply.cards) <= layer.page_size
+        assert all(c.movie_id != history[0][0] for c in reply.cards)
+    else:
+        assert "not built yet" in reply.text
+
+
+async def test_similar_and_paging(layer, engine):
+    reply = await layer.handle("/similar heat", ADA)
+    if not engine.has("content"):
+        assert "not built yet" in reply.text
+        return
+    assert len(reply.cards) == layer.page_size and reply.context["command"] == "similar"
+    heat = reply.context["query_movie_id"]
+    assert all(c.movie_id != heat for c in reply.cards)
+    more = [b.action for b in reply.buttons if b.label.startswith("More")]
+    assert more == [f"page:similar:1:#{heat}"]
+    page2 = await layer.press(more[0], ADA)
+    assert page2.cards and {c.movie_id for c in page2.cards}.isdisjoint(
+        {c.movie_id for c in reply.cards})
+    # the same through the "More like this" button of a card
+    assert (await layer.press(f"more:{heat}", ADA)).cards[0].movie_id == reply.cards[0].movie_id
+
+
+async def test_song(layer, engine):
+    reply = await layer.handle("/song Bohemian Rhapsody", ADA)
+    if engine.has("crossmedia"):
+        assert reply.cards or reply.is_error
+    else:
+        assert "not built yet" in reply.text
+    assert "Which song" in (await layer.handle("/song", ADA)).text
+
+
+async def test_watchlist(layer):
+    assert "empty" in (await layer.handle("/watchlist", ADA)).text
+    assert "Added Heat" in (await layer.handle("/watchlist add heat", ADA)).text
+    assert "already" in (await layer.handle("/watchlist add heat", ADA)).text
+    assert "• Heat" in (await layer.handle("/watchlist list", ADA)).text
+    assert "Added Toy Story" in (await layer.press("watch:1", ADA)).text
+    assert "Removed Heat" in (await layer.handle("/watchlist remove heat", ADA)).text
+    assert "wasn't" in (await layer.handle("/watchlist remove heat", ADA)).text
+    assert "Use /watchlist" in (await layer.handle("/watchlist eat heat", ADA)).text
+
+
+async def test_forget_needs_confirmation(layer):
+    await layer.handle("/rate Heat 4", ADA)
+    await layer.handle("/watchlist add toy story", ADA)
+    ask = await layer.handle("/forget", ADA)
+    assert {b.action for b in ask.buttons} == {"forget:yes", "forget:no"}
+    assert "nothing was deleted" in (await layer.press("forget:no", ADA)).text
+    uid = await layer.store.user_id("telegram", "42")
+    assert await layer.store.history(uid)
+    done = await layer.press("forget:yes", ADA)
+    assert "deleted 1 reactions" in done.text and "1 watchlist" in done.text
+    uid = await layer.store.user_id("telegram", "42")
+    assert await layer.store.history(uid) == [] and await layer.store.watchlist(uid) == []
+
+
+async def test_stats_for_admins_only(layer):
+    assert "admins" in (await layer.handle("/stats", ADA)).text
+    await layer.handle("/rate Heat 4", ADA)
+    stats = await layer.handle("/stats", ADMIN)
+    assert "Users: 1" in stats.text and "rating 1" in stats.text
+
+
+async def test_like_button_is_idempotent_per_press(layer):
+    ref = MessageRef("telegram", "42", "77")
+    assert "Noted" in (await layer.press("like:1", ADA, ref, event_id="cb-1")).text
+    await layer.press("like:1", ADA, ref, event_id="cb-1")           # redelivered
+    assert (await layer.store.stats())["events"] == 1
+    await layer.press("dislike:1", ADA, ref, event_id="cb-2")
+    uid = await layer.store.user_id("telegram", "42")
+    assert await layer.store.history(uid) == [(1, "dislike")]
+
+
+async def test_reactions_on_unknown_messages_and_emoji_are_ignored(layer):
+    ref = MessageRef("telegram", "42", "999")
+    assert not await layer.reaction(ADA, ref, "👍", added=True)       # not a movie card
+    await layer.remember(ref, 1, {"command": "info"})
+    assert not await layer.reaction(ADA, ref, "🤔", added=True)
+    assert await layer.reaction(ADA, ref, "👍", added=True)
+    assert not await layer.reaction(ADA, ref, "👍🏻", added=True)     # same signal: counted once
+
+
+async def test_unknown_and_ambiguous_titles_offer_buttons(layer):
+    reply = await layer.handle("/info toy stor", ADA)
+    assert reply.cards or reply.buttons
+    miss = await layer.handle("/similar qwzxv plorkt", ADA)
+    assert miss.is_error and "couldn" in miss.text
+    assert all(b.action.startswith("more:") for b in miss.buttons)
+
+
+async def test_expired_or_forged_buttons(layer):
+    for action in ("", "page:similar:99:#1", "like:abc", "drop table", "page:song:1"):
+        reply = await layer.press(action, ADA)
+        assert reply.is_error and "expired" in reply.text
+
+
+async def test_no_store_is_a_friendly_answer(engine):
+    layer = CommandLayer(lambda: engine)
+    for text in ("/rate Heat 4", "/watchlist", "/recommend", "/forget"):
+        reply = await layer.handle(text, ADA)
+        assert reply.is_error and "no memory" in reply.text
