@@ -173,8 +173,8 @@ async def main_async(args) -> int:
         results = []
         for round_ in range(args.rounds):
             echo = await measure("echo", lambda f: echo_bot(f, args.concurrency), texts, paced, args.rate)
-            ours = await measure("moviebot", lambda f: movie_bot(f, engine, Path(tmp) / f"b{round_}.db",
-                                                                args.concurrency),
+            db = Path(tmp) / f"b{round_}.db"
+            ours = await measure("moviebot", lambda f, db=db: movie_bot(f, engine, db, args.concurrency),
                                  texts, paced, args.rate)
             results.append(ours["throughput"] / echo["throughput"])
             print(f"round {round_ + 1}: throughput ratio moviebot/echo = {results[-1]:.2f}", flush=True)
