@@ -109,3 +109,33 @@ async def test_requests_are_spaced_by_the_rate_limit(fake, dataset_movies):
 
 def test_key_never_in_repr():
     assert "sekrit" not in repr(TMDBClient("sekrit"))
+
+
+async def test_command_layer_cards_use_live_tmdb_fields(fake, dataset_movies, engine):
+    from bot.commands import CommandLayer, User
+
+    df = engine.catalog.df
+    known = df[df["tmdb_id"].isin(list(dataset_movies))].sort_values("rating_count")
+    row = known.iloc[-1]
+    live = dataset_movies[int(row["tmdb_id"])]
+    client = TMDBClient(fake.api_key, base_url=fake.base_url)
+    layer = CommandLayer(lambda: engine, tmdb=client)
+    try:
+        reply = await layer.handle(f"/info #{int(row['movie_id'])}", User("console", "me"))
+    finally:
+        await client.close()
+    card = reply.cards[0]
+    if live["poster_path"]:
+        assert card.image_url.endswith(live["poster_path"])
+    if live["videos"]["results"]:
+        assert live["videos"]["results"][0]["key"] in card.link_url
+    assert fake.requests == [int(row["tmdb_id"])]
+
+
+async def test_command_layer_without_tmdb_uses_dataset_fields(engine):
+    from bot.commands import CommandLayer, User
+
+    reply = await CommandLayer(lambda: engine).handle("/info toy story", User("console", "me"))
+    movie = engine.movie(1)
+    assert reply.cards[0].image_url == movie.poster_url
+    assert reply.cards[0].link_url == (movie.trailer_url or movie.imdb_url)

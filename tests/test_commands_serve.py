@@ -1,0 +1,60 @@
+"""`moviebot serve`: platform choice, engine hot swap, and the console front-end."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot.serve_cli import EngineHolder, pick_platform
+from engine import artifacts
+from engine.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_auto_picks_telegram_then_discord_then_console():
+    assert pick_platform("auto", Settings(telegram_token="t", discord_token="d")) == "telegram"
+    assert pick_platform("auto", Settings(discord_token="d")) == "discord"
+    assert pick_platform("auto", Settings()) == "console"
+    assert pick_platform("discord", Settings(telegram_token="t")) == "discord"
+
+
+def test_engine_holder_follows_the_current_pointer(quick_artifacts, tmp_path):
+    root = tmp_path / "artifacts"
+    first = root / artifacts.current_version(quick_artifacts).name
+    shutil.copytree(artifacts.current_version(quick_artifacts), first, symlinks=True)
+    artifacts.publish(root, first)
+    holder = EngineHolder(root, every=0.0)
+    assert holder().version_dir == first.resolve()
+    second = root / (first.name + "-b")
+    shutil.copytree(first, second)
+    artifacts.publish(root, second)
+    time.sleep(0.01)
+    assert holder().version_dir == second.resolve()
+
+
+def test_serve_console_answers_piped_messages(quick_artifacts, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "MOVIEBOT_ARTIFACTS": str(quick_artifacts),
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+           "MOVIEBOT_ENV_FILE": str(tmp_path / "none.env"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "auto", "--spool",
+                          str(tmp_path / "spool.jsonl")],
+                         input="/info toy story\n/rate toy story 4.5\n/nonsense\n",
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Toy Story (1995)" in out.stdout
+    assert "Saved: Toy Story (1995) ★ 4.5/5" in out.stdout
+    assert "I don't know /nonsense" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_serve_telegram_without_token_is_a_clear_error(quick_artifacts, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "MOVIEBOT_ARTIFACTS": str(quick_artifacts),
+           "MOVIEBOT_ENV_FILE": str(tmp_path / "none.env"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "telegram", "--no-store"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 1
+    assert "TELEGRAM_BOT_TOKEN is not set" in out.stderr and "Traceback" not in out.stderr
