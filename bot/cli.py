@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "bot.serve_cli",
     "jobs.data_cli",
     "jobs.build_cli",
+    "jobs.jobs_cli",
     "engine.content.cli",
     "engine.collab.cli",
     "engine.crossmedia.cli",

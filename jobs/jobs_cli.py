@@ -1,0 +1,157 @@
+"""`moviebot jobs run|retrain|rebuild-content|eval` and `moviebot report`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def register(groups) -> None:
+    from bot.cli import add_common
+
+    jobs = groups.top.add_parser("jobs", help="retrain, rebuild and evaluate (scheduler or one-shot)")
+    sub = jobs.add_subparsers(dest="job", metavar="<job>")
+    jobs.set_defaults(func=lambda args: jobs.print_help() or 2)
+
+    def job_parser(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        add_common(p)
+        p.add_argument("--database-url", help="feedback store (env DATABASE_URL)")
+        p.add_argument("--quick", action="store_true", help="small models (smoke runs, tests)")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        return p
+
+    def gated(p: argparse.ArgumentParser) -> None:
+        from .retrain import DEFAULT_KEEP, DEFAULT_TOLERANCE
+
+        p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                       help="publish if the gate metric fell by at most this fraction "
+                            f"(default {DEFAULT_TOLERANCE})")
+        p.add_argument("--keep", type=int, default=DEFAULT_KEEP,
+                       help=f"versions to keep (default {DEFAULT_KEEP})")
+        p.add_argument("--force", action="store_true", help="publish even if the gate fails")
+
+    p = job_parser("retrain", "retrain collab on MovieLens + feedback; publish if not worse")
+    gated(p)
+    p.set_defaults(func=run_once, job_name="retrain")
+    p = job_parser("rebuild-content", "rebuild catalog/content/cross-media if the data changed")
+    gated(p)
+    p.set_defaults(func=run_once, job_name="rebuild-content")
+    p = job_parser("eval", "re-evaluate the published version on held-out data")
+    p.set_defaults(func=run_once, job_name="eval")
+
+    p = job_parser("run", "run the scheduler in this process (Ctrl-C to stop)")
+    gated(p)
+    p.add_argument("--retrain-every", type=float, default=6.0, metavar="HOURS")
+    p.add_argument("--content-every", type=float, default=24.0, metavar="HOURS")
+    p.add_argument("--eval-every", type=float, default=24.0, metavar="HOURS")
+    p.add_argument("--tick", type=float, default=60.0, metavar="SECONDS",
+                   help="how often to look for due jobs")
+    p.add_argument("--once", action="store_true", help="run the due jobs once and exit")
+    p.set_defaults(func=run_scheduler)
+
+    p = groups.top.add_parser("report", help="HTML report with charts of metrics across versions")
+    add_common(p)
+    p.add_argument("--database-url", help="feedback store with the job history (env DATABASE_URL)")
+    p.add_argument("--no-store", action="store_true", help="only the versions on disk")
+    p.add_argument("--out", default="", help="output directory (default: <artifacts>/../report)")
+    p.set_defaults(func=run_report)
+
+
+def _settings(args: argparse.Namespace):
+    from bot.cli import settings_from
+
+    settings = settings_from(args)
+    if getattr(args, "database_url", None):
+        settings.database_url = args.database_url
+    return settings
+
+
+def _schedule(args: argparse.Namespace):
+    from .scheduler import Schedule
+
+    return Schedule(quick=args.quick, tolerance=getattr(args, "tolerance", None),
+                    keep=getattr(args, "keep", None), force=getattr(args, "force", False),
+                    retrain_every=getattr(args, "retrain_every", 6.0) * 3600,
+                    content_every=getattr(args, "content_every", 24.0) * 3600,
+                    eval_every=getattr(args, "eval_every", 24.0) * 3600,
+                    tick=getattr(args, "tick", 60.0))
+
+
+def _print(result: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    print(f"{result.name}: {result.status}" + (f" · serving {result.version}" if result.version else ""))
+    for reason in result.reasons:
+        print(f"  {reason}")
+
+
+def run_once(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")  # shared small machines
+    settings = _settings(args)
+
+    async def main() -> Any:
+        from bot.store import Store
+
+        from .scheduler import run_job
+
+        store = await Store.open(settings.database_url)
+        try:
+            return await run_job(args.job_name, settings, store, _schedule(args))
+        finally:
+            await store.close()
+
+    result = asyncio.run(main())
+    _print(result, args.json)
+    return 0 if result.status in ("published", "rejected", "unchanged", "ok") else 1
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    import signal
+
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")
+    settings = _settings(args)
+
+    async def main() -> int:
+        from bot.store import Store
+
+        from .scheduler import run_scheduler as loop
+
+        stop = asyncio.Event()
+        running = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            running.add_signal_handler(sig, stop.set)
+        store = await Store.open(settings.database_url)
+        try:
+            return await loop(settings, store, _schedule(args), stop=stop, once=args.once)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    settings = _settings(args)
+    root = Path(settings.artifacts)
+    out = Path(args.out) if args.out else root.parent / "report"
+
+    async def runs() -> list:
+        from bot.store import Store
+
+        store = await Store.open(settings.database_url)
+        try:
+            return await store.job_runs(limit=500)
+        finally:
+            await store.close()
+
+    job_runs = [] if args.no_store else asyncio.run(runs())
+    path = write_report(root, out, job_runs)
+    print(f"report written to {path}")
+    return 0

@@ -1,0 +1,227 @@
+"""Retrain, gate, publish: the jobs that turn feedback into a better model.
+
+``retrain`` builds a candidate version (collab retrained on MovieLens + every
+non-retracted chat feedback event; the other components hard-linked from the current
+version), compares its validation metrics with the current version's, and publishes it
+only if it is not worse beyond a tolerance. Otherwise the candidate is deleted and the
+reason recorded in ``job_runs``. ``rebuild_content`` does the same for the catalog-driven
+components when the raw data changed. Every job holds the ``JobLock``, so two schedulers
+(or a scheduler and a cron job) never train at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine import artifacts
+from engine.config import Settings
+from engine.errors import DataError
+
+from .scheduler import JobLock
+
+log = logging.getLogger("moviebot.jobs")
+
+# component -> the metric in its manifest entry the gate compares (higher is better).
+# The collab stage reports NDCG@10 on held-out validation users.
+GATE_METRICS: dict[str, str] = {"collab": "val_ndcg@10"}
+# A candidate may be at most this much worse (relative) and still be published: the
+# validation split moves a little as feedback users are added.
+DEFAULT_TOLERANCE = 0.02
+DEFAULT_KEEP = 5
+RETRAIN_STAGES = ("collab",)
+# Stages rebuilt when the raw catalog data changed (collab keeps its model).
+CONTENT_STAGES = ("catalog", "songs", "content", "crossmedia")
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+    compared: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def gate_metric(manifest: dict[str, Any], component: str, metric: str) -> float | None:
+    entry = manifest.get("components", {}).get(component, {})
+    value = entry.get("metrics", {}).get(metric)
+    if value is None:
+        value = manifest.get("metrics", {}).get(component, {}).get(metric)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def quality_gate(current: dict[str, Any], candidate: dict[str, Any],
+                 tolerance: float = DEFAULT_TOLERANCE,
+                 metrics: dict[str, str] | None = None) -> GateResult:
+    """Is ``candidate`` not worse than ``current`` beyond ``tolerance`` on every gate metric?"""
+    result = GateResult(passed=True)
+    for component, metric in (metrics or GATE_METRICS).items():
+        if component not in candidate.get("components", {}):
+            continue
+        new = gate_metric(candidate, component, metric)
+        old = gate_metric(current, component, metric)
+        result.compared[component] = {"metric": metric, "current": old, "candidate": new}
+        if new is None:
+            result.passed = False
+            result.reasons.append(f"{component}: the candidate reports no {metric}")
+        elif old is None:
+            result.reasons.append(f"{component}: no current {metric} to compare with")
+        elif new < old * (1 - tolerance) - 1e-12:
+            result.passed = False
+            result.reasons.append(
+                f"{component} {metric} fell from {old:.4f} to {new:.4f} "
+                f"({(new - old) / old:+.1%}; tolerance -{tolerance:.0%})")
+        else:
+            result.reasons.append(f"{component} {metric} {old:.4f} -> {new:.4f}")
+    if current.get("quick") != candidate.get("quick"):
+        result.reasons.append(f"note: current quick={current.get('quick')}, "
+                              f"candidate quick={candidate.get('quick')}")
+    return result
+
+
+@dataclass
+class JobResult:
+    name: str
+    status: str                 # published | rejected | unchanged | skipped | failed
+    version: str | None = None  # the version serving after the job
+    candidate: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def _record(store: Any, result: JobResult) -> None:
+    if store is None:
+        return
+    try:
+        await store.record_job_run(result.name, result.status, result.to_dict())
+    except Exception:  # the job's outcome is in the log; a DB outage must not undo it
+        log.exception("could not record job run %s", result.name)
+
+
+def build_candidate(settings: Settings, *, only: list[str] | None, quick: bool,
+                    feedback: Any = None, seed: int = 42) -> tuple[Path, Path | None]:
+    """Build a new (unpublished) version; returns it and the current one (or None)."""
+    from .build import run_build
+    from .context import BuildContext
+
+    root = Path(settings.artifacts)
+    try:
+        previous: Path | None = artifacts.current_version(root)
+    except DataError:
+        previous, only = None, None  # nothing to reuse: build everything
+    out = artifacts.new_version_dir(root)
+    ctx = BuildContext(data_dir=Path(settings.data_dir), out_dir=out, quick=quick, seed=seed,
+                       previous_dir=previous, feedback=feedback, progress=False)
+    try:
+        run_build(ctx, only=only, publish=False)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # never published: nobody can have it open
+        raise
+    return out, previous
+
+
+async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
+                      quick: bool = False, tolerance: float = DEFAULT_TOLERANCE,
+                      keep: int = DEFAULT_KEEP, force: bool = False, store: Any = None,
+                      feedback: Any = None, lock: JobLock | None = None) -> JobResult:
+    """Build a candidate, gate it against the current version, publish or discard it."""
+    root = Path(settings.artifacts)
+    lock = lock or JobLock.for_artifacts(root)
+    started = time.perf_counter()
+    with lock.hold(name):
+        log.info("%s: building candidate (only=%s, quick=%s)", name, only, quick)
+        try:
+            out, previous = await asyncio.to_thread(
+                build_candidate, settings, only=only, quick=quick, feedback=feedback)
+        except Exception as exc:
+            result = JobResult(name, "failed", reasons=[f"build failed: {exc}"],
+                               details={"seconds": round(time.perf_counter() - started, 1)})
+            log.exception("%s: build failed", name)
+            await _record(store, result)
+            return result
+        candidate = artifacts.read_manifest(out)
+        current = artifacts.read_manifest(previous) if previous else {}
+        gate = quality_gate(current, candidate, tolerance)
+        details = {
+            "only": only, "quick": quick, "tolerance": tolerance, "previous": current.get("version"),
+            "compared": gate.compared, "metrics": candidate.get("metrics", {}),
+            "build_seconds": round(time.perf_counter() - started, 1),
+        }
+        if feedback is not None:
+            details["feedback_events"] = int(len(feedback))
+            details["feedback_users"] = int(feedback["user_key"].nunique()) if len(feedback) else 0
+        if gate.passed or force or previous is None:
+            artifacts.publish(root, out)
+            details["pruned"] = [p.name for p in artifacts.prune(root, keep=keep)]
+            reasons = gate.reasons + (["forced"] if force and not gate.passed else [])
+            result = JobResult(name, "published", out.name, out.name, reasons, details)
+            log.info("%s: published %s (%s)", name, out.name, "; ".join(reasons))
+        else:
+            shutil.rmtree(out, ignore_errors=True)
+            result = JobResult(name, "rejected", current.get("version"), out.name,
+                               gate.reasons, details)
+            log.warning("%s: candidate %s rejected, keeping %s: %s", name, out.name,
+                        current.get("version"), "; ".join(gate.reasons))
+        result.details["seconds"] = round(time.perf_counter() - started, 1)
+    await _record(store, result)
+    return result
+
+
+async def retrain(settings: Settings, store: Any = None, **kwargs: Any) -> JobResult:
+    """Retrain collab on MovieLens + all non-retracted feedback; gated publish."""
+    feedback = await store.feedback_frame() if store is not None else None
+    log.info("retrain: %d feedback events from %d chat users",
+             0 if feedback is None else len(feedback),
+             0 if feedback is None or feedback.empty else feedback["user_key"].nunique())
+    kwargs.setdefault("only", list(RETRAIN_STAGES))
+    return await gated_build(settings, name="retrain", store=store, feedback=feedback, **kwargs)
+
+
+def catalog_changed(settings: Settings) -> tuple[bool, list[str]]:
+    """Did the raw data the current version was built from change? (and which files)"""
+    from .build import data_checksums
+
+    try:
+        manifest = artifacts.read_manifest(artifacts.current_version(Path(settings.artifacts)))
+    except DataError:
+        return True, ["no current version"]
+    old = manifest.get("data_checksums", {})
+    new = data_checksums(Path(settings.data_dir))
+    changed = sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
+    return bool(changed), changed
+
+
+async def rebuild_content(settings: Settings, store: Any = None, force: bool = False,
+                          **kwargs: Any) -> JobResult:
+    """Rebuild the catalog, content and cross-media indices if the raw data changed."""
+    from .build import stage_names
+
+    changed, files = await asyncio.to_thread(catalog_changed, settings)
+    if not changed and not force:
+        result = JobResult("rebuild-content", "unchanged", reasons=["raw data unchanged"])
+        try:
+            result.version = artifacts.current_version(Path(settings.artifacts)).name
+        except DataError:
+            pass
+        log.info("rebuild-content: raw data unchanged; nothing to do")
+        await _record(store, result)
+        return result
+    feedback = await store.feedback_frame() if store is not None else None
+    only = [s for s in CONTENT_STAGES if s in stage_names()]
+    result = await gated_build(settings, name="rebuild-content", only=only, store=None,
+                               feedback=feedback, force=force, **kwargs)
+    result.details["changed_files"] = files[:50]
+    await _record(store, result)
+    return result
