@@ -1,0 +1,297 @@
+"""Retrain jobs: quality gate, publish or keep, prune, lock, scheduler, CLI, report.
+
+The catalog stage is the real one (real data); the trained component is a small stage
+registered here under the name "collab" whose validation metric each test sets, so the
+gate's decisions can be driven exactly. tests/test_jobs_loop.py runs the real collab.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.store import FeedbackEvent, Store
+from engine import artifacts
+from engine.config import Settings
+from jobs import retrain as jobs
+from jobs.scheduler import JobLock, JobLocked, Schedule, run_scheduler
+
+FAKE: dict = {}
+
+
+def fake_collab_stage(ctx) -> dict:
+    """Stands in for the collab trainer: reports the metric the test chose."""
+    if FAKE.get("block"):
+        FAKE["started"].set()
+        FAKE["block"].wait(60)
+    if FAKE.get("fail"):
+        raise RuntimeError("training diverged")
+    out = ctx.component_dir("collab")
+    fb = ctx.feedback
+    users = sorted(set(fb["user_key"])) if fb is not None and len(fb) else []
+    (out / "users.json").write_text(json.dumps(users))
+    return {"files": ["collab/users.json"], "metrics": {"val_ndcg@10": FAKE["ndcg"]},
+            "params": {"feedback_rows": 0 if fb is None else len(fb)}}
+
+
+STAGES = [("catalog", "engine.datasets.catalog_build:build_stage"),
+          ("collab", f"{__name__}:fake_collab_stage")]  # this very module object
+
+
+@pytest.fixture(autouse=True)
+def stages(monkeypatch):
+    monkeypatch.setattr("jobs.build.STAGES", STAGES)
+    FAKE.clear()
+    FAKE["ndcg"] = 0.30
+
+
+@pytest.fixture(scope="module")
+def base_version(tmp_path_factory, data_dir) -> Path:
+    """One real catalog build (+ the fake collab at 0.30), shared by the tests below."""
+    from jobs.build import run_build
+    from jobs.context import BuildContext
+
+    root = tmp_path_factory.mktemp("base")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("jobs.build.STAGES", STAGES)
+        FAKE["ndcg"] = 0.30
+        ctx = BuildContext(data_dir=data_dir, out_dir=artifacts.new_version_dir(root),
+                           quick=True, progress=False)
+        return run_build(ctx)
+
+
+def clone(src: Path, root: Path, **manifest_changes) -> Path:
+    """Publish a copy of ``src`` (hard links) into ``root``."""
+    dst = artifacts.new_version_dir(root)
+    for path in src.rglob("*"):
+        if path.is_file() and path.name != artifacts.MANIFEST:
+            (dst / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, dst / path.relative_to(src))
+    manifest = {**artifacts.read_manifest(src), "version": dst.name, **manifest_changes}
+    artifacts.write_manifest(dst, manifest)
+    artifacts.publish(root, dst)
+    return dst
+
+
+@pytest.fixture
+async def env(tmp_path, base_version, data_dir):
+    root = tmp_path / "artifacts"
+    clone(base_version, root)
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/jobs.db")
+    settings = Settings(data_dir=data_dir, artifacts=root,
+                        database_url=f"sqlite+aiosqlite:///{tmp_path}/jobs.db")
+    yield settings, store
+    await store.close()
+
+
+def current(settings) -> Path:
+    return artifacts.current_version(settings.artifacts)
+
+
+# -- the gate itself ------------------------------------------------------------------
+def manifest(ndcg, quick=True):
+    comp = {} if ndcg is None else {"val_ndcg@10": ndcg}
+    return {"quick": quick, "components": {"collab": {"metrics": comp}}}
+
+
+@pytest.mark.parametrize(("old", "new", "passed"), [
+    (0.30, 0.30, True), (0.30, 0.31, True), (0.30, 0.2941, True),  # within 2 %
+    (0.30, 0.2939, False), (0.30, 0.10, False), (None, 0.10, True), (0.30, None, False),
+])
+def test_quality_gate(old, new, passed):
+    gate = jobs.quality_gate(manifest(old), manifest(new), tolerance=0.02)
+    assert gate.passed is passed
+    assert gate.compared["collab"] == {"metric": "val_ndcg@10", "current": old, "candidate": new}
+    if not passed and new is not None:
+        assert "fell from 0.3000 to" in gate.reasons[0]
+
+
+# -- retrain ------------------------------------------------------------------------------
+async def like(store, platform_user, movies, tag=""):
+    uid = await store.user_id("telegram", platform_user)
+    for m in movies:
+        await store.record_feedback(FeedbackEvent(uid, m, "like", None, "test", None,
+                                                  f"{platform_user}:{m}{tag}"))
+    return uid
+
+
+async def test_retrain_publishes_a_candidate_that_is_not_worse(env):
+    settings, store = env
+    before = current(settings)
+    await like(store, "1", [1, 2, 3])
+    FAKE["ndcg"] = 0.31
+    result = await jobs.retrain(settings, store)
+    assert result.status == "published"
+    after = current(settings)
+    assert after != before and after.name == result.version == result.candidate
+    # the catalog was reused by hard link: no file of a published version was rewritten
+    assert (after / "catalog.parquet").stat().st_ino == (before / "catalog.parquet").stat().st_ino
+    assert json.loads((after / "collab" / "users.json").read_text()) == ["store:1"]
+    runs = await store.job_runs("retrain")
+    assert runs[0].status == "published"
+    assert runs[0].details["details"]["feedback_events"] == 3
+    assert runs[0].details["details"]["compared"]["collab"]["candidate"] == 0.31
+
+
+async def test_retrain_keeps_current_when_candidate_is_worse(env):
+    settings, store = env
+    before = current(settings)
+    FAKE["ndcg"] = 0.25
+    result = await jobs.retrain(settings, store)
+    assert result.status == "rejected" and result.version == before.name
+    assert current(settings) == before
+    assert not (settings.artifacts / result.candidate).exists()  # discarded
+    assert [p.name for p in artifacts.list_versions(settings.artifacts)] == [before.name]
+    run = (await store.job_runs("retrain"))[0]
+    assert run.status == "rejected"
+    assert "val_ndcg@10 fell from 0.3000 to 0.2500" in run.details["reasons"][0]
+    # --force overrides the gate, and says so
+    forced = await jobs.retrain(settings, store, force=True)
+    assert forced.status == "published" and "forced" in forced.reasons
+
+
+async def test_failed_build_is_recorded_and_leaves_nothing_behind(env):
+    settings, store = env
+    before = current(settings)
+    FAKE["fail"] = True
+    result = await jobs.retrain(settings, store)
+    assert result.status == "failed" and "training diverged" in result.reasons[0]
+    assert current(settings) == before
+    assert len(artifacts.list_versions(settings.artifacts)) == 1
+    assert len([p for p in settings.artifacts.iterdir() if p.name.startswith("v")]) == 1
+    assert (await store.stats())["last_job_run"]["status"] == "failed"
+
+
+async def test_keep_last_n_versions(env):
+    settings, store = env
+    for i in range(4):
+        FAKE["ndcg"] = 0.30 + i / 100
+        assert (await jobs.retrain(settings, store, keep=2)).status == "published"
+    versions = artifacts.list_versions(settings.artifacts)
+    assert len(versions) == 2 and versions[-1] == current(settings)
+
+
+async def test_forgotten_user_leaves_the_next_model(env):
+    settings, store = env
+    ann = await like(store, "ann", [1, 2])
+    await like(store, "bob", [3])
+    await jobs.retrain(settings, store)
+    assert json.loads((current(settings) / "collab/users.json").read_text()) == [
+        f"store:{ann}", f"store:{ann + 1}"]
+    await store.forget_user(ann)
+    await jobs.retrain(settings, store)
+    assert json.loads((current(settings) / "collab/users.json").read_text()) == [
+        f"store:{ann + 1}"]
+
+
+# -- lock ------------------------------------------------------------------------------
+async def test_two_jobs_never_train_at_once(env):
+    settings, store = env
+    FAKE["block"], FAKE["started"] = threading.Event(), threading.Event()
+    first = asyncio.create_task(jobs.retrain(settings, store))
+    try:
+        await asyncio.to_thread(FAKE["started"].wait, 60)
+        with pytest.raises(JobLocked) as err:
+            await jobs.retrain(settings, store)
+        assert '"job": "retrain"' in str(err.value)
+        with pytest.raises(JobLocked):
+            await jobs.rebuild_content(settings, store, force=True)
+    finally:
+        FAKE["block"].set()
+    assert (await first).status == "published"
+    assert not JobLock.for_artifacts(settings.artifacts).is_held()
+
+
+def _hold_lock(path, ready):
+    with JobLock(path).hold("other scheduler"):
+        ready.set()
+        time.sleep(60)
+
+
+def test_lock_is_shared_across_processes_and_freed_by_a_crash(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(tmp_path / "jobs.lock", ready))
+    proc.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(JobLocked) as err:
+            with JobLock(tmp_path / "jobs.lock").hold("retrain"):
+                pass
+        assert "other scheduler" in str(err.value) and str(proc.pid) in str(err.value)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # a crashed scheduler...
+        proc.join()
+    with JobLock(tmp_path / "jobs.lock").hold("retrain"):  # ...does not block the next
+        pass
+
+
+# -- rebuild-content, scheduler, CLI, report ---------------------------------------------
+async def test_rebuild_content_only_when_the_data_changed(env):
+    settings, store = env
+    before = current(settings)
+    result = await jobs.rebuild_content(settings, store)
+    assert result.status == "unchanged" and current(settings) == before
+    # a version built from other raw files: the catalog is rebuilt, collab reused
+    stale = clone(before, settings.artifacts, data_checksums={"movielens/x.csv": "0"})
+    result = await jobs.rebuild_content(settings, store)
+    assert result.status == "published", result.reasons
+    assert "movielens/x.csv" in result.details["changed_files"]
+    new = current(settings)
+    assert new != stale
+    assert (new / "collab/users.json").stat().st_ino == (stale / "collab/users.json").stat().st_ino
+    assert (new / "catalog.parquet").stat().st_ino != (stale / "catalog.parquet").stat().st_ino
+
+
+async def test_scheduler_runs_due_jobs_once(env, monkeypatch):
+    settings, store = env
+    ran: list[str] = []
+
+    async def fake_eval(settings, store):
+        ran.append("eval")
+        await store.record_job_run("eval", "ok", {})
+
+    monkeypatch.setattr("jobs.report.evaluate_current", fake_eval)
+    schedule = Schedule(retrain_every=3600, content_every=3600, eval_every=3600, quick=True)
+    await run_scheduler(settings, store, schedule, once=True)
+    names = {r.name: r.status for r in await store.job_runs()}
+    assert names == {"retrain": "published", "rebuild-content": "unchanged", "eval": "ok"}
+    # everything ran just now: a restarted scheduler has nothing due
+    await run_scheduler(settings, store, schedule, once=True)
+    assert len(await store.job_runs()) == 3 and ran == ["eval"]
+    # and a stop request ends the loop
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_scheduler(settings, store, schedule, stop=stop))
+    await asyncio.sleep(0.1)
+    stop.set()
+    assert await asyncio.wait_for(task, 10) == 0
+
+
+def test_cli_retrain_and_report(env, capsys):
+    from bot.cli import main
+
+    settings, _ = env
+    common = ["--artifacts", str(settings.artifacts), "--data-dir", str(settings.data_dir),
+              "--database-url", settings.database_url]
+    FAKE["ndcg"] = 0.2
+    assert main(["jobs", "retrain", "--quick", *common]) == 0
+    assert "retrain: rejected" in capsys.readouterr().out
+    FAKE["ndcg"] = 0.4
+    assert main(["jobs", "retrain", "--quick", "--json", *common]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "published" and out["version"] == current(settings).name
+    report_dir = settings.artifacts.parent / "report"
+    assert main(["report", *common, "--out", str(report_dir)]) == 0
+    page = (report_dir / "index.html").read_text()
+    # the rejected candidate is in the history even though its directory is gone
+    assert page.count("class='rejected'") >= 2 and "val_ndcg@10" in page
+    assert "<img src='collab.png'" in page and "<img src='catalog.png'" in page
+    assert (report_dir / "collab.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
