@@ -27,6 +27,16 @@ def metrics(ranks: np.ndarray) -> dict[str, float]:
             "median_rank": float(np.median(ranks))}
 
 
+def song_effect(with_song: np.ndarray, prior_only: np.ndarray) -> dict[str, float]:
+    """Paired comparison per test pair: does knowing the song move the true movie up?"""
+    from scipy.stats import wilcoxon
+
+    diff = prior_only.astype(float) - with_song.astype(float)
+    p = float(wilcoxon(prior_only, with_song).pvalue) if np.any(diff) else 1.0
+    return {"better": float((diff > 0).mean()), "worse": float((diff < 0).mean()),
+            "median_rank_gain": float(np.median(diff)), "wilcoxon_p": p}
+
+
 def random_metrics(pairs: int, n_movies: int) -> dict[str, float]:
     """Exact expectations for a uniformly random ranking (no sampling noise)."""
     r = np.arange(1, n_movies + 1, dtype=float)
@@ -96,11 +106,14 @@ def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog
 
     x = song_features(test_songs)
     learned = space.embed_songs(x) @ space.embed_movies(movie_x.to_numpy(np.float32)).T
-    results["learned space"] = metrics(rank_in(learned, ids, true))
+    learned_ranks = rank_in(learned, ids, true)
+    results["learned space"] = metrics(learned_ranks)
     # ablation: the learned per-movie prior alone (the song's constant-1 row), same for all songs
     prior = space.embed_movies(movie_x.to_numpy(np.float32)) @ space.song_proj[-1]
-    results["(ablation) learned movie prior, no song"] = metrics(
-        rank_in(np.broadcast_to(prior, (len(test), len(ids))), ids, true))
+    prior_ranks = rank_in(np.broadcast_to(prior, (len(test), len(ids))), ids, true)
+    results["(ablation) learned movie prior, no song"] = metrics(prior_ranks)
+    results["(ablation) learned movie prior, no song"]["song_helps"] = song_effect(
+        learned_ranks, prior_ranks)
 
     results["random (expected)"] = random_metrics(len(test), len(ids))
 
@@ -163,5 +176,11 @@ def target_check(results: dict[str, dict]) -> str:
                       if not n.startswith(("learned", "(ablation)"))), key=lambda t: t[1])
     ratio = learned / best if best else float("inf")
     verdict = "meets" if ratio >= 3 else "misses"
-    return (f"learned HR@50 {learned:.3f} vs best baseline ({name}) {best:.3f}: "
+    line = (f"learned HR@50 {learned:.3f} vs best baseline ({name}) {best:.3f}: "
             f"{ratio:.1f}x, {verdict} the 3x target")
+    effect = results.get("(ablation) learned movie prior, no song", {}).get("song_helps")
+    if effect:
+        line += (f"\nsong vs prior alone: true movie ranked higher for {effect['better']:.0%} "
+                 f"of pairs, lower for {effect['worse']:.0%}, median gain "
+                 f"{effect['median_rank_gain']:.0f} ranks, Wilcoxon p = {effect['wilcoxon_p']:.3f}")
+    return line
