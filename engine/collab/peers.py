@@ -15,7 +15,8 @@ class ImplicitALS(RankingModel):
 
     kind = "implicit_als"
 
-    def __init__(self, factors: int = 64, reg: float = 0.05, alpha: float = 10.0,
+    # reg / alpha picked on validation users like ours (docs/collab.md)
+    def __init__(self, factors: int = 64, reg: float = 5.0, alpha: float = 1.0,
                  iterations: int = 15, seed: int = 42, **params):
         super().__init__(factors=factors, reg=reg, alpha=alpha, iterations=iterations,
                          seed=seed, **params)

@@ -37,7 +37,7 @@ SEARCH_K_STEPS = (-1, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 
 
 def calibrate_search_k(model: RankingModel, index, held: HeldOut, k: int = 10,
-                       target: float = 0.98, users: int = 100) -> tuple[int, float]:
+                       target: float = 0.99, users: int = 100) -> tuple[int, float]:
     """The smallest Annoy ``search_k`` whose top k matches exact scoring for ``target`` of
     the items, on held-out users. Why: the extra-dimension transform puts every item on
     one sphere, which makes Annoy's random splits less selective, so the default search
