@@ -58,6 +58,16 @@ async def test_history_is_latest_non_retracted_signal_per_movie(store: Store):
     assert await store.history(other) == []
 
 
+async def test_active_feedback_keys_by_prefix(store: Store):
+    uid = await store.user_id("telegram", "1")
+    for key in ("tg:1:reaction:5:like:100", "tg:1:reaction:5:like:200", "tg:1_reaction:x",
+                "tg:2:reaction:5:like:100"):
+        await store.record_feedback(ev(uid, 1, key=key))
+    await store.retract_feedback("tg:1:reaction:5:like:100")
+    assert await store.active_feedback_keys("tg:1:reaction:") == ["tg:1:reaction:5:like:200"]
+    assert await store.active_feedback_keys("tg:1%") == []  # LIKE wildcards are literal
+
+
 async def test_batched_writes_count_only_new_events(store: Store):
     uid = await store.user_id("console", "me")
     events = [ev(uid, m, "rating", 3.0, key=f"r{m}") for m in range(2500)]

@@ -305,6 +305,20 @@ class Store:
                 .values(retracted=True, retracted_at=utcnow()))
         return result.rowcount == 1
 
+    async def active_feedback_keys(self, prefix: str) -> list[str]:
+        """Keys of not-retracted events whose key starts with ``prefix``.
+
+        Lets a front-end find the event a reaction added (its key carries the time it was
+        added) when the reaction is removed.
+        """
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(FeedbackRow.idempotency_key)
+                .where(FeedbackRow.idempotency_key.startswith(prefix, autoescape=True),
+                       FeedbackRow.retracted.is_(False))
+                .order_by(FeedbackRow.id))
+        return [str(k) for k in rows.scalars()]
+
     async def history(self, user_id: int) -> list[tuple[int, str | float]]:
         """The user's taste as ``Engine.recommend`` takes it: latest signal per movie.
 
