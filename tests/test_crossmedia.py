@@ -200,3 +200,16 @@ def test_cli_song_json_and_errors(quick_artifacts, capsys):
     assert "between 0 and 1" in capsys.readouterr().err
     assert main(["playlist", "Toy Story", "-k", "3", "--artifacts", str(quick_artifacts)]) == 0
     assert "A playlist for Toy Story" in capsys.readouterr().out
+
+
+def test_annoy_path_agrees_with_exact_scoring(engine):
+    """Big catalogs are served from Annoy; at SEARCH_K it must find the exact top movies."""
+    vibe = engine.component("crossmedia")
+    vec = vibe.resolve("Bohemian Rhapsody - Queen")[1]
+    exact_rows, _ = vibe._top_rows(vec, 10)
+    saved, vibe.movie_vecs = vibe.movie_vecs, None
+    try:
+        annoy_rows, _ = vibe._top_rows(vec, 10)
+    finally:
+        vibe.movie_vecs = saved
+    assert len(set(exact_rows) & set(annoy_rows)) >= 8
