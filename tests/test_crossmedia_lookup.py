@@ -100,3 +100,12 @@ def test_describe_song_words():
     assert describe_song({"valence": 0.9, "energy": 0.9}) == "upbeat, high energy"
     assert describe_song({"valence": 0.1, "energy": 0.2, "acousticness": 0.9}) == \
         "melancholic, calm, acoustic"
+
+
+def test_serving_never_imports_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, engine.crossmedia.serving, engine.crossmedia.cli, "
+            "engine.crossmedia.build; assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
