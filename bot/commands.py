@@ -24,6 +24,7 @@ from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
 from engine.results import Filters, Movie, Recommendations
 
+from .memory import MessageBatcher, active_keys
 from .replies import Button, Card, Reply
 
 log = logging.getLogger("moviebot.commands")
@@ -237,6 +238,7 @@ class CommandLayer:
         self.page_size = page_size
         self.tmdb_timeout = tmdb_timeout
         self._locks = [asyncio.Lock() for _ in range(64)]   # striped by reaction key
+        self._messages = MessageBatcher(store) if store is not None else None
         self.handlers: dict[str, Handler] = {
             "start": CommandLayer.cmd_start,
             "help": CommandLayer.cmd_help,
@@ -339,9 +341,9 @@ class CommandLayer:
         return await store.record_feedback(event)
 
     async def remember(self, ref: MessageRef, movie_id: int | None, context: dict) -> None:
-        if self.store is not None:
-            await self.store.remember_message(ref.platform, ref.chat_id, ref.message_id,
-                                              movie_id, context or {})
+        if self._messages is not None:
+            await self._messages.remember(ref.platform, ref.chat_id, ref.message_id,
+                                          movie_id, context or {})
 
     async def recent_messages(self, platform: str, since: datetime) -> list:
         return [] if self.store is None else await self.store.recent_messages(platform, since)
@@ -571,22 +573,3 @@ class CommandLayer:
 def _filters_text(args: str) -> str:
     found = [m.group(0) for m in _FILTER_RE.finditer(args)]
     return (" " + " ".join(found)) if found else ""
-
-
-async def active_keys(store: Any, prefix: str) -> list[str]:
-    """Idempotency keys of not-retracted events starting with ``prefix``.
-
-    Removing a reaction must retract the event its addition stored, whose key carries the
-    time it was added. The store API has no lookup by key prefix, so this reads its table.
-    """
-    from sqlalchemy import select
-
-    from bot.store.models import FeedbackRow
-
-    db = getattr(store, "store", store)   # a SpoolingStore wraps the Store
-    async with db.engine.connect() as conn:
-        rows = await conn.execute(
-            select(FeedbackRow.idempotency_key)
-            .where(FeedbackRow.idempotency_key.startswith(prefix, autoescape=True),
-                   FeedbackRow.retracted.is_(False)))
-        return [str(k) for k in rows.scalars()]

@@ -2,9 +2,9 @@
 stored exactly once.
 
 The bot runs as a real `moviebot serve telegram` subprocess against the fake Bot API
-(in this test's event loop). The fake hands out small batches, and the kill lands while
-a batch is being processed, i.e. after some of its reactions were stored but before the
-batch was confirmed, so the restarted bot gets them again.
+(in this test's event loop). It is killed at the moment it comes back to confirm
+updates it has already handled, so those reactions are stored but not confirmed, and
+the restarted bot gets them again.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 from bot.store import Store
 from tests.fakes.telegram_api import FakeTelegram
 
-MESSAGES = 40
+CHATS = (777, 778, 779, 780)
+MESSAGES = 40              # cards, spread over the chats
 USERS = 5
-CHAT = 777
 
 
 def _env(fake: FakeTelegram, artifacts: Path, db: Path) -> dict:
@@ -46,48 +46,47 @@ async def test_kill_9_during_reaction_burst_loses_and_duplicates_nothing(
     movie_ids = [int(m) for m in engine.catalog.df["movie_id"].head(MESSAGES)]
     store = await Store.open(f"sqlite+aiosqlite:///{db}")
     for i, movie_id in enumerate(movie_ids):     # cards the bot sent earlier
-        await store.remember_message("telegram", str(CHAT), str(5000 + i), movie_id,
-                                     {"command": "similar"})
+        await store.remember_message("telegram", str(CHATS[i % len(CHATS)]), str(5000 + i),
+                                     movie_id, {"command": "similar"})
     await store.close()
 
     fake = await FakeTelegram(batch_limit=10).start()
     reactions = 0
     for i in range(MESSAGES):
         for user in range(USERS):
-            fake.push_reaction(CHAT, 5000 + i, 100 + user, new=["👍" if (i + user) % 3 else "👎"])
+            fake.push_reaction(CHATS[i % len(CHATS)], 5000 + i, 100 + user,
+                               new=["👍" if (i + user) % 3 else "👎"])
             reactions += 1
     total = len(fake.updates)
     env = _env(fake, quick_artifacts, db)
-    killed_with_pending = []
     proc = await _start(env, tmp_path, "first")
 
-    # Three batches go out; when the bot comes back to confirm the third one, it is
-    # killed before the confirmation lands: 10 reactions stored but not confirmed.
-    batches = []
+    # Once a getUpdates would confirm 60+ handled updates, the bot dies before that
+    # confirmation lands (the fake drops the request), mid-burst.
+    first = fake.updates[0]["update_id"]
     original = fake._api_getUpdates
+    kill_at = []
 
     async def get_updates(params):
-        if len(batches) == 3:
-            killed_with_pending.append(len(fake.updates))
+        offset = params.get("offset") or 0
+        if not kill_at and offset >= first + 60:
+            kill_at.append((offset, fake.confirmed_offset))
             os.kill(proc.pid, signal.SIGKILL)
             return []
-        result = await original(params)
-        if result:
-            batches.append(len(result))
-        return result
+        return await original(params)
 
     fake._api_getUpdates = get_updates
     try:
         await asyncio.wait_for(proc.wait(), 120)
-        assert proc.returncode == -signal.SIGKILL
-        assert killed_with_pending and not fake.all_confirmed()
+        assert proc.returncode == -signal.SIGKILL and not fake.all_confirmed()
         store = await Store.open(f"sqlite+aiosqlite:///{db}")
         stored_before_restart = (await store.stats())["events"]
         await store.close()
-        unconfirmed = len(fake.updates)
-        # the whole unconfirmed third batch was stored: the restart gets it again
-        assert unconfirmed == total - 20
-        assert stored_before_restart == 30
+        (wanted_offset, confirmed) = kill_at[0]
+        # handled and stored, but never confirmed: the restarted bot gets these again
+        assert confirmed < wanted_offset
+        assert stored_before_restart >= wanted_offset - first > confirmed - first
+        assert len(fake.updates) == total - (confirmed - first)
 
         fake._api_getUpdates = original
         proc = await _start(env, tmp_path, "second")

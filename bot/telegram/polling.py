@@ -1,21 +1,24 @@
 """Long polling that never loses an update.
 
 Telegram forgets an update once a ``getUpdates`` call passes an ``offset`` above its id.
-PTB's `Updater` sends that offset as soon as it has *queued* a batch, before any handler
-ran, so a crash (or kill -9) in between loses those updates. This loop confirms a batch
-only after every update in it was handled and its feedback stored; after a crash the
-whole unconfirmed batch comes again, and idempotency keys in the store make the replay
-harmless (a reaction is stored once however often it is delivered).
+PTB's `Updater` sends that offset as soon as it has *queued* updates, before any handler
+ran, so a crash (or kill -9) in between loses them. This loop only ever sends
+``offset = the smallest update id still being processed``: everything below it has been
+handled and its feedback stored. After a crash the unconfirmed updates come again, and
+idempotency keys in the store make the replay harmless (a reaction is stored once
+however often it is delivered).
 
-Within a batch, updates from different chats run concurrently (bounded), updates from
-the same chat run in order: a 👍 followed by its removal must not be swapped.
+It is a sliding window, not batch-at-a-time: when only a few updates of a batch are
+still running it fetches the next batch (``getUpdates`` from the watermark returns those
+few again; they are skipped), so stragglers do not leave the workers idle. Updates from
+different chats run concurrently (bounded); updates from one chat run in order, so a 👍
+and its removal are never swapped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 
 from telegram import Update
 from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
@@ -30,26 +33,41 @@ class DurableUpdateLoop:
                  retries: int = 3, retry_delay: float = 1.0):
         self.frontend = frontend
         self.poll_timeout = poll_timeout
-        self.limit = limit
+        self.limit = limit                    # updates per getUpdates (Telegram's maximum: 100)
+        # Fetch again once no more than this many are still running: every fetch sends
+        # those again, so refetching early would cost more than it saves.
+        self.low_water = frontend.options.concurrency
         self.retries = retries
         self.retry_delay = retry_delay
-        self.offset: int | None = None
         self.processed = 0
+        self._newest: int | None = None       # highest update id seen
+        self._inflight: dict[int, asyncio.Task] = {}
+        self._last_in_chat: dict[object, asyncio.Task] = {}
+        self._gate = asyncio.Semaphore(frontend.options.concurrency)
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
         self._stop.set()
+
+    @property
+    def offset(self) -> int | None:
+        """What the next getUpdates confirms: everything below it is fully handled."""
+        if self._inflight:
+            return min(self._inflight)
+        return self._newest + 1 if self._newest is not None else None
 
     async def run(self) -> None:
         bot = self.frontend.app.bot
         # A webhook set earlier would make getUpdates fail with a conflict.
         await bot.delete_webhook(drop_pending_updates=False)
         backoff = 1.0
+        idle = 0.02
         while not self._stop.is_set():
+            if len(self._inflight) > self.low_water:
+                await self._some_done()           # plenty to do: fetch more later
+                continue
             try:
-                updates = await self._poll(bot)
-                if updates is None:   # stopped while waiting
-                    break
+                updates = await self._poll(bot, timeout=0 if self._inflight else self.poll_timeout)
                 backoff = 1.0
             except (InvalidToken, Forbidden):
                 raise
@@ -61,20 +79,25 @@ class DurableUpdateLoop:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue
-            if not updates:
-                continue
-            await self.handle_batch(updates)
-            # Only now may Telegram forget them: the next getUpdates carries this offset.
-            self.offset = updates[-1].update_id + 1
-        if self.offset is not None:
-            # Confirm the last batch before leaving, so a clean restart does not replay it.
-            await bot.get_updates(offset=self.offset, limit=1, timeout=0,
-                                  allowed_updates=ALLOWED_UPDATES)
+            if updates is None:                   # stopped while waiting
+                break
+            fresh = [u for u in updates if self._newest is None or u.update_id > self._newest]
+            for update in fresh:
+                self._newest = update.update_id
+                self._start(update)
+            if self._inflight and len(updates) < self.limit:
+                # Nothing more was waiting. A long poll would return at once (the in-flight
+                # updates are still unconfirmed), so look again shortly, or as soon as one
+                # finishes, and back off while nothing new comes in.
+                idle = 0.02 if fresh else min(idle * 2, 1.0)
+                await asyncio.wait(list(self._inflight.values()), timeout=idle,
+                                   return_when=asyncio.FIRST_COMPLETED)
+        await self._drain(bot)
 
-    async def _poll(self, bot) -> list[Update] | None:
-        """One long poll, cut short by stop() (so SIGTERM does not wait out the timeout)."""
+    async def _poll(self, bot, timeout: int) -> list[Update] | None:
+        """One (long) poll, cut short by stop() so SIGTERM does not wait out the timeout."""
         poll = asyncio.ensure_future(bot.get_updates(
-            offset=self.offset, limit=self.limit, timeout=self.poll_timeout,
+            offset=self.offset, limit=self.limit, timeout=timeout,
             allowed_updates=ALLOWED_UPDATES))
         stopped = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -84,18 +107,28 @@ class DurableUpdateLoop:
             return None
         return poll.result()
 
-    async def handle_batch(self, updates: list[Update]) -> None:
-        by_chat: dict[object, list[Update]] = defaultdict(list)
-        for update in updates:
-            by_chat[_chat_key(update)].append(update)
-        gate = asyncio.Semaphore(self.frontend.options.concurrency)
+    async def _some_done(self) -> None:
+        if self._inflight:
+            await asyncio.wait(list(self._inflight.values()), return_when=asyncio.FIRST_COMPLETED)
 
-        async def run_chat(chat_updates: list[Update]) -> None:
-            async with gate:
-                for update in chat_updates:
-                    await self.handle_one(update)
+    def _start(self, update: Update) -> None:
+        chat = _chat_key(update)
+        previous = self._last_in_chat.get(chat)
+        task = asyncio.create_task(self._handle_after(previous, update))
+        self._inflight[update.update_id] = task
+        self._last_in_chat[chat] = task
 
-        await asyncio.gather(*(run_chat(u) for u in by_chat.values()))
+        def finished(_: asyncio.Task, update_id=update.update_id, chat=chat) -> None:
+            self._inflight.pop(update_id, None)
+            if self._last_in_chat.get(chat) is task:
+                del self._last_in_chat[chat]
+        task.add_done_callback(finished)
+
+    async def _handle_after(self, previous: asyncio.Task | None, update: Update) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})    # same chat: keep Telegram's order
+        async with self._gate:
+            await self.handle_one(update)
 
     async def handle_one(self, update: Update) -> None:
         for attempt in range(self.retries + 1):
@@ -107,6 +140,17 @@ class DurableUpdateLoop:
         # A poison update must not block everyone behind it forever; it is logged for replay.
         log.error("giving up on update %s after %d attempts: %s", update.update_id,
                   self.retries + 1, update.to_json())
+
+    async def _drain(self, bot) -> None:
+        """On stop: let in-flight updates finish, then confirm what is done."""
+        if self._inflight:
+            await asyncio.wait(list(self._inflight.values()), timeout=30)
+        if self.offset is not None:
+            try:
+                await bot.get_updates(offset=self.offset, limit=1, timeout=0,
+                                      allowed_updates=ALLOWED_UPDATES)
+            except (NetworkError, TimedOut) as exc:   # they come again on the next start
+                log.warning("could not confirm the last updates: %s", exc)
 
 
 def _chat_key(update: Update) -> object:

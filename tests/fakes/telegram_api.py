@@ -51,6 +51,7 @@ class FakeTelegram:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._closing = False
+        self.latency = 0.0     # seconds added to every answer, like a real network round trip
         self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -141,6 +142,8 @@ class FakeTelegram:
                                       "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await _params(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if method != "getUpdates" and self.fail_next.get(method):
             answer = self.fail_next[method].pop(0)
             self.calls.append(SentCall(method + ":failed", params))
