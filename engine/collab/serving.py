@@ -34,8 +34,20 @@ class CollabRecommender:
         self.model, self.index, self.catalog, self.meta = model, index, catalog, meta
         self.item_ids = np.asarray(item_ids, dtype=np.int64)
         self.popularity = np.asarray(popularity, dtype=np.float32)
-        self._by_popularity = np.argsort(-self.popularity, kind="stable")
         self._onboarding = [int(m) for m in meta.get("onboarding", [])]
+        self._index_genres()
+
+    def _index_genres(self, top: int = 3000) -> None:
+        """Genre flags of the most-liked films, so popular-in-genre is one matrix product."""
+        order = np.argsort(-self.popularity, kind="stable")[:top]
+        self._pop_cols = np.array([c for c in order if int(self.item_ids[c]) in self.catalog],
+                                  dtype=np.int64)
+        genres = [self.catalog.movie(int(self.item_ids[c])).genres for c in self._pop_cols]
+        self._genre_names = sorted({g for gs in genres for g in gs})
+        pos = {g: i for i, g in enumerate(self._genre_names)}
+        self._genre_matrix = np.zeros((len(self._pop_cols), len(pos)), dtype=np.float32)
+        for r, gs in enumerate(genres):
+            self._genre_matrix[r, [pos[g] for g in gs]] = 1.0
 
     @classmethod
     def load(cls, directory: Path, catalog) -> CollabRecommender:
@@ -68,9 +80,9 @@ class CollabRecommender:
         user = self.model.user_vector(idx[ok], weights[ok])
         exclude = set(known)
         ranked = self._ranked(user, exclude, k, filters)
-        liked = idx[ok & (weights > 0)]
-        results = [Recommendation(m, s, self._reason(m.movie_id, liked)) for m, s in
-                   _diversified(ranked, k)]
+        picks = _diversified(ranked, k)
+        reasons = self._reasons([m.movie_id for m, _ in picks], idx[ok & (weights > 0)])
+        results = [Recommendation(m, s, r) for (m, s), r in zip(picks, reasons, strict=True)]
         return Recommendations(query, results, kind="recommend")
 
     def onboarding(self, k: int = 10, exclude: set[int] | None = None) -> Recommendations:
@@ -106,25 +118,28 @@ class CollabRecommender:
 
     def _accept(self, cols: list[int], user: np.ndarray, exclude: set[int],
                 filters: Filters) -> list[tuple[Movie, float]]:
+        if not cols:
+            return []
+        cols = np.asarray(cols)
+        scores = np.asarray(self.model.item_vectors())[cols] @ user
         out = []
-        vecs = self.model.item_vectors()
-        for col in cols:
+        for col, score in zip(cols.tolist(), scores.tolist(), strict=True):
             movie_id = int(self.item_ids[col])
             if movie_id in exclude or movie_id not in self.catalog:
                 continue
             movie = self.catalog.movie(movie_id)
             if filters.accepts(movie):
-                out.append((movie, float(np.dot(vecs[col], user))))
+                out.append((movie, score))
         out.sort(key=lambda ms: -ms[1])
         return out
 
-    def _reason(self, movie_id: int, liked_cols: np.ndarray) -> str:
-        if len(liked_cols) == 0:
-            return "popular with people who rate like you"
-        col = self._columns([movie_id])[0]
-        sims = self.model.explain(liked_cols, col)
-        best = int(self.item_ids[liked_cols[int(np.argmax(sims))]])
-        return f"because you liked {self.catalog.movie(best).label}"
+    def _reasons(self, movie_ids: list[int], liked_cols: np.ndarray) -> list[str]:
+        if len(liked_cols) == 0 or not movie_ids:
+            return ["popular with people who rate like you"] * len(movie_ids)
+        strength = self.model.explain(liked_cols, self._columns(movie_ids))
+        best = liked_cols[np.argmax(strength, axis=0)]
+        return [f"because you liked {self.catalog.movie(int(self.item_ids[b])).label}"
+                for b in best]
 
     def _cold_start(self, known: dict[int, float], k: int, filters: Filters,
                     query: dict) -> Recommendations:
@@ -137,21 +152,25 @@ class CollabRecommender:
         seen = set(known)
         scored: list[tuple[float, Recommendation]] = []
         if source:
-            wanted = set(source)
-            for col in self._by_popularity[:3000]:
-                movie_id = int(self.item_ids[col])
-                if movie_id in seen or movie_id not in self.catalog:
+            # genre overlap first, popularity second: one liked cartoon should bring
+            # cartoons, not every popular comedy (vectorised over the popular films)
+            wanted = np.array([g in source for g in self._genre_names])
+            shared = self._genre_matrix @ wanted
+            union = self._genre_matrix.sum(axis=1) + wanted.sum() - shared
+            overlap = np.where(shared > 0, shared / np.maximum(union, 1), 0.0)
+            score = overlap * np.log1p(self.popularity[self._pop_cols])
+            for j in np.argsort(-score, kind="stable")[:20 * k]:
+                movie_id = int(self.item_ids[self._pop_cols[j]])
+                if score[j] <= 0 or movie_id in seen:
                     continue
                 movie = self.catalog.movie(movie_id)
-                shared = [g for g in movie.genres if g in wanted]
-                if not shared or not filters.accepts(movie):
+                if not filters.accepts(movie):
                     continue
-                # genre overlap first, popularity second: one liked cartoon should bring
-                # cartoons, not every popular comedy
-                overlap = len(shared) / len(wanted | set(movie.genres))
-                score = overlap * np.log1p(self.popularity[col])
-                reason = f"popular in {' & '.join(shared[:2])}, like {source[shared[0]]}"
-                scored.append((score, Recommendation(movie, float(score), reason)))
+                common = [g for g in movie.genres if g in source]
+                reason = f"popular in {' & '.join(common[:2])}, like {source[common[0]]}"
+                scored.append((float(score[j]), Recommendation(movie, float(score[j]), reason)))
+                if len(scored) >= 5 * k:
+                    break
         scored.sort(key=lambda sr: -sr[0])
         ranked = [(r.movie, r) for _, r in scored[:5 * k]]
         results = [r for _, r in _diversified(ranked, k)]

@@ -42,14 +42,14 @@ class RankingModel:
         """Exact scores of every item for one user (what Annoy approximates)."""
         return self.item_vectors() @ self.user_vector(idx, weight)
 
-    def explain(self, liked: np.ndarray, col: int) -> np.ndarray:
-        """How strongly each liked item (columns ``liked``) points to item ``col``; the
-        largest becomes "because you liked X". Default: cosine of the item vectors."""
-        if getattr(self, "_unit", None) is None:
-            vecs = np.asarray(self.item_vectors(), dtype=np.float32)
-            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-            self._unit = vecs / np.where(norms > 0, norms, 1.0)
-        return self._unit[liked] @ self._unit[col]
+    def explain(self, liked: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """liked x cols: how strongly each liked item points to each recommended one; the
+        largest per column becomes "because you liked X". Default: cosine of item vectors."""
+        vecs = np.asarray(self.item_vectors())
+        a, b = vecs[liked], vecs[cols]
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+        return a @ b.T
 
     def scores_batch(self, X: sp.csr_matrix) -> np.ndarray:
         """Exact scores for many folded-in users (rows of X); used by the evaluation."""
@@ -87,8 +87,10 @@ class RankingModel:
         meta = json.loads((directory / "model.json").read_text())
         model = cls(**meta["params"])
         for name in cls.arrays:
-            # mmap: several bot processes share one copy of the vectors in the page cache
-            setattr(model, name, np.load(directory / f"{name}.npy", mmap_mode="r"))
+            # mmap: several bot processes share one copy of the vectors in the page cache;
+            # viewed as a plain ndarray because np.memmap's indexing is slow per request
+            arr = np.load(directory / f"{name}.npy", mmap_mode="r")
+            setattr(model, name, arr.view(np.ndarray))
         model._loaded()
         return model
 

@@ -59,9 +59,9 @@ class EASE(RankingModel):
     def item_vectors(self) -> np.ndarray:
         return self.item_factors
 
-    def explain(self, liked: np.ndarray, col: int) -> np.ndarray:
+    def explain(self, liked: np.ndarray, cols: np.ndarray) -> np.ndarray:
         # (U S)_i . V_j ~ B_ij: exactly how much liking i adds to j's score
-        return np.asarray(self.user_side[liked]) @ np.asarray(self.item_factors[col])
+        return np.asarray(self.user_side[liked]) @ np.asarray(self.item_factors[cols]).T
 
     def extend(self, weights: sp.csr_matrix, shrink: float = 0.5) -> None:
         super().extend(weights, shrink)
