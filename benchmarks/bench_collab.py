@@ -53,6 +53,7 @@ def latency(args) -> None:
     from engine.collab.interactions import ML_SMALL, load_ratings
 
     version = Path(args.artifacts) if args.artifacts else build_artifacts(args.quick)
+    print(f"artifacts: {version} (reuse with --artifacts)")
     engine = Engine.load(version)
     collab = engine.component("collab")
     ratings = load_ratings(_data_dir() / ML_SMALL)
@@ -70,15 +71,20 @@ def latency(args) -> None:
               "search_k": collab.index.search_k}
     for name, hs in [("warm (3-60 signals)", histories),
                      ("cold start (1 signal)", [h[:1] for h in histories])]:
-        times = []
+        wall, cpu = [], []
         for h in hs:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             collab.recommend(h, k=10)
-            times.append((time.perf_counter() - started) * 1000)
-        p50, p95, p99 = np.percentile(times, [50, 95, 99])
-        report[name] = {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3), "p99_ms": round(p99, 3)}
-        print(f"recommend() {name:<22} n={len(times)}  p50 {p50:.2f} ms  p95 {p95:.2f} ms  "
-              f"p99 {p99:.2f} ms  (target p99 <= 5 ms: {p99 / 5:.2f}x of budget)")
+            cpu.append((time.process_time() - started_cpu) * 1000)
+            wall.append((time.perf_counter() - started) * 1000)
+        # wall time includes waiting for a core on a shared machine; CPU time does not
+        for clock, times in (("wall", wall), ("cpu", cpu)):
+            p50, p95, p99 = np.percentile(times, [50, 95, 99])
+            report[f"{name} {clock}"] = {"p50_ms": round(p50, 3), "p95_ms": round(p95, 3),
+                                         "p99_ms": round(p99, 3)}
+            print(f"recommend() {name:<22} {clock:<4} n={len(times)}  p50 {p50:.2f} ms  "
+                  f"p95 {p95:.2f} ms  p99 {p99:.2f} ms  (p99 / 5 ms target: {p99 / 5:.2f})")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(json.dumps(report))
 
 
@@ -100,12 +106,17 @@ def synthetic(n_ratings: int, seed: int = 0):
     item_p = 1.0 / np.arange(1, n_items + 1)
     item_p /= item_p.sum()
     activity = rng.pareto(1.5, n_users) + 1
-    per_user = np.maximum(20, activity / activity.sum() * n_ratings).astype(int)
-    per_user = np.minimum(per_user, n_items // 2)
-    users = np.repeat(np.arange(n_users), per_user)
-    items = rng.choice(n_items, size=len(users), p=item_p)
-    df = pd.DataFrame({"user": users.astype(str), "item": items, "timestamp": 0})
-    df = df.drop_duplicates(["user", "item"])
+    draw, df = n_ratings, None
+    while df is None or len(df) < n_ratings:     # duplicates are dropped, so over-draw
+        draw = int(draw * 1.5)
+        per_user = np.maximum(20, activity / activity.sum() * draw).astype(int)
+        per_user = np.minimum(per_user, n_items // 2)
+        users = np.repeat(np.arange(n_users), per_user)
+        items = rng.choice(n_items, size=len(users), p=item_p)
+        df = pd.DataFrame({"user": users, "item": items}).drop_duplicates()
+    df = df.sample(n_ratings, random_state=seed).reset_index(drop=True)
+    df["user"] = df["user"].astype(str)
+    df["timestamp"] = 0
     quality = rng.normal(3.5, 0.5, n_items)
     df["rating"] = np.clip(np.round((quality[df["item"]] + rng.normal(0, 0.9, len(df))) * 2) / 2,
                            0.5, 5.0).astype(np.float32)

@@ -23,12 +23,14 @@ class ImplicitALS(RankingModel):
 
     def fit(self, X: sp.csr_matrix) -> ImplicitALS:
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
         p = self.params
         self.lib = AlternatingLeastSquares(factors=p["factors"], regularization=p["reg"],
                                            alpha=p["alpha"], iterations=p["iterations"],
                                            random_state=p["seed"], num_threads=2)
-        self.lib.fit(positive_part(X).astype(np.float32), show_progress=False)
+        with threadpool_limits(1, "blas"):   # implicit threads itself; BLAS threads fight it
+            self.lib.fit(positive_part(X).astype(np.float32), show_progress=False)
         return self
 
     def user_vector(self, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
