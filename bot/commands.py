@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,13 +25,14 @@ from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
 from engine.results import Filters, Movie, Recommendations
 
-from .memory import MessageBatcher, active_keys
+from .memory import MessageBatcher, active_keys, is_outage
 from .replies import Button, Card, Reply
 
 log = logging.getLogger("moviebot.commands")
 
 MAX_MESSAGE_CHARS = 1000
 PAGE_SIZE = 5
+RECENT_CARDS = 20_000      # card -> movie mappings kept in memory
 MAX_PAGES = 6
 _COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+(?P<args>.*))?$", re.S)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -239,6 +241,7 @@ class CommandLayer:
         self.tmdb_timeout = tmdb_timeout
         self._locks = [asyncio.Lock() for _ in range(64)]   # striped by reaction key
         self._messages = MessageBatcher(store) if store is not None else None
+        self._recent: OrderedDict[str, int] = OrderedDict()   # message ref -> movie id
         self.handlers: dict[str, Handler] = {
             "start": CommandLayer.cmd_start,
             "help": CommandLayer.cmd_help,
@@ -335,15 +338,24 @@ class CommandLayer:
         from bot.store import FeedbackEvent
 
         store = self._need_store()
-        event = FeedbackEvent(await self._uid(user), int(movie_id), signal, value,
+        try:
+            uid = await self._uid(user)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            uid = None     # database down: the spool finds or creates the user on replay
+        event = FeedbackEvent(uid, int(movie_id), signal, value,
                               source or user.platform, str(message_ref) if message_ref else None,
-                              key, created_at=at)
+                              key, created_at=at, platform=user.platform,
+                              platform_user_id=user.user_id)
         return await store.record_feedback(event)
 
     async def remember(self, ref: MessageRef, movie_id: int | None, context: dict) -> None:
         if self._messages is not None:
             await self._messages.remember(ref.platform, ref.chat_id, ref.message_id,
                                           movie_id, context or {})
+            if movie_id is not None:
+                self._note_sent(ref, movie_id)
 
     async def recent_messages(self, platform: str, since: datetime) -> list:
         return [] if self.store is None else await self.store.recent_messages(platform, since)
@@ -358,18 +370,36 @@ class CommandLayer:
         signal = emoji_signal(emoji)
         if signal is None or self.store is None:
             return False
-        sent = await self.store.lookup_message(ref.platform, ref.chat_id, ref.message_id)
-        if sent is None or sent.movie_id is None:
-            return False       # not a movie card (or sent before message memory existed)
+        movie_id = self._recent.get(str(ref))
+        if movie_id is None:
+            sent = await self.store.lookup_message(ref.platform, ref.chat_id, ref.message_id)
+            if sent is None or sent.movie_id is None:
+                return False   # not a movie card (or sent before message memory existed)
+            movie_id = self._note_sent(ref, sent.movie_id)
         prefix = f"{ref}:reaction:{user.user_id}:{signal}:"
         # Discord may hand the same event to two concurrent listener tasks: check-then-
         # record must not interleave for one (message, user, signal).
         async with self._locks[hash(prefix) % len(self._locks)]:
-            return await self._reaction(user, ref, sent.movie_id, signal, prefix, added, at)
+            return await self._reaction(user, ref, movie_id, signal, prefix, added, at)
+
+    def _note_sent(self, ref: MessageRef, movie_id: int) -> int:
+        # Recent cards are known without the database, so reactions to them still count
+        # (spooled) while it is down.
+        self._recent[str(ref)] = movie_id
+        if len(self._recent) > RECENT_CARDS:
+            self._recent.popitem(last=False)
+        return movie_id
 
     async def _reaction(self, user: User, ref: MessageRef, movie_id: int, signal: str,
                         prefix: str, added: bool, at: datetime | None) -> bool:
-        active = await active_keys(self.store, prefix)
+        try:
+            active = await active_keys(self.store, prefix)
+        except Exception as exc:
+            if not (added and at is not None and is_outage(exc)):
+                raise      # the platform delivers it again later
+            # Database down: spool the event. Its key (with the event time) is the same on
+            # every delivery, so replaying the spool stores it once.
+            active = []
         if not added:
             changed = False
             for key in active:

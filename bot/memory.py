@@ -24,6 +24,14 @@ from bot.store.models import FeedbackRow, SentMessageRow, utcnow
 log = logging.getLogger("moviebot.memory")
 
 
+def is_outage(exc: BaseException) -> bool:
+    """The database cannot be reached (as opposed to bad data or a bug)."""
+    from bot.store import StoreUnavailable
+    from bot.store.spool import is_outage as db_outage
+
+    return isinstance(exc, StoreUnavailable) or db_outage(exc)
+
+
 def _db(store: Any) -> Any:
     return getattr(store, "store", store)
 

@@ -233,3 +233,31 @@ async def test_failed_update_is_retried_not_lost(bot):
     uid = await store.user_id("telegram", str(USER))
     assert len(calls) == 2
     assert [s for _, s in await store.history(uid)] == ["like"]
+
+
+async def test_reactions_during_a_database_outage_are_spooled_not_lost(engine, tmp_path):
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async with telegram_bot(engine, tmp_path / "o.db", spool=tmp_path / "spool.jsonl") as (
+            fake, frontend, _):
+        store = frontend.commands.store            # a SpoolingStore
+        fake.push_text("/info heat")
+        await answered(fake)
+        await processed(fake)
+        message_id = await _last_card_id(fake)
+        real = store.store.engine
+        store.store.engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/gone/x.db")
+        try:
+            update = fake.push_reaction(USER, message_id, USER, new=["👍"])
+            copy = next(u for u in fake.updates if u["update_id"] == update)
+            fake.push({k: v for k, v in copy.items() if k != "update_id"})   # delivered twice
+            await processed(fake)                       # confirmed: it is safe in the spool
+            assert store.spool.pending_count() >= 1
+        finally:
+            await store.store.engine.dispose()
+            store.store.engine = real
+        await asyncio.sleep(0.25)                       # past retry_every
+        await store.flush()
+        uid = await store.user_id("telegram", str(USER))
+        assert [s for _, s in await store.history(uid)] == ["like"]
+        assert (await store.stats())["events"] == 1

@@ -70,7 +70,7 @@ class TelegramFrontend:
         self.commands = commands
         self.options = options
         self.limits = UserRateLimit(options.user_rate, options.user_period)
-        self.failed: set[int] = set()   # update ids whose handler raised (not to be confirmed)
+        self.failed: dict[int, BaseException] = {}   # update id -> what its handler raised
         self.app = self._build()
 
     def _build(self) -> Application:
@@ -98,7 +98,7 @@ class TelegramFrontend:
 
     async def process(self, update: Update) -> bool:
         """Handle one update; False if a handler failed (the caller must not confirm it)."""
-        self.failed.discard(update.update_id)
+        self.failed.pop(update.update_id, None)
         await self.app.process_update(update)
         return update.update_id not in self.failed
 
@@ -163,7 +163,7 @@ class TelegramFrontend:
         # Never a stack trace in chat: log it, apologise, and keep the update unconfirmed.
         log.error("update failed: %r", context.error, exc_info=context.error)
         if isinstance(update, Update):
-            self.failed.add(update.update_id)
+            self.failed[update.update_id] = context.error
             if update.effective_chat and update.effective_message and not update.message_reaction:
                 try:
                     await context.bot.send_message(update.effective_chat.id, OOPS)

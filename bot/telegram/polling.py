@@ -23,6 +23,8 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
+from bot.memory import is_outage
+
 from .app import ALLOWED_UPDATES, TelegramFrontend
 
 log = logging.getLogger("moviebot.telegram.polling")
@@ -42,6 +44,7 @@ class DurableUpdateLoop:
         self.processed = 0
         self._newest: int | None = None       # highest update id seen
         self._inflight: dict[int, asyncio.Task] = {}
+        self._held: set[int] = set()          # stopped before they could be stored
         self._last_in_chat: dict[object, asyncio.Task] = {}
         self._gate = asyncio.Semaphore(frontend.options.concurrency)
         self._stop = asyncio.Event()
@@ -52,8 +55,9 @@ class DurableUpdateLoop:
     @property
     def offset(self) -> int | None:
         """What the next getUpdates confirms: everything below it is fully handled."""
-        if self._inflight:
-            return min(self._inflight)
+        pending = self._inflight.keys() | self._held
+        if pending:
+            return min(pending)
         return self._newest + 1 if self._newest is not None else None
 
     async def run(self) -> None:
@@ -131,15 +135,28 @@ class DurableUpdateLoop:
             await self.handle_one(update)
 
     async def handle_one(self, update: Update) -> None:
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             if await self.frontend.process(update):
                 self.processed += 1
                 return
-            if attempt < self.retries:
-                await asyncio.sleep(self.retry_delay * (2 ** attempt))
+            error = self.frontend.failed.get(update.update_id)
+            if error is not None and is_outage(error):
+                # The database is down: Telegram keeps the update (24 h), so wait for the
+                # database instead of giving up, and never confirm it before it is stored.
+                if self._stop.is_set():
+                    self._held.add(update.update_id)
+                    return
+                await asyncio.sleep(min(self.retry_delay * (2 ** attempt), 30.0))
+                attempt += 1
+                continue
+            if attempt >= self.retries:
+                break
+            await asyncio.sleep(self.retry_delay * (2 ** attempt))
+            attempt += 1
         # A poison update must not block everyone behind it forever; it is logged for replay.
         log.error("giving up on update %s after %d attempts: %s", update.update_id,
-                  self.retries + 1, update.to_json())
+                  attempt + 1, update.to_json())
 
     async def _drain(self, bot) -> None:
         """On stop: let in-flight updates finish, then confirm what is done."""

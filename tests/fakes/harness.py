@@ -17,11 +17,17 @@ from .telegram_api import FakeTelegram
 
 @asynccontextmanager
 async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
-                       fake: FakeTelegram | None = None, poll_timeout: int = 1):
-    """Yields (fake, frontend, loop) with the loop polling in the background."""
+                       fake: FakeTelegram | None = None, poll_timeout: int = 1,
+                       spool: Path | None = None):
+    """Yields (fake, frontend, loop) with the loop polling in the background.
+    With ``spool``, the store is a SpoolingStore, as in production."""
     own_fake = fake is None
     fake = fake or await FakeTelegram().start()
     store = await Store.open(f"sqlite+aiosqlite:///{db_path}")
+    if spool is not None:
+        from bot.store.spool import SpoolingStore
+
+        store = SpoolingStore(store, spool, retry_every=0.2)
     layer = CommandLayer(lambda: engine, store=store)
     frontend = TelegramFrontend(layer, TelegramOptions(token=fake.token, base_url=fake.base_url,
                                                        **(options or {})))
