@@ -11,6 +11,7 @@ Writes only below ``<version>/crossmedia/``:
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def build_stage(ctx: BuildContext) -> StageResult:
         params, tuning = QUICK, []
     else:
         params, tuning = tune(train_x, train["movie_id"].to_numpy(), movie_x, GRID)
-    params.seed = ctx.seed
+    params = replace(params, seed=ctx.seed)  # GRID/QUICK are shared constants
     space = fit_space(train_x, train["movie_id"].to_numpy(), movie_x, params)
     space.params["tuning"] = tuning
     files = space.save(out)
@@ -85,7 +86,7 @@ def build_stage(ctx: BuildContext) -> StageResult:
     np.save(out / "movie_ids.npy", movie_x.index.to_numpy(np.int64))
     np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy())
 
-    results = ev.evaluate(space, pairs, songs, catalog, mood, movie_x, seed=ctx.seed)
+    results = ev.evaluate(space, pairs, songs, catalog, mood, movie_x)
     (out / "eval.json").write_text(json.dumps(results, indent=1))
     learned = results["learned space"]
     best_baseline = max(m.get("hr@50", 0.0) for name, m in results.items()

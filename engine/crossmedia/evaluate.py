@@ -3,7 +3,7 @@
 For every (song, movie) soundtrack pair whose movie is in the TEST fold
 (movie_id % 5 == 0, never trained or tuned on), all catalog movies are scored for the
 song and the true movie's rank is recorded. Reported: HR@10, HR@50, NDCG@10 and the
-median rank, for the learned space and for four baselines (random, popularity,
+median rank, for the learned space and for baselines (random, popularity by ratings and by votes,
 genre-only, the hand-defined valence/arousal mapping).
 """
 
@@ -90,7 +90,7 @@ def genre_only_scores(songs: pd.DataFrame, movie_genres: list[list[str]],
 
 
 def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog: pd.DataFrame,
-             mood: pd.DataFrame, movie_x: pd.DataFrame, seed: int = 0) -> dict[str, dict]:
+             mood: pd.DataFrame, movie_x: pd.DataFrame) -> dict[str, dict]:
     """Metrics per method on the test-fold pairs; candidates are all catalog movies.
 
     ``pairs`` has movie_id and track_id; ``mood`` are mood features and ``movie_x`` the
@@ -147,7 +147,7 @@ def format_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def evaluate_built(artifacts_root, seed: int = 42) -> dict[str, dict]:
+def evaluate_built(artifacts_root) -> dict[str, dict]:
     """Re-run the test-fold evaluation on a built version (its space, pairs and tables)."""
     from pathlib import Path
 
@@ -166,7 +166,7 @@ def evaluate_built(artifacts_root, seed: int = 42) -> dict[str, dict]:
     pairs = pd.read_parquet(cm / "pairs.parquet")
     mood = movie_mood_features(catalog)
     movie_x = movie_features(mood, catalog["year"].to_numpy())
-    return evaluate(VibeSpace.load(cm), pairs, songs, catalog, mood, movie_x, seed=seed)
+    return evaluate(VibeSpace.load(cm), pairs, songs, catalog, mood, movie_x)
 
 
 def target_check(results: dict[str, dict]) -> str:
