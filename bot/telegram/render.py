@@ -36,19 +36,34 @@ def _cut(text: str, limit: int) -> str:
 
 
 def card_html(card: Card, limit: int = CAPTION_LIMIT) -> str:
-    head = [f"<b>{html.escape(card.title, quote=False)}</b>"]
+    """The card as Telegram HTML, at most ``limit`` characters (escaping can make text up
+    to 5x longer, so the raw parts are shortened until the result fits)."""
+    cut = 400
+    while True:
+        text = _card_html(card, limit, cut)
+        if len(text) <= limit or cut <= 25:
+            return text
+        cut //= 2
+
+
+def _card_html(card: Card, limit: int, cut: int) -> str:
+    head = [f"<b>{html.escape(_cut(card.title, cut), quote=False)}</b>"]
     if card.subtitle:
-        head.append(f"<i>{html.escape(card.subtitle, quote=False)}</i>")
+        head.append(f"<i>{html.escape(_cut(card.subtitle, cut), quote=False)}</i>")
     if card.reason:
-        head.append("💡 " + html.escape(card.reason, quote=False))
+        head.append("💡 " + html.escape(_cut(card.reason, cut), quote=False))
     if card.link_url and not card.image_url:
         head.append(f'<a href="{html.escape(card.link_url, quote=True)}">Trailer / details</a>')
     text = "\n".join(head)
     if card.body:
         # Cut the raw body before escaping so an entity like &amp; is never split in two.
         room = limit - len(text) - 2 - 20
-        if room > 40:
-            text += "\n\n" + html.escape(_cut(card.body, room), quote=False)
+        body = html.escape(_cut(card.body, room), quote=False) if room > 40 else ""
+        while body and len(text) + 2 + len(body) > limit:   # escaping made it longer
+            room = room * 3 // 4
+            body = html.escape(_cut(card.body, room), quote=False) if room > 40 else ""
+        if body:
+            text += "\n\n" + body
     return text
 
 
