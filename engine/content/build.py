@@ -77,7 +77,7 @@ def build_stage(ctx) -> dict:
     percentile = vote_percentile(catalog)
     choice, tried = choose_fusion(blocks, percentile, val_q.queries,
                                   lambda s: ev.evaluate_scores(s, val_q)["ndcg@10"],
-                                  step=0.25 if ctx.quick else 0.1)
+                                  step=0.25 if ctx.quick else 0.1, rounds=1 if ctx.quick else 2)
     fused = fuse(blocks, choice.weights)
     prior = percentile ** choice.gamma
     items, norm = idx.item_vectors(fused, prior, choice.lam)

@@ -27,6 +27,8 @@ def register(groups) -> None:
                                 description="Scores the built content vectors on MovieLens test "
                                             "users (never used for training or weight choice).")
     ev.add_argument("--json", action="store_true", help="print the table as JSON")
+    ev.add_argument("--prior-rows", action="store_true",
+                    help="also score each block with its own popularity prior (slower)")
     ev.add_argument("--ratings", help="MovieLens-format ratings.csv (default: ml-latest-small)")
     add_common(ev)
     ev.set_defaults(func=run_eval)
@@ -62,7 +64,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     ratings = Path(args.ratings) if args.ratings else None
-    table = evaluate_built(settings.artifacts, settings.data_dir, ratings)
+    table = evaluate_built(settings.artifacts, settings.data_dir, ratings, args.prior_rows)
     if args.json:
         print(json.dumps(table, indent=2))
     else:

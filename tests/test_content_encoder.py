@@ -1,0 +1,46 @@
+"""The BiLSTM encoder: architecture as specified, and reproducible for a given seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_architecture_matches_the_issue():
+    from engine.content.train_encoder import EncoderConfig, build_model
+
+    model = build_model(vocab_size=100, max_len=12, n_labels=5, cfg=EncoderConfig())
+    names = [layer.name for layer in model.layers]
+    assert names == ["tokens", "embedding", "bilstm", "max_pool", "movie_embedding", "dropout", "genres"]
+    assert model.get_layer("embedding").output_dim == 128
+    assert model.get_layer("bilstm").forward_layer.units == 128
+    assert model.get_layer("bilstm").forward_layer.return_sequences
+    assert model.get_layer("movie_embedding").units == 256
+    assert model.get_layer("dropout").rate == 0.3
+    assert model.output_shape == (None, 5)
+
+
+def test_choose_max_len_uses_the_length_distribution():
+    from engine.content.train_encoder import EncoderConfig, choose_max_len
+
+    lengths = np.array([0, 0] + [50] * 96 + [400] * 4)  # zeros (no text) are ignored
+    assert choose_max_len(lengths, EncoderConfig()) == 56  # 95th percentile, rounded up to 8
+    assert choose_max_len(np.array([1000] * 10), EncoderConfig()) == 300  # the issue's cap
+
+
+def test_quick_training_reproduces_the_built_embeddings(engine):
+    """Same seed, same data -> the very vectors the session's quick build saved."""
+    from engine.content.text import movie_text
+    from engine.content.train_encoder import EncoderConfig, train_encoder
+
+    df = engine.catalog.df.reset_index(drop=True)
+    texts = [movie_text(row) for _, row in df.iterrows()]
+    result = train_encoder(texts, [list(g) for g in df["genres"]], EncoderConfig.quick(),
+                           seed=engine.manifest["seed"], progress=False)
+    built = np.load(engine.version_dir / "content" / "bilstm.npy")
+    assert result.embeddings.shape == built.shape
+    assert np.allclose(result.embeddings, built, atol=1e-5)
+    assert not result.embeddings[~result.has_text].any()  # no text -> no text vector
+    assert result.metrics["n_test_movies"] > 0 and 0 <= result.metrics["genre_f1_micro"] <= 1
