@@ -50,23 +50,34 @@ def numeric_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 def collect(root: Path, runs: list[Any] | None = None) -> list[Point]:
-    """Every known version and candidate, oldest first."""
+    """Every known version and candidate, oldest first.
+
+    Besides the manifest metrics, a candidate judged by the retrain gate gets the
+    "gate" series: its served-path probe NDCG (see jobs.retrain.probe_gate).
+    """
     points: dict[str, Point] = {}
     for run in reversed(runs or []):  # job_runs come newest first
         d = run.details or {}
         if run.status not in ("published", "rejected") or not d.get("candidate"):
             continue
+        inner = d.get("details", {})
+        metrics = numeric_metrics(inner.get("metrics", {}))
+        probe = inner.get("compared", {}).get("probe", {})
+        if isinstance(probe.get("candidate"), int | float):
+            metrics["gate"] = {f"probe_{probe.get('metric', 'ndcg@10')}": float(probe["candidate"])}
         points[d["candidate"]] = Point(d["candidate"], run.finished_at.isoformat(
-            timespec="seconds"), run.status, numeric_metrics(d.get("details", {}).get("metrics", {})))
+            timespec="seconds"), run.status, metrics)
     try:
         current = artifacts.current_version(root).name
     except DataError:
         current = None
     for path in artifacts.list_versions(root):
         manifest = artifacts.read_manifest(path)
+        metrics = numeric_metrics(manifest.get("metrics", {}))
+        if path.name in points and "gate" in points[path.name].metrics:
+            metrics["gate"] = points[path.name].metrics["gate"]
         points[path.name] = Point(path.name, str(manifest.get("created_at", "")),
-                                  "current" if path.name == current else "published",
-                                  numeric_metrics(manifest.get("metrics", {})))
+                                  "current" if path.name == current else "published", metrics)
     return sorted(points.values(), key=lambda p: (p.version.split("-")[0], p.created_at))
 
 
@@ -89,7 +100,8 @@ def _chart(points: list[Point], component: str, metrics: list[str], path: Path) 
             sel = [(x, y) for x, y in zip(xs, ys, strict=True) if points[x].status == status]
             if sel:
                 ax.scatter(*zip(*sel, strict=True), label=status, zorder=3, **style)
-        gate = " (quality gate)" if GATE_METRICS.get(component) == metric else ""
+        gate = (" (quality gate)" if GATE_METRICS.get(component) == metric
+                or component == "gate" else "")
         ax.set_title(f"{component} · {metric}{gate}", fontsize=10, loc="left")
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="best", fontsize=8)
@@ -107,7 +119,7 @@ def write_report(root: Path, out_dir: Path, runs: list[Any] | None = None) -> Pa
         raise DataError(str(root), "no model versions and no recorded job runs to report on",
                         "run `moviebot build` or `moviebot jobs retrain` first")
     components = sorted({c for p in points for c in p.metrics},
-                        key=lambda c: (c not in GATE_METRICS, c))
+                        key=lambda c: (c != "gate", c not in GATE_METRICS, c))
     charts = []
     for component in components:
         names = sorted({m for p in points for m in p.metrics.get(component, {})},

@@ -2,8 +2,10 @@
 
 ``retrain`` builds a candidate version (collab retrained on MovieLens + every
 non-retracted chat feedback event; the other components hard-linked from the current
-version), compares its validation metrics with the current version's, and publishes it
-only if it is not worse beyond a tolerance. Otherwise the candidate is deleted and the
+version) and publishes it only if it is not worse than the current version beyond a
+tolerance, on two checks: the validation metric the collab stage writes into the
+manifest (``GATE_METRICS``), and a paired probe of the served ``recommend()`` on the same
+real MovieLens users for both versions. Otherwise the candidate is deleted and the
 reason recorded in ``job_runs``. ``rebuild_content`` does the same for the catalog-driven
 components when the raw data changed. Every job holds the ``JobLock``, so two schedulers
 (or a scheduler and a cron job) never train at once.
@@ -129,6 +131,92 @@ def quality_gate(current: dict[str, Any], candidate: dict[str, Any],
     return result
 
 
+# The served-path probe: the same real MovieLens users asked of both versions. Each keeps
+# the later fifth of their >= 4-star films hidden and gets the rest as history; NDCG@10
+# of recommend() against the hidden films. Both versions trained on these users, so it is
+# a regression check ("does the candidate serve real users worse?"), paired and so far
+# less noisy than comparing two validation splits.
+PROBE_USERS = 300
+PROBE_K = 10
+
+
+def probe_queries(data_dir: Path, users: int = PROBE_USERS, seed: int = 42
+                  ) -> list[tuple[list[tuple[int, float]], set[int]]]:
+    import numpy as np
+    import pandas as pd
+
+    ratings = pd.read_csv(Path(data_dir) / "movielens" / "ml-latest-small" / "ratings.csv")
+    queries = []
+    for _, g in ratings.sort_values(["timestamp", "movieId"]).groupby("userId"):
+        liked = g.movieId[g.rating >= 4]
+        if len(liked) < 5:
+            continue
+        hidden = set(liked.iloc[-max(1, len(liked) // 5):].tolist())
+        history = [(int(m), float(r)) for m, r in zip(g.movieId, g.rating, strict=True)
+                   if m not in hidden]
+        queries.append((history, hidden))
+    pick = np.random.default_rng(seed).choice(len(queries), min(users, len(queries)),
+                                              replace=False)
+    return [queries[i] for i in sorted(pick)]
+
+
+def probe_scores(version_dir: Path, queries: list, k: int = PROBE_K) -> list[float] | None:
+    """Per-query NDCG@k of the version's served recommend(); None if it has no collab."""
+    from engine import Engine
+
+    try:
+        engine = Engine.load(version_dir)
+        engine.component("collab")
+    except Exception as exc:
+        log.info("probe: %s has no loadable collab model (%s)", version_dir.name, exc)
+        return None
+    scores = []
+    for history, hidden in queries:
+        ids = [r.movie.movie_id for r in engine.recommend(history, k=k).results]
+        dcg = sum(1 / math.log2(i + 2) for i, m in enumerate(ids) if m in hidden)
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(len(hidden), k)))
+        scores.append(dcg / ideal)
+    return scores
+
+
+def probe_gate(gate: GateResult, old: list[float] | None, new: list[float] | None,
+               tolerance: float, noise_z: float) -> None:
+    """Add the paired probe comparison to ``gate``."""
+    if old is None:
+        return  # nothing served to compare with (first build, or no collab yet)
+    if new is None:
+        gate.passed = False
+        gate.reasons.append("probe: the candidate's collab model does not load")
+        return
+    n = len(old)
+    diff = [b - a for a, b in zip(old, new, strict=True)]
+    mean_old, mean_new = sum(old) / n, sum(new) / n
+    mean_diff = sum(diff) / n
+    se = math.sqrt(sum((d - mean_diff) ** 2 for d in diff) / max(n - 1, 1) / n)
+    allowed = max(tolerance * mean_old, noise_z * se)
+    gate.compared["probe"] = {"metric": f"ndcg@{PROBE_K}", "users": n,
+                              "current": round(mean_old, 6), "candidate": round(mean_new, 6),
+                              "paired_se": round(se, 6), "allowed_drop": round(allowed, 6),
+                              "users_changed": sum(d != 0 for d in diff)}
+    change = (f"{mean_old:.4f} -> {mean_new:.4f} "
+              f"({mean_diff / mean_old if mean_old else 0:+.1%}) over {n} MovieLens users, "
+              f"allowed drop {allowed:.4f}")
+    if mean_new < mean_old - allowed - 1e-12:
+        gate.passed = False
+        gate.reasons.append(f"probe ndcg@{PROBE_K} of served recommendations fell {change}")
+    else:
+        gate.reasons.append(f"probe ndcg@{PROBE_K} {change}")
+
+
+def run_probe(data_dir: Path, current: Path | None, candidate: Path
+              ) -> tuple[list[float] | None, list[float] | None]:
+    if current is None:
+        return None, None
+    queries = probe_queries(data_dir)
+    old = probe_scores(current, queries)
+    return (None, None) if old is None else (old, probe_scores(candidate, queries))
+
+
 @dataclass
 class JobResult:
     name: str
@@ -200,6 +288,11 @@ async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
         candidate = artifacts.read_manifest(out)
         current = artifacts.read_manifest(previous) if previous else {}
         gate = quality_gate(current, candidate, tolerance, noise_z)
+        started_probe = time.perf_counter()
+        old_scores, new_scores = await asyncio.to_thread(
+            run_probe, Path(settings.data_dir), previous, out)
+        probe_gate(gate, old_scores, new_scores, tolerance, noise_z)
+        log.info("%s: gate checks took %.1fs", name, time.perf_counter() - started_probe)
         details = {
             "only": only, "quick": quick, "tolerance": tolerance, "previous": current.get("version"),
             "compared": gate.compared, "metrics": candidate.get("metrics", {}),

@@ -136,6 +136,32 @@ def test_gate_forgives_sampling_noise_of_small_validation_sets():
                                  noise_z=0).passed
 
 
+def test_probe_gate_is_paired():
+    old = [0.5, 0.2, 0.0, 1.0] * 50
+    same_but_one = [*old[:-1], 0.9]
+    gate = jobs.GateResult(passed=True)
+    jobs.probe_gate(gate, old, same_but_one, tolerance=0.02, noise_z=2)
+    assert gate.passed and gate.compared["probe"]["users_changed"] == 1
+    worse = [x * 0.9 for x in old]  # every user a little worse: a real 10% drop
+    gate = jobs.GateResult(passed=True)
+    jobs.probe_gate(gate, old, worse, tolerance=0.02, noise_z=2)
+    assert not gate.passed and "probe ndcg@10 of served recommendations fell" in gate.reasons[0]
+    gate = jobs.GateResult(passed=True)
+    jobs.probe_gate(gate, old, None, tolerance=0.02, noise_z=2)
+    assert not gate.passed
+    gate = jobs.GateResult(passed=True)
+    jobs.probe_gate(gate, None, None, tolerance=0.02, noise_z=2)  # nothing served yet
+    assert gate.passed and not gate.reasons
+
+
+def test_probe_queries_hide_each_users_latest_likes(data_dir):
+    queries = jobs.probe_queries(data_dir, users=50)
+    assert len(queries) == 50 and queries == jobs.probe_queries(data_dir, users=50)
+    for history, hidden in queries:
+        assert hidden and not hidden & {m for m, _ in history}
+        assert len(history) >= 4
+
+
 # -- retrain ------------------------------------------------------------------------------
 async def like(store, platform_user, movies, tag=""):
     uid = await store.user_id("telegram", platform_user)
