@@ -66,6 +66,16 @@ def test_impossible_filter_gives_an_empty_list_not_an_error(engine):
     assert recs.results == []
 
 
+@pytest.mark.parametrize("filters", [
+    Filters(year_min=1990, year_max=1999), Filters(genres=["Film-Noir", "western"]),
+    Filters(min_votes=1000), Filters(year_max=1950, genres=["Drama"], min_votes=10)])
+def test_fast_filter_mask_agrees_with_filters_accepts(engine, filters):
+    content = engine.component("content")
+    mask = content._columns.mask(filters)
+    expected = [filters.accepts(engine.movie(int(m))) for m in content.movie_ids]
+    assert mask.tolist() == expected
+
+
 def test_movie_without_overview_still_gets_neighbours(engine):
     df = engine.catalog.df
     no_text = df[(df["overview"] == "") & (df["genres"].map(len) > 0)]

@@ -97,7 +97,8 @@ def build_stage(ctx) -> dict:
     config = {"weights": choice.weights, "lam": choice.lam, "gamma": choice.gamma,
               "norm": norm, "dim": int(items.shape[1]), "fused_dim": int(fused.shape[1]),
               "n_trees": index_params.n_trees, "search_k": index_params.search_k,
-              "seed": ctx.seed, "per_user": per_user}
+              "seed": ctx.seed, "per_user": per_user,
+              "ratings": str(ctx.ratings_path) if ctx.ratings_path else ""}
     (out / CONFIG).write_text(json.dumps(config, indent=2))
 
     test_q = ev.make_queries(ratings, test_users, movie_ids, per_user, ctx.seed)

@@ -182,6 +182,7 @@ def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | No
         raise ComponentMissing("content")
     config = json.loads((content / CONFIG).read_text())
     catalog = pd.read_parquet(version / CATALOG_FILE)
+    ratings_path = ratings_path or (Path(config["ratings"]) if config.get("ratings") else None)
     ratings = (movielens.ratings(ratings_path) if ratings_path
                else movielens.small_ratings(data_dir))
     blocks = load_blocks(content)

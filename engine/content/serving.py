@@ -34,6 +34,7 @@ class ContentIndex:
         self.norm = float(config["norm"])
         self.fused_dim = int(config["fused_dim"])
         self.search_k = int(config["search_k"])
+        self._columns = _filter_columns(catalog, movie_ids)
 
     @classmethod
     def load(cls, dir: Path, catalog) -> ContentIndex:
@@ -62,15 +63,19 @@ class ContentIndex:
         if row is None:
             raise NotIndexed(movie)
         filters = filters or Filters()
+        allowed = self._columns.mask(filters)
+        allowed[row] = False
+        available = int(allowed.sum())
         query = self.query_vector(row)
         total = len(self.movie_ids)
-        # Over-fetch when filtering; widen until k pass or the whole catalog was seen.
+        # Over-fetch when filtering; widen until k pass or every allowed movie was seen.
         n = k + 1 if filters.is_empty() else min(total, 10 * k + 1)
-        while True:
+        results: list[Recommendation] = []
+        while available:
             ids, dists = self.annoy.get_nns_by_vector(query, n, search_k=max(self.search_k, n * 10),
                                                       include_distances=True)
-            results = self._collect(movie, ids, dists, k, filters)
-            if len(results) >= k or n >= total:
+            results = self._collect(movie, ids, dists, k, filters, allowed)
+            if len(results) >= min(k, available) or n >= total:
                 break
             n = min(total, n * 4)
         query_info = {**movie.brief()}
@@ -78,9 +83,12 @@ class ContentIndex:
             query_info["filters"] = {key: value for key, value in vars(filters).items() if value}
         return Recommendations(query=query_info, results=results, kind="similar")
 
-    def _collect(self, movie: Movie, ids, dists, k: int, filters: Filters) -> list[Recommendation]:
+    def _collect(self, movie: Movie, ids, dists, k: int, filters: Filters,
+                 allowed: np.ndarray) -> list[Recommendation]:
         out, seen = [], {movie.movie_id}
         for item, dist in zip(ids, dists, strict=True):
+            if not allowed[item]:
+                continue
             movie_id = int(self.movie_ids[item])
             if movie_id in seen:
                 continue
@@ -93,6 +101,41 @@ class ContentIndex:
             if len(out) == k:
                 break
         return out
+
+
+class _FilterColumns:
+    """Catalog columns as arrays, so a filter is checked for every movie in microseconds.
+
+    Mirrors `Filters.accepts` (which still confirms every returned movie); it only lets
+    the search skip rejected movies without building their `Movie` objects, and stop as
+    soon as every allowed movie has been seen (an impossible filter costs no search).
+    """
+
+    def __init__(self, years: np.ndarray, votes: np.ndarray, genres: list[set[str]]):
+        self.years, self.votes, self.genres = years, votes, genres
+
+    def mask(self, filters: Filters) -> np.ndarray:
+        ok = np.ones(len(self.years), dtype=bool)
+        if filters.year_min is not None:
+            ok &= self.years >= filters.year_min  # NaN years compare False, as in accepts()
+        if filters.year_max is not None:
+            ok &= self.years <= filters.year_max
+        if filters.min_votes:
+            ok &= self.votes >= filters.min_votes
+        if filters.genres:
+            wanted = {g.lower() for g in filters.genres}
+            ok &= np.fromiter((bool(wanted & g) for g in self.genres), bool, len(self.genres))
+        return ok
+
+
+def _filter_columns(catalog, movie_ids: np.ndarray) -> _FilterColumns:
+    df = catalog.df.reindex(movie_ids)
+    years = df["year"].astype("float64").to_numpy()
+    votes = np.maximum(df["vote_count"].fillna(0).to_numpy(float).astype(np.int64),
+                       df["rating_count"].fillna(0).to_numpy(float))
+    genres = [{str(g).lower() for g in gs} if isinstance(gs, list | np.ndarray) else set()
+              for gs in df["genres"]]
+    return _FilterColumns(years, votes, genres)
 
 
 def _shared(a: list[str], b: list[str]) -> list[str]:

@@ -77,8 +77,10 @@ def build_model(vocab_size: int, max_len: int, n_labels: int, cfg: EncoderConfig
     x = layers.Bidirectional(layers.LSTM(cfg.lstm_units, return_sequences=True), name="bilstm")(x)
     # Max pooling ignores the mask: with the mask the forward LSTM repeats its last real
     # output over the padding and the backward one outputs zeros there, so the max is
-    # over real steps (and 0); Keras warns about this and we silence it in train_encoder.
-    x = layers.GlobalMaxPooling1D(name="max_pool")(x)
+    # over real steps (and 0), so Keras's warning about the dropped mask is silenced.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not support masking.*")
+        x = layers.GlobalMaxPooling1D(name="max_pool")(x)
     x = layers.Dense(cfg.dense_units, activation="relu", name="movie_embedding")(x)
     x = layers.Dropout(cfg.dropout, name="dropout")(x)
     outputs = layers.Dense(n_labels, activation="sigmoid", name="genres")(x)
@@ -137,7 +139,6 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
     X = vocab.encode_many(tokens, max_len)
     Y = binarizer.transform(genres).astype("float32")
 
-    warnings.filterwarnings("ignore", message=".*does not support masking.*")
     model = build_model(len(vocab), max_len, len(labels), cfg)
     with tempfile.TemporaryDirectory() as tmp:
         best = Path(tmp) / "best.weights.h5"
