@@ -43,7 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 TARGET_RATIO = 0.8
 
 
-def commands(engine, n: int, seed: int = 0) -> list[str]:
+def commands(engine, n: int, seed: int = 0, mix: str = "movies") -> list[str]:
+    """"movies": /info <title>, plain titles and /help; "help": /help only, which isolates
+    the bot stack (polling loop, command layer, rendering) from the engine's title search."""
+    if mix == "help":
+        return ["/help"] * n
     rng = random.Random(seed)
     titles = engine.catalog.df.sort_values("rating_count", ascending=False)["title"].head(400).tolist()
     out = []
@@ -175,9 +179,9 @@ async def main_async(args) -> int:
 
     settings = Settings.from_env(artifacts=args.artifacts)
     engine = Engine.load(settings.artifacts)
-    texts = commands(engine, args.burst, seed=1)
-    paced = commands(engine, int(args.rate * args.seconds), seed=2)
-    print(f"engine {engine.version}; {os.cpu_count()} CPUs; load average "
+    texts = commands(engine, args.burst, seed=1, mix=args.mix)
+    paced = commands(engine, int(args.rate * args.seconds), seed=2, mix=args.mix)
+    print(f"engine {engine.version}; command mix {args.mix!r}; {os.cpu_count()} CPUs; load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; concurrency {args.concurrency}")
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,6 +212,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mix", choices=["movies", "help"], default="movies")
     parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 30.0],
                         help="ms the fake waits before answering (0: CPU-bound; 30: a real "
                              "network round trip to api.telegram.org)")

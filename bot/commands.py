@@ -301,11 +301,11 @@ class CommandLayer:
                 args = f"add #{arg}" if verb == "watch" else f"#{arg}"
                 return await self.run(Command(name, args), user)
             if verb in ("like", "dislike") and arg.isdigit():
+                movie = self.engine.movie(int(arg))     # a forged id fails here, unstored
                 key = (f"{user.platform}:button:{event_id}" if event_id
                        else f"{user.platform}:button:{message_ref}:{user.user_id}:{verb}:{time.time_ns()}")
-                await self.record(user, int(arg), verb, key, source=f"{user.platform}:button",
-                                  message_ref=message_ref)
-                movie = self.engine.movie(int(arg))
+                await self.record(user, movie.movie_id, verb, key,
+                                  source=f"{user.platform}:button", message_ref=message_ref)
                 mark = "👍" if verb == "like" else "👎"
                 return Reply(text=f"{mark} Noted for {movie.label}. /recommend uses it.")
             if verb == "page":

@@ -190,6 +190,9 @@ async def test_expired_or_forged_buttons(layer):
     for action in ("", "page:similar:99:#1", "like:abc", "drop table", "page:song:1"):
         reply = await layer.press(action, ADA)
         assert reply.is_error and "expired" in reply.text
+    forged = await layer.press("like:999999999", ADA, event_id="x")
+    assert forged.is_error and "#999999999" in forged.text
+    assert (await layer.store.stats())["events"] == 0      # nothing stored for it
 
 
 async def test_no_store_is_a_friendly_answer(engine):

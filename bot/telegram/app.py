@@ -34,7 +34,8 @@ from .render import send_reply
 log = logging.getLogger("moviebot.telegram")
 
 PLATFORM = "telegram"
-# message_reaction is not delivered unless asked for explicitly.
+# message_reaction is not delivered unless asked for explicitly (and, in groups, only
+# when the bot is an administrator).
 ALLOWED_UPDATES = ["message", "callback_query", "message_reaction"]
 SLOW_DOWN = "You're going a bit fast 🙂 Give me a few seconds and try again."
 OOPS = "Sorry, something went wrong on my side. Please try again in a moment."
@@ -71,6 +72,7 @@ class TelegramFrontend:
         self.options = options
         self.limits = UserRateLimit(options.user_rate, options.user_period)
         self.failed: dict[int, BaseException] = {}   # update id -> what its handler raised
+        self._apologised: set[int] = set()
         self.app = self._build()
 
     def _build(self) -> Application:
@@ -100,7 +102,10 @@ class TelegramFrontend:
         """Handle one update; False if a handler failed (the caller must not confirm it)."""
         self.failed.pop(update.update_id, None)
         await self.app.process_update(update)
-        return update.update_id not in self.failed
+        if update.update_id in self.failed:
+            return False
+        self._apologised.discard(update.update_id)
+        return True
 
     # -- handlers ----------------------------------------------------------------
     def who(self, update: Update) -> User:
@@ -163,8 +168,11 @@ class TelegramFrontend:
         # Never a stack trace in chat: log it, apologise, and keep the update unconfirmed.
         log.error("update failed: %r", context.error, exc_info=context.error)
         if isinstance(update, Update):
+            first_failure = update.update_id not in self._apologised
             self.failed[update.update_id] = context.error
-            if update.effective_chat and update.effective_message and not update.message_reaction:
+            self._apologised.add(update.update_id)      # once, not on every retry
+            if (first_failure and update.effective_chat and update.effective_message
+                    and not update.message_reaction):
                 try:
                     await context.bot.send_message(update.effective_chat.id, OOPS)
                 except Exception:  # noqa: BLE001 - the apology is best effort
