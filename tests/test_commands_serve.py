@@ -58,3 +58,22 @@ def test_serve_telegram_without_token_is_a_clear_error(quick_artifacts, tmp_path
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert out.returncode == 1
     assert "TELEGRAM_BOT_TOKEN is not set" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_serving_never_imports_tensorflow(quick_artifacts):
+    code = (
+        "import sys, asyncio\n"
+        "from bot import serve_cli, commands\n"
+        "from bot.telegram import app, polling, webhook\n"
+        "from bot.discord import client\n"
+        "from bot import tmdb\n"
+        "from engine import Engine\n"
+        "layer = commands.CommandLayer(lambda e=Engine.load(sys.argv[1]): e)\n"
+        "u = commands.User('console', 'me')\n"
+        "for text in ('/similar heat', '/song bohemian rhapsody', '/info toy story'):\n"
+        "    asyncio.run(layer.handle(text, u))\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code, str(quick_artifacts)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -42,7 +42,8 @@ class Running:
     async def start(self):
         layer = CommandLayer(lambda: self.engine, store=self.store)
         self.bot = build_bot(layer, DiscordOptions(api_base=self.fake.api_base,
-                                                   gateway=self.fake.gateway_url))
+                                                   gateway=self.fake.gateway_url,
+                                                   guild_ready_timeout=0.2))
         self.fake._identified.clear()
         self.task = asyncio.create_task(self.bot.start(self.fake.token))
         await asyncio.wait_for(self.bot.wait_until_ready(), 20)

@@ -30,6 +30,7 @@ class DiscordOptions:
     sync_commands: bool = False  # push slash commands to Discord at start (only after changes)
     hint_reactions: bool = True
     admins: frozenset[str] = frozenset()
+    guild_ready_timeout: float = 2.0   # how long discord.py waits for more guilds at start
 
 
 def configure_endpoints(api_base: str = "", gateway_url: str = "") -> None:
@@ -44,7 +45,8 @@ class MovieBot(commands.Bot):
         intents = discord.Intents.default()
         intents.message_content = True   # privileged: needed for "!info heat" and plain titles
         super().__init__(command_prefix=commands.when_mentioned_or(options.prefix),
-                         intents=intents, help_command=None)
+                         intents=intents, help_command=None,
+                         guild_ready_timeout=options.guild_ready_timeout)
         self.layer = layer
         self.options = options
 
