@@ -76,8 +76,9 @@ class TelegramFrontend:
         self.app = self._build()
 
     def _build(self) -> Application:
+        # No Updater: updates come from polling.py / webhook.py, which also bound the
+        # concurrency (options.concurrency) themselves.
         builder = (Application.builder().token(self.options.token).updater(None)
-                   .concurrent_updates(self.options.concurrency)
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=self.options.overall_max_rate,
                        group_max_rate=self.options.group_max_rate,

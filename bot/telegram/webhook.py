@@ -8,6 +8,7 @@ this small aiohttp server is used instead.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -30,6 +31,7 @@ class WebhookServer:
         self.listen, self.port, self.path = listen, port, path
         # The secret proves a request comes from Telegram (it echoes what setWebhook got).
         self.secret = secret or secrets.token_urlsafe(24)
+        self._gate = asyncio.Semaphore(frontend.options.concurrency)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -59,7 +61,9 @@ class WebhookServer:
             return web.Response(status=400)
         if update is None:
             return web.Response(status=400)
-        if await self.frontend.process(update):
+        async with self._gate:
+            ok = await self.frontend.process(update)
+        if ok:
             return web.Response(status=200)
         # Not stored: ask Telegram to deliver it again later.
         return web.Response(status=500)
