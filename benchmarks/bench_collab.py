@@ -167,14 +167,14 @@ def training(args) -> None:
             row["set"] = "real ml-latest-small" if size == 0 else f"synthetic {size:,}"
             rows.append(row)
             print(json.dumps(row), flush=True)
-    print("\n| set | model | ratings | users | items | fit s | per | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| set | model | ratings | users | items | fit s | per | RSS before fit MB | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['set']} | {r['model']} | - | - | - | {r['error'][:40]} | | |")
+            print(f"| {r['set']} | {r['model']} | - | - | - | {r['error'][:40]} | | | |")
         else:
             print(f"| {r['set']} | {r['model']} | {r['ratings']:,} | {r['users']:,} | {r['items']:,} | "
-                  f"{r['fit_s']} | {r['per']} | {r['peak_rss_mb']} |")
+                  f"{r['fit_s']} | {r['per']} | {r['rss_before_fit_mb']} | {r['peak_rss_mb']} |")
 
 
 def main() -> None:
