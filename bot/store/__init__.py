@@ -3,7 +3,7 @@
     store = await Store.open("sqlite+aiosqlite:///data/moviebot.db")   # runs migrations
     uid = await store.user_id("telegram", "12345", "Ann")
     await store.record_feedback(FeedbackEvent(uid, 318, "like", idempotency_key="..."))
-    await engine.recommend(await store.history(uid))
+    engine.recommend(await store.history(uid))
 
 Wrap it in ``spool.SpoolingStore`` so feedback survives a database outage.
 """
