@@ -71,6 +71,19 @@ def _settings(args: argparse.Namespace):
     return settings
 
 
+async def _open_store(url: str):
+    """The feedback store, or a one-line error that says which database failed."""
+    from bot.store import Store
+    from engine.config import _mask_url
+    from engine.errors import MovieBotError
+
+    try:
+        return await Store.open(url)
+    except Exception as exc:
+        raise MovieBotError(f"cannot open the feedback store {_mask_url(url)}: {exc}. "
+                            "Check DATABASE_URL (or --database-url).") from None
+
+
 def _schedule(args: argparse.Namespace):
     from .scheduler import Schedule
 
@@ -96,11 +109,9 @@ def run_once(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def main() -> Any:
-        from bot.store import Store
-
         from .scheduler import run_job
 
-        store = await Store.open(settings.database_url)
+        store = await _open_store(settings.database_url)
         try:
             return await run_job(args.job_name, settings, store, _schedule(args))
         finally:
@@ -118,15 +129,13 @@ def run_scheduler(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def main() -> int:
-        from bot.store import Store
-
         from .scheduler import run_scheduler as loop
 
         stop = asyncio.Event()
         running = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             running.add_signal_handler(sig, stop.set)
-        store = await Store.open(settings.database_url)
+        store = await _open_store(settings.database_url)
         try:
             return await loop(settings, store, _schedule(args), stop=stop, once=args.once)
         finally:
@@ -143,9 +152,7 @@ def run_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else root.parent / "report"
 
     async def runs() -> list:
-        from bot.store import Store
-
-        store = await Store.open(settings.database_url)
+        store = await _open_store(settings.database_url)
         try:
             return await store.job_runs(limit=500)
         finally:

@@ -345,3 +345,13 @@ def test_cli_retrain_and_report(env, capsys):
     assert page.count("class='rejected'") >= 2 and "val_ndcg@10" in page
     assert "<img src='collab.png'" in page and "<img src='catalog.png'" in page
     assert (report_dir / "collab.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_unreachable_database_is_one_friendly_line(tmp_path, capsys):
+    from bot.cli import main
+
+    code = main(["jobs", "retrain", "--artifacts", str(tmp_path),
+                 "--database-url", "postgresql://bot:s3cret@127.0.0.1:1/moviebot"])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot open the feedback store" in err
+    assert "s3cret" not in err and "Traceback" not in err
