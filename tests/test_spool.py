@@ -122,8 +122,9 @@ async def test_torn_last_line_is_skipped(sqlite_store, tmp_path):
     s.spool.append({"op": "record", "event": ev(uid, 1, "k1").to_dict()})
     with open(s.spool.path, "a") as fh:
         fh.write('{"op": "record", "ev')  # the process died mid-write
-    assert await s.flush() == 2
-    assert await s.history(uid) == [(1, "like")]
+    s.spool.append({"op": "record", "event": ev(uid, 2, "k2").to_dict()})  # the next one
+    assert await s.flush() == 3
+    assert await s.history(uid) == [(1, "like"), (2, "like")]
 
 
 async def test_spooled_events_of_a_forgotten_user_are_dropped(sqlite_store, tmp_path):

@@ -73,8 +73,13 @@ class Spool:
     def append(self, *ops: dict[str, Any]) -> None:
         """Write operations durably (they are on disk when this returns)."""
         lines = "".join(json.dumps(op, separators=(",", ":"), default=str) + "\n" for op in ops)
-        with self._locked(self._append_lock), open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(lines)
+        with self._locked(self._append_lock), open(self.path, "ab+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":  # a writer died mid-line: do not glue onto it
+                    lines = "\n" + lines
+            fh.write(lines.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
 
