@@ -25,7 +25,7 @@ from typing import Any
 
 from engine import artifacts
 from engine.config import Settings
-from engine.errors import DataError
+from engine.errors import DataError, MovieBotError
 
 from .scheduler import JobLock
 
@@ -172,7 +172,10 @@ def probe_scores(version_dir: Path, queries: list, k: int = PROBE_K) -> list[flo
         return None
     scores = []
     for history, hidden in queries:
-        ids = [r.movie.movie_id for r in engine.recommend(history, k=k).results]
+        try:
+            ids = [r.movie.movie_id for r in engine.recommend(history, k=k).results]
+        except MovieBotError:  # a refused query serves nothing: it scores 0
+            ids = []
         dcg = sum(1 / math.log2(i + 2) for i, m in enumerate(ids) if m in hidden)
         ideal = sum(1 / math.log2(i + 2) for i in range(min(len(hidden), k)))
         scores.append(dcg / ideal)
@@ -287,12 +290,22 @@ async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
             return result
         candidate = artifacts.read_manifest(out)
         current = artifacts.read_manifest(previous) if previous else {}
-        gate = quality_gate(current, candidate, tolerance, noise_z)
-        started_probe = time.perf_counter()
-        old_scores, new_scores = await asyncio.to_thread(
-            run_probe, Path(settings.data_dir), previous, out)
-        probe_gate(gate, old_scores, new_scores, tolerance, noise_z)
-        log.info("%s: gate checks took %.1fs", name, time.perf_counter() - started_probe)
+        try:
+            gate = quality_gate(current, candidate, tolerance, noise_z)
+            started_probe = time.perf_counter()
+            old_scores, new_scores = await asyncio.to_thread(
+                run_probe, Path(settings.data_dir), previous, out)
+            probe_gate(gate, old_scores, new_scores, tolerance, noise_z)
+            log.info("%s: gate checks took %.1fs", name, time.perf_counter() - started_probe)
+        except Exception as exc:
+            shutil.rmtree(out, ignore_errors=True)
+            log.exception("%s: could not evaluate candidate %s", name, out.name)
+            result = JobResult(name, "failed", current.get("version"), out.name,
+                               [f"evaluation failed: {exc}"],
+                               {"seconds": round(time.perf_counter() - started, 1)})
+            if record:
+                await _record(store, result)
+            return result
         details = {
             "only": only, "quick": quick, "tolerance": tolerance, "previous": current.get("version"),
             "compared": gate.compared, "metrics": candidate.get("metrics", {}),

@@ -218,6 +218,20 @@ async def test_failed_build_is_recorded_and_leaves_nothing_behind(env):
     assert (await store.stats())["last_job_run"]["status"] == "failed"
 
 
+async def test_failed_evaluation_discards_the_candidate(env, monkeypatch):
+    settings, store = env
+    before = current(settings)
+
+    def broken_probe(*args):
+        raise OSError("ratings.csv vanished")
+
+    monkeypatch.setattr(jobs, "run_probe", broken_probe)
+    result = await jobs.retrain(settings, store)
+    assert result.status == "failed" and "ratings.csv vanished" in result.reasons[0]
+    assert current(settings) == before
+    assert [p.name for p in settings.artifacts.iterdir() if p.name.startswith("v")] == [before.name]
+
+
 async def test_keep_last_n_versions(env):
     settings, store = env
     for i in range(4):
