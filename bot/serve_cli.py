@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import signal
-import time
 from pathlib import Path
 
 log = logging.getLogger("moviebot.serve")
@@ -46,35 +45,6 @@ def register(groups) -> None:
     parser.set_defaults(func=run)
 
 
-class EngineHolder:
-    """Returns the engine for the published `current` version, reloading when a job
-    publishes a new one (checked at most every ``every`` seconds, between requests)."""
-
-    def __init__(self, root: Path, every: float = 30.0):
-        from engine import Engine
-
-        self.root = root
-        self.every = every
-        self.engine = Engine.load(root)
-        self._checked = time.monotonic()
-
-    def __call__(self):
-        from engine import Engine
-        from engine.artifacts import current_version
-
-        now = time.monotonic()
-        if now - self._checked >= self.every:
-            self._checked = now
-            try:
-                if current_version(self.root) != self.engine.version_dir:
-                    self.engine = Engine.load(self.root)
-                    log.info("switched to engine version %s", self.engine.version)
-            except Exception:  # noqa: BLE001 - keep serving the old version
-                log.exception("could not load the new engine version; keeping %s",
-                              self.engine.version)
-        return self.engine
-
-
 def pick_platform(requested: str, settings) -> str:
     if requested != "auto":
         return requested
@@ -99,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 async def open_layer(settings, args):
     """The command layer with its engine, store and (optional) TMDB client."""
     from bot.commands import CommandLayer
+    from engine.reload import EngineHolder  # swaps engines when a job publishes a version
 
     holder = EngineHolder(Path(settings.artifacts))
     store = None

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from bot.serve_cli import EngineHolder, pick_platform
-from engine import artifacts
+from bot.serve_cli import pick_platform
 from engine.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,20 +17,6 @@ def test_auto_picks_telegram_then_discord_then_console():
     assert pick_platform("auto", Settings(discord_token="d")) == "discord"
     assert pick_platform("auto", Settings()) == "console"
     assert pick_platform("discord", Settings(telegram_token="t")) == "discord"
-
-
-def test_engine_holder_follows_the_current_pointer(quick_artifacts, tmp_path):
-    root = tmp_path / "artifacts"
-    first = root / artifacts.current_version(quick_artifacts).name
-    shutil.copytree(artifacts.current_version(quick_artifacts), first, symlinks=True)
-    artifacts.publish(root, first)
-    holder = EngineHolder(root, every=0.0)
-    assert holder().version_dir == first.resolve()
-    second = root / (first.name + "-b")
-    shutil.copytree(first, second)
-    artifacts.publish(root, second)
-    time.sleep(0.01)
-    assert holder().version_dir == second.resolve()
 
 
 def test_serve_console_answers_piped_messages(quick_artifacts, tmp_path):
