@@ -23,9 +23,18 @@ def register(groups) -> None:
 
     parser = groups.top.add_parser(
         "serve", help="run the bot on Telegram, Discord or the console",
-        description="Tokens are read from the environment only: TELEGRAM_BOT_TOKEN "
-                    "(and TELEGRAM_API_BASE_URL for a self-hosted Bot API server), "
-                    "DISCORD_BOT_TOKEN, TMDB_API_KEY (optional live posters/trailers).")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""Tokens are read from the environment only, never from arguments:
+  TELEGRAM_BOT_TOKEN        Telegram bot token (from @BotFather)
+  TELEGRAM_API_BASE_URL     optional: a self-hosted Bot API server
+  TELEGRAM_WEBHOOK_URL      optional: public HTTPS URL -> webhook mode instead of polling
+  TELEGRAM_WEBHOOK_SECRET   optional: secret Telegram echoes in each webhook request
+  DISCORD_BOT_TOKEN         Discord bot token
+  DISCORD_API_BASE_URL      optional: another REST base (default https://discord.com/api/v10)
+  DISCORD_GATEWAY_URL       optional: another gateway (default wss://gateway.discord.gg/)
+  TMDB_API_KEY              optional: live posters, cast and trailers from TMDB
+  MOVIEBOT_ADMINS           who may use /stats: "telegram:123,discord:456"
+  DATABASE_URL              feedback store (default: SQLite under data/)""")
     parser.add_argument("platform", choices=["telegram", "discord", "console", "auto"],
                         nargs="?", default="auto")
     add_common(parser)
