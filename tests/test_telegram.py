@@ -261,3 +261,14 @@ async def test_reactions_during_a_database_outage_are_spooled_not_lost(engine, t
         uid = await store.user_id("telegram", str(USER))
         assert [s for _, s in await store.history(uid)] == ["like"]
         assert (await store.stats())["events"] == 1
+
+
+async def test_a_poster_telegram_cannot_fetch_falls_back_to_a_text_card(bot, engine):
+    fake, _, _ = bot
+    assert engine.movie(1).poster_url      # the dataset has Toy Story's poster
+    fake.fail("sendPhoto", error_code=400, retry_after=None,
+              description="Bad Request: wrong file identifier/HTTP URL specified")
+    fake.push_text("/info toy story")
+    sent = await answered(fake)
+    assert sent[0].startswith("<b>Toy Story (1995)</b>")
+    assert [c.method for c in fake.sent(chat_id=USER)] == ["sendPhoto:failed", "sendMessage"]
