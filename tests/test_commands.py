@@ -200,3 +200,16 @@ async def test_no_store_is_a_friendly_answer(engine):
     for text in ("/rate Heat 4", "/watchlist", "/recommend", "/forget"):
         reply = await layer.handle(text, ADA)
         assert reply.is_error and "no memory" in reply.text
+
+
+async def test_components_not_built_answer_with_the_friendly_message(engine):
+    from engine import Engine
+
+    bare = Engine(engine.version_dir, {**engine.manifest, "components": {
+        k: v for k, v in engine.manifest["components"].items()
+        if k not in ("content", "collab", "crossmedia")}}, engine.catalog)
+    layer = CommandLayer(lambda: bare)
+    for text, component in (("/similar heat", "content"), ("/song bohemian rhapsody", "crossmedia")):
+        reply = await layer.handle(text, ADA)
+        assert reply.is_error and f"The {component} recommender is not built yet" in reply.text
+    assert (await layer.handle("/info heat", ADA)).cards     # the catalog alone still answers
