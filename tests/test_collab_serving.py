@@ -130,6 +130,9 @@ def test_bad_input_is_friendly(collab):
         collab.recommend(FANS, k=0)
     with pytest.raises(MovieBotError, match="not a rating"):
         collab.recommend([(SHAWSHANK, "meh")], k=5)
+    only_dislikes = collab.recommend([(SHAWSHANK, 1), (STAR_WARS, "dislike"), (MATRIX, 0.5)], k=5)
+    assert only_dislikes.query["cold_start"] and len(only_dislikes.results) == 5
+    assert not {SHAWSHANK, STAR_WARS, MATRIX} & {r.movie.movie_id for r in only_dislikes.results}
 
 
 def test_recommend_cli_json_and_errors(version_dir, capsys):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import ComponentMissing, MovieBotError
+from engine.errors import ComponentMissing, InvalidInput
 from engine.results import Filters, Movie, Recommendation, Recommendations
 
 from .diversity import diversify
@@ -64,19 +64,21 @@ class CollabRecommender:
     # -- public API --------------------------------------------------------------
     def recommend(self, history: Sequence[tuple[int, Signal]] | History, k: int = 10,
                   filters: Filters | None = None) -> Recommendations:
-        if not 1 <= int(k) <= 100:
-            raise MovieBotError("Ask for between 1 and 100 recommendations.")
+        if not isinstance(k, int) or not 1 <= k <= 100:
+            raise InvalidInput("Ask for between 1 and 100 recommendations.")
         hist = history_pairs(history)
         filters = filters or Filters()
         known = {m: r for m, r in hist.ratings.items() if m in self.catalog}
         unknown = sorted(set(hist.ratings) - set(known))
+        # with no liked film there is nothing to fold in: a cold start too
+        cold = len(known) < COLD_START or not any(r >= POSITIVE_AT for r in known.values())
         query = {"history": len(hist), "known": len(known), "unknown_ids": unknown,
-                 "model": self.meta["default"], "cold_start": len(known) < COLD_START}
-        if len(known) < COLD_START:
+                 "model": self.meta["default"], "cold_start": cold}
+        if cold:
             return self._cold_start(known, k, filters, query)
         idx = self._columns(list(known))
         ok = idx >= 0
-        weights = np.array([_weight(r) for r in known.values()], dtype=np.float32)
+        weights = np.array([confidence(r) for r in known.values()], dtype=np.float32)
         user = self.model.user_vector(idx[ok], weights[ok])
         exclude = set(known)
         ranked = self._ranked(user, exclude, k, filters)
@@ -183,10 +185,6 @@ class CollabRecommender:
         query["onboarding"] = [r.movie.brief() for r in
                                self.onboarding(k, exclude=set(known)).results]
         return Recommendations(query, results[:k], kind="recommend")
-
-
-def _weight(rating: float) -> float:
-    return confidence(rating)
 
 
 def _diversified(ranked: list[tuple[Movie, object]], k: int) -> list[tuple[Movie, object]]:
