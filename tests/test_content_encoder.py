@@ -8,7 +8,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_architecture_matches_the_issue():
+def test_architecture_matches_the_issue(quick_artifacts):
+    # quick_artifacts first: building a model initialises TensorFlow, after which other
+    # stages of the session build can no longer set their thread counts
     from engine.content.train_encoder import EncoderConfig, build_model
 
     model = build_model(vocab_size=100, max_len=12, n_labels=5, cfg=EncoderConfig())

@@ -20,6 +20,7 @@ import numpy as np
 from .text import Vocab, tokenize
 
 log = logging.getLogger("moviebot.content.encoder")
+_MASK_WARNING = r"Layer 'max_pool' .* does not support masking"
 
 
 @dataclass
@@ -77,9 +78,10 @@ def build_model(vocab_size: int, max_len: int, n_labels: int, cfg: EncoderConfig
     x = layers.Bidirectional(layers.LSTM(cfg.lstm_units, return_sequences=True), name="bilstm")(x)
     # Max pooling ignores the mask: with the mask the forward LSTM repeats its last real
     # output over the padding and the backward one outputs zeros there, so the max is
-    # over real steps (and 0), so Keras's warning about the dropped mask is silenced.
+    # over real steps (and 0), so Keras's warning about the dropped mask is silenced
+    # (around all of training: it fires again whenever fit/predict trace the graph).
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not support masking.*")
+        warnings.filterwarnings("ignore", message=_MASK_WARNING)
         x = layers.GlobalMaxPooling1D(name="max_pool")(x)
     x = layers.Dense(cfg.dense_units, activation="relu", name="movie_embedding")(x)
     x = layers.Dropout(cfg.dropout, name="dropout")(x)
@@ -139,28 +141,30 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
     X = vocab.encode_many(tokens, max_len)
     Y = binarizer.transform(genres).astype("float32")
 
-    model = build_model(len(vocab), max_len, len(labels), cfg)
-    with tempfile.TemporaryDirectory() as tmp:
-        best = Path(tmp) / "best.weights.h5"
-        callbacks = [
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
-                                          restore_best_weights=False),
-            keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True,
-                                            save_weights_only=True),
-        ]
-        history = model.fit(X[train_idx], Y[train_idx], validation_data=(X[val_idx], Y[val_idx]),
-                            epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
-                            callbacks=callbacks, verbose=1 if progress else 0)
-        model.load_weights(str(best))  # the checkpoint with the lowest validation loss
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_MASK_WARNING)
+        model = build_model(len(vocab), max_len, len(labels), cfg)
+        with tempfile.TemporaryDirectory() as tmp:
+            best = Path(tmp) / "best.weights.h5"
+            callbacks = [
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+                                              restore_best_weights=False),
+                keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True,
+                                                save_weights_only=True),
+            ]
+            history = model.fit(X[train_idx], Y[train_idx], validation_data=(X[val_idx], Y[val_idx]),
+                                epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
+                                callbacks=callbacks, verbose=1 if progress else 0)
+            model.load_weights(str(best))  # the checkpoint with the lowest validation loss
 
-    probs = model.predict(X[test_idx], batch_size=256, verbose=0)
-    metrics = _f1(Y[test_idx].astype(int), (probs >= 0.5).astype(int))
-    val_losses = history.history["val_loss"]
-    metrics.update({"best_val_loss": float(min(val_losses)), "epochs_run": len(val_losses),
-                    "n_train_movies": int(len(train_idx)), "n_test_movies": int(len(test_idx))})
+        probs = model.predict(X[test_idx], batch_size=256, verbose=0)
+        metrics = _f1(Y[test_idx].astype(int), (probs >= 0.5).astype(int))
+        val_losses = history.history["val_loss"]
+        metrics.update({"best_val_loss": float(min(val_losses)), "epochs_run": len(val_losses),
+                        "n_train_movies": int(len(train_idx)), "n_test_movies": int(len(test_idx))})
 
-    embedder = keras.Model(model.input, model.get_layer("movie_embedding").output)
-    embeddings = embedder.predict(X, batch_size=256, verbose=0).astype(np.float32)
+        embedder = keras.Model(model.input, model.get_layer("movie_embedding").output)
+        embeddings = embedder.predict(X, batch_size=256, verbose=0).astype(np.float32)
     # An empty text would embed as the bias alone: the same vector for every such movie,
     # which would make them all "similar"; zero rows let fusion fall back to metadata.
     embeddings[~has_text] = 0.0
