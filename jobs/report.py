@@ -82,9 +82,13 @@ def collect(root: Path, runs: list[Any] | None = None) -> list[Point]:
 
 
 def _chart(points: list[Point], component: str, metrics: list[str], path: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise DataError("matplotlib", "is not installed; the report draws its charts with it",
+                        "pip install 'moviebot[report]'") from None
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # files only: no display on a server
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(metrics), 1, figsize=(9, 2.2 * len(metrics) + 0.6),
