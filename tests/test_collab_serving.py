@@ -126,7 +126,7 @@ def test_unrated_films_have_content_vectors(collab, engine):
 
 
 def test_bad_input_is_friendly(collab):
-    with pytest.raises(MovieBotError, match="between 1 and 100"):
+    with pytest.raises(MovieBotError, match="between 1 and 200"):
         collab.recommend(FANS, k=0)
     with pytest.raises(MovieBotError, match="not a rating"):
         collab.recommend([(SHAWSHANK, "meh")], k=5)

@@ -149,6 +149,7 @@ def build_stage(ctx) -> dict:
            [*files, out / "item_ids.npy", out / "popularity.npy", out / "index.ann", out / "collab.json"]]
     return {"files": rel,
             "metrics": {"default": model.kind, "val_ndcg@10": table[model.kind]["ndcg@10"],
+                        "val_users": table[model.kind]["users"],
                         "validation": table, "items": len(item_ids), "content_only_items": n_cold,
                         "search_k": search_k, "annoy_recall@10": round(recall, 4)},
             "params": {"model": model.params, "min_item_count": min_count,

@@ -16,7 +16,7 @@ def register(groups) -> None:
     add_common(rec)
     rec.add_argument("--history", required=True,
                      help='comma-separated MOVIE_ID:SIGNAL, SIGNAL = 0.5-5 stars, like or dislike')
-    rec.add_argument("-k", type=int, default=10, help="how many picks (1-100)")
+    rec.add_argument("-k", type=int, default=10, help="how many picks (1-200)")
     rec.add_argument("--json", action="store_true", help="print the result as JSON")
     rec.set_defaults(func=run_recommend)
 

@@ -24,6 +24,7 @@ from .signals import POSITIVE_AT, History, Signal, confidence, history_pairs
 from .vectors import VectorIndex
 
 COLD_START = 3          # fewer known signals than this -> onboarding + popular-in-genre
+MAX_K = 200             # bots page by asking for (page + 1) * page_size + 1
 CANDIDATES = 4          # ask Annoy for CANDIDATES * k extra films to survive filtering
 META = "collab.json"
 
@@ -64,8 +65,8 @@ class CollabRecommender:
     # -- public API --------------------------------------------------------------
     def recommend(self, history: Sequence[tuple[int, Signal]] | History, k: int = 10,
                   filters: Filters | None = None) -> Recommendations:
-        if not isinstance(k, int) or not 1 <= k <= 100:
-            raise InvalidInput("Ask for between 1 and 100 recommendations.")
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InvalidInput(f"Ask for between 1 and {MAX_K} recommendations.")
         hist = history_pairs(history)
         filters = filters or Filters()
         known = {m: r for m, r in hist.ratings.items() if m in self.catalog}
