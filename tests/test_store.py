@@ -169,6 +169,10 @@ async def test_stats_and_job_runs(store: Store):
                                        datetime.now(UTC).date().isoformat(): 2}
     assert stats["events_by_signal"] == {"like": 2}
     assert stats["last_job_run"]["status"] == "published"
+    await store.record_job_run("eval", "ok", {})
+    stats = await store.stats()
+    assert stats["last_job_run"]["name"] == "eval"
+    assert stats["last_published"]["details"] == {"version": "v2"}
     runs = await store.job_runs("retrain")
     assert [r.status for r in runs] == ["published", "rejected"]
     assert runs[1].details == {"why": "ndcg@10 fell"}

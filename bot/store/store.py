@@ -476,8 +476,10 @@ class Store:
             out["events_by_signal"] = {s: int(n) for s, n in await conn.execute(
                 select(FeedbackRow.signal, func.count()).where(FeedbackRow.retracted.is_(False))
                 .group_by(FeedbackRow.signal))}
-        runs = await self.job_runs(limit=1)
+        runs = await self.job_runs(limit=200)
         out["last_job_run"] = _job_dict(runs[0]) if runs else None
+        published = next((r for r in runs if r.status == "published"), None)
+        out["last_published"] = _job_dict(published) if published else None
         return out
 
 
