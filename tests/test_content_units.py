@@ -8,7 +8,15 @@ import pytest
 
 from engine.content import evaluate as ev
 from engine.content import index as idx
-from engine.content.fusion import BlockSimilarity, choose_fusion, fuse, l2_rows, weight_grid
+from engine.content.fusion import (
+    BlockSimilarity,
+    choose_fusion,
+    fuse,
+    l2_rows,
+    one_se_choice,
+    prepare_block,
+    weight_grid,
+)
 from engine.content.serving import reason
 from engine.content.text import Vocab, tokenize
 from engine.results import Movie
@@ -41,7 +49,8 @@ def test_fused_cosine_is_weighted_mean_of_block_cosines():
     fused = fuse(blocks, weights)
     assert np.allclose(np.linalg.norm(fused, axis=1), 1.0, atol=1e-5)
     i, j = 10, 20  # both have every block
-    expected = sum(w * float(l2_rows(blocks[n])[i] @ l2_rows(blocks[n])[j]) for n, w in weights.items())
+    expected = sum(w * float(prepare_block(blocks[n])[i] @ prepare_block(blocks[n])[j])
+                   for n, w in weights.items())
     assert fused[i] @ fused[j] == pytest.approx(expected, abs=1e-5)
 
 
@@ -65,29 +74,39 @@ def test_weight_grid_covers_the_simplex():
     assert all(abs(sum(w.values()) - 1) < 1e-9 for w in grid)
 
 
-def test_padded_angular_vectors_rank_like_the_inner_product():
+def test_two_stage_annoy_matches_exact_search_and_scores():
     rng = np.random.default_rng(2)
     fused = l2_rows(rng.normal(size=(200, 8)).astype(np.float32))
     prior = rng.random(200).astype(np.float32)
-    lam = 0.4
-    items, norm = idx.item_vectors(fused, prior, lam)
-    assert np.allclose(np.linalg.norm(items, axis=1), norm, atol=1e-5)
-    q = idx.query_vector(fused[5], lam)
-    served = (1 - lam) * (fused @ fused[5]) + lam * prior
-    assert np.allclose(items @ q, served, atol=1e-5)
-    index = idx.build_annoy(items, n_trees=10)
-    ids, dists = index.get_nns_by_vector(q, 10, search_k=10_000, include_distances=True)
-    assert ids == np.argsort(-served)[:10].tolist()  # search_k >= n: exact
-    assert np.allclose(norm * (1 - np.array(dists) ** 2 / 2), served[ids], atol=1e-4)
+    lam, n_cand = 0.4, 30
+    index = idx.build_annoy(fused, n_trees=10)
+    want = idx.exact_served(fused, prior, 5, lam, n_cand)
+    got = idx.annoy_served(index, prior, 5, lam, n_cand, search_k=10_000)  # search_k >= n: exact
+    assert got.tolist() == want.tolist()
+    cos = fused @ fused[5]
+    cos[5] = -np.inf
+    candidates = np.argsort(-cos)[:n_cand]
+    assert set(want) <= set(candidates.tolist())  # popularity only reorders similar films
+    served = (1 - lam) * cos[candidates] + lam * prior[candidates]
+    assert want.tolist() == candidates[np.argsort(-served)][:10].tolist()
+    # the vectorised evaluation scorer gives the same list
+    scorer = ev.served_scorer(fused, prior, lam, n_cand)
+    assert ev.top_k(scorer(np.array([5])), np.array([5]))[0].tolist() == want.tolist()
+
+
+def test_angular_distance_gives_the_cosine():
+    rng = np.random.default_rng(5)
+    fused = l2_rows(rng.normal(size=(50, 6)).astype(np.float32))
+    index = idx.build_annoy(fused, n_trees=5)
+    ids, dists = index.get_nns_by_item(0, 5, search_k=1000, include_distances=True)
+    assert np.allclose(idx.cosine_from_distance(dists), fused[ids] @ fused[0], atol=1e-4)
 
 
 def test_choose_params_reports_measured_recall():
     rng = np.random.default_rng(3)
-    items, _ = idx.item_vectors(l2_rows(rng.normal(size=(500, 6)).astype(np.float32)),
-                                rng.random(500).astype(np.float32), 0.3)
-    sample = np.arange(50)
-    queries = items[sample]
-    _, params, trials = idx.choose_params(items, queries, exclude=sample, tree_options=(5, 10),
+    fused = l2_rows(rng.normal(size=(500, 6)).astype(np.float32))
+    prior = rng.random(500).astype(np.float32)
+    _, params, trials = idx.choose_params(fused, prior, np.arange(50), 0.3, 40, tree_options=(5, 10),
                                           k_options=(50, 5000), target=0.95)
     assert params.recall_at_10 >= 0.95
     assert len(trials) >= 2 and all(0 <= t["recall@10"] <= 1 for t in trials)
@@ -132,11 +151,50 @@ def test_choose_fusion_prefers_the_informative_block():
     good = np.eye(6)[groups] + 0.05 * rng.normal(size=(n, 6))
     noise = rng.normal(size=(n, 6))
     queries = np.arange(0, n, 3)
-    qs = ev.QuerySet(queries, [np.flatnonzero((groups == groups[q]) & (np.arange(n) != q)) for q in queries])
-    choice, tried = choose_fusion({"good": good, "noise": noise}, np.zeros(n, np.float32), queries,
-                                  lambda s: ev.evaluate_scores(s, qs)["ndcg@10"], step=0.25)
+    qs = ev.QuerySet(queries, [np.flatnonzero((groups == groups[q]) & (np.arange(n) != q)) for q in queries],
+                     queries // 6)
+    prior = rng.random(n).astype(np.float32)  # unrelated to relevance
+    choice, tried = choose_fusion({"good": good, "noise": noise}, prior, qs, step=0.25,
+                                  lams=(0.5,), gammas=(1.0,), candidates=(20,))
     assert choice.weights["good"] >= 0.75 and choice.lam == 0.0
-    assert choice.validation["ndcg@10"] > 0.9 and len(tried) > 5
+    assert choice.validation["ndcg@10"] > 0.9 and len(tried) == 5 * 2
+
+
+def test_one_se_rule_takes_the_most_content_faithful_config_within_one_se():
+    def trial(tfidf, lam, n, ndcg, se=0.01):
+        return {"weights": {"tfidf": tfidf, "metadata": 1 - tfidf}, "lam": lam, "gamma": 1.0,
+                "n_candidates": n, "ndcg@10": ndcg, "se": se}
+    trials = [trial(0.0, 0.8, 400, 0.200), trial(0.3, 0.8, 400, 0.195), trial(0.1, 0.2, 100, 0.192),
+              trial(0.5, 0.2, 100, 0.191), trial(0.5, 0.2, 50, 0.191), trial(0.9, 0.0, 0, 0.150)]
+    chosen, best = one_se_choice(trials)
+    assert best is trials[0]
+    assert chosen is trials[4]  # within 0.200 - 0.01; smallest lam, most text, fewest candidates
+
+
+def test_cluster_standard_error_counts_users_not_queries():
+    values = np.array([1.0, 1.0, 0.0, 0.0])
+    naive = ev.standard_error(values)
+    assert naive == pytest.approx(np.std(values, ddof=1) / 2)
+    # two users who each always hit or always miss: effectively 2 observations, not 4
+    clustered = ev.standard_error(values, np.array([1, 1, 2, 2]))
+    assert clustered > naive
+
+
+def test_per_query_ndcg_matches_ranking_metrics():
+    qs = ev.QuerySet(np.array([0, 1]), [np.array([2, 3]), np.array([5])])
+    ranked = np.array([[2, 9, 3] + [8] * 7, [9, 8, 7, 6, 5, 10, 11, 12, 13, 14]])
+    hits = qs.relevance(20)[np.arange(2)[:, None], ranked]
+    per_query = ev.per_query_ndcg(hits, np.array([2, 1]))
+    assert per_query.mean() == pytest.approx(ev.ranking_metrics(ranked, qs)["ndcg@10"])
+
+
+def test_centring_removes_the_shared_direction_but_keeps_missing_rows_empty():
+    x = np.array([[1.0, 10.0], [2.0, 10.0], [0.0, 0.0], [3.0, 10.0]], dtype=np.float32)
+    out = prepare_block(x)
+    assert not out[2].any()
+    # every present row keeps unit length, even row 1 which sits exactly on the mean
+    assert np.allclose(np.linalg.norm(out[[0, 1, 3]], axis=1), 1.0, atol=1e-6)
+    assert out[0] @ out[3] < 0  # raw cosines are all ~1; centred, the extremes are opposite
 
 
 def test_reason_names_what_is_shared_most_specific_first():

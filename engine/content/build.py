@@ -4,8 +4,9 @@ Writes only below ``<version>/content/``:
   bilstm.npy tfidf.npy metadata.npy   per-block movie vectors (float32, catalog row order)
   vocab.json labels.json              the encoder's tokenizer vocabulary and genre labels
   ids.npy                             movie_id of each index item
-  index.ann                           Annoy (angular) over the padded fused vectors
-  content.json                        weights, prior, index parameters, dimensions
+  index.ann                           Annoy (angular) over the fused content vectors
+  prior.npy                           the popularity prior of each item (for the rerank)
+  content.json                        weights, prior, rerank size, selection, index parameters
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import pandas as pd
 
 from . import evaluate as ev
 from . import index as idx
-from .fusion import choose_fusion, fuse
+from .fusion import RULE, choose_fusion, fuse, usable_blocks
 from .metadata import metadata_vectors, vote_percentile
 from .text import movie_text
 from .tfidf import TfidfConfig, tfidf_vectors
 
 CONFIG = "content.json"
+# --quick: a smaller prior grid (the weight grid is 0.25 there) so the stage stays short
+QUICK_GRID = {"lams": (0.3, 0.6, 0.9), "gammas": (1.0, 16.0), "candidates": (50, 200)}
 BLOCK_FILES = {"tfidf": "tfidf.npy", "bilstm": "bilstm.npy", "metadata": "metadata.npy"}
 
 
@@ -70,47 +73,52 @@ def build_stage(ctx) -> dict:
     encoder.vocab.save(out / "vocab.json", max_len=encoder.max_len)
     (out / "labels.json").write_text(json.dumps({"classes": encoder.labels}))
 
-    # Fusion weights and the prior are chosen on validation users only.
+    # Fusion weights and the prior are chosen on validation users only (one-SE rule).
     per_user = 2 if ctx.quick else 5
     val_users, test_users = ev.split_users(ratings, ctx.seed)
     val_q = ev.make_queries(ratings, val_users, movie_ids, per_user, ctx.seed)
     percentile = vote_percentile(catalog)
-    choice, tried = choose_fusion(blocks, percentile, val_q.queries,
-                                  lambda s: ev.evaluate_scores(s, val_q)["ndcg@10"],
-                                  step=0.25 if ctx.quick else 0.1, rounds=1 if ctx.quick else 2)
-    fused = fuse(blocks, choice.weights)
-    prior = percentile ** choice.gamma
-    items, norm = idx.item_vectors(fused, prior, choice.lam)
+    started = time.perf_counter()
+    usable = usable_blocks(blocks)
+    choice, tried = choose_fusion(usable, percentile, val_q, step=0.25 if ctx.quick else 0.1,
+                                  **QUICK_GRID if ctx.quick else {})
+    fusion_seconds = time.perf_counter() - started
+    weights = {name: choice.weights.get(name, 0.0) for name in blocks}
+    fused = fuse(usable, choice.weights)
+    prior = (percentile ** choice.gamma).astype(np.float32)
 
-    # n_trees / search_k from measured recall against exact search.
+    # n_trees / search_k from measured recall of the served list against exact search.
     rng = np.random.default_rng(ctx.seed)
-    sample = rng.choice(len(items), size=min(300 if ctx.quick else 1000, len(items)), replace=False)
-    queries = np.stack([idx.query_vector(fused[i], choice.lam) for i in sample])
+    sample = rng.choice(len(fused), size=min(300 if ctx.quick else 1000, len(fused)), replace=False)
     started = time.perf_counter()
     annoy, index_params, trials = idx.choose_params(
-        items, queries, exclude=sample, seed=ctx.seed,
+        fused, prior, sample, choice.lam, choice.n_candidates, seed=ctx.seed,
         tree_options=(10, 25) if ctx.quick else (10, 25, 50, 100))
     index_seconds = time.perf_counter() - started
     idx.save(annoy, out / "index.ann")
     np.save(out / "ids.npy", movie_ids)
+    np.save(out / "prior.npy", prior)
 
-    config = {"weights": choice.weights, "lam": choice.lam, "gamma": choice.gamma,
-              "norm": norm, "dim": int(items.shape[1]), "fused_dim": int(fused.shape[1]),
+    selection = {"rule": RULE, **{k: v for k, v in choice.validation.items()}}
+    config = {"weights": weights, "lam": choice.lam, "gamma": choice.gamma,
+              "n_candidates": choice.n_candidates, "dim": int(fused.shape[1]),
               "n_trees": index_params.n_trees, "search_k": index_params.search_k,
-              "seed": ctx.seed, "per_user": per_user,
-              "ratings": str(ctx.ratings_path) if ctx.ratings_path else ""}
+              "seed": ctx.seed, "per_user": per_user, "block_prep": "centred, L2 per block",
+              "ratings": str(ctx.ratings_path) if ctx.ratings_path else "",
+              "selection": selection}
     (out / CONFIG).write_text(json.dumps(config, indent=2))
 
     test_q = ev.make_queries(ratings, test_users, movie_ids, per_user, ctx.seed)
     table = ev.evaluate_all(blocks, fused, catalog, test_q, percentile, choice)
     files = [f"content/{name}" for name in (*BLOCK_FILES.values(), "vocab.json", "labels.json",
-                                            "ids.npy", "index.ann", CONFIG)]
+                                            "ids.npy", "prior.npy", "index.ann", CONFIG)]
     metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
                "index_recall@10": round(index_params.recall_at_10, 4),
                "index_mean_query_ms": round(index_params.mean_query_ms, 4),
                "eval_test_users": table}
     params.update({"fusion": asdict(choice), "fusion_trials": len(tried), "index_trials": trials,
-                   "index_seconds": round(index_seconds, 1), **config})
+                   "fusion_seconds": round(fusion_seconds, 1), "index_seconds": round(index_seconds, 1),
+                   **config})
     return {"files": files, "metrics": metrics, "params": params}
 
 

@@ -28,9 +28,17 @@ K = 10
 class QuerySet:
     queries: np.ndarray           # catalog row of each query movie
     relevant: list[np.ndarray]    # catalog rows liked by the same user (query excluded)
+    users: np.ndarray | None = None  # the user behind each query (for the standard error)
 
     def __len__(self) -> int:
         return len(self.queries)
+
+    def relevance(self, n_items: int) -> np.ndarray:
+        """(n_queries, n_items) bool: is item j one of query i's relevant movies."""
+        rel = np.zeros((len(self), n_items), dtype=bool)
+        for i, rows in enumerate(self.relevant):
+            rel[i, rows] = True
+        return rel
 
 
 def split_users(ratings: pd.DataFrame, seed: int = 42, val_share: float = 0.5
@@ -49,15 +57,16 @@ def make_queries(ratings: pd.DataFrame, users: np.ndarray, movie_ids: np.ndarray
     liked = ratings[(ratings["rating"] >= LIKE) & ratings["userId"].isin(users)
                     & ratings["movieId"].isin(row_of.index)]
     rng = np.random.default_rng(seed)
-    queries, relevant = [], []
-    for _, group in liked.sort_values(["userId", "movieId"]).groupby("userId", sort=True):
+    queries, relevant, who = [], [], []
+    for user, group in liked.sort_values(["userId", "movieId"]).groupby("userId", sort=True):
         rows = row_of.loc[group["movieId"].to_numpy()].to_numpy()
         if len(rows) < 2:
             continue
         for q in rng.choice(rows, size=min(per_user, len(rows)), replace=False):
             queries.append(int(q))
             relevant.append(rows[rows != q])
-    return QuerySet(np.array(queries, dtype=np.int64), relevant)
+            who.append(int(user))
+    return QuerySet(np.array(queries, dtype=np.int64), relevant, np.array(who, dtype=np.int64))
 
 
 def top_k(scores: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
@@ -84,6 +93,33 @@ def ranking_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> dict[str, f
 
 def evaluate_scores(scores: np.ndarray, qs: QuerySet) -> dict[str, float]:
     return ranking_metrics(top_k(scores, qs.queries), qs)
+
+
+def per_query_ndcg(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """NDCG@10 of every query from its top-10 hit matrix (n_queries, <=10), vectorised."""
+    k = hits.shape[1]
+    ideal = np.cumsum(_DISCOUNT)[np.minimum(n_relevant, K) - 1]
+    return (hits * _DISCOUNT[:k]).sum(axis=1) / ideal
+
+
+def standard_error(values: np.ndarray, clusters: np.ndarray | None = None) -> float:
+    """Standard error of the mean of per-query values.
+
+    Queries of the same user are correlated (same taste, same relevant set), so with
+    ``clusters`` (the user of each query) this is the cluster-robust standard error, i.e.
+    users, not queries, are the independent units. It is larger than the naive one.
+    """
+    n = len(values)
+    if n < 2:
+        return 0.0
+    if clusters is None:
+        return float(np.std(values, ddof=1) / np.sqrt(n))
+    dev = values - values.mean()
+    _, inverse = np.unique(clusters, return_inverse=True)
+    per_cluster = np.bincount(inverse, weights=dev)
+    g = len(per_cluster)
+    correction = g / (g - 1) if g > 1 else 1.0
+    return float(np.sqrt(correction * (per_cluster ** 2).sum()) / n)
 
 
 # -- scorers: (query rows) -> (n_queries, n_movies) scores ---------------------------
@@ -122,10 +158,24 @@ def popularity_of(catalog: pd.DataFrame) -> np.ndarray:
     return pd.to_numeric(catalog["vote_count"], errors="coerce").fillna(0).to_numpy(float)
 
 
-def prior_scorer(fused: np.ndarray, prior: np.ndarray, lam: float) -> Callable[[np.ndarray], np.ndarray]:
-    """The served score: (1 - lam) * fused cosine + lam * popularity prior (see index.py)."""
+def served_scorer(fused: np.ndarray, prior: np.ndarray, lam: float,
+                  n_candidates: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The served two-stage score (index.py): the top ``n_candidates`` by fused cosine keep
+    ``(1 - lam) * cosine + lam * prior``, every other movie gets -inf (never listed)."""
     cosine = cosine_scorer(fused)
-    return lambda queries: (1 - lam) * cosine(queries) + lam * prior[None, :]
+    if not lam:
+        return cosine
+
+    def score(queries: np.ndarray) -> np.ndarray:
+        cos = cosine(queries).astype(np.float64)
+        cos[np.arange(len(queries)), queries] = -np.inf
+        n = min(n_candidates, cos.shape[1] - 1)
+        cand = np.argpartition(-cos, n - 1, axis=1)[:, :n]
+        rows = np.arange(len(queries))[:, None]
+        out = np.full_like(cos, -np.inf)
+        out[rows, cand] = (1 - lam) * cos[rows, cand] + lam * prior[cand]
+        return out
+    return score
 
 
 def evaluate_all(blocks: Mapping[str, np.ndarray], fused: np.ndarray, catalog: pd.DataFrame,
@@ -137,7 +187,8 @@ def evaluate_all(blocks: Mapping[str, np.ndarray], fused: np.ndarray, catalog: p
     pop = popularity_of(catalog)
     scorers = {f"{name} only": cosine_scorer(vecs) for name, vecs in blocks.items()}
     scorers["fused blocks, no prior"] = cosine_scorer(fused)
-    scorers["fused (served)"] = prior_scorer(fused, percentile ** choice.gamma, choice.lam)
+    scorers["fused (served)"] = served_scorer(fused, percentile ** choice.gamma, choice.lam,
+                                              choice.n_candidates)
     scorers["genre-Jaccard baseline"] = genre_jaccard_scorer(genres, pop)
     scorers["popularity baseline"] = popularity_scorer(pop)
     table = {}
@@ -164,7 +215,8 @@ def load_ratings(path: Path) -> pd.DataFrame:
 
 
 def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | None = None,
-                   prior_rows: bool = False) -> dict[str, dict[str, float]]:
+                   prior_rows: bool = False, weight_rows: bool = False
+                   ) -> dict[str, dict[str, float]]:
     """Recompute the test-user table from a built version (same seeded user split)."""
     import json
 
@@ -186,7 +238,7 @@ def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | No
     ratings = (movielens.ratings(ratings_path) if ratings_path
                else movielens.small_ratings(data_dir))
     blocks = load_blocks(content)
-    choice = FusionChoice(config["weights"], config["lam"], config["gamma"])
+    choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
     _, test_users = split_users(ratings, config["seed"])
     qs = make_queries(ratings, test_users, catalog["movie_id"].to_numpy(np.int64),
                       config["per_user"], config["seed"])
@@ -194,25 +246,68 @@ def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | No
     table = evaluate_all(blocks, fuse(blocks, choice.weights), catalog, qs, percentile, choice)
     if prior_rows:
         table.update(block_prior_rows(blocks, catalog, ratings, config, percentile, qs))
+    if prior_rows or weight_rows:
+        table.update(weighting_rows(blocks, catalog, ratings, config, percentile, qs))
     return table
 
 
+def _validation_queries(ratings, catalog, config) -> QuerySet:
+    val_users, _ = split_users(ratings, config["seed"])
+    return make_queries(ratings, val_users, catalog["movie_id"].to_numpy(np.int64),
+                        config["per_user"], config["seed"])
+
+
 def block_prior_rows(blocks, catalog, ratings, config, percentile, test_qs) -> dict:
-    """Each block alone plus its own popularity prior (lam, gamma chosen on validation).
+    """Each block alone plus its own two-stage popularity rerank (chosen on validation by
+    the same one-SE rule as the served vector).
 
     A fairer comparison for the served score than the bare blocks: it shows how much
     of the gain is the prior and how much is the fusion.
     """
     from .fusion import choose_fusion
 
-    val_users, _ = split_users(ratings, config["seed"])
-    val_q = make_queries(ratings, val_users, catalog["movie_id"].to_numpy(np.int64),
-                         config["per_user"], config["seed"])
+    val_q = _validation_queries(ratings, catalog, config)
     rows = {}
     for name, vecs in blocks.items():
-        choice, _ = choose_fusion({name: vecs}, percentile, val_q.queries,
-                                  lambda s: evaluate_scores(s, val_q)["ndcg@10"], rounds=1)
-        scorer = prior_scorer(vecs, percentile ** choice.gamma, choice.lam)
+        if not (np.linalg.norm(vecs, axis=1) > 0).any():
+            continue
+        choice, _ = choose_fusion({name: vecs}, percentile, val_q, step=1.0)
+        scorer = served_scorer(vecs, percentile ** choice.gamma, choice.lam, choice.n_candidates)
         row = evaluate_scores(_batched(scorer, test_qs.queries), test_qs)
-        rows[f"{name} + prior (lam={choice.lam:g}, gamma={choice.gamma:g})"] = {**row, "queries": len(test_qs)}
+        label = (f"{name} + prior (lam={choice.lam:g}, gamma={choice.gamma:g}, "
+                 f"N={choice.n_candidates})")
+        rows[label] = {**row, "queries": len(test_qs)}
     return rows
+
+
+def weighting_rows(blocks, catalog, ratings, config, percentile, test_qs) -> dict:
+    """The served prior setting with other block weightings: does fusing the text help?
+
+    Uses the built lam / gamma / N and compares, on test users, the chosen weights with
+    metadata alone and with the best-on-validation weighting (ignoring the one-SE rule).
+    """
+    from .fusion import fuse
+
+    lam, gamma, n = config["lam"], config["gamma"], config["n_candidates"]
+    variants = {"metadata only": {"metadata": 1.0}}
+    best = config.get("selection", {}).get("best_config")
+    if best:
+        variants["best-on-validation config"] = best["weights"]
+        lam_b, gamma_b, n_b = best["lam"], best["gamma"], best["n_candidates"]
+    rows = {}
+    for label, weights in variants.items():
+        used = {k: v for k, v in weights.items() if v > 0 and k in blocks}
+        if label.startswith("best"):
+            scorer = served_scorer(fuse(blocks, used), percentile ** gamma_b, lam_b, n_b)
+            label = (f"best-on-validation ({_fmt_weights(used)}, lam={lam_b:g}, gamma={gamma_b:g}, "
+                     f"N={n_b})")
+        else:
+            scorer = served_scorer(fuse(blocks, used), percentile ** gamma, lam, n)
+            label = f"{label}, served rerank (lam={lam:g}, gamma={gamma:g}, N={n})"
+        rows[label] = {**evaluate_scores(_batched(scorer, test_qs.queries), test_qs),
+                       "queries": len(test_qs)}
+    return rows
+
+
+def _fmt_weights(weights) -> str:
+    return " ".join(f"{k} {v:g}" for k, v in weights.items() if v)

@@ -1,16 +1,14 @@
-"""Annoy over the fused vectors, with a popularity prior folded into the geometry.
+"""Annoy over the fused content vectors, and the two-stage served ranking.
 
-The served score is ``(1 - lam) * cos(q, c) + lam * prior(c)``: content similarity plus a
-query-independent prior (TMDB vote-count percentile, sharpened). That is an inner product
-between an asymmetric query vector ``[sqrt(1-lam) f_q, sqrt(lam)]`` and item vector
-``[sqrt(1-lam) f_c, sqrt(lam) prior_c]``. Annoy's angular metric answers it exactly through
-the standard inner-product-to-cosine reduction: each item gets one more coordinate that
-pads it to the same norm ``M``, and the query gets a 0 there. Then
-``cos(q', c') = (q . c) / M`` (queries have norm 1), so the angular ranking is the
-inner-product ranking and the score is recovered as ``M * (1 - d^2 / 2)``.
+Stage 1 (Annoy, angular): the ``n_candidates`` nearest movies by fused cosine. Stage 2
+(numpy, a few hundred rows): rerank them by ``(1 - lam) * cosine + lam * prior``. So
+every listed movie is close in content, and the popularity prior only orders films that
+are already similar. ``lam == 0`` means no rerank: the k nearest by content.
 
+Annoy's angular distance d between unit vectors gives the cosine as ``1 - d^2 / 2``.
 ``choose_params`` builds indices with a few tree counts and keeps the cheapest
-(``n_trees``, ``search_k``) whose recall@10 against exact search meets the target.
+(``n_trees``, ``search_k``) whose served top-10 matches the exact two-stage top-10 often
+enough (recall@10 against brute-force numpy).
 """
 
 from __future__ import annotations
@@ -31,22 +29,46 @@ class IndexParams:
     mean_query_ms: float = 0.0
 
 
-def item_vectors(fused: np.ndarray, prior: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
-    """The padded item vectors (n, d + 2) and their common norm M."""
-    core = np.hstack([fused * np.sqrt(1 - lam), (np.sqrt(lam) * prior)[:, None]])
-    norms2 = (core ** 2).sum(axis=1)
-    m2 = float(norms2.max())
-    pad = np.sqrt(np.maximum(m2 - norms2, 0.0))[:, None]
-    return np.hstack([core, pad]).astype(np.float32), float(np.sqrt(m2))
+def search_k_for(search_k: int, n: int) -> int:
+    """Nodes Annoy inspects when asked for n items: at least 10 per wanted item."""
+    return max(int(search_k), 10 * n)
 
 
-def query_vector(fused_row: np.ndarray, lam: float) -> np.ndarray:
-    return np.concatenate([fused_row * np.sqrt(1 - lam), [np.sqrt(lam), 0.0]]).astype(np.float32)
+def cosine_from_distance(dists) -> np.ndarray:
+    d = np.asarray(dists, dtype=np.float32)
+    return 1.0 - d * d / 2.0
 
 
-def exact_scores(items: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Brute-force inner products: the ground truth for recall."""
-    return queries @ items.T
+def rerank(cosines: np.ndarray, prior: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """(order, served scores) of candidates given their cosines and priors, best first."""
+    scores = cosines if lam == 0 else (1 - lam) * cosines + lam * prior
+    order = np.argsort(-scores, kind="stable")
+    return order, scores[order]
+
+
+def exact_served(fused: np.ndarray, prior: np.ndarray, query: int, lam: float, n_candidates: int,
+                 k: int = 10) -> np.ndarray:
+    """Brute-force two-stage top-k for one catalog row (the ground truth for recall)."""
+    cos = fused @ fused[query]
+    cos[query] = -np.inf
+    n = n_candidates if lam else k
+    cand = np.argpartition(-cos, n - 1)[:n]
+    cand = cand[np.argsort(-cos[cand], kind="stable")]
+    order, _ = rerank(cos[cand], prior[cand], lam)
+    return cand[order][:k]
+
+
+def annoy_served(index: AnnoyIndex, prior: np.ndarray, query: int, lam: float, n_candidates: int,
+                 search_k: int, k: int = 10) -> np.ndarray:
+    """The served two-stage top-k for one catalog row, candidates from Annoy."""
+    n = n_candidates if lam else k
+    ids, dists = index.get_nns_by_item(query, n + 1, search_k=search_k_for(search_k, n + 1),
+                                       include_distances=True)
+    ids, cos = np.asarray(ids), cosine_from_distance(dists)
+    keep = ids != query
+    ids, cos = ids[keep][:n], cos[keep][:n]
+    order, _ = rerank(cos, prior[ids], lam)
+    return ids[order][:k]
 
 
 def build_annoy(items: np.ndarray, n_trees: int, seed: int = 42, n_jobs: int = 1) -> AnnoyIndex:
@@ -58,25 +80,20 @@ def build_annoy(items: np.ndarray, n_trees: int, seed: int = 42, n_jobs: int = 1
     return index
 
 
-def recall_at_10(index: AnnoyIndex, items: np.ndarray, queries: np.ndarray, search_k: int,
-                 exclude: np.ndarray | None = None) -> tuple[float, float]:
-    """(mean recall@10 of Annoy against exact search, mean query time in ms)."""
-    exact = exact_scores(items, queries)
-    if exclude is not None:
-        exact[np.arange(len(queries)), exclude] = -np.inf
-    truth = np.argpartition(-exact, 10, axis=1)[:, :10]
+def recall_at_10(index: AnnoyIndex, fused: np.ndarray, prior: np.ndarray, queries: np.ndarray,
+                 lam: float, n_candidates: int, search_k: int) -> tuple[float, float]:
+    """(mean recall@10 of the served list against exact two-stage search, mean ms per query)."""
+    truth = [set(exact_served(fused, prior, int(q), lam, n_candidates).tolist()) for q in queries]
     hits, started = 0, time.perf_counter()
-    for row, q in enumerate(queries):
-        got = index.get_nns_by_vector(q, 11, search_k=search_k)
-        if exclude is not None:
-            got = [g for g in got if g != exclude[row]]
-        hits += len(set(got[:10]) & set(truth[row].tolist()))
+    for q, want in zip(queries, truth, strict=True):
+        got = annoy_served(index, prior, int(q), lam, n_candidates, search_k)
+        hits += len(set(got.tolist()) & want)
     elapsed = (time.perf_counter() - started) * 1000 / len(queries)
     return hits / (10 * len(queries)), elapsed
 
 
-def choose_params(items: np.ndarray, queries: np.ndarray, exclude: np.ndarray | None = None,
-                  target: float = 0.98, tree_options=(10, 25, 50, 100),
+def choose_params(fused: np.ndarray, prior: np.ndarray, queries: np.ndarray, lam: float,
+                  n_candidates: int, target: float = 0.98, tree_options=(10, 25, 50, 100),
                   k_options=(500, 1000, 2000, 5000, 10000), seed: int = 42
                   ) -> tuple[AnnoyIndex, IndexParams, list[dict]]:
     """The fastest measured (n_trees, search_k) meeting ``target`` recall@10.
@@ -85,9 +102,9 @@ def choose_params(items: np.ndarray, queries: np.ndarray, exclude: np.ndarray | 
     """
     trials, best, best_index = [], None, None
     for n_trees in tree_options:
-        index = build_annoy(items, n_trees, seed)
+        index = build_annoy(fused, n_trees, seed)
         for search_k in k_options:
-            recall, ms = recall_at_10(index, items, queries, search_k, exclude)
+            recall, ms = recall_at_10(index, fused, prior, queries, lam, n_candidates, search_k)
             trials.append({"n_trees": n_trees, "search_k": search_k, "recall@10": round(recall, 4),
                            "mean_query_ms": round(ms, 4)})
             candidate = IndexParams(n_trees, search_k, recall, ms)

@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 # TMDB numbers only: MovieLens rating counts would leak the evaluation users' ratings.
-NUMERIC = ("year", "runtime", "popularity", "vote_count", "vote_average")
+# No popularity or vote counts: how well-known a film is is not what it is like; that
+# enters the served score only through the explicit prior of the rerank (fusion.py).
+NUMERIC = ("year", "runtime", "vote_average")
 _LOGGED = {"popularity", "vote_count", "runtime"}
 
 
@@ -40,6 +42,9 @@ def metadata_vectors(catalog: pd.DataFrame, numeric_share: float = 0.5) -> tuple
         values = pd.to_numeric(catalog[name], errors="coerce").astype(float).to_numpy()
         if name in _LOGGED:
             values = np.log1p(np.clip(values, 0, None))
+        if np.isnan(values).all():  # a source that is absent (e.g. no TMDB files): all mean
+            cols.append(np.zeros(len(values)))
+            continue
         mean, std = np.nanmean(values), np.nanstd(values)
         z = (values - mean) / (std if std > 0 else 1.0)
         cols.append(np.nan_to_num(np.clip(z, -3, 3), nan=0.0))

@@ -13,6 +13,7 @@ from annoy import AnnoyIndex
 
 from ..errors import DataError, InvalidInput, MovieBotError
 from ..results import Filters, Movie, Recommendation, Recommendations
+from .index import cosine_from_distance, rerank, search_k_for
 
 MAX_K = 50
 
@@ -24,15 +25,18 @@ class NotIndexed(MovieBotError):
 
 
 class ContentIndex:
-    def __init__(self, annoy: AnnoyIndex, movie_ids: np.ndarray, config: dict, catalog):
+    """Two-stage "movies like X": Annoy content neighbours, reranked with the prior (index.py)."""
+
+    def __init__(self, annoy: AnnoyIndex, movie_ids: np.ndarray, prior: np.ndarray, config: dict,
+                 catalog):
         self.annoy = annoy
         self.movie_ids = movie_ids
+        self.prior = prior
         self.row_of = {int(m): i for i, m in enumerate(movie_ids)}
         self.config = config
         self.catalog = catalog
         self.lam = float(config["lam"])
-        self.norm = float(config["norm"])
-        self.fused_dim = int(config["fused_dim"])
+        self.n_candidates = int(config["n_candidates"])
         self.search_k = int(config["search_k"])
         self._columns = _filter_columns(catalog, movie_ids)
 
@@ -42,19 +46,14 @@ class ContentIndex:
         try:
             config = json.loads((dir / "content.json").read_text())
             movie_ids = np.load(dir / "ids.npy")
+            prior = np.load(dir / "prior.npy", mmap_mode="r")
         except FileNotFoundError as exc:
             raise DataError(str(exc.filename), "content index files are missing",
                             "run `moviebot build`") from None
         annoy = AnnoyIndex(int(config["dim"]), "angular")
         # mmap without prefaulting: the pages are shared by every process serving this version
         annoy.load(str(dir / "index.ann"), prefault=False)
-        return cls(annoy, movie_ids, config, catalog)
-
-    def query_vector(self, row: int) -> list[float]:
-        """[sqrt(1-lam) * f, sqrt(lam), 0] from the stored item (see index.py)."""
-        item = np.asarray(self.annoy.get_item_vector(row), dtype=np.float32)
-        fused = item[: self.fused_dim]  # already scaled by sqrt(1 - lam)
-        return [*fused.tolist(), float(np.sqrt(self.lam)), 0.0]
+        return cls(annoy, movie_ids, prior, config, catalog)
 
     def similar(self, movie: Movie, k: int = 10, filters: Filters | None = None) -> Recommendations:
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -65,30 +64,38 @@ class ContentIndex:
         filters = filters or Filters()
         allowed = self._columns.mask(filters)
         allowed[row] = False
-        available = int(allowed.sum())
-        query = self.query_vector(row)
-        total = len(self.movie_ids)
-        # Over-fetch when filtering; widen until k pass or every allowed movie was seen.
-        n = k + 1 if filters.is_empty() else min(total, 10 * k + 1)
-        results: list[Recommendation] = []
-        while available:
-            ids, dists = self.annoy.get_nns_by_vector(query, n, search_k=max(self.search_k, n * 10),
-                                                      include_distances=True)
-            results = self._collect(movie, ids, dists, k, filters, allowed)
-            if len(results) >= min(k, available) or n >= total:
-                break
-            n = min(total, n * 4)
+        ids, cosines = self._candidates(row, max(k, self.n_candidates) if self.lam else k,
+                                        allowed, filtered=not filters.is_empty())
+        order, scores = rerank(cosines, np.asarray(self.prior[ids]), self.lam)
+        results = self._collect(movie, ids[order], scores, k, filters)
         query_info = {**movie.brief()}
         if not filters.is_empty():
             query_info["filters"] = {key: value for key, value in vars(filters).items() if value}
         return Recommendations(query=query_info, results=results, kind="similar")
 
-    def _collect(self, movie: Movie, ids, dists, k: int, filters: Filters,
-                 allowed: np.ndarray) -> list[Recommendation]:
+    def _candidates(self, row: int, n: int, allowed: np.ndarray, filtered: bool
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The n allowed movies nearest in content (fewer only if fewer are allowed)."""
+        total, available = len(self.movie_ids), int(allowed.sum())
+        want = min(n, available)
+        # Over-fetch when filtering; widen until enough pass or the catalog is exhausted.
+        fetch = min(total, n + 1 if not filtered else 10 * n + 1)
+        ids, cos = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        while want:
+            got, dists = self.annoy.get_nns_by_item(row, fetch, search_k=search_k_for(self.search_k, fetch),
+                                                    include_distances=True)
+            got = np.asarray(got, dtype=np.int64)
+            keep = allowed[got]
+            ids, cos = got[keep][:n], cosine_from_distance(dists)[keep][:n]
+            if len(ids) >= want or fetch >= total:
+                break
+            fetch = min(total, fetch * 4)
+        return ids, cos
+
+    def _collect(self, movie: Movie, items: np.ndarray, scores: np.ndarray, k: int,
+                 filters: Filters) -> list[Recommendation]:
         out, seen = [], {movie.movie_id}
-        for item, dist in zip(ids, dists, strict=True):
-            if not allowed[item]:
-                continue
+        for item, score in zip(items, scores, strict=True):
             movie_id = int(self.movie_ids[item])
             if movie_id in seen:
                 continue
@@ -96,8 +103,7 @@ class ContentIndex:
             other = self.catalog.movie(movie_id)
             if not filters.accepts(other):
                 continue
-            score = self.norm * (1.0 - dist * dist / 2.0)
-            out.append(Recommendation(other, score, reason(movie, other)))
+            out.append(Recommendation(other, float(score), reason(movie, other)))
             if len(out) == k:
                 break
         return out
