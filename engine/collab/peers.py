@@ -26,10 +26,10 @@ class ImplicitALS(RankingModel):
         from threadpoolctl import threadpool_limits
 
         p = self.params
-        self.lib = AlternatingLeastSquares(factors=p["factors"], regularization=p["reg"],
-                                           alpha=p["alpha"], iterations=p["iterations"],
-                                           random_state=p["seed"], num_threads=2)
         with threadpool_limits(1, "blas"):   # implicit threads itself; BLAS threads fight it
+            self.lib = AlternatingLeastSquares(factors=p["factors"], regularization=p["reg"],
+                                               alpha=p["alpha"], iterations=p["iterations"],
+                                               random_state=p["seed"], num_threads=2)
             self.lib.fit(positive_part(X).astype(np.float32), show_progress=False)
         return self
 
