@@ -205,3 +205,32 @@ def test_reason_names_what_is_shared_most_specific_first():
     assert reason(a, b) == "same director Christopher Nolan · themes: dream · both Sci-Fi"
     c = Movie(3, "Obscure", 1950)
     assert reason(a, c) == "similar era and standing"
+
+
+def test_field_weights_are_chosen_on_the_metric():
+    from engine.content.tfidf import TfidfConfig, tfidf_vectors
+
+    rng = np.random.default_rng(6)
+    words = [f"w{i}" for i in range(40)]
+    n = 24
+    group = np.arange(n) % 2  # the "relevant" structure lives in the director field only
+    catalog = pd.DataFrame({
+        "overview": [" ".join(rng.choice(words, 8)) for _ in range(n)], "tagline": "",
+        "genres": [["Drama"]] * n, "tmdb_genres": [[]] * n, "keywords": [[]] * n,
+        "cast": [[f"actor {i % 5}"] for i in range(n)],
+        "directors": [[f"director {g}"] for g in group]})
+    queries = np.arange(0, n, 2)
+    qs = ev.QuerySet(queries, [np.flatnonzero((group == group[q]) & (np.arange(n) != q)) for q in queries])
+
+    def metric(vectors):
+        return ev.evaluate_scores(l2_rows(vectors)[queries] @ l2_rows(vectors).T, qs)["ndcg@10"]
+
+    cfg = TfidfConfig(n_components=4, min_df=1)
+    vectors, params = tfidf_vectors(catalog, cfg, metric=metric)
+    trials = params["field_weight_trials"]
+    assert len(trials) == 1 + 2 * 4  # equal weights, then halve / double each non-empty field
+    assert params["field_weights"] != dict.fromkeys(params["field_weights"], 1.0)
+    assert metric(vectors) == pytest.approx(max(t["ndcg@10"] for t in trials), abs=1e-4)
+    assert metric(vectors) > trials[0]["ndcg@10"]  # better than equal field weights
+    _, plain = tfidf_vectors(catalog, cfg)
+    assert set(plain["field_weights"].values()) == {1.0} and plain["field_weight_trials"] == []
