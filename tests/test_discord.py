@@ -169,3 +169,32 @@ async def test_reactions_made_while_offline_are_reconciled_at_startup(fake, stor
         assert await store.history(uid_a) == []
     finally:
         await bot.stop()
+
+
+async def test_a_reaction_that_could_not_be_stored_is_re_read_later(running, fake, store):
+    await fake.send_user_message("!info heat")
+    card = await _card(fake)
+    await fake.wait_for(lambda f: f.reactions.get((card["id"], "👎")))
+    cog = running.bot.get_cog("Movies")
+    cog.retry_every = 3600                      # the test triggers the retry itself
+    layer = cog.layer
+    original = layer.reaction
+    failures = []
+
+    async def database_down(*args, **kwargs):
+        failures.append(1)
+        raise ConnectionError("database went away")
+
+    layer.reaction = database_down
+    await fake.react(card["id"], "👍", user_id="777")
+    for _ in range(100):
+        if failures:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)
+    assert len(cog._dirty) == 1
+    layer.reaction = original                   # the database is back
+    assert await cog.retry_dirty() == 1
+    uid = await store.user_id("discord", "777")
+    movie_id = (await store.lookup_message("discord", fake.channel_id, card["id"])).movie_id
+    assert await store.history(uid) == [(movie_id, "like")]

@@ -10,6 +10,7 @@ the bot was offline are picked up once at start-up by `reconcile()`, through RES
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -39,7 +40,10 @@ class MovieCog(commands.Cog, name="Movies"):
         self.admins = admins
         self.hint_reactions = hint_reactions
         self.reconcile_days = reconcile_days
+        self.retry_every = 30.0               # seconds before re-reading a failed reaction
         self._reconciled = False
+        self._dirty: set[MessageRef] = set()  # messages with reactions not stored yet
+        self._retry_task: asyncio.Task | None = None
 
     def who(self, user: discord.abc.User) -> User:
         return User(PLATFORM, str(user.id), user.display_name,
@@ -184,7 +188,35 @@ class MovieCog(commands.Cog, name="Movies"):
         who = User(PLATFORM, str(payload.user_id), name,
                    is_admin=is_admin(self.admins, str(payload.user_id)))
         ref = MessageRef(PLATFORM, str(payload.channel_id), str(payload.message_id))
-        await self.layer.reaction(who, ref, str(payload.emoji), added=added)
+        try:
+            await self.layer.reaction(who, ref, str(payload.emoji), added=added)
+        except Exception:  # noqa: BLE001 - the gateway will not send it again
+            # Typically the database is down. Discord keeps the reactions, so re-read
+            # this message through REST later instead of losing the event.
+            log.warning("reaction on %s not stored yet; will re-read it", ref, exc_info=True)
+            self._dirty.add(ref)
+            if self._retry_task is None or self._retry_task.done():
+                self._retry_task = asyncio.create_task(self._retry_dirty_later())
+
+    async def _retry_dirty_later(self) -> None:
+        delay = self.retry_every
+        while self._dirty and not self.bot.is_closed():
+            await asyncio.sleep(delay)
+            await self.retry_dirty()
+            delay = min(delay * 2, 300.0)
+
+    async def retry_dirty(self) -> int:
+        """Re-read messages whose reactions could not be stored; returns how many now are."""
+        done = 0
+        for ref in list(self._dirty):
+            try:
+                await self.reconcile_message(ref)
+            except Exception:  # noqa: BLE001 - still failing: keep it for the next round
+                log.info("re-reading %s failed again", ref)
+                continue
+            self._dirty.discard(ref)
+            done += 1
+        return done
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -201,20 +233,25 @@ class MovieCog(commands.Cog, name="Movies"):
         sent = await self.layer.recent_messages(PLATFORM, since)
         checked = 0
         for item in sent[-limit:]:
-            try:
-                channel = self.bot.get_channel(int(item.chat_id)) or await self.bot.fetch_channel(int(item.chat_id))
-                message = await channel.fetch_message(int(item.message_id))
-            except (discord.NotFound, discord.Forbidden):
-                continue
-            present: dict[str, tuple[User, set[str]]] = {}
-            for reaction in message.reactions:
-                async for user in reaction.users():
-                    if self.bot.user is not None and user.id == self.bot.user.id:
-                        continue
-                    entry = present.setdefault(str(user.id), (self.who(user), set()))
-                    entry[1].add(str(reaction.emoji))
-            ref = MessageRef(PLATFORM, item.chat_id, item.message_id)
-            await self.layer.sync_reactions(ref, {u: (who, emojis) for u, (who, emojis) in present.items()})
-            checked += 1
+            if await self.reconcile_message(MessageRef(PLATFORM, item.chat_id, item.message_id)):
+                checked += 1
         log.info("reconciled reactions on %d recent messages", checked)
         return checked
+
+    async def reconcile_message(self, ref: MessageRef) -> bool:
+        """Make the stored reactions on one message match Discord's; False if it is gone."""
+        try:
+            channel = (self.bot.get_channel(int(ref.chat_id))
+                       or await self.bot.fetch_channel(int(ref.chat_id)))
+            message = await channel.fetch_message(int(ref.message_id))
+        except (discord.NotFound, discord.Forbidden):
+            return False
+        present: dict[str, tuple[User, set[str]]] = {}
+        for reaction in message.reactions:
+            async for user in reaction.users():
+                if self.bot.user is not None and user.id == self.bot.user.id:
+                    continue
+                entry = present.setdefault(str(user.id), (self.who(user), set()))
+                entry[1].add(str(reaction.emoji))
+        await self.layer.sync_reactions(ref, present)
+        return True
