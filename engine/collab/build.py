@@ -126,8 +126,6 @@ def build_stage(ctx) -> dict:
     item_ids, popularity = item_ids[order], popularity[order]
     for name in model.item_arrays:
         setattr(model, name, np.asarray(getattr(model, name))[order])
-    if hasattr(model, "B"):
-        model.B = None   # EASE's exact matrix is in the old order; serve the factorised form
 
     files = model.save(out / "model")
     np.save(out / "item_ids.npy", item_ids)

@@ -7,6 +7,7 @@ import numpy as np
 from .metrics import coverage, ranking_metrics, top_k
 from .models.base import RankingModel
 from .split import HeldOut
+from .vectors import candidates
 
 
 def rank_exact(model: RankingModel, held: HeldOut, k: int) -> list[np.ndarray]:
@@ -21,8 +22,13 @@ def rank_annoy(model: RankingModel, index, held: HeldOut, k: int) -> list[np.nda
         row = held.history.getrow(u)
         vec = model.user_vector(row.indices, row.data)
         seen = set(row.indices.tolist())
-        cand = index.query(vec, k + len(seen))
-        out.append(np.array([i for i in cand if i not in seen][:k], dtype=np.int64))
+        cand = np.array([i for i in index.query(vec, candidates(k, len(seen))) if i not in seen],
+                        dtype=np.int64)
+        if len(cand) == 0:
+            out.append(cand)
+            continue
+        scores = model.rescore(row.indices, row.data, vec, cand)
+        out.append(cand[np.argsort(-scores, kind="stable")][:k])
     return out
 
 

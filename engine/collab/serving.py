@@ -21,11 +21,10 @@ from engine.results import Filters, Movie, Recommendation, Recommendations
 from .diversity import diversify
 from .models import MODELS, RankingModel
 from .signals import POSITIVE_AT, History, Signal, confidence, history_pairs
-from .vectors import VectorIndex
+from .vectors import VectorIndex, candidates
 
 COLD_START = 3          # fewer known signals than this -> onboarding + popular-in-genre
 MAX_K = 200             # bots page by asking for (page + 1) * page_size + 1
-CANDIDATES = 4          # ask Annoy for CANDIDATES * k extra films to survive filtering
 META = "collab.json"
 
 
@@ -82,7 +81,7 @@ class CollabRecommender:
         weights = np.array([confidence(r) for r in known.values()], dtype=np.float32)
         user = self.model.user_vector(idx[ok], weights[ok])
         exclude = set(known)
-        ranked = self._ranked(user, exclude, k, filters)
+        ranked = self._ranked(idx[ok], weights[ok], user, exclude, k, filters)
         picks = _diversified(ranked, k)
         reasons = self._reasons([m.movie_id for m, _ in picks], idx[ok & (weights > 0)])
         results = [Recommendation(m, s, r) for (m, s), r in zip(picks, reasons, strict=True)]
@@ -108,33 +107,32 @@ class CollabRecommender:
         col = self._columns([movie_id])[0]
         return float(self.popularity[col]) if col >= 0 else 0.0
 
-    def _ranked(self, user: np.ndarray, exclude: set[int], k: int,
-                filters: Filters) -> list[tuple[Movie, float]]:
+    def _ranked(self, idx: np.ndarray, weights: np.ndarray, user: np.ndarray,
+                exclude: set[int], k: int, filters: Filters) -> list[tuple[Movie, float]]:
         """Films by descending score; Annoy first, exact scoring when filters starve it."""
-        want = CANDIDATES * k + 10
-        picked = self._accept(self.index.query(user, want + len(exclude)), user, exclude, filters)
+        cols = self.index.query(user, candidates(k, len(exclude)))
+        picked = self._accept(cols, idx, weights, user, exclude, filters)
         if len(picked) < 2 * k:
-            scores = np.asarray(self.model.item_vectors() @ user)
-            order = np.argsort(-scores, kind="stable")[: max(20 * want, 2000)]
-            picked = self._accept(order.tolist(), user, exclude, filters)
+            scores = np.asarray(self.model.item_vectors()) @ user
+            order = np.argsort(-scores, kind="stable")[:2000]
+            picked = self._accept(order.tolist(), idx, weights, user, exclude, filters)
         return picked
 
-    def _accept(self, cols: list[int], user: np.ndarray, exclude: set[int],
-                filters: Filters) -> list[tuple[Movie, float]]:
-        if not cols:
-            return []
-        cols = np.asarray(cols)
-        scores = np.asarray(self.model.item_vectors())[cols] @ user
+    def _accept(self, cols: list[int], idx: np.ndarray, weights: np.ndarray, user: np.ndarray,
+                exclude: set[int], filters: Filters) -> list[tuple[Movie, float]]:
         out = []
-        for col, score in zip(cols.tolist(), scores.tolist(), strict=True):
+        for col in cols:
             movie_id = int(self.item_ids[col])
             if movie_id in exclude or movie_id not in self.catalog:
                 continue
             movie = self.catalog.movie(movie_id)
             if filters.accepts(movie):
-                out.append((movie, score))
-        out.sort(key=lambda ms: -ms[1])
-        return out
+                out.append((col, movie))
+        if not out:
+            return []
+        scores = self.model.rescore(idx, weights, user, np.array([c for c, _ in out]))
+        ranked = sorted(zip(scores.tolist(), range(len(out)), strict=True), reverse=True)
+        return [(out[i][1], score) for score, i in ranked]
 
     def _reasons(self, movie_ids: list[int], liked_cols: np.ndarray) -> list[str]:
         if len(liked_cols) == 0 or not movie_ids:

@@ -16,6 +16,12 @@ from annoy import AnnoyIndex
 METRIC = "angular"
 
 
+def candidates(k: int, seen: int) -> int:
+    """How many films to ask Annoy for: enough to survive dropping the user's own films
+    and filters, and for a model that re-scores exactly (EASE) to re-rank."""
+    return 4 * k + 10 + seen
+
+
 def augment(items: np.ndarray) -> np.ndarray:
     items = np.asarray(items, dtype=np.float64)
     norms = np.linalg.norm(items, axis=1)

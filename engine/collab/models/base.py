@@ -38,6 +38,12 @@ class RankingModel:
     def item_vectors(self) -> np.ndarray:
         raise NotImplementedError
 
+    def rescore(self, idx: np.ndarray, weight: np.ndarray, user: np.ndarray,
+                cols: np.ndarray) -> np.ndarray:
+        """Final scores of the candidates ``cols`` that Annoy retrieved for this user.
+        Default: the same inner products Annoy ranked by; EASE re-scores exactly."""
+        return np.asarray(self.item_vectors())[cols] @ user
+
     def scores(self, idx: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """Exact scores of every item for one user (what Annoy approximates)."""
         return self.item_vectors() @ self.user_vector(idx, weight)
