@@ -44,15 +44,11 @@ def item_matrix(annoy, n: int) -> np.ndarray:
 
 def recall_vs_numpy(annoy, fused: np.ndarray, prior: np.ndarray, query_rows: np.ndarray, lam: float,
                     n_candidates: int, search_k: int) -> float:
-    """recall@10 of the served two-stage list (Annoy candidates) against brute-force numpy."""
-    from engine.content.index import annoy_served, exact_served
+    """recall@10 of the served two-stage list (Annoy candidates) against brute-force numpy
+    (exact ties count as hits, as in the build: engine.content.index.recall_at_10)."""
+    from engine.content.index import recall_at_10
 
-    hits = 0
-    for row in query_rows:
-        truth = set(exact_served(fused, prior, int(row), lam, n_candidates).tolist())
-        got = annoy_served(annoy, prior, int(row), lam, n_candidates, search_k)
-        hits += len(truth & set(got.tolist()))
-    return hits / (10 * len(query_rows))
+    return recall_at_10(annoy, fused, prior, query_rows, lam, n_candidates, search_k)[0]
 
 
 def bench_real(args) -> dict:

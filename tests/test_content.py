@@ -50,6 +50,23 @@ def test_similar_returns_k_distinct_movies_never_the_query(engine):
     assert all(r.reason for r in recs.results)
 
 
+def test_every_result_is_a_content_neighbour_and_popularity_only_reorders(engine):
+    content = engine.component("content")
+    n = len(content.movie_ids)
+    items = np.array([content.annoy.get_item_vector(i) for i in range(n)], dtype=np.float32)
+    recs = engine.similar("Inception", k=10)
+    row = content.row_of[recs.query["movie_id"]]
+    cos = items @ items[row]
+    cos[row] = -np.inf
+    pool = content.n_candidates if content.lam else 10
+    nearest = set(content.movie_ids[np.argsort(-cos)[:pool]].tolist())
+    listed = [r.movie.movie_id for r in recs.results]
+    assert sum(m in nearest for m in listed) >= 9  # Annoy is approximate; the rerank is not
+    config = content.config
+    assert config["selection"]["rule"].startswith("one-standard-error rule")
+    assert config["selection"]["ndcg@10"] >= config["selection"]["best_ndcg@10"] - config["selection"]["best_se"]
+
+
 def test_similar_honours_filters(engine):
     filters = Filters(year_min=1990, year_max=1999, genres=["comedy"], min_votes=50)
     recs = engine.similar("Toy Story", k=8, filters=filters)
