@@ -125,6 +125,12 @@ def quality_gate(current: dict[str, Any], candidate: dict[str, Any],
             result.reasons.append(f"{component} {metric} fell {change}; {why}")
         else:
             result.reasons.append(f"{component} {metric} {change}; {why}")
+        kinds = [m.get("components", {}).get(component, {}).get("metrics", {}).get("default")
+                 for m in (current, candidate)]
+        if kinds[0] and kinds[1] and kinds[0] != kinds[1]:
+            # the probe asks about films both models trained on, which favours the model
+            # that memorises more: worth knowing when reading a rejection
+            result.reasons.append(f"note: {component} model changed {kinds[0]} -> {kinds[1]}")
     if current.get("quick") != candidate.get("quick"):
         result.reasons.append(f"note: current quick={current.get('quick')}, "
                               f"candidate quick={candidate.get('quick')}")

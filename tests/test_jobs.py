@@ -134,6 +134,11 @@ def test_gate_forgives_sampling_noise_of_small_validation_sets():
     assert not jobs.quality_gate(with_users(0.1657, 121), with_users(0.03, 121)).passed
     assert not jobs.quality_gate(with_users(0.1657, 121), with_users(0.1379, 121),
                                  noise_z=0).passed
+    als = with_users(0.1945, 125)
+    als["components"]["collab"]["metrics"].update(
+        default="als", validation={"als": {"ndcg@10": 0.1945, "users": 125}})
+    changed = jobs.quality_gate(with_users(0.2138, 123), als)
+    assert changed.passed and "note: collab model changed ease -> als" in changed.reasons
 
 
 def test_probe_gate_is_paired():
@@ -236,11 +241,12 @@ async def test_keep_last_n_versions(env):
     settings, store = env
     for i in range(4):
         FAKE["ndcg"] = 0.30 + i / 100
+        # version names carry one-second stamps (engine.artifacts), and prune orders by
+        # name: real builds take longer than a second, these fake ones do not
+        await asyncio.sleep(1.05)
         assert (await jobs.retrain(settings, store, keep=2)).status == "published"
     versions = artifacts.list_versions(settings.artifacts)
-    # (version names have one-second stamps, so same-second builds sort by their random
-    # suffix: only membership is certain here, not which one sorts last)
-    assert len(versions) == 2 and current(settings) in versions
+    assert len(versions) == 2 and versions[-1] == current(settings)
 
 
 async def test_forgotten_user_leaves_the_next_model(env):
