@@ -25,7 +25,8 @@ MANIFEST = "manifest.json"
 
 def new_version_dir(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    # Microseconds, so versions built within one second still sort in creation order.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     path = root / f"v{stamp}-{secrets.token_hex(3)}"
     path.mkdir()
     return path
