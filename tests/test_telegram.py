@@ -14,7 +14,7 @@ import pytest
 
 from bot.telegram.app import SLOW_DOWN
 from tests.fakes.harness import telegram_bot
-from tests.fakes.telegram_api import BOT_USER
+from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
 USER = 42
 
@@ -272,3 +272,24 @@ async def test_a_poster_telegram_cannot_fetch_falls_back_to_a_text_card(bot, eng
     sent = await answered(fake)
     assert sent[0].startswith("<b>Toy Story (1995)</b>")
     assert [c.method for c in fake.sent(chat_id=USER)] == ["sendPhoto:failed", "sendMessage"]
+
+
+async def test_stopping_finishes_in_flight_updates_and_confirms_them(engine, tmp_path, caplog):
+    fake = await FakeTelegram().start()
+    try:
+        async with telegram_bot(engine, tmp_path / "s.db", fake=fake) as (_, frontend, loop):
+            original = frontend.commands.handle
+
+            async def slow(text, user):
+                await asyncio.sleep(0.5)
+                return await original(text, user)
+
+            frontend.commands.handle = slow
+            update = fake.push_text("/help")
+            await fake.wait_for(lambda f: f.get_updates_calls >= 3)
+            loop.stop()                      # while /help is still being handled
+        assert texts(fake)                   # it was answered ...
+        assert fake.confirmed_offset == update + 1 and fake.all_confirmed()   # ... and confirmed
+        assert "could not confirm" not in caplog.text
+    finally:
+        await fake.stop()

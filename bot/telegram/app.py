@@ -79,6 +79,9 @@ class TelegramFrontend:
         # No Updater: updates come from polling.py / webhook.py, which also bound the
         # concurrency (options.concurrency) themselves.
         builder = (Application.builder().token(self.options.token).updater(None)
+                   # a second connection for getUpdates: the confirming call on shutdown
+                   # must not wait for a cancelled long poll to free the only one
+                   .get_updates_connection_pool_size(2)
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=self.options.overall_max_rate,
                        group_max_rate=self.options.group_max_rate,
