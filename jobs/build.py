@@ -64,7 +64,7 @@ def run_build(ctx: BuildContext, only: list[str] | None = None, publish: bool = 
                         f"choose from {', '.join(stage_names())}")
     manifest: dict[str, Any] = {
         "version": ctx.out_dir.name,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(),
         "quick": ctx.quick,
         "seed": ctx.seed,
         "data_dir": str(ctx.data_dir),

@@ -20,6 +20,7 @@ import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -274,11 +275,14 @@ def build_candidate(settings: Settings, *, only: list[str] | None, quick: bool,
 
 async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
                       quick: bool = False, tolerance: float = DEFAULT_TOLERANCE,
-                      keep: int = DEFAULT_KEEP, force: bool = False, store: Any = None,
+                      keep: int = DEFAULT_KEEP, force: bool | str = False, store: Any = None,
                       noise_z: float = NOISE_Z,
                       feedback: Any = None, lock: JobLock | None = None,
                       record: bool = True) -> JobResult:
-    """Build a candidate, gate it against the current version, publish or discard it."""
+    """Build a candidate, gate it against the current version, publish or discard it.
+
+    ``force`` publishes whatever the gate says; a string is recorded as the reason.
+    """
     root = Path(settings.artifacts)
     lock = lock or JobLock.for_artifacts(root)
     started = time.perf_counter()
@@ -323,7 +327,8 @@ async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
         if gate.passed or force or previous is None:
             artifacts.publish(root, out)
             details["pruned"] = [p.name for p in artifacts.prune(root, keep=keep)]
-            reasons = gate.reasons + (["forced"] if force and not gate.passed else [])
+            forced = force if isinstance(force, str) else "forced"
+            reasons = gate.reasons + ([forced] if force and not gate.passed else [])
             result = JobResult(name, "published", out.name, out.name, reasons, details)
             log.info("%s: published %s (%s)", name, out.name, "; ".join(reasons))
         else:
@@ -345,7 +350,31 @@ async def retrain(settings: Settings, store: Any = None, **kwargs: Any) -> JobRe
              0 if feedback is None else len(feedback),
              0 if feedback is None or feedback.empty else feedback["user_key"].nunique())
     kwargs.setdefault("only", list(RETRAIN_STAGES))
+    forgotten = await forgotten_since_current(settings, store)
+    if forgotten:
+        log.info("retrain: %d user(s) asked to be forgotten since the served version was "
+                 "built; the candidate is published whatever the gate says", forgotten)
+        kwargs["force"] = kwargs.get("force") or f"forced: {forgotten} user(s) forgotten"
     return await gated_build(settings, name="retrain", store=store, feedback=feedback, **kwargs)
+
+
+async def forgotten_since_current(settings: Settings, store: Any) -> int:
+    """How many /forget requests came after the served version was built."""
+    if store is None:
+        return 0
+    from bot.store.store import FORGET_JOB
+
+    try:
+        built = artifacts.read_manifest(artifacts.current_version(Path(settings.artifacts)))
+    except DataError:
+        return 0
+    created = datetime.fromisoformat(built["created_at"])
+    runs = await store.job_runs(FORGET_JOB, limit=1000)
+    return sum(1 for run in runs if _aware(run.finished_at) >= created)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def catalog_changed(settings: Settings) -> tuple[bool, list[str]]:

@@ -211,6 +211,19 @@ async def test_retrain_keeps_current_when_candidate_is_worse(env):
     assert forced.status == "published" and "forced" in forced.reasons
 
 
+async def test_a_forget_publishes_the_next_model_past_the_gate(env):
+    settings, store = env
+    FAKE["ndcg"] = 0.25  # a worse candidate: normally rejected
+    uid = await store.user_id("telegram", "42")
+    await store.forget_user(uid)
+    result = await jobs.retrain(settings, store)
+    assert result.status == "published"
+    assert "forced: 1 user(s) forgotten" in result.reasons
+    # once the model without them is served, the gate applies again
+    FAKE["ndcg"] = 0.20
+    assert (await jobs.retrain(settings, store)).status == "rejected"
+
+
 async def test_failed_build_is_recorded_and_leaves_nothing_behind(env):
     settings, store = env
     before = current(settings)

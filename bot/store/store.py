@@ -153,6 +153,9 @@ def _upgrade(sync_connection: Any, schema: str | None) -> None:
     command.upgrade(cfg, "head")
 
 
+FORGET_JOB = "forget"
+
+
 class Store:
     """Async access to the bots' state. Create with ``await Store.open(url)``."""
 
@@ -432,6 +435,9 @@ class Store:
             result = await conn.execute(delete(User).where(User.id == user_id))
             counts["users"] = result.rowcount
         log.info("forgot user %s: %s", user_id, counts)
+        # The retrain job publishes the next model even past its quality gate when someone
+        # was forgotten since the served version was built: privacy outranks quality.
+        await self.record_job_run(FORGET_JOB, "done", {"deleted": counts})
         return counts
 
     # -- jobs and stats --------------------------------------------------------
