@@ -49,6 +49,7 @@ def main() -> None:
 
     from engine.catalog import Catalog
     from engine.config import Settings
+    from engine.errors import MovieBotError
 
     settings = Settings.from_env(data_dir=args.data_dir, artifacts=args.artifacts)
     if args.artifacts:
@@ -62,19 +63,29 @@ def main() -> None:
     titles = list(zip(catalog.df["title"], catalog.df["year"].astype("float").tolist(), strict=True))
     titles = [(t, int(y) if y == y else None) for t, y in titles]
     queries = make_queries(titles, args.n)
-    for q in queries[:200]:  # warm caches
-        catalog.search(q)
-    times = []
-    for q in queries:
-        start = time.perf_counter()
-        catalog.search(q)
-        times.append((time.perf_counter() - start) * 1000)
-    p50, p90, p99 = np.percentile(times, [50, 90, 99])
-    print(f"title search over {len(catalog.titles):,} keys, {len(queries):,} lookups")
-    print(f"  mean {statistics.fmean(times):.3f} ms  p50 {p50:.3f} ms  p90 {p90:.3f} ms  "
-          f"p99 {p99:.3f} ms  max {max(times):.3f} ms")
-    print(f"  p99 / target ({TARGET_P99_MS} ms) = {p99 / TARGET_P99_MS:.2f}  "
-          f"-> {'OK' if p99 <= TARGET_P99_MS else 'OVER TARGET'}")
+    def timed(fn, clear: bool) -> list[float]:
+        out = []
+        for q in queries:
+            if clear:  # the search keeps an LRU of recent queries; measure without it
+                catalog.titles._search.cache_clear()
+            start = time.perf_counter()
+            try:
+                fn(q)
+            except MovieBotError:
+                pass
+            out.append((time.perf_counter() - start) * 1000)
+        return out
+
+    print(f"title search over {len(catalog.titles):,} keys, {len(queries):,} lookups "
+          "(exact, lower-case, typo, with year, prefix, gibberish)")
+    for label, fn, clear in [("search, uncached", catalog.search, True),
+                             ("resolve, uncached", catalog.resolve, True),
+                             ("resolve, LRU warm", catalog.resolve, False)]:
+        times = timed(fn, clear)
+        p50, p90, p99 = np.percentile(times, [50, 90, 99])
+        print(f"  {label:<18} mean {statistics.fmean(times):.3f}  p50 {p50:.3f}  p90 {p90:.3f}  "
+              f"p99 {p99:.3f} ms   p99/target {p99 / TARGET_P99_MS:.2f} "
+              f"{'OK' if p99 <= TARGET_P99_MS else 'OVER'}")
 
 
 if __name__ == "__main__":

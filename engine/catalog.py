@@ -105,7 +105,7 @@ class Catalog:
         text = _clean_query(query)
         if text.startswith("#") and text[1:].isdigit():
             return self.movie(int(text[1:]))
-        candidates = self.titles.search(text, k=6)
+        candidates = self.titles.search(text, k=6, thorough=False)
         if not candidates or candidates[0].confidence < SUGGEST:
             raise UnknownTitle(text, [c for c in candidates if c.confidence >= 0.3][:3])
         top = candidates[0]

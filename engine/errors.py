@@ -17,7 +17,7 @@ class InvalidInput(MovieBotError):
     """The request itself is malformed (too long, bad number, unknown option...)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TitleCandidate:
     """One possible reading of a title the user typed."""
 
