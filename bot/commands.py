@@ -209,6 +209,9 @@ def movie_card(movie: Movie, reason: str = "", full: bool = False) -> Card:
 def title_error_reply(err: UnknownTitle | AmbiguousTitle, action: str) -> Reply:
     """Unknown titles get suggestions, ambiguous ones a choice; both as tappable buttons."""
     options = err.candidates if isinstance(err, AmbiguousTitle) else err.suggestions
+    if err.kind == "song":  # a song choice re-runs /song with the exact Spotify track
+        return Reply(text=str(err), is_error=True,
+                     buttons=[Button(c.label, f"song:{c.ref}") for c in options if c.ref])
     return Reply(text=str(err), is_error=True,
                  buttons=[Button(c.label, f"{action}:{c.movie_id}") for c in options])
 
@@ -308,6 +311,8 @@ class CommandLayer:
                                   source=f"{user.platform}:button", message_ref=message_ref)
                 mark = "👍" if verb == "like" else "👎"
                 return Reply(text=f"{mark} Noted for {movie.label}. /recommend uses it.")
+            if verb == "song" and arg.isalnum():
+                return await self.run(Command("song", f"spotify:track:{arg}"), user)
             if verb == "page":
                 return await self._page(arg, user, message_ref)
             if verb == "forget":
@@ -521,6 +526,8 @@ class CommandLayer:
         recs = self.engine.song(text, k=(page + 1) * self.page_size + 1,
                                 filters=None if filters.is_empty() else filters)
         song = recs.query.get("song") or recs.query.get("label") or text
+        if recs.query.get("artist"):
+            song = f"{song} – {recs.query['artist']}"
         return await self._cards(recs, page, "song", command.args,
                                  {"command": "song", "query": command.args},
                                  f"Movies with the vibe of {song}:")

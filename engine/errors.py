@@ -25,6 +25,7 @@ class TitleCandidate:
     title: str
     year: int | None
     confidence: float  # 0..1
+    ref: str = ""      # for songs: the Spotify track id (movie_id is 0)
 
     @property
     def label(self) -> str:

@@ -127,6 +127,19 @@ async def test_song(layer, engine):
     assert "Which song" in (await layer.handle("/song", ADA)).text
 
 
+async def test_an_ambiguous_song_offers_buttons_that_pick_the_track(layer, engine):
+    if not engine.has("crossmedia"):
+        pytest.fail("the quick build should include the crossmedia component")
+    reply = await layer.handle("/song Hallelujah", ADA)
+    assert reply.is_error and "Which one?" in reply.text
+    assert reply.buttons and all(b.action.startswith("song:") for b in reply.buttons)
+    assert all(len(b.action.encode()) <= 64 for b in reply.buttons)  # Telegram callback_data
+    buckley = next(b for b in reply.buttons if "Jeff Buckley" in b.label)
+    picked = await layer.press(buckley.action, ADA)
+    assert picked.cards and not picked.is_error
+    assert "Jeff Buckley" in picked.text
+
+
 async def test_watchlist(layer):
     assert "empty" in (await layer.handle("/watchlist", ADA)).text
     assert "Added Heat" in (await layer.handle("/watchlist add heat", ADA)).text

@@ -181,7 +181,8 @@ class SongLookup:
         rec = self.songs.iloc[row]
         year = rec["year"]
         return TitleCandidate(movie_id=0, title=f"{rec['name']} – {rec['artist']}",
-                              year=int(year) if pd.notna(year) else None, confidence=confidence)
+                              year=int(year) if pd.notna(year) else None, confidence=confidence,
+                              ref=str(rec["track_id"]))
 
     # -- internals --------------------------------------------------------------------
     def _title_rows(self, title: str, cutoff: float) -> list[tuple[int, float]]:
