@@ -181,11 +181,14 @@ def served_scorer(fused: np.ndarray, prior: np.ndarray, lam: float,
 def evaluate_all(blocks: Mapping[str, np.ndarray], fused: np.ndarray, catalog: pd.DataFrame,
                  qs: QuerySet, percentile: np.ndarray, choice) -> dict[str, dict[str, float]]:
     """The table: each block alone, the fused vector with and without its prior, baselines."""
+    from .fusion import fuse
     from .metadata import genre_matrix
 
     genres, _ = genre_matrix(catalog)
     pop = popularity_of(catalog)
-    scorers = {f"{name} only": cosine_scorer(vecs) for name, vecs in blocks.items()}
+    # each block alone exactly as fusion sees it (centred), so a one-block row equals the
+    # fused row when the weights pick that block alone
+    scorers = {f"{name} only": cosine_scorer(fuse({name: vecs}, {name: 1.0})) for name, vecs in blocks.items()}
     scorers["fused blocks, no prior"] = cosine_scorer(fused)
     scorers["fused (served)"] = served_scorer(fused, percentile ** choice.gamma, choice.lam,
                                               choice.n_candidates)
@@ -264,7 +267,7 @@ def block_prior_rows(blocks, catalog, ratings, config, percentile, test_qs) -> d
     A fairer comparison for the served score than the bare blocks: it shows how much
     of the gain is the prior and how much is the fusion.
     """
-    from .fusion import choose_fusion
+    from .fusion import choose_fusion, fuse
 
     val_q = _validation_queries(ratings, catalog, config)
     rows = {}
@@ -272,7 +275,8 @@ def block_prior_rows(blocks, catalog, ratings, config, percentile, test_qs) -> d
         if not (np.linalg.norm(vecs, axis=1) > 0).any():
             continue
         choice, _ = choose_fusion({name: vecs}, percentile, val_q, step=1.0)
-        scorer = served_scorer(vecs, percentile ** choice.gamma, choice.lam, choice.n_candidates)
+        scorer = served_scorer(fuse({name: vecs}, {name: 1.0}), percentile ** choice.gamma, choice.lam,
+                               choice.n_candidates)
         row = evaluate_scores(_batched(scorer, test_qs.queries), test_qs)
         label = (f"{name} + prior (lam={choice.lam:g}, gamma={choice.gamma:g}, "
                  f"N={choice.n_candidates})")
@@ -294,9 +298,12 @@ def weighting_rows(blocks, catalog, ratings, config, percentile, test_qs) -> dic
     if best:
         variants["best-on-validation config"] = best["weights"]
         lam_b, gamma_b, n_b = best["lam"], best["gamma"], best["n_candidates"]
+    chosen = {k: v for k, v in config["weights"].items() if v > 0}
     rows = {}
     for label, weights in variants.items():
         used = {k: v for k, v in weights.items() if v > 0 and k in blocks}
+        if used == chosen and not label.startswith("best"):
+            continue  # that is the served row already
         if label.startswith("best"):
             scorer = served_scorer(fuse(blocks, used), percentile ** gamma_b, lam_b, n_b)
             label = (f"best-on-validation ({_fmt_weights(used)}, lam={lam_b:g}, gamma={gamma_b:g}, "
