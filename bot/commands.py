@@ -25,7 +25,7 @@ from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
 from engine.results import Filters, Movie, Recommendations
 
-from .memory import MessageBatcher, active_keys, is_outage
+from .memory import MessageBatcher, is_outage
 from .replies import Button, Card, Reply
 
 log = logging.getLogger("moviebot.commands")
@@ -398,7 +398,7 @@ class CommandLayer:
     async def _reaction(self, user: User, ref: MessageRef, movie_id: int, signal: str,
                         prefix: str, added: bool, at: datetime | None) -> bool:
         try:
-            active = await active_keys(self.store, prefix)
+            active = await self.store.active_feedback_keys(prefix)
         except Exception as exc:
             if not (added and at is not None and is_outage(exc)):
                 raise      # the platform delivers it again later
@@ -427,7 +427,7 @@ class CommandLayer:
         for who, emojis in present.values():
             for emoji in emojis:
                 await self.reaction(who, ref, emoji, added=True)
-        for key in await active_keys(self.store, f"{ref}:reaction:"):
+        for key in await self.store.active_feedback_keys(f"{ref}:reaction:"):
             user_id, signal = key[len(f"{ref}:reaction:"):].split(":")[:2]
             still = present.get(user_id)
             if still is None or signal not in {emoji_signal(e) for e in still[1]}:

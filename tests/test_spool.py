@@ -59,19 +59,21 @@ async def test_outage_spools_then_flushes_exactly_once(sqlite_store, tmp_path):
     assert await s.record_feedback(ev(uid, 1, "a"))           # already in the database
     await s.retract_feedback("k3")
     await s.remember_message("telegram", "c1", "m1", 5, {"command": "similar"})
-    assert s.spool.pending_count() == 9
+    await s.remember_messages([("telegram", "c1", "m2", 6, {}), ("telegram", "c1", "m3", 7, {})])
+    assert s.spool.pending_count() == 11
     with pytest.raises(OperationalError):
         await s.flush()
-    assert s.spool.pending_count() == 9
+    assert s.spool.pending_count() == 11
 
     db.up()
-    assert await s.flush() == 9
+    assert await s.flush() == 11
     assert s.spool.pending_count() == 0
     assert await s.flush() == 0  # nothing is ever replayed twice
     assert await s.history(uid) == [(1, "like"), (2, "like"), (4, "like"), (5, "like"),
                                     (6, "like")]
     assert (await s.stats())["events"] == 6
     assert (await s.lookup_message("telegram", "c1", "m1")).movie_id == 5
+    assert (await s.lookup_message("telegram", "c1", "m3")).movie_id == 7
     assert not list(tmp_path.glob("spool.jsonl.flushing*"))
 
 

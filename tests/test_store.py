@@ -109,6 +109,14 @@ async def test_sent_messages_resolve_later(store: Store):
     assert (await store.lookup_message("telegram", "100", "7")).movie_id == 2571
 
 
+async def test_a_replys_cards_are_remembered_in_one_call(store: Store):
+    await store.remember_messages([("telegram", "5", str(i), 100 + i, {"page": 0}) for i in range(3)]
+                                  + [("telegram", "5", "0", 999, {"page": 1})])  # last one wins
+    assert [(await store.lookup_message("telegram", "5", str(i))).movie_id
+            for i in range(3)] == [999, 101, 102]
+    await store.remember_messages([])  # nothing to do is fine
+
+
 async def test_watchlist(store: Store):
     uid = await store.user_id("discord", "9")
     assert await store.watchlist_add(uid, 318)

@@ -153,12 +153,14 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _chunks(ops: list[dict[str, Any]], start: int) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """Consecutive records batched together; every other op alone. Yields (end, chunk)."""
+    """Consecutive records (or messages) batched together; every other op alone.
+
+    Yields (end, chunk)."""
     i = start
     while i < len(ops):
         j = i + 1
-        if ops[i].get("op") == "record":
-            while j < len(ops) and j - i < REPLAY_BATCH and ops[j].get("op") == "record":
+        if ops[i].get("op") in ("record", "message"):
+            while j < len(ops) and j - i < REPLAY_BATCH and ops[j].get("op") == ops[i]["op"]:
                 j += 1
         yield j, ops[i:j]
         i = j
@@ -237,9 +239,13 @@ class SpoolingStore:
 
     async def remember_message(self, platform: str, chat_id: str, message_id: str,
                                movie_id: int | None, context: dict | None = None) -> None:
-        args = [platform, str(chat_id), str(message_id), movie_id, context or {}]
-        await self._write([{"op": "message", "args": args}],
-                          lambda: self.store.remember_message(*args), None)
+        await self.remember_messages([(platform, chat_id, message_id, movie_id, context)])
+
+    async def remember_messages(self, messages) -> None:
+        rows = [[platform, str(chat_id), str(message_id), movie_id, context or {}]
+                for platform, chat_id, message_id, movie_id, context in messages]
+        await self._write([{"op": "message", "args": row} for row in rows],
+                          lambda: self.store.remember_messages(rows), None)
 
     async def user_id(self, platform: str, platform_user_id: str,
                       display_name: str | None = None) -> int:
@@ -291,7 +297,7 @@ class SpoolingStore:
         elif kind == "retract":
             await self._call(self.store.retract_feedback(ops[0]["key"]))
         elif kind == "message":
-            await self._call(self.store.remember_message(*ops[0]["args"]))
+            await self._call(self.store.remember_messages([op["args"] for op in ops]))
 
     async def run_flusher(self, interval: float = 5.0) -> None:
         """Background task: flush whenever something is pending and the DB is back."""

@@ -371,14 +371,22 @@ class Store:
     async def remember_message(self, platform: str, chat_id: str, message_id: str,
                                movie_id: int | None, context: dict | None = None) -> None:
         """Keep what a sent message was about, so a reaction days later still resolves."""
-        values = {"platform": platform, "chat_id": str(chat_id), "message_id": str(message_id),
-                  "movie_id": movie_id, "context": context or {}, "created_at": utcnow()}
-        stmt = self._insert(SentMessageRow).values(**values)
+        await self.remember_messages([(platform, chat_id, message_id, movie_id, context)])
+
+    async def remember_messages(self, messages: Iterable[tuple[str, str, str, int | None,
+                                                                 dict | None]]) -> None:
+        """Many `remember_message` calls in one INSERT (a reply's cards arrive together)."""
+        rows = [{"platform": platform, "chat_id": str(chat_id), "message_id": str(message_id),
+                 "movie_id": movie_id, "context": context or {}, "created_at": utcnow()}
+                for platform, chat_id, message_id, movie_id, context in messages]
+        if not rows:
+            return
+        stmt = self._insert(SentMessageRow)
         stmt = stmt.on_conflict_do_update(
             index_elements=["platform", "chat_id", "message_id"],
             set_={"movie_id": stmt.excluded.movie_id, "context": stmt.excluded.context})
         async with self.engine.begin() as conn:
-            await conn.execute(stmt)
+            await conn.execute(stmt, rows)
 
     async def lookup_message(self, platform: str, chat_id: str,
                              message_id: str) -> SentMessage | None:
