@@ -73,7 +73,12 @@ def run_build(ctx: BuildContext, only: list[str] | None = None, publish: bool = 
         "metrics": {},
     }
     previous = artifacts.read_manifest(ctx.previous_dir) if ctx.previous_dir else {}
-    for name, target in STAGES:
+    from tqdm import tqdm
+
+    bar = tqdm(STAGES, desc="build", unit="stage", disable=not ctx.progress, leave=True,
+               bar_format="{desc}: {n_fmt}/{total_fmt} stages |{bar:20}| {elapsed} {postfix}")
+    for name, target in bar:
+        bar.set_postfix_str(name)
         if only and name not in only and name in previous.get("components", {}):
             _reuse(ctx.previous_dir, ctx.out_dir, name, previous["components"][name])
             manifest["components"][name] = previous["components"][name]
@@ -91,6 +96,7 @@ def run_build(ctx: BuildContext, only: list[str] | None = None, publish: bool = 
         manifest["components"][name] = result
         manifest["metrics"][name] = result.get("metrics", {})
         log.info("stage %s: done in %.1fs %s", name, seconds, result.get("metrics", ""))
+    bar.close()
     artifacts.write_manifest(ctx.out_dir, manifest)
     if publish:
         artifacts.publish(ctx.out_dir.parent, ctx.out_dir)
