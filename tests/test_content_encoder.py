@@ -46,3 +46,15 @@ def test_quick_training_reproduces_the_built_embeddings(engine):
     assert np.allclose(result.embeddings, built, atol=1e-5)
     assert not result.embeddings[~result.has_text].any()  # no text -> no text vector
     assert result.metrics["n_test_movies"] > 0 and 0 <= result.metrics["genre_f1_micro"] <= 1
+
+
+def test_too_little_text_skips_the_encoder_instead_of_crashing(quick_artifacts):
+    # quick_artifacts first, as above. The open data has no overviews at all: there used to
+    # be no genre classes to predict, and Keras failed on Dense(units=0).
+    from engine.content.train_encoder import EncoderConfig, train_encoder
+
+    texts = [""] * 30 + ["a short plot"] * 5
+    result = train_encoder(texts, [["Drama"]] * 35, EncoderConfig.quick(), progress=False)
+    assert result.embeddings.shape == (35, EncoderConfig.quick().dense_units)
+    assert not result.embeddings.any() and result.labels == []
+    assert "skipped" in result.params and result.metrics["encoder_skipped"] == 1
