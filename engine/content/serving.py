@@ -78,8 +78,10 @@ class ContentIndex:
         """The n allowed movies nearest in content (fewer only if fewer are allowed)."""
         total, available = len(self.movie_ids), int(allowed.sum())
         want = min(n, available)
-        # Over-fetch when filtering; widen until enough pass or the catalog is exhausted.
-        fetch = min(total, n + 1 if not filtered else 10 * n + 1)
+        # Over-fetch by the share the filters reject (plus a margin: neighbours are not a
+        # random sample); widen until enough pass or the catalog is exhausted.
+        share = max(available / total, 1e-3)
+        fetch = min(total, n + 1 if not filtered else int(1.5 * (n + 1) / share) + 1)
         ids, cos = np.zeros(0, np.int64), np.zeros(0, np.float32)
         while want:
             got, dists = self.annoy.get_nns_by_item(row, fetch, search_k=search_k_for(self.search_k, fetch),
