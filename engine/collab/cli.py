@@ -8,7 +8,7 @@ import sys
 
 
 def register(groups) -> None:
-    from bot.cli import add_common
+    from bot.cli import add_common, add_filter_args
 
     rec = groups.top.add_parser(
         "recommend", help="personal picks from a rating history (any user, no retraining)",
@@ -18,6 +18,7 @@ def register(groups) -> None:
                      help='comma-separated MOVIE_ID:SIGNAL, SIGNAL = 0.5-5 stars, like or dislike')
     rec.add_argument("-k", type=int, default=10, help="how many picks (1-200)")
     rec.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_filter_args(rec)
     rec.set_defaults(func=run_recommend)
 
     ev = groups.eval.add_parser(
@@ -34,13 +35,13 @@ def register(groups) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
+    from bot.cli import filters_from, settings_from
     from engine import Engine
     from engine.collab.signals import parse_history
 
     history = parse_history(args.history)   # friendly InvalidInput before loading anything
     engine = Engine.load(settings_from(args).artifacts)
-    recs = engine.recommend(history, k=args.k)
+    recs = engine.recommend(history, k=args.k, filters=filters_from(args))
     if args.json:
         json.dump(recs.to_json(), sys.stdout, indent=2, ensure_ascii=False)
         print()

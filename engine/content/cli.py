@@ -7,7 +7,7 @@ import json
 
 
 def register(groups) -> None:
-    from bot.cli import add_common
+    from bot.cli import add_common, add_filter_args
 
     parser = groups.top.add_parser("similar", help="movies like a given movie (content engine)",
                                    description="Movies similar to the one you name, by story, "
@@ -15,11 +15,7 @@ def register(groups) -> None:
     parser.add_argument("title", help='a movie title, e.g. "Inception" or "Heat 1995", or #movieId')
     parser.add_argument("-k", type=int, default=10, help="how many movies (1-50, default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a list")
-    parser.add_argument("--year-min", type=int, help="only movies from this year on")
-    parser.add_argument("--year-max", type=int, help="only movies up to this year")
-    parser.add_argument("--genre", action="append", default=[],
-                        help="only movies with this genre (repeat for any of several)")
-    parser.add_argument("--min-votes", type=int, default=0, help="only movies with this many votes")
+    add_filter_args(parser)
     add_common(parser)
     parser.set_defaults(func=run_similar)
 
@@ -35,14 +31,11 @@ def register(groups) -> None:
 
 
 def run_similar(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
+    from bot.cli import filters_from, settings_from
     from engine import Engine
-    from engine.results import Filters
 
     engine = Engine.load(settings_from(args).artifacts)
-    filters = Filters(year_min=args.year_min, year_max=args.year_max, genres=args.genre,
-                      min_votes=args.min_votes)
-    recs = engine.similar(args.title, k=args.k, filters=None if filters.is_empty() else filters)
+    recs = engine.similar(args.title, k=args.k, filters=filters_from(args))
     if args.json:
         print(json.dumps(recs.to_json(), ensure_ascii=False, indent=2))
         return 0

@@ -7,7 +7,7 @@ import json
 
 
 def register(groups) -> None:
-    from bot.cli import add_common
+    from bot.cli import add_common, add_filter_args
 
     song = groups.top.add_parser(
         "song", help="movies with the vibe of a song",
@@ -16,10 +16,7 @@ def register(groups) -> None:
     song.add_argument("query", help='a song ("title - artist"), Spotify link, or "vibe k=v ..."')
     song.add_argument("-k", type=int, default=10, help="how many movies (1-100, default 10)")
     song.add_argument("--json", action="store_true", help="print JSON instead of a list")
-    song.add_argument("--year-min", type=int, help="only movies from this year on")
-    song.add_argument("--year-max", type=int, help="only movies up to this year")
-    song.add_argument("--genre", action="append", default=[],
-                      help="only movies with this genre (repeat for any of several)")
+    add_filter_args(song)
     add_common(song)
     song.set_defaults(func=run_song)
 
@@ -42,13 +39,11 @@ def register(groups) -> None:
 
 
 def run_song(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
+    from bot.cli import filters_from, settings_from
     from engine import Engine
-    from engine.results import Filters
 
     engine = Engine.load(settings_from(args).artifacts)
-    filters = Filters(year_min=args.year_min, year_max=args.year_max, genres=args.genre)
-    recs = engine.song(args.query, k=args.k, filters=None if filters.is_empty() else filters)
+    recs = engine.song(args.query, k=args.k, filters=filters_from(args))
     if args.json:
         print(json.dumps(recs.to_json(), ensure_ascii=False, indent=2))
         return 0
