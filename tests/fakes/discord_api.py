@@ -23,6 +23,8 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from . import serve_on_loopback
+
 DISCORD_EPOCH_MS = 1420070400000
 _counter = itertools.count()
 
@@ -82,11 +84,7 @@ class FakeDiscord:
         r.add_patch("/api/v10/webhooks/{app}/{token}/messages/@original", self._original)
         r.add_post("/api/v10/webhooks/{app}/{token}", self._followup)
         r.add_route("*", "/api/v10/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:

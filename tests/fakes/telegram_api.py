@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from . import serve_on_loopback
+
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "MovieBot", "username": "moviebot_test_bot"}
 
 # Fields PTB sends JSON-encoded; everything else arrives as a plain string.
@@ -58,11 +60,7 @@ class FakeTelegram:
     async def start(self) -> FakeTelegram:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:

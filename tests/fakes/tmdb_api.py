@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 from aiohttp import web
 
+from . import serve_on_loopback
+
 
 def movies_from_dataset(data_dir: Path, limit: int = 300) -> dict[int, dict]:
     # nrows: the file is a cut-down copy whose last row ends inside a quoted field.
@@ -59,11 +61,7 @@ class FakeTMDB:
     async def start(self) -> FakeTMDB:
         app = web.Application()
         app.router.add_get("/3/movie/{id}", self._movie)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def stop(self) -> None:
