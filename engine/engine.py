@@ -9,7 +9,7 @@ from typing import Any
 
 from .artifacts import current_version, read_manifest
 from .catalog import Catalog
-from .errors import ComponentMissing, TitleCandidate
+from .errors import ComponentMissing, DataError, TitleCandidate
 from .results import Filters, Movie, Recommendations, SongPick
 
 # Component name -> "module:Class". Each class has ``load(dir: Path, catalog: Catalog)``.
@@ -50,7 +50,13 @@ class Engine:
                 raise ComponentMissing(name)
             module_name, cls_name = COMPONENTS[name].split(":")
             cls = getattr(importlib.import_module(module_name), cls_name)
-            self._components[name] = cls.load(self.version_dir / name, self.catalog)
+            try:
+                self._components[name] = cls.load(self.version_dir / name, self.catalog)
+            except (OSError, ValueError, KeyError) as exc:
+                # e.g. a version built by an older release that lacks a file this one reads
+                raise DataError(str(self.version_dir / name),
+                                f"the {name} files cannot be read ({type(exc).__name__}: {exc})",
+                                "rebuild with `moviebot build`") from exc
         return self._components[name]
 
     # -- titles ---------------------------------------------------------------

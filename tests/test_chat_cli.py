@@ -72,3 +72,19 @@ def test_missing_artifacts_name_the_fix(tmp_path, data_dir):
     proc = run_chat(tmp_path / "nothing", data_dir, args=("-c", "/help"))
     assert proc.returncode == 1
     assert "moviebot build" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_version_with_a_damaged_component_names_the_fix(quick_artifacts, tmp_path):
+    """A file missing from a built version (say, built by an older release) is a clear error."""
+    import shutil
+
+    from engine import Engine
+    from engine.errors import DataError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(quick_artifacts, copy, symlinks=True)
+    engine = Engine.load(copy)
+    (engine.version_dir / "collab" / "item_ids.npy").unlink()
+    with pytest.raises(DataError) as err:
+        Engine.load(copy).component("collab")
+    assert "collab" in str(err.value) and "moviebot build" in str(err.value)
