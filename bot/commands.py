@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -23,26 +22,18 @@ from typing import Any
 
 from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
-from engine.results import Filters, Movie, Recommendations
+from engine.results import Movie, Recommendations
 
+from .cards import movie_card, page_action, title_error_reply
 from .memory import MessageBatcher, is_outage
-from .replies import Button, Card, Reply
+from .parsing import Command, emoji_signal, filters_text, parse, parse_filters, parse_rating
+from .replies import Button, Reply
 
 log = logging.getLogger("moviebot.commands")
 
-MAX_MESSAGE_CHARS = 1000
 PAGE_SIZE = 5
 RECENT_CARDS = 20_000      # card -> movie mappings kept in memory
 MAX_PAGES = 6
-_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+(?P<args>.*))?$", re.S)
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
-_FILTER_RE = re.compile(r"\b(genre|year|after|before|votes):(\S+)", re.I)
-_STARS_RE = re.compile(r"^(?P<title>.+?)\s+(?P<stars>\d+(?:[.,]\d+)?|★+½?)(?:\s*(?:/\s*5|stars?|★))?$")
-
-# Reactions that count as feedback. Telegram only offers a fixed emoji set; Discord any.
-LIKE_EMOJI = {"👍", "❤", "🔥", "😍", "🥰", "👏", "🤩", "💯", "⭐", "❤‍🔥", "🏆", "🍿"}
-DISLIKE_EMOJI = {"👎", "💩", "🤮", "🥱", "😴", "🤡"}
-_EMOJI_NOISE = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")   # variation selector, skin tones
 
 HELP_TEXT = """I recommend movies. Try:
 /info <title> – facts, poster and trailer (typos are fine: /info the godfater)
@@ -80,149 +71,6 @@ class MessageRef:
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.chat_id}:{self.message_id}"
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str   # "info", "search", ... or "title" for a plain message
-    args: str
-
-
-def clean_text(text: str) -> str:
-    """Drop control and zero-width characters; keep every script and emoji."""
-    return _CONTROL_RE.sub("", text or "").strip()
-
-
-def parse(text: str, bot_username: str = "") -> Command | None:
-    """Read one message. None means "not for me" (a command addressed to another bot)."""
-    if len(text or "") > MAX_MESSAGE_CHARS:
-        raise InvalidInput(f"That message is too long ({len(text):,} characters); "
-                           f"please keep it under {MAX_MESSAGE_CHARS}.")
-    text = clean_text(text)
-    if not text:
-        raise InvalidInput("Send me a movie title, or /help to see what I can do.")
-    if not text.startswith("/"):
-        return Command("title", text)
-    match = _COMMAND_RE.match(text)
-    if not match:
-        raise InvalidInput("That doesn't look like a command I know. Try /help.")
-    if match["bot"] and bot_username and match["bot"].lower() != bot_username.lower():
-        return None
-    return Command(match["name"].lower(), (match["args"] or "").strip())
-
-
-def parse_filters(args: str) -> tuple[str, Filters]:
-    """Split "heat genre:crime after:1990" into ("heat", Filters(...))."""
-    filters = Filters()
-    for key, value in _FILTER_RE.findall(args):
-        key = key.lower()
-        if key == "genre":
-            filters.genres.extend(g for g in value.replace("_", " ").split(",") if g)
-        elif key == "votes":
-            filters.min_votes = _int(value, "votes")
-        elif key == "after":
-            filters.year_min = _year(value)
-        elif key == "before":
-            filters.year_max = _year(value)
-        elif key == "year":
-            low, _, high = value.partition("-")
-            filters.year_min = _year(low)
-            filters.year_max = _year(high) if high else filters.year_min
-    rest = _FILTER_RE.sub("", args).strip()
-    return " ".join(rest.split()), filters
-
-
-def _int(value: str, what: str) -> int:
-    if not value.isdigit():
-        raise InvalidInput(f"“{value}” is not a number ({what}).")
-    return int(value)
-
-
-def _year(value: str) -> int:
-    year = _int(value, "year")
-    if not 1870 <= year <= 2100:
-        raise InvalidInput(f"{year} doesn't look like a year.")
-    return year
-
-
-def parse_rating(args: str) -> tuple[str, float]:
-    """"Heat 4.5" -> ("Heat", 4.5); stars must be 0.5..5 in half steps."""
-    match = _STARS_RE.match(args.strip())
-    if not match:
-        raise InvalidInput("Give a title and 0.5-5 stars, for example: /rate Heat 4.5")
-    stars_text = match["stars"]
-    if stars_text.startswith("★"):
-        stars = stars_text.count("★") + (0.5 if stars_text.endswith("½") else 0.0)
-    else:
-        stars = float(stars_text.replace(",", "."))
-    if not 0.5 <= stars <= 5 or (stars * 2) != int(stars * 2):
-        raise InvalidInput("Ratings go from 0.5 to 5 stars, in half stars (e.g. 3.5).")
-    return match["title"].strip(), stars
-
-
-def emoji_signal(emoji: str) -> str | None:
-    """"like", "dislike", or None for a reaction that says nothing about taste."""
-    bare = _EMOJI_NOISE.sub("", emoji or "")
-    if bare in LIKE_EMOJI or emoji in LIKE_EMOJI:
-        return "like"
-    if bare in DISLIKE_EMOJI or emoji in DISLIKE_EMOJI:
-        return "dislike"
-    return None
-
-
-def movie_subtitle(movie: Movie) -> str:
-    parts = []
-    if movie.year:
-        parts.append(str(movie.year))
-    if movie.genres:
-        parts.append(", ".join(movie.genres[:3]))
-    if movie.rating_mean and movie.rating_count:
-        parts.append(f"★ {movie.rating_mean:.1f}/5 ({movie.rating_count} ratings)")
-    elif movie.vote_average and movie.vote_count:
-        parts.append(f"TMDB {movie.vote_average:.1f}/10")
-    if movie.runtime:
-        parts.append(f"{int(movie.runtime)} min")
-    return " · ".join(parts)
-
-
-def movie_card(movie: Movie, reason: str = "", full: bool = False) -> Card:
-    body = movie.overview or movie.tagline
-    if not full and len(body) > 280:
-        body = body[:277].rsplit(" ", 1)[0] + "…"
-    facts = []
-    if movie.directors:
-        facts.append("Director: " + ", ".join(movie.directors[:2]))
-    if movie.cast:
-        facts.append("Starring: " + ", ".join(movie.cast[: 5 if full else 3]))
-    if facts:
-        body = (body + "\n" if body else "") + " · ".join(facts)
-    buttons = [Button("👍", f"like:{movie.movie_id}"), Button("👎", f"dislike:{movie.movie_id}"),
-               Button("More like this", f"more:{movie.movie_id}")]
-    if movie.trailer_url:
-        buttons.append(Button("Trailer", url=movie.trailer_url))
-    buttons.append(Button("➕ Watchlist", f"watch:{movie.movie_id}"))
-    return Card(title=movie.label, subtitle=movie_subtitle(movie), body=body, reason=reason,
-                image_url=movie.poster_url, link_url=movie.trailer_url or movie.imdb_url,
-                movie_id=movie.movie_id, buttons=buttons)
-
-
-def title_error_reply(err: UnknownTitle | AmbiguousTitle, action: str) -> Reply:
-    """Unknown titles get suggestions, ambiguous ones a choice; both as tappable buttons."""
-    options = err.candidates if isinstance(err, AmbiguousTitle) else err.suggestions
-    if err.kind == "song":  # a song choice re-runs /song with the exact Spotify track
-        return Reply(text=str(err), is_error=True,
-                     buttons=[Button(c.label, f"song:{c.ref}") for c in options if c.ref])
-    return Reply(text=str(err), is_error=True,
-                 buttons=[Button(c.label, f"{action}:{c.movie_id}") for c in options])
-
-
-def _page_action(command: str, page: int, arg: str = "") -> str:
-    """"page:similar:2:318"; the argument is left out when it would not fit in 64 bytes
-    (the reply context stored with the message has it)."""
-    action = f"page:{command}:{page}"
-    if arg and len((action + ":" + arg).encode()) <= 64:
-        action += ":" + arg
-    return action
 
 
 Handler = Callable[["CommandLayer", Command, User], Awaitable[Reply]]
@@ -455,9 +303,9 @@ class CommandLayer:
         cards = [movie_card(m, reason=r.reason) for m, r in zip(movies, chunk, strict=True)]
         buttons = []
         if page > 0:
-            buttons.append(Button("◀ Back", _page_action(command, page - 1, arg)))
+            buttons.append(Button("◀ Back", page_action(command, page - 1, arg)))
         if len(recs.results) > start + self.page_size and page + 1 < MAX_PAGES:
-            buttons.append(Button("More ▶", _page_action(command, page + 1, arg)))
+            buttons.append(Button("More ▶", page_action(command, page + 1, arg)))
         return Reply(text=heading if page == 0 else f"{heading} (page {page + 1})",
                      cards=cards, buttons=buttons, context={**context, "page": page})
 
@@ -513,7 +361,7 @@ class CommandLayer:
         movie = self.engine.resolve(title)
         k = (page + 1) * self.page_size + 1
         recs = self.engine.similar(movie, k=k, filters=None if filters.is_empty() else filters)
-        query = f"#{movie.movie_id}" + _filters_text(command.args)
+        query = f"#{movie.movie_id}" + filters_text(command.args)
         return await self._cards(recs, page, "similar", query,
                                  {"command": "similar", "query": query,
                                   "query_movie_id": movie.movie_id},
@@ -605,8 +453,3 @@ class CommandLayer:
         if per_day:
             lines.append("Last days: " + ", ".join(f"{d[5:]}: {n}" for d, n in per_day.items()))
         return Reply(text="\n".join(lines))
-
-
-def _filters_text(args: str) -> str:
-    found = [m.group(0) for m in _FILTER_RE.finditer(args)]
-    return (" " + " ".join(found)) if found else ""

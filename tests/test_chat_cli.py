@@ -35,7 +35,7 @@ def test_help_lists_commands(transcript):
 
 def test_info_toy_story_has_the_facts(transcript):
     block = next(b for b in transcript.split("■ ") if b.startswith("Toy Story (1995)"))
-    assert "Adventure, Animation" in block                             # genres
+    assert "Adventure, Animation, Children, Comedy, Fantasy" in block  # all genres
     assert "Woody" in block                                            # overview
     assert "Director: John Lasseter" in block
     assert "https://www.youtube.com/watch?v=K26_sDKnvMU" in block      # trailer link

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import (
-    CommandLayer,
-    MessageRef,
-    User,
-    emoji_signal,
-    parse,
-    parse_filters,
-    parse_rating,
-)
+from bot.commands import CommandLayer, MessageRef, User
+from bot.parsing import emoji_signal, parse, parse_filters, parse_rating
 from bot.store import Store
 from engine.errors import InvalidInput
 

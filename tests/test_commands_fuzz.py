@@ -8,11 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import (
+from bot.commands import CommandLayer, User
+from bot.parsing import (
     _FILTER_RE,
     MAX_MESSAGE_CHARS,
-    CommandLayer,
-    User,
     clean_text,
     parse,
     parse_filters,

@@ -1,0 +1,63 @@
+"""Movie cards and choice buttons: how an engine result becomes a platform-neutral Reply."""
+
+from __future__ import annotations
+
+from engine.errors import AmbiguousTitle, UnknownTitle
+from engine.results import Movie
+
+from .replies import Button, Card, Reply
+
+
+def movie_subtitle(movie: Movie, all_genres: bool = False) -> str:
+    parts = []
+    if movie.year:
+        parts.append(str(movie.year))
+    if movie.genres:
+        parts.append(", ".join(movie.genres if all_genres else movie.genres[:3]))
+    if movie.rating_mean and movie.rating_count:
+        parts.append(f"★ {movie.rating_mean:.1f}/5 ({movie.rating_count} ratings)")
+    elif movie.vote_average and movie.vote_count:
+        parts.append(f"TMDB {movie.vote_average:.1f}/10")
+    if movie.runtime:
+        parts.append(f"{int(movie.runtime)} min")
+    return " · ".join(parts)
+
+
+def movie_card(movie: Movie, reason: str = "", full: bool = False) -> Card:
+    body = movie.overview or movie.tagline
+    if not full and len(body) > 280:
+        body = body[:277].rsplit(" ", 1)[0] + "…"
+    facts = []
+    if movie.directors:
+        facts.append("Director: " + ", ".join(movie.directors[:2]))
+    if movie.cast:
+        facts.append("Starring: " + ", ".join(movie.cast[: 5 if full else 3]))
+    if facts:
+        body = (body + "\n" if body else "") + " · ".join(facts)
+    buttons = [Button("👍", f"like:{movie.movie_id}"), Button("👎", f"dislike:{movie.movie_id}"),
+               Button("More like this", f"more:{movie.movie_id}")]
+    if movie.trailer_url:
+        buttons.append(Button("Trailer", url=movie.trailer_url))
+    buttons.append(Button("➕ Watchlist", f"watch:{movie.movie_id}"))
+    return Card(title=movie.label, subtitle=movie_subtitle(movie, all_genres=full), body=body, reason=reason,
+                image_url=movie.poster_url, link_url=movie.trailer_url or movie.imdb_url,
+                movie_id=movie.movie_id, buttons=buttons)
+
+
+def title_error_reply(err: UnknownTitle | AmbiguousTitle, action: str) -> Reply:
+    """Unknown titles get suggestions, ambiguous ones a choice; both as tappable buttons."""
+    options = err.candidates if isinstance(err, AmbiguousTitle) else err.suggestions
+    if err.kind == "song":  # a song choice re-runs /song with the exact Spotify track
+        return Reply(text=str(err), is_error=True,
+                     buttons=[Button(c.label, f"song:{c.ref}") for c in options if c.ref])
+    return Reply(text=str(err), is_error=True,
+                 buttons=[Button(c.label, f"{action}:{c.movie_id}") for c in options])
+
+
+def page_action(command: str, page: int, arg: str = "") -> str:
+    """"page:similar:2:318"; the argument is left out when it would not fit in 64 bytes
+    (the reply context stored with the message has it)."""
+    action = f"page:{command}:{page}"
+    if arg and len((action + ":" + arg).encode()) <= 64:
+        action += ":" + arg
+    return action

@@ -1,0 +1,114 @@
+"""Reading what a user typed: commands, filters ("genre:comedy after:1990"), star
+ratings and reaction emoji. Everything wrong with the input raises InvalidInput with a
+sentence the user can act on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.errors import InvalidInput
+from engine.results import Filters
+
+MAX_MESSAGE_CHARS = 1000
+_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+(?P<args>.*))?$", re.S)
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+_FILTER_RE = re.compile(r"\b(genre|year|after|before|votes):(\S+)", re.I)
+_STARS_RE = re.compile(r"^(?P<title>.+?)\s+(?P<stars>\d+(?:[.,]\d+)?|★+½?)(?:\s*(?:/\s*5|stars?|★))?$")
+# Reactions that count as feedback. Telegram only offers a fixed emoji set; Discord any.
+LIKE_EMOJI = {"👍", "❤", "🔥", "😍", "🥰", "👏", "🤩", "💯", "⭐", "❤‍🔥", "🏆", "🍿"}
+DISLIKE_EMOJI = {"👎", "💩", "🤮", "🥱", "😴", "🤡"}
+_EMOJI_NOISE = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")   # variation selector, skin tones
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str   # "info", "search", ... or "title" for a plain message
+    args: str
+
+
+def clean_text(text: str) -> str:
+    """Drop control and zero-width characters; keep every script and emoji."""
+    return _CONTROL_RE.sub("", text or "").strip()
+
+
+def parse(text: str, bot_username: str = "") -> Command | None:
+    """Read one message. None means "not for me" (a command addressed to another bot)."""
+    if len(text or "") > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"That message is too long ({len(text):,} characters); "
+                           f"please keep it under {MAX_MESSAGE_CHARS}.")
+    text = clean_text(text)
+    if not text:
+        raise InvalidInput("Send me a movie title, or /help to see what I can do.")
+    if not text.startswith("/"):
+        return Command("title", text)
+    match = _COMMAND_RE.match(text)
+    if not match:
+        raise InvalidInput("That doesn't look like a command I know. Try /help.")
+    if match["bot"] and bot_username and match["bot"].lower() != bot_username.lower():
+        return None
+    return Command(match["name"].lower(), (match["args"] or "").strip())
+
+
+def parse_filters(args: str) -> tuple[str, Filters]:
+    """Split "heat genre:crime after:1990" into ("heat", Filters(...))."""
+    filters = Filters()
+    for key, value in _FILTER_RE.findall(args):
+        key = key.lower()
+        if key == "genre":
+            filters.genres.extend(g for g in value.replace("_", " ").split(",") if g)
+        elif key == "votes":
+            filters.min_votes = _int(value, "votes")
+        elif key == "after":
+            filters.year_min = _year(value)
+        elif key == "before":
+            filters.year_max = _year(value)
+        elif key == "year":
+            low, _, high = value.partition("-")
+            filters.year_min = _year(low)
+            filters.year_max = _year(high) if high else filters.year_min
+    rest = _FILTER_RE.sub("", args).strip()
+    return " ".join(rest.split()), filters
+
+
+def _int(value: str, what: str) -> int:
+    if not value.isdigit():
+        raise InvalidInput(f"“{value}” is not a number ({what}).")
+    return int(value)
+
+
+def _year(value: str) -> int:
+    year = _int(value, "year")
+    if not 1870 <= year <= 2100:
+        raise InvalidInput(f"{year} doesn't look like a year.")
+    return year
+
+
+def parse_rating(args: str) -> tuple[str, float]:
+    """"Heat 4.5" -> ("Heat", 4.5); stars must be 0.5..5 in half steps."""
+    match = _STARS_RE.match(args.strip())
+    if not match:
+        raise InvalidInput("Give a title and 0.5-5 stars, for example: /rate Heat 4.5")
+    stars_text = match["stars"]
+    if stars_text.startswith("★"):
+        stars = stars_text.count("★") + (0.5 if stars_text.endswith("½") else 0.0)
+    else:
+        stars = float(stars_text.replace(",", "."))
+    if not 0.5 <= stars <= 5 or (stars * 2) != int(stars * 2):
+        raise InvalidInput("Ratings go from 0.5 to 5 stars, in half stars (e.g. 3.5).")
+    return match["title"].strip(), stars
+
+
+def emoji_signal(emoji: str) -> str | None:
+    """"like", "dislike", or None for a reaction that says nothing about taste."""
+    bare = _EMOJI_NOISE.sub("", emoji or "")
+    if bare in LIKE_EMOJI or emoji in LIKE_EMOJI:
+        return "like"
+    if bare in DISLIKE_EMOJI or emoji in DISLIKE_EMOJI:
+        return "dislike"
+    return None
+
+
+def filters_text(args: str) -> str:
+    found = [m.group(0) for m in _FILTER_RE.finditer(args)]
+    return (" " + " ".join(found)) if found else ""
