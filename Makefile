@@ -13,6 +13,7 @@ run: install data artifacts
 	$(BIN)/moviebot serve auto
 
 test: install
+	$(BIN)/ruff check bot engine jobs tests benchmarks
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 install: $(STAMP)
