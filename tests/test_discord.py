@@ -198,3 +198,23 @@ async def test_a_reaction_that_could_not_be_stored_is_re_read_later(running, fak
     uid = await store.user_id("discord", "777")
     movie_id = (await store.lookup_message("discord", fake.channel_id, card["id"])).movie_id
     assert await store.history(uid) == [(movie_id, "like")]
+
+
+async def test_a_user_flooding_commands_is_asked_to_slow_down(fake, store, engine):
+    bot = Running(fake, store, engine)
+    layer = CommandLayer(lambda: engine, store=store)
+    bot.bot = build_bot(layer, DiscordOptions(api_base=fake.api_base, gateway=fake.gateway_url,
+                                              guild_ready_timeout=0.2, user_rate=3,
+                                              user_period=60, hint_reactions=False))
+    bot.task = asyncio.create_task(bot.bot.start(fake.token))
+    await asyncio.wait_for(bot.bot.wait_until_ready(), 20)
+    try:
+        for _ in range(4):
+            await fake.send_user_message("!help")
+        await fake.wait_for(lambda f: any("going fast" in m["content"] for m in f.sent))
+        helps = [m for m in fake.sent if "/similar" in m["content"]]
+        assert len(helps) == 3                      # the fourth was refused, politely
+        await fake.send_user_message("!help", user_id="777")   # another user is not affected
+        await fake.wait_for(lambda f: len([m for m in f.sent if "/similar" in m["content"]]) == 4)
+    finally:
+        await bot.stop()

@@ -31,6 +31,8 @@ class DiscordOptions:
     hint_reactions: bool = True
     admins: frozenset[str] = frozenset()
     guild_ready_timeout: float = 2.0   # how long discord.py waits for more guilds at start
+    user_rate: int = 8                 # commands per user ...
+    user_period: float = 10.0          # ... per this many seconds
 
 
 def configure_endpoints(api_base: str = "", gateway_url: str = "") -> None:
@@ -52,7 +54,9 @@ class MovieBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(MovieCog(self, self.layer, admins=self.options.admins,
-                                    hint_reactions=self.options.hint_reactions))
+                                    hint_reactions=self.options.hint_reactions,
+                                    user_rate=self.options.user_rate,
+                                    user_period=self.options.user_period))
         if self.options.sync_commands:
             synced = await self.tree.sync()
             log.info("synced %d slash commands", len(synced))

@@ -28,14 +28,23 @@ OOPS = "Sorry, something went wrong on my side. Please try again in a moment."
 HINT_REACTIONS = ("👍", "👎")
 
 
+def slow_down(seconds: float) -> str:
+    return f"You're going fast! Give me {max(1, round(seconds))} s and ask again."
+
+
 def is_admin(admins: frozenset[str], user_id: str) -> bool:
     return f"{PLATFORM}:{user_id}" in admins or user_id in admins
 
 
 class MovieCog(commands.Cog, name="Movies"):
     def __init__(self, bot: commands.Bot, layer: CommandLayer, *, admins: frozenset[str] = frozenset(),
-                 hint_reactions: bool = True, reconcile_days: float = 7.0):
+                 hint_reactions: bool = True, reconcile_days: float = 7.0,
+                 user_rate: int = 8, user_period: float = 10.0):
         self.bot = bot
+        # discord.py's own per-user cooldown: one user hammering /recommend cannot starve
+        # everyone else; commands and plain titles share the bucket.
+        self.cooldowns = commands.CooldownMapping.from_cooldown(
+            user_rate, user_period, commands.BucketType.user)
         self.layer = layer
         self.admins = admins
         self.hint_reactions = hint_reactions
@@ -48,6 +57,18 @@ class MovieCog(commands.Cog, name="Movies"):
     def who(self, user: discord.abc.User) -> User:
         return User(PLATFORM, str(user.id), user.display_name,
                     is_admin=is_admin(self.admins, str(user.id)))
+
+    def retry_after(self, message: discord.Message) -> float:
+        """Seconds this user must wait (0.0: go ahead); takes a token when allowed."""
+        bucket = self.cooldowns.get_bucket(message)
+        return (bucket.update_rate_limit() or 0.0) if bucket else 0.0
+
+    async def cog_check(self, ctx: commands.Context) -> bool:
+        bucket = self.cooldowns.get_bucket(ctx.message)
+        wait = bucket.update_rate_limit() if bucket else None
+        if wait:
+            raise commands.CommandOnCooldown(bucket, wait, commands.BucketType.user)
+        return True
 
     # -- answering -------------------------------------------------------------------
     async def answer(self, ctx: commands.Context, text: str) -> None:
@@ -130,6 +151,10 @@ class MovieCog(commands.Cog, name="Movies"):
             return
         text = message.content.replace(f"<@{self.bot.user.id}>", "").replace(
             f"<@!{self.bot.user.id}>", "").strip()
+        wait = self.retry_after(message)
+        if wait:
+            await message.channel.send(slow_down(wait))
+            return
         reply = await self.layer.handle(text, self.who(message.author))
         if reply is not None:
             await self.send(message.channel, reply)
@@ -143,6 +168,9 @@ class MovieCog(commands.Cog, name="Movies"):
             else:
                 # "!foo bar": the command layer's usual "I don't know /foo" answer.
                 await self.answer(ctx, "/" + rest)
+            return
+        if isinstance(error, commands.CommandOnCooldown):
+            await ctx.send(slow_down(error.retry_after))
             return
         log.error("command failed: %r", error, exc_info=error)
         try:
