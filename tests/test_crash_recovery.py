@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from bot.store import Store
+from tests.fakes import stop_process
 from tests.fakes.telegram_api import FakeTelegram
 
 CHATS = (777, 778, 779, 780)
@@ -92,12 +93,7 @@ async def test_kill_9_during_reaction_burst_loses_and_duplicates_nothing(
         proc = await _start(env, tmp_path, "second")
         await fake.wait_for(lambda f: f.all_confirmed(), 120)
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
+        await stop_process(proc)
         await fake.stop()
 
     for log in ("first.log", "second.log"):      # the token never reaches a log line

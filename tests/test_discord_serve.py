@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
 
 from bot.store import Store
+from tests.fakes import stop_process
 from tests.fakes.discord_api import FakeDiscord
 
 
@@ -45,12 +45,7 @@ async def test_serve_discord_process_answers_and_stores_reactions(quick_artifact
             finally:
                 await store.close()
         finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(proc.wait(), 30)
-                except TimeoutError:
-                    proc.kill()
+            await stop_process(proc)
             await fake.stop()
     assert proc.returncode == 0, log.read_text()[-3000:]
     assert fake.token not in log.read_text()

@@ -7,7 +7,6 @@ HTTP, progress bar, zip member extraction, sha256 verification, atomic install.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.server
 import json
@@ -18,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import CommandGroups
 from engine.datasets.manifest import load_manifest
-from jobs import data_cli
 from jobs.fetch import fetch
+from tests.test_manifest import run_cli
 
 MOVIES_CSV = b"movieId,title,genres\r\n1,Toy Story (1995),Animation|Comedy\r\n"
 LINKS_CSV = b"movieId,imdbId,tmdbId\r\n1,0114709,862\r\n"
@@ -88,12 +86,6 @@ def write_manifest(path: Path, base: str, *, movies_sha: str | None = None,
     return path
 
 
-def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="moviebot")
-    top = parser.add_subparsers(dest="command")
-    data_cli.register(CommandGroups(top=top, eval=top.add_parser("eval").add_subparsers()))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def by_path(outcomes):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+
 from aiohttp import web
 
 
@@ -12,3 +15,14 @@ async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, int]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     return runner, site._server.sockets[0].getsockname()[1]
+
+
+async def stop_process(proc: asyncio.subprocess.Process, grace: float = 30) -> None:
+    """SIGTERM a bot subprocess (it finishes in-flight work), SIGKILL if it does not exit."""
+    if proc.returncode is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except TimeoutError:
+        proc.kill()
