@@ -8,6 +8,7 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from telegram import InlineKeyboardMarkup
 
 from bot.replies import Button, Card
 from bot.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, card_html, keyboard
@@ -44,7 +45,9 @@ def test_body_is_cut_to_the_limit(body):
 def test_keyboard_drops_actions_longer_than_64_bytes_and_keeps_links():
     markup = keyboard([[Button("ok", "like:1"), Button("long", "x" * 65),
                         Button("Trailer", url="https://www.youtube.com/watch?v=abc")]])
-    row = markup.inline_keyboard[0]
-    assert [b.text for b in row] == ["ok", "Trailer"]
-    assert row[1].url.endswith("abc")
+    row = markup["inline_keyboard"][0]
+    assert [b["text"] for b in row] == ["ok", "Trailer"]
+    assert row[1]["url"].endswith("abc") and "callback_data" not in row[1]
+    # what Telegram (and PTB) calls an InlineKeyboardMarkup
+    assert InlineKeyboardMarkup.de_json(markup, None).inline_keyboard[0][0].callback_data == "like:1"
     assert keyboard([[Button("long", "é" * 40)]]) is None

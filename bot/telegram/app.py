@@ -11,7 +11,9 @@ PTB's own `Updater` (it confirms updates before the handlers have run).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from telegram import ReactionTypeEmoji, Update
@@ -29,7 +31,7 @@ from bot.commands import CommandLayer, MessageRef, User
 from bot.replies import Reply
 
 from .ratelimit import UserRateLimit
-from .render import send_reply
+from .render import quiet_raw_send_hint, send_reply
 
 log = logging.getLogger("moviebot.telegram")
 
@@ -73,11 +75,14 @@ class TelegramFrontend:
         self.limits = UserRateLimit(options.user_rate, options.user_period)
         self.failed: dict[int, BaseException] = {}   # update id -> what its handler raised
         self._apologised: set[int] = set()
+        # At most options.concurrency updates run their handlers at once (CPU work on a
+        # small box); waiting for the database (see `process`) does not take a slot.
+        self._slots = asyncio.Semaphore(options.concurrency)
+        self._unstored: dict[int, list[Awaitable]] = {}   # update id -> its cards to remember
         self.app = self._build()
 
     def _build(self) -> Application:
-        # No Updater: updates come from polling.py / webhook.py, which also bound the
-        # concurrency (options.concurrency) themselves.
+        # No Updater: updates come from polling.py / webhook.py, through `process`.
         builder = (Application.builder().token(self.options.token).updater(None)
                    # a second connection for getUpdates: the confirming call on shutdown
                    # must not wait for a cancelled long poll to free the only one
@@ -96,6 +101,7 @@ class TelegramFrontend:
         return app
 
     async def start(self) -> None:
+        quiet_raw_send_hint()
         await self.app.initialize()
         self.commands.bot_username = self.app.bot.username or ""
 
@@ -103,13 +109,32 @@ class TelegramFrontend:
         await self.app.shutdown()
 
     async def process(self, update: Update) -> bool:
-        """Handle one update; False if a handler failed (the caller must not confirm it)."""
+        """Handle one update; False if a handler failed or what it sent could not be
+        remembered (the caller must not confirm it then).
+
+        The handlers run holding a slot. Remembering the sent cards is a database write
+        that `MessageBatcher` shares between updates; it is awaited after the slot is given
+        back, so updates waiting for it do not keep the others from running (with the slot
+        held, the event loop sat idle while all of them waited for the same write)."""
         self.failed.pop(update.update_id, None)
-        await self.app.process_update(update)
+        try:
+            async with self._slots:
+                await self.app.process_update(update)
+        finally:
+            await self._remember_sent(update)
         if update.update_id in self.failed:
             return False
         self._apologised.discard(update.update_id)
         return True
+
+    async def _remember_sent(self, update: Update) -> None:
+        pending = self._unstored.pop(update.update_id, [])
+        if not pending:
+            return
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        error = next((r for r in results if isinstance(r, BaseException)), None)
+        if error is not None:
+            await self._failed(update, error, self.app.bot)
 
     # -- handlers ----------------------------------------------------------------
     def who(self, update: Update) -> User:
@@ -131,7 +156,7 @@ class TelegramFrontend:
         reply = await self.commands.handle(message.text or "", who)
         if reply is None:     # e.g. chatter in a group that was not addressed to us
             return
-        await self.send(who, int(message.chat_id), reply, reply_to=message.message_id)
+        await self.send(update, int(message.chat_id), reply, reply_to=message.message_id)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -153,7 +178,7 @@ class TelegramFrontend:
             return
         await query.answer()
         if query.message is not None:
-            await self.send(who, int(query.message.chat.id), reply)
+            await self.send(update, int(query.message.chat.id), reply)
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.message_reaction
@@ -169,25 +194,30 @@ class TelegramFrontend:
             await self.commands.reaction(who, ref, emoji, added=False, at=change.date)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._failed(update, context.error, context.bot)
+
+    async def _failed(self, update: object, error: BaseException, bot) -> None:
         # Never a stack trace in chat: log it, apologise, and keep the update unconfirmed.
-        log.error("update failed: %r", context.error, exc_info=context.error)
+        log.error("update failed: %r", error, exc_info=error)
         if isinstance(update, Update):
             first_failure = update.update_id not in self._apologised
-            self.failed[update.update_id] = context.error
+            self.failed[update.update_id] = error
             self._apologised.add(update.update_id)      # once, not on every retry
             if (first_failure and update.effective_chat and update.effective_message
                     and not update.message_reaction):
                 try:
-                    await context.bot.send_message(update.effective_chat.id, OOPS)
+                    await bot.send_message(update.effective_chat.id, OOPS)
                 except Exception:  # noqa: BLE001 - the apology is best effort
                     pass
 
     # -- sending -----------------------------------------------------------------
-    async def send(self, who: User, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
+    async def send(self, update: Update, chat_id: int, reply: Reply,
+                   reply_to: int | None = None) -> None:
         sent = await send_reply(self.app.bot, chat_id, reply, reply_to=reply_to)
-        for item in sent:
-            if item.movie_id is not None:
-                # Persist message -> movie so a reaction days later, after restarts, resolves.
-                await self.commands.remember(
-                    MessageRef(PLATFORM, str(chat_id), str(item.message.message_id)),
-                    item.movie_id, reply.context)
+        # Persist message -> movie so a reaction days later, after restarts, resolves.
+        # `process` awaits these (all cards of the reply in one batch) once the handler
+        # is done, and only then does the update count as handled.
+        self._unstored.setdefault(update.update_id, []).extend(
+            self.commands.remember(MessageRef(PLATFORM, str(chat_id), str(item.message_id)),
+                                   item.movie_id, reply.context)
+            for item in sent if item.movie_id is not None)

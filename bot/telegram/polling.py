@@ -13,21 +13,38 @@ still running it fetches the next batch (``getUpdates`` from the watermark retur
 few again; they are skipped), so stragglers do not leave the workers idle. Updates from
 different chats run concurrently (bounded); updates from one chat run in order, so a 👍
 and its removal are never swapped.
+
+Because of that re-sending, ``getUpdates`` is called raw (JSON dicts, see `_fetch`) and
+only updates not seen before are parsed into `Update` objects: parsing the re-sent ones
+only to skip them was a large share of the CPU per command.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 
 from bot.memory import is_outage
 
 from .app import ALLOWED_UPDATES, TelegramFrontend
+from .render import api_call
 
 log = logging.getLogger("moviebot.telegram.polling")
+
+# A long poll may take its ``timeout`` to answer; the read timeout allows that plus this
+# (PTB's get_updates does the same with its default read timeout of 5 s).
+READ_MARGIN = 5.0
 
 
 class DurableUpdateLoop:
@@ -47,8 +64,8 @@ class DurableUpdateLoop:
         self._inflight: dict[int, asyncio.Task] = {}
         self._held: set[int] = set()          # stopped before they could be stored
         self._last_in_chat: dict[object, asyncio.Task] = {}
-        self._gate = asyncio.Semaphore(frontend.options.concurrency)
         self._stop = asyncio.Event()
+        self._finished = asyncio.Event()      # set each time an in-flight update finishes
 
     def stop(self) -> None:
         self._stop.set()
@@ -74,8 +91,8 @@ class DurableUpdateLoop:
             try:
                 updates = await self._poll(bot, timeout=0 if self._inflight else self.poll_timeout)
                 backoff = 1.0
-            except (InvalidToken, Forbidden):
-                raise
+            except (InvalidToken, EndPointNotFound, Forbidden):
+                raise    # a revoked token reads as EndPointNotFound from do_api_request
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after))
                 continue
@@ -86,24 +103,20 @@ class DurableUpdateLoop:
                 continue
             if updates is None:                   # stopped while waiting
                 break
-            fresh = [u for u in updates if self._newest is None or u.update_id > self._newest]
+            fresh = self._parse_fresh(bot, updates)
             for update in fresh:
-                self._newest = update.update_id
                 self._start(update)
             if self._inflight and len(updates) < self.limit:
                 # Nothing more was waiting. A long poll would return at once (the in-flight
                 # updates are still unconfirmed), so look again shortly, or as soon as one
                 # finishes, and back off while nothing new comes in.
                 idle = 0.02 if fresh else min(idle * 2, 1.0)
-                await asyncio.wait(list(self._inflight.values()), timeout=idle,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await self._some_done(timeout=idle)
         await self._drain(bot)
 
-    async def _poll(self, bot, timeout: int) -> list[Update] | None:
+    async def _poll(self, bot, timeout: int) -> list[dict] | None:
         """One (long) poll, cut short by stop() so SIGTERM does not wait out the timeout."""
-        poll = asyncio.ensure_future(bot.get_updates(
-            offset=self.offset, limit=self.limit, timeout=timeout,
-            allowed_updates=ALLOWED_UPDATES))
+        poll = asyncio.ensure_future(self._fetch(bot, timeout, self.limit))
         stopped = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
@@ -112,9 +125,33 @@ class DurableUpdateLoop:
             return None
         return poll.result()
 
-    async def _some_done(self) -> None:
+    async def _fetch(self, bot, timeout: int, limit: int) -> list[dict]:
+        """getUpdates from `offset` (which confirms everything below it), as raw JSON."""
+        params = {"offset": self.offset, "limit": limit, "timeout": timeout,
+                  "allowed_updates": ALLOWED_UPDATES}
+        return await api_call(bot, "getUpdates", params, read_timeout=timeout + READ_MARGIN)
+
+    def _parse_fresh(self, bot, raw: list[dict]) -> list[Update]:
+        """The updates not seen before, parsed; re-sent in-flight ones are skipped unparsed."""
+        fresh = []
+        for data in raw:
+            if self._newest is not None and data["update_id"] <= self._newest:
+                continue
+            update = Update.de_json(data, bot)
+            bot.insert_callback_data(update)      # what ExtBot.get_updates does for each
+            self._newest = update.update_id
+            fresh.append(update)
+        return fresh
+
+    async def _some_done(self, timeout: float | None = None) -> None:
+        """Wait until an in-flight update finishes (or ``timeout`` passes).
+
+        One event for all of them: asyncio.wait() on every in-flight task hooked and unhooked
+        a callback per task (up to 100) on every wake-up, i.e. on every finished update."""
+        self._finished.clear()
         if self._inflight:
-            await asyncio.wait(list(self._inflight.values()), return_when=asyncio.FIRST_COMPLETED)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finished.wait(), timeout)
 
     def _start(self, update: Update) -> None:
         chat = _chat_key(update)
@@ -127,13 +164,13 @@ class DurableUpdateLoop:
             self._inflight.pop(update_id, None)
             if self._last_in_chat.get(chat) is task:
                 del self._last_in_chat[chat]
+            self._finished.set()
         task.add_done_callback(finished)
 
     async def _handle_after(self, previous: asyncio.Task | None, update: Update) -> None:
         if previous is not None:
             await asyncio.wait({previous})    # same chat: keep Telegram's order
-        async with self._gate:
-            await self.handle_one(update)
+        await self.handle_one(update)       # the frontend bounds how many run at once
 
     async def handle_one(self, update: Update) -> None:
         attempt = 0
@@ -165,8 +202,7 @@ class DurableUpdateLoop:
             await asyncio.wait(list(self._inflight.values()), timeout=30)
         if self.offset is not None:
             try:
-                await bot.get_updates(offset=self.offset, limit=1, timeout=0,
-                                      allowed_updates=ALLOWED_UPDATES)
+                await self._fetch(bot, timeout=0, limit=1)
             except (NetworkError, TimedOut) as exc:   # they come again on the next start
                 log.warning("could not confirm the last updates: %s", exc)
 

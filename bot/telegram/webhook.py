@@ -8,7 +8,6 @@ this small aiohttp server is used instead.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import secrets
@@ -31,7 +30,6 @@ class WebhookServer:
         self.listen, self.port, self.path = listen, port, path
         # The secret proves a request comes from Telegram (it echoes what setWebhook got).
         self.secret = secret or secrets.token_urlsafe(24)
-        self._gate = asyncio.Semaphore(frontend.options.concurrency)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -61,8 +59,7 @@ class WebhookServer:
             return web.Response(status=400)
         if update is None:
             return web.Response(status=400)
-        async with self._gate:
-            ok = await self.frontend.process(update)
+        ok = await self.frontend.process(update)     # bounded by options.concurrency there
         if ok:
             return web.Response(status=200)
         # Not stored: ask Telegram to deliver it again later.
