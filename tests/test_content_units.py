@@ -10,10 +10,10 @@ from engine.content import evaluate as ev
 from engine.content import index as idx
 from engine.content.fusion import (
     BlockSimilarity,
+    best_choice,
     choose_fusion,
     fuse,
     l2_rows,
-    one_se_choice,
     prepare_block,
     weight_grid,
 )
@@ -160,15 +160,40 @@ def test_choose_fusion_prefers_the_informative_block():
     assert choice.validation["ndcg@10"] > 0.9 and len(tried) == 5 * 2
 
 
-def test_one_se_rule_takes_the_most_content_faithful_config_within_one_se():
-    def trial(tfidf, lam, n, ndcg, se=0.01):
+def test_best_choice_takes_the_best_validation_score_ties_to_less_prior():
+    def trial(tfidf, lam, n, ndcg):
         return {"weights": {"tfidf": tfidf, "metadata": 1 - tfidf}, "lam": lam, "gamma": 1.0,
-                "n_candidates": n, "ndcg@10": ndcg, "se": se}
-    trials = [trial(0.0, 0.8, 400, 0.200), trial(0.3, 0.8, 400, 0.195), trial(0.1, 0.2, 100, 0.192),
-              trial(0.5, 0.2, 100, 0.191), trial(0.5, 0.2, 50, 0.191), trial(0.9, 0.0, 0, 0.150)]
-    chosen, best = one_se_choice(trials)
-    assert best is trials[0]
-    assert chosen is trials[4]  # within 0.200 - 0.01; smallest lam, most text, fewest candidates
+                "n_candidates": n, "ndcg@10": ndcg, "se": 0.01}
+    trials = [trial(0.0, 0.8, 400, 0.195), trial(0.3, 0.6, 400, 0.200), trial(0.3, 0.3, 200, 0.200),
+              trial(0.3, 0.3, 100, 0.200), trial(0.9, 0.0, 0, 0.150)]
+    assert best_choice(trials) is trials[3]  # best score; of the ties, smallest lam, fewest candidates
+
+
+def test_co_liked_queries_rank_by_cosine_and_ignore_chance_overlaps():
+    # movie 1 has 12 fans; 10 of them also like movie 2, all 12 like blockbuster 3 (liked by
+    # everyone: 40 fans), 2 of them like movie 4 (below min_co), 5 of them dislike movie 5.
+    rows = []
+    for user in range(40):
+        rows.append((user, 3, 5.0))
+        if user < 12:
+            rows.append((user, 1, 4.5))
+        if user < 10:
+            rows.append((user, 2, 4.0))
+        if user < 2:
+            rows.append((user, 4, 5.0))
+        if user < 5:
+            rows.append((user, 5, 1.0))
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating"])
+    movie_ids = np.array([1, 2, 3, 4, 5])
+    qs = ev.co_liked_queries(ratings, np.arange(40), movie_ids, min_likes=10, top=20, min_co=3)
+    by_query = dict(zip(qs.queries.tolist(), qs.relevant, strict=True))
+    assert set(by_query) == {0, 1, 2}       # movies 1, 2, 3 have >= 10 fans; 4 and 5 do not
+    # for movie 1: cos(1,2) = 10/sqrt(12*10) = 0.91 beats cos(1,3) = 12/sqrt(12*40) = 0.55;
+    # movie 4 shares only 2 fans, movie 5 was disliked: neither is relevant
+    assert by_query[0].tolist() == [1, 2]
+    assert qs.users is None and 0 not in by_query[0]
+    # only the given users count: with users 20-39 nobody but the blockbuster has fans
+    assert len(ev.co_liked_queries(ratings, np.arange(20, 40), movie_ids)) == 0
 
 
 def test_cluster_standard_error_counts_users_not_queries():
@@ -205,6 +230,10 @@ def test_reason_names_what_is_shared_most_specific_first():
     assert reason(a, b) == "same director Christopher Nolan · themes: dream · both Sci-Fi"
     c = Movie(3, "Obscure", 1950)
     assert reason(a, c) == "similar era and standing"
+    # TMDB has both "london, england" and "england": say it once
+    d = Movie(4, "Notting Hill", 1999, keywords=["london, england", "england", "bookshop"])
+    e = Movie(5, "The Holiday", 2006, keywords=["england", "london, england", "bookshop"])
+    assert reason(d, e) == "themes: london, england, bookshop"
 
 
 def test_field_weights_are_chosen_on_the_metric():

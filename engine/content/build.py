@@ -6,6 +6,7 @@ Writes only below ``<version>/content/``:
   ids.npy                             movie_id of each index item
   index.ann                           Annoy (angular) over the fused content vectors
   prior.npy                           the popularity prior of each item (for the rerank)
+  vectors.npy                         the fused vectors Annoy indexes (exact filtered search)
   content.json                        weights, prior, rerank size, selection, index parameters
 """
 
@@ -19,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from . import evaluate as ev
 from . import index as idx
 from .fusion import RULE, choose_fusion, fuse, usable_blocks
 from .metadata import metadata_vectors, vote_percentile
+from .serving import VECTORS
 from .text import movie_text
 from .tfidf import TfidfConfig, tfidf_vectors
 
@@ -33,6 +36,11 @@ QUICK_GRID = {"lams": (0.3, 0.6, 0.9), "gammas": (1.0, 16.0), "candidates": (50,
 # keeps the latency target (p99 <= 1 ms) within reach for the 400-candidate rerank.
 RECALL_TARGET = 0.95
 BLOCK_FILES = {"tfidf": "tfidf.npy", "bilstm": "bilstm.npy", "metadata": "metadata.npy"}
+# The co-liked ground truth (evaluate.co_liked_queries): a query movie needs 10 fans in the
+# user group, its relevant movies are its 20 most co-liked ones with >= 3 fans in common.
+CO_LIKED = {"min_likes": 10, "top": 20, "min_co": 3}
+# fewer queries than this and the weights would be chosen on noise
+MIN_VALIDATION_QUERIES = 30
 
 
 def ratings_for(ctx) -> pd.DataFrame:
@@ -83,11 +91,16 @@ def build_stage(ctx) -> dict:
     ratings = ratings_for(ctx)
     movie_ids = catalog["movie_id"].to_numpy(dtype=np.int64)
 
-    # Users are split first: validation users choose TF-IDF field weights, fusion weights,
-    # the prior and the rerank size (one-SE rule); test users only score the result.
+    # Users are split first: validation users' likes choose TF-IDF field weights, fusion
+    # weights, the prior and the rerank size; test users' likes only score the result.
     per_user = 2 if ctx.quick else 5
     val_users, test_users = ev.split_users(ratings, ctx.seed)
-    val_q = ev.make_queries(ratings, val_users, movie_ids, per_user, ctx.seed)
+    val_q = ev.co_liked_queries(ratings, val_users, movie_ids, **CO_LIKED)
+    if len(val_q) < MIN_VALIDATION_QUERIES:
+        raise DataError(str(ctx.ratings_path or "MovieLens ratings.csv"),
+                        f"only {len(val_q)} movies have {CO_LIKED['min_likes']}+ likes among the "
+                        "validation users, too few to choose the content fusion weights",
+                        fix="build with a larger MovieLens ratings file (--ratings)")
     blocks, encoder, params = compute_blocks(catalog, ctx.quick, ctx.seed, ctx.progress,
                                              None if ctx.quick else val_q)
     for name, vecs in blocks.items():
@@ -116,24 +129,26 @@ def build_stage(ctx) -> dict:
     idx.save(annoy, out / "index.ann")
     np.save(out / "ids.npy", movie_ids)
     np.save(out / "prior.npy", prior)
+    np.save(out / VECTORS, fused.astype(np.float32))
 
     selection = {"rule": RULE, **{k: v for k, v in choice.validation.items()}}
     config = {"weights": weights, "lam": choice.lam, "gamma": choice.gamma,
               "n_candidates": choice.n_candidates, "dim": int(fused.shape[1]),
               "n_trees": index_params.n_trees, "search_k": index_params.search_k,
-              "seed": ctx.seed, "per_user": per_user, "block_prep": "centred, L2 per block",
+              "seed": ctx.seed, "per_user": per_user, "co_liked": CO_LIKED, "block_prep": "centred, L2 per block",
               "ratings": str(ctx.ratings_path) if ctx.ratings_path else "",
               "selection": selection}
     (out / CONFIG).write_text(json.dumps(config, indent=2))
 
-    test_q = ev.make_queries(ratings, test_users, movie_ids, per_user, ctx.seed)
-    table = ev.evaluate_all(blocks, fused, catalog, test_q, percentile, choice)
+    tables = {name: ev.evaluate_all(blocks, fused, catalog, qs, percentile, choice)
+              for name, qs in ev.query_sets(ratings, movie_ids, test_users, config).items()}
     files = [f"content/{name}" for name in (*BLOCK_FILES.values(), "vocab.json", "labels.json",
-                                            "ids.npy", "prior.npy", "index.ann", CONFIG)]
+                                            "ids.npy", "prior.npy", "index.ann", VECTORS, CONFIG)]
     metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
                "index_recall@10": round(index_params.recall_at_10, 4),
                "index_mean_query_ms": round(index_params.mean_query_ms, 4),
-               "eval_test_users": table}
+               "eval_test_users": tables["co-liked"],
+               "eval_test_users_per_user": tables["per user"]}
     params.update({"fusion": asdict(choice), "fusion_trials": len(tried), "index_trials": trials,
                    "fusion_seconds": round(fusion_seconds, 1), "index_seconds": round(index_seconds, 1),
                    **config})

@@ -21,7 +21,9 @@ def register(groups) -> None:
 
     ev = groups.eval.add_parser("content", help="held-out NDCG@10 / recall@10 of the content engine",
                                 description="Scores the built content vectors on MovieLens test "
-                                            "users (never used for training or weight choice).")
+                                            "users (never used for training or weight choice), "
+                                            "against two ground truths: movies co-liked with the "
+                                            "query by those users, and each user's other likes.")
     ev.add_argument("--json", action="store_true", help="print the table as JSON")
     ev.add_argument("--prior-rows", action="store_true",
                     help="also score each block with its own popularity prior (slower)")
@@ -57,9 +59,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     ratings = Path(args.ratings) if args.ratings else None
-    table = evaluate_built(settings.artifacts, settings.data_dir, ratings, args.prior_rows)
+    tables = evaluate_built(settings.artifacts, settings.data_dir, ratings, args.prior_rows)
     if args.json:
-        print(json.dumps(table, indent=2))
-    else:
+        print(json.dumps(tables, indent=2))
+        return 0
+    for name, table in tables.items():
+        print(f"\n## {name} ground truth, test users ({next(iter(table.values()))['queries']} queries)\n")
         print(format_table(table))
     return 0

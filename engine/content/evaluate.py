@@ -1,11 +1,20 @@
 """Held-out evaluation of "similar movies" against what real users liked together.
 
-Protocol (docs/content.md): MovieLens users are split (seeded) into validation users,
-whose likes choose the fusion weights, and test users, whose likes are only ever used
-for the reported table. A query is one movie a user liked (rating >= 4); the relevant
-movies are the other movies that same user liked. We rank the whole catalog by
-similarity to the query (the query itself excluded) and score the top 10 with NDCG@10
-and recall@10 = hits / min(10, number relevant).
+Users are split (seeded) into validation users, whose likes choose the fusion weights,
+and test users, whose likes are only ever used for the reported tables. Two ground
+truths, both built from the likes (rating >= 4) of one user group only:
+
+* co-liked (primary, ``co_liked_queries``): a query is a movie liked by at least
+  ``min_likes`` of the group; its relevant movies are the ``top`` movies most often liked
+  by the *same people*, by cosine of the two like-vectors (at least ``min_co`` people in
+  common). "People who liked X also liked Y", normalised so a film everybody likes is not
+  relevant to everything.
+* per user (secondary, ``make_queries``): a query is one movie a user liked; the relevant
+  movies are all that user's other likes. Heavy raters like most famous films, so this one
+  mostly rewards popularity.
+
+We rank the whole catalog by similarity to the query (the query itself excluded) and
+score the top 10 with NDCG@10 and recall@10 = hits / min(10, number relevant).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ log = logging.getLogger("moviebot.content.eval")
 
 LIKE = 4.0
 K = 10
+ADDED_WEIGHT = 0.1   # "served plus X": an unused block at the weight grid's step
 
 
 @dataclass
@@ -69,6 +79,39 @@ def make_queries(ratings: pd.DataFrame, users: np.ndarray, movie_ids: np.ndarray
     return QuerySet(np.array(queries, dtype=np.int64), relevant, np.array(who, dtype=np.int64))
 
 
+def co_liked_queries(ratings: pd.DataFrame, users: np.ndarray, movie_ids: np.ndarray,
+                     min_likes: int = 10, top: int = 20, min_co: int = 3) -> QuerySet:
+    """Item-level ground truth from ``users``' likes (module docstring); ``users`` of the
+    result is None: the queries are movies, each its own unit for the standard error."""
+    from scipy import sparse
+
+    row_of = pd.Series(np.arange(len(movie_ids)), index=movie_ids)
+    liked = ratings[(ratings["rating"] >= LIKE) & ratings["userId"].isin(users)
+                    & ratings["movieId"].isin(row_of.index)]
+    if liked.empty:
+        return QuerySet(np.zeros(0, dtype=np.int64), [])
+    person = pd.factorize(liked["userId"])[0]
+    likes = sparse.csr_matrix((np.ones(len(liked), dtype=np.float32),
+                               (person, row_of.loc[liked["movieId"]].to_numpy())),
+                              shape=(person.max() + 1, len(movie_ids)))
+    fans = np.asarray(likes.sum(axis=0)).ravel()
+    candidates = np.flatnonzero(fans >= min_likes)
+    queries, relevant = [], []
+    for start in range(0, len(candidates), 512):        # bounded memory: 512 x catalog
+        block = candidates[start:start + 512]
+        common = (likes[:, block].T @ likes).toarray()   # people who liked both
+        cosine = common / np.sqrt(np.maximum(fans[block][:, None] * fans[None, :], 1.0))
+        cosine[common < min_co] = 0.0
+        cosine[np.arange(len(block)), block] = 0.0
+        for query, row in zip(block, cosine, strict=True):
+            linked = np.flatnonzero(row > 0)
+            if len(linked):
+                best = linked[np.argsort(-row[linked], kind="stable")[:top]]
+                queries.append(int(query))
+                relevant.append(best)
+    return QuerySet(np.array(queries, dtype=np.int64), relevant)
+
+
 def top_k(scores: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
     """Row-wise indices of the k best scores, best first, never the query itself."""
     scores = scores.astype(np.float64, copy=True)
@@ -81,13 +124,19 @@ def top_k(scores: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
 _DISCOUNT = 1.0 / np.log2(np.arange(2, K + 2))
 
 
-def ranking_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> dict[str, float]:
+def per_query_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> tuple[np.ndarray, np.ndarray]:
+    """(NDCG@k, recall@k) of every query, for means and paired standard errors."""
     ndcg, recall = np.empty(len(qs)), np.empty(len(qs))
     for i, (top, rel) in enumerate(zip(ranked[:, :k], qs.relevant, strict=True)):
         hits = np.isin(top, rel)
         ideal = _DISCOUNT[: min(k, len(rel))].sum()
         ndcg[i] = (hits * _DISCOUNT[:k]).sum() / ideal
         recall[i] = hits.sum() / min(k, len(rel))
+    return ndcg, recall
+
+
+def ranking_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> dict[str, float]:
+    ndcg, recall = per_query_metrics(ranked, qs, k)
     return {"ndcg@10": float(ndcg.mean()), "recall@10": float(recall.mean())}
 
 
@@ -180,24 +229,47 @@ def served_scorer(fused: np.ndarray, prior: np.ndarray, lam: float,
 
 def evaluate_all(blocks: Mapping[str, np.ndarray], fused: np.ndarray, catalog: pd.DataFrame,
                  qs: QuerySet, percentile: np.ndarray, choice) -> dict[str, dict[str, float]]:
-    """The table: each block alone, the fused vector with and without its prior, baselines."""
+    """The table: each block alone, the served score, the served score without each of its
+    blocks (paired difference to the served row, so "does fusing X help" has an answer
+    with an error bar), and the baselines."""
     from .fusion import fuse
     from .metadata import genre_matrix
 
     genres, _ = genre_matrix(catalog)
     pop = popularity_of(catalog)
+    prior = percentile ** choice.gamma
     # each block alone exactly as fusion sees it (centred), so a one-block row equals the
     # fused row when the weights pick that block alone
-    scorers = {f"{name} only": cosine_scorer(fuse({name: vecs}, {name: 1.0})) for name, vecs in blocks.items()}
+    scorers = {f"{name} only": cosine_scorer(fuse({name: vecs}, {name: 1.0})) for name, vecs in blocks.items()
+               if (np.linalg.norm(vecs, axis=1) > 0).any()}
     scorers["fused blocks, no prior"] = cosine_scorer(fused)
-    scorers["fused (served)"] = served_scorer(fused, percentile ** choice.gamma, choice.lam,
-                                              choice.n_candidates)
+    scorers["fused (served)"] = served_scorer(fused, prior, choice.lam, choice.n_candidates)
+    used = {n: w for n, w in choice.weights.items() if w > 0 and n in blocks}
+    for name, vecs in blocks.items():
+        if name in used:
+            variant = {n: w for n, w in used.items() if n != name}
+            label = f"served without {name}"
+        elif (np.linalg.norm(vecs, axis=1) > 0).any():
+            # a block validation left out, added back at the grid's smallest step
+            variant = {**{n: w * (1 - ADDED_WEIGHT) for n, w in used.items()}, name: ADDED_WEIGHT}
+            label = f"served plus {name} (weight {ADDED_WEIGHT:g})"
+        else:
+            continue
+        if variant:
+            scorers[label] = served_scorer(fuse(blocks, variant), prior, choice.lam, choice.n_candidates)
     scorers["genre-Jaccard baseline"] = genre_jaccard_scorer(genres, pop)
     scorers["popularity baseline"] = popularity_scorer(pop)
+    per_query = {name: per_query_metrics(top_k(_batched(scorer, qs.queries), qs.queries), qs)
+                 for name, scorer in scorers.items()}
+    served_ndcg = per_query["fused (served)"][0]
     table = {}
-    for name, scorer in scorers.items():
-        table[name] = evaluate_scores(_batched(scorer, qs.queries), qs)
-        table[name]["queries"] = len(qs)
+    for name, (ndcg, recall) in per_query.items():
+        row = {"ndcg@10": float(ndcg.mean()), "recall@10": float(recall.mean()),
+               "se": standard_error(ndcg, qs.users), "queries": len(qs)}
+        if name.startswith(("served without", "served plus")):
+            diff = ndcg - served_ndcg
+            row.update({"delta_ndcg@10": float(diff.mean()), "se_delta": standard_error(diff, qs.users)})
+        table[name] = row
     return table
 
 
@@ -207,9 +279,11 @@ def _batched(scorer, queries: np.ndarray, batch: int = 1024) -> np.ndarray:
 
 
 def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
-    lines = ["| model | NDCG@10 | recall@10 |", "|---|---|---|"]
+    lines = ["| model | NDCG@10 ± SE | recall@10 | vs served (paired) |", "|---|---|---|---|"]
     for name, row in table.items():
-        lines.append(f"| {name} | {row['ndcg@10']:.4f} | {row['recall@10']:.4f} |")
+        se = f" ± {row['se']:.4f}" if "se" in row else ""
+        delta = (f"{row['delta_ndcg@10']:+.4f} ± {row['se_delta']:.4f}" if "delta_ndcg@10" in row else "")
+        lines.append(f"| {name} | {row['ndcg@10']:.4f}{se} | {row['recall@10']:.4f} | {delta} |")
     return "\n".join(lines)
 
 
@@ -217,10 +291,17 @@ def load_ratings(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, usecols=["userId", "movieId", "rating"])
 
 
+def query_sets(ratings: pd.DataFrame, movie_ids: np.ndarray, users: np.ndarray, config: Mapping
+               ) -> dict[str, QuerySet]:
+    """Both ground truths for one user group, with the parameters stored in content.json."""
+    co = config.get("co_liked", {})
+    return {"co-liked": co_liked_queries(ratings, users, movie_ids, **co),
+            "per user": make_queries(ratings, users, movie_ids, config["per_user"], config["seed"])}
+
+
 def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | None = None,
-                   prior_rows: bool = False, weight_rows: bool = False
-                   ) -> dict[str, dict[str, float]]:
-    """Recompute the test-user table from a built version (same seeded user split)."""
+                   prior_rows: bool = False) -> dict[str, dict[str, dict[str, float]]]:
+    """Recompute the test-user tables (one per ground truth) from a built version."""
     import json
 
     from ..artifacts import current_version
@@ -242,34 +323,29 @@ def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | No
                else movielens.small_ratings(data_dir))
     blocks = load_blocks(content)
     choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
-    _, test_users = split_users(ratings, config["seed"])
-    qs = make_queries(ratings, test_users, catalog["movie_id"].to_numpy(np.int64),
-                      config["per_user"], config["seed"])
+    movie_ids = catalog["movie_id"].to_numpy(np.int64)
+    val_users, test_users = split_users(ratings, config["seed"])
     percentile = vote_percentile(catalog)
-    table = evaluate_all(blocks, fuse(blocks, choice.weights), catalog, qs, percentile, choice)
+    fused = fuse(blocks, choice.weights)
+    tables = {}
+    for name, qs in query_sets(ratings, movie_ids, test_users, config).items():
+        tables[name] = evaluate_all(blocks, fused, catalog, qs, percentile, choice)
     if prior_rows:
-        table.update(block_prior_rows(blocks, catalog, ratings, config, percentile, qs))
-    if prior_rows or weight_rows:
-        table.update(weighting_rows(blocks, catalog, ratings, config, percentile, qs))
-    return table
+        val_q = co_liked_queries(ratings, val_users, movie_ids, **config.get("co_liked", {}))
+        test_q = co_liked_queries(ratings, test_users, movie_ids, **config.get("co_liked", {}))
+        tables["co-liked"].update(block_prior_rows(blocks, percentile, val_q, test_q))
+    return tables
 
 
-def _validation_queries(ratings, catalog, config) -> QuerySet:
-    val_users, _ = split_users(ratings, config["seed"])
-    return make_queries(ratings, val_users, catalog["movie_id"].to_numpy(np.int64),
-                        config["per_user"], config["seed"])
-
-
-def block_prior_rows(blocks, catalog, ratings, config, percentile, test_qs) -> dict:
-    """Each block alone plus its own two-stage popularity rerank (chosen on validation by
-    the same one-SE rule as the served vector).
+def block_prior_rows(blocks, percentile, val_q: QuerySet, test_q: QuerySet) -> dict:
+    """Each block alone plus its own two-stage popularity rerank (chosen on validation the
+    same way as the served score).
 
     A fairer comparison for the served score than the bare blocks: it shows how much
     of the gain is the prior and how much is the fusion.
     """
     from .fusion import choose_fusion, fuse
 
-    val_q = _validation_queries(ratings, catalog, config)
     rows = {}
     for name, vecs in blocks.items():
         if not (np.linalg.norm(vecs, axis=1) > 0).any():
@@ -277,44 +353,9 @@ def block_prior_rows(blocks, catalog, ratings, config, percentile, test_qs) -> d
         choice, _ = choose_fusion({name: vecs}, percentile, val_q, step=1.0)
         scorer = served_scorer(fuse({name: vecs}, {name: 1.0}), percentile ** choice.gamma, choice.lam,
                                choice.n_candidates)
-        row = evaluate_scores(_batched(scorer, test_qs.queries), test_qs)
-        label = (f"{name} + prior (lam={choice.lam:g}, gamma={choice.gamma:g}, "
+        ndcg, recall = per_query_metrics(top_k(_batched(scorer, test_q.queries), test_q.queries), test_q)
+        label = (f"{name} + its own prior (lam={choice.lam:g}, gamma={choice.gamma:g}, "
                  f"N={choice.n_candidates})")
-        rows[label] = {**row, "queries": len(test_qs)}
+        rows[label] = {"ndcg@10": float(ndcg.mean()), "recall@10": float(recall.mean()),
+                       "se": standard_error(ndcg), "queries": len(test_q)}
     return rows
-
-
-def weighting_rows(blocks, catalog, ratings, config, percentile, test_qs) -> dict:
-    """The served prior setting with other block weightings: does fusing the text help?
-
-    Uses the built lam / gamma / N and compares, on test users, the chosen weights with
-    metadata alone and with the best-on-validation weighting (ignoring the one-SE rule).
-    """
-    from .fusion import fuse
-
-    lam, gamma, n = config["lam"], config["gamma"], config["n_candidates"]
-    variants = {"metadata only": {"metadata": 1.0}}
-    best = config.get("selection", {}).get("best_config")
-    if best:
-        variants["best-on-validation config"] = best["weights"]
-        lam_b, gamma_b, n_b = best["lam"], best["gamma"], best["n_candidates"]
-    chosen = {k: v for k, v in config["weights"].items() if v > 0}
-    rows = {}
-    for label, weights in variants.items():
-        used = {k: v for k, v in weights.items() if v > 0 and k in blocks}
-        if used == chosen and not label.startswith("best"):
-            continue  # that is the served row already
-        if label.startswith("best"):
-            scorer = served_scorer(fuse(blocks, used), percentile ** gamma_b, lam_b, n_b)
-            label = (f"best-on-validation ({_fmt_weights(used)}, lam={lam_b:g}, gamma={gamma_b:g}, "
-                     f"N={n_b})")
-        else:
-            scorer = served_scorer(fuse(blocks, used), percentile ** gamma, lam, n)
-            label = f"{label}, served rerank (lam={lam:g}, gamma={gamma:g}, N={n})"
-        rows[label] = {**evaluate_scores(_batched(scorer, test_qs.queries), test_qs),
-                       "queries": len(test_qs)}
-    return rows
-
-
-def _fmt_weights(weights) -> str:
-    return " ".join(f"{k} {v:g}" for k, v in weights.items() if v)

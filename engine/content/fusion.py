@@ -13,11 +13,9 @@ cosine are reranked by ``(1 - lam) * cosine + lam * prior``, prior = vote-count
 percentile ** gamma. Every result is therefore similar in content; popularity only
 orders among similar films.
 
-Model selection uses the one-standard-error rule (Breiman et al. 1984; Hastie,
-Tibshirani & Friedman, ESL 2nd ed. section 7.10): among all configurations whose
-validation NDCG@10 is within one standard error of the best one, take the most
-content-faithful: the smallest ``lam``, then the largest text share (TF-IDF + BiLSTM
-weight), then the fewest candidates; ties go to the higher validation NDCG.
+Model selection: the configuration with the best validation NDCG@10 (co-liked ground
+truth, evaluate.py) wins; exact ties go to the smaller ``lam``, then the fewer
+candidates. Its standard error and the best pure-content score are kept beside it.
 """
 
 from __future__ import annotations
@@ -29,10 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TEXT_BLOCKS = ("tfidf", "bilstm")
-RULE = ("one-standard-error rule on validation NDCG@10 (cluster-robust SE over users): among "
-        "configurations within 1 SE of the best, the smallest lam, then the largest text "
-        "(tfidf + bilstm) weight share, then the fewest candidates, then the best NDCG")
-
+RULE = ("best validation NDCG@10 (co-liked ground truth) over the joint grid of block weights, "
+        "lam, gamma and n_candidates; ties to the smaller lam, then the fewer candidates")
 
 def l2_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -114,14 +110,9 @@ class FusionChoice:
         return float(sum(self.weights.get(n, 0.0) for n in TEXT_BLOCKS))
 
 
-def one_se_choice(trials: Sequence[dict]) -> tuple[dict, dict]:
-    """(chosen trial, best trial) under the one-standard-error rule (module docstring)."""
-    best = max(trials, key=lambda t: t["ndcg@10"])
-    floor = best["ndcg@10"] - best["se"]
-    eligible = [t for t in trials if t["ndcg@10"] >= floor]
-    chosen = min(eligible, key=lambda t: (t["lam"], -sum(t["weights"].get(n, 0.0) for n in TEXT_BLOCKS),
-                                          t["n_candidates"], -t["ndcg@10"]))
-    return chosen, best
+def best_choice(trials: Sequence[dict]) -> dict:
+    """The trial with the best validation NDCG@10 (ties: smaller lam, then fewer candidates)."""
+    return min(trials, key=lambda t: (-round(t["ndcg@10"], 12), t["lam"], t["n_candidates"]))
 
 
 def choose_fusion(blocks: Mapping[str, np.ndarray], percentile: np.ndarray, qs, step: float = 0.1,
@@ -132,7 +123,7 @@ def choose_fusion(blocks: Mapping[str, np.ndarray], percentile: np.ndarray, qs, 
     The grid is joint (no coordinate ascent): for one weighting the content top-``max(N)``
     is found once, and every prior setting only reranks that (queries x 400) slice, so
     ~9,000 configurations cost about as much as ~70 full rankings. ``qs`` is an
-    ``evaluate.QuerySet``; returns the one-SE choice and every trial.
+    ``evaluate.QuerySet``; returns the best configuration and every trial.
     """
     from .evaluate import K, per_query_ndcg, standard_error
 
@@ -170,13 +161,10 @@ def choose_fusion(blocks: Mapping[str, np.ndarray], percentile: np.ndarray, qs, 
                                                              axis=1, kind="stable"), axis=1)
                     record(weights, lam, gamma, n, np.take_along_axis(cand_hits, top, axis=1))
 
-    chosen, best = one_se_choice(trials)
+    chosen = best_choice(trials)
     content_best = max((t for t in trials if t["lam"] == 0.0), key=lambda t: t["ndcg@10"])
     choice = FusionChoice(chosen["weights"], chosen["lam"], chosen["gamma"], chosen["n_candidates"],
-                          {"ndcg@10": chosen["ndcg@10"], "se": chosen["se"],
-                           "best_ndcg@10": best["ndcg@10"], "best_se": best["se"],
-                           "best_config": {k: best[k] for k in ("weights", "lam", "gamma", "n_candidates")},
-                           "n_within_1se": sum(t["ndcg@10"] >= best["ndcg@10"] - best["se"] for t in trials),
+                          {"ndcg@10": chosen["ndcg@10"], "se": chosen["se"], "queries": len(qs),
                            "content_only_best_ndcg@10": content_best["ndcg@10"],
                            "content_only_best_weights": content_best["weights"]})
     return choice, trials
