@@ -11,8 +11,9 @@ import html
 import time
 
 import pytest
+from telegram import Update
 
-from bot.telegram.app import SLOW_DOWN
+from bot.telegram.app import OOPS, SLOW_DOWN
 from tests.fakes.harness import telegram_bot
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 
@@ -233,6 +234,55 @@ async def test_failed_update_is_retried_not_lost(bot):
     uid = await store.user_id("telegram", str(USER))
     assert len(calls) == 2
     assert [s for _, s in await store.history(uid)] == ["like"]
+
+
+async def test_a_card_that_could_not_be_remembered_is_not_confirmed(bot):
+    """Remembering the sent cards is awaited after the handler (outside its concurrency
+    slot); failing there still keeps the update unconfirmed and handles it again."""
+    fake, frontend, _ = bot
+    original = frontend.commands.remember
+    calls = []
+
+    async def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("cannot store this")
+        return await original(*args, **kwargs)
+
+    frontend.commands.remember = flaky
+    update = fake.push_text("/info heat")
+    await processed(fake)
+    assert len(calls) == 2 and fake.confirmed_offset == update + 1
+    assert texts(fake).count(OOPS) == 1                 # apologised once
+    message_id = await _last_card_id(fake)              # the second, remembered card
+    sent = await frontend.commands.store.lookup_message("telegram", str(USER), str(message_id))
+    assert sent is not None
+
+
+async def test_updates_sent_again_while_in_flight_are_parsed_once(bot, monkeypatch):
+    """getUpdates returns every unconfirmed update again, the running ones included; only
+    those not seen before become `Update` objects."""
+    fake, frontend, _ = bot
+    parsed = []
+    original_de_json = Update.de_json
+
+    def counting(cls, data, bot=None):
+        parsed.append(data["update_id"])
+        return original_de_json(data, bot)
+
+    monkeypatch.setattr(Update, "de_json", classmethod(counting))
+    original = frontend.commands.handle
+
+    async def slow(text, user):
+        await asyncio.sleep(0.3)
+        return await original(text, user)
+
+    frontend.commands.handle = slow
+    polls = fake.get_updates_calls
+    ids = [fake.push_text("/help", user_id=USER + i) for i in range(3)]
+    await processed(fake)
+    assert fake.get_updates_calls - polls >= 4          # they were sent again meanwhile
+    assert sorted(parsed) == ids                        # ... but parsed once each
 
 
 async def test_reactions_during_a_database_outage_are_spooled_not_lost(engine, tmp_path):
