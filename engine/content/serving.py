@@ -138,8 +138,9 @@ class _FilterColumns:
     soon as every allowed movie has been seen (an impossible filter costs no search).
     """
 
-    def __init__(self, years: np.ndarray, votes: np.ndarray, genres: list[set[str]]):
-        self.years, self.votes, self.genres = years, votes, genres
+    def __init__(self, years: np.ndarray, votes: np.ndarray, genres: dict[str, np.ndarray]):
+        self.years, self.votes = years, votes
+        self.genres = genres          # lower-cased genre -> which movies have it
 
     def mask(self, filters: Filters) -> np.ndarray:
         ok = np.ones(len(self.years), dtype=bool)
@@ -150,8 +151,11 @@ class _FilterColumns:
         if filters.min_votes:
             ok &= self.votes >= filters.min_votes
         if filters.genres:
-            wanted = {g.lower() for g in filters.genres}
-            ok &= np.fromiter((bool(wanted & g) for g in self.genres), bool, len(self.genres))
+            any_wanted = np.zeros(len(self.years), dtype=bool)
+            for genre in {g.lower() for g in filters.genres}:
+                if genre in self.genres:
+                    any_wanted |= self.genres[genre]
+            ok &= any_wanted
         return ok
 
 
@@ -160,8 +164,10 @@ def _filter_columns(catalog, movie_ids: np.ndarray) -> _FilterColumns:
     years = df["year"].astype("float64").to_numpy()
     votes = np.maximum(df["vote_count"].fillna(0).to_numpy(float).astype(np.int64),
                        df["rating_count"].fillna(0).to_numpy(float))
-    genres = [{str(g).lower() for g in gs} if isinstance(gs, list | np.ndarray) else set()
-              for gs in df["genres"]]
+    genres: dict[str, np.ndarray] = {}
+    for row, gs in enumerate(df["genres"]):
+        for g in (gs if isinstance(gs, list | np.ndarray) else ()):
+            genres.setdefault(str(g).lower(), np.zeros(len(df), dtype=bool))[row] = True
     return _FilterColumns(years, votes, genres)
 
 
