@@ -54,8 +54,9 @@ class DurableUpdateLoop:
         self.poll_timeout = poll_timeout
         self.limit = limit                    # updates per getUpdates (Telegram's maximum: 100)
         # Fetch again once no more than this many are still running. Every fetch sends
-        # those again (CPU), but fetching too late leaves the workers idle for a round
-        # trip: 3x the worker count measured best with a 30 ms Bot API round trip.
+        # those again (JSON both ways, but no longer parsed into Updates), while fetching
+        # too late leaves the workers idle for a round trip: 3x the worker count measured
+        # best with a 30 ms Bot API round trip.
         self.low_water = 3 * frontend.options.concurrency
         self.retries = retries
         self.retry_delay = retry_delay

@@ -26,8 +26,6 @@ log = logging.getLogger("moviebot.telegram")
 CAPTION_LIMIT = 1024      # Telegram's limit for photo captions
 TEXT_LIMIT = 4096         # ... and for text messages
 CALLBACK_LIMIT = 64       # bytes of callback_data
-
-
 NO_PREVIEW = {"is_disabled": True}     # LinkPreviewOptions(is_disabled=True), as the API takes it
 
 
@@ -48,11 +46,13 @@ def quiet_raw_send_hint() -> None:
 async def api_call(bot: Bot, method: str, params: dict[str, Any], **timeouts) -> Any:
     """One Bot API call through PTB's public `do_api_request`, answered as the raw JSON.
 
-    Why not `bot.send_photo(...)`: its answer is parsed into a full `Message` (with the
-    keyboard we just sent), and the photo URL is first checked for being a local file (a
-    stat() per card); all we ever read back is ``message_id``. The call still takes PTB's
-    path for everything that matters: `AIORateLimiter` (flood control, retry_after),
-    timeouts, error mapping (BadRequest, RetryAfter, Forbidden...)."""
+    Used where PTB's typed method does work we throw away. `bot.send_photo(...)` parses
+    the answer into a full `Message` (with the keyboard we just sent) and first stat()s
+    the photo URL in case it is a local file, yet all we read back is ``message_id``;
+    `bot.get_updates` parses every update, also the re-sent ones polling.py skips.
+    The call still takes PTB's path for everything that matters: `AIORateLimiter`
+    (flood control, retry_after; getUpdates is exempt, as in PTB), timeouts, and the
+    mapping of errors to BadRequest, RetryAfter, Forbidden, NetworkError..."""
     return await bot.do_api_request(method, api_kwargs=params, **timeouts)
 
 
