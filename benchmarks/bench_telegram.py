@@ -128,13 +128,13 @@ async def echo_bot(fake, concurrency: int):
     return stop
 
 
-async def movie_bot(fake, engine, db: Path, concurrency: int):
+async def movie_bot(fake, engine, db_url: str, concurrency: int):
     from bot.commands import CommandLayer
     from bot.store import Store
     from bot.telegram.app import TelegramFrontend, TelegramOptions
     from bot.telegram.polling import DurableUpdateLoop
 
-    store = await Store.open(f"sqlite+aiosqlite:///{db}")
+    store = await Store.open(db_url)
     layer = CommandLayer(lambda: engine, store=store)
     frontend = TelegramFrontend(layer, TelegramOptions(
         token=fake.token, base_url=fake.base_url, concurrency=concurrency,
@@ -197,7 +197,7 @@ async def main_async(args) -> int:
             for round_ in range(args.rounds):
                 echo = await measure("echo", lambda f: echo_bot(f, args.concurrency), texts, paced,
                                      args.rate, latency)
-                db = Path(tmp) / f"b{latency}-{round_}.db"
+                db = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / f'b{latency}-{round_}.db'}"
                 ours = await measure("moviebot", lambda f, db=db: movie_bot(f, engine, db, args.concurrency),
                                      texts, paced, args.rate, latency)
                 ratios.append(ours["throughput"] / echo["throughput"])
@@ -218,6 +218,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", help="store for moviebot (default: a fresh SQLite file per "
+                        "round; e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test, as in production)")
     parser.add_argument("--mix", choices=["movies", "help"], default="movies")
     parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 30.0],
                         help="ms the fake waits before answering (0: CPU-bound; 30: a real "

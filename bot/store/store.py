@@ -8,6 +8,7 @@ piece is ``INSERT ... ON CONFLICT``, which both back-ends spell the same way.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Iterable
@@ -381,12 +382,17 @@ class Store:
                 for platform, chat_id, message_id, movie_id, context in messages]
         if not rows:
             return
+        async with self.engine.begin() as conn:
+            await conn.execute(self._remember_stmt, rows)
+
+    @functools.cached_property
+    def _remember_stmt(self) -> Any:
+        # Built once: every card a bot sends passes here, and building the upsert (its
+        # `excluded` columns) cost more CPU than executing it on SQLite.
         stmt = self._insert(SentMessageRow)
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=["platform", "chat_id", "message_id"],
             set_={"movie_id": stmt.excluded.movie_id, "context": stmt.excluded.context})
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt, rows)
 
     async def lookup_message(self, platform: str, chat_id: str,
                              message_id: str) -> SentMessage | None:
