@@ -87,7 +87,8 @@ async def open_layer(settings, args):
         from bot.store.spool import SpoolingStore
 
         spool = Path(args.spool) if args.spool else Path(settings.artifacts).parent / "feedback.spool.jsonl"
-        store = SpoolingStore(await Store.open(settings.database_url), spool)
+        store = SpoolingStore(await Store.open(settings.database_url,
+                                               schema=settings.database_schema or None), spool)
     tmdb = None
     if settings.tmdb_api_key:
         from bot.tmdb import TMDBClient

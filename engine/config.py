@@ -34,6 +34,9 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     artifacts: Path = PROJECT_ROOT / "data" / "artifacts"
     database_url: str = ""
+    # PostgreSQL only: keep moviebot's tables in this schema (a database shared with other
+    # applications; the tests use a fresh one per run). Empty: the server's default.
+    database_schema: str = ""
     telegram_token: str = ""
     telegram_api_base_url: str = ""
     discord_token: str = ""
@@ -54,6 +57,7 @@ class Settings:
         if env.get("MOVIEBOT_ARTIFACTS"):
             values["artifacts"] = Path(env["MOVIEBOT_ARTIFACTS"]).expanduser()
         values["database_url"] = env.get("DATABASE_URL", "")
+        values["database_schema"] = env.get("MOVIEBOT_DB_SCHEMA", "")
         values["telegram_token"] = env.get("TELEGRAM_BOT_TOKEN", "")
         values["telegram_api_base_url"] = env.get("TELEGRAM_API_BASE_URL", "")
         values["discord_token"] = env.get("DISCORD_BOT_TOKEN", "")

@@ -71,14 +71,14 @@ def _settings(args: argparse.Namespace):
     return settings
 
 
-async def _open_store(url: str):
+async def _open_store(url: str, schema: str = ""):
     """The feedback store, or a one-line error that says which database failed."""
     from bot.store import Store
     from engine.config import _mask_url
     from engine.errors import MovieBotError
 
     try:
-        return await Store.open(url)
+        return await Store.open(url, schema=schema or None)
     except Exception as exc:
         raise MovieBotError(f"cannot open the feedback store {_mask_url(url)}: {exc}. "
                             "Check DATABASE_URL (or --database-url).") from None
@@ -111,7 +111,7 @@ def run_once(args: argparse.Namespace) -> int:
     async def main() -> Any:
         from .scheduler import run_job
 
-        store = await _open_store(settings.database_url)
+        store = await _open_store(settings.database_url, settings.database_schema)
         try:
             return await run_job(args.job_name, settings, store, _schedule(args))
         finally:
@@ -135,7 +135,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
         running = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             running.add_signal_handler(sig, stop.set)
-        store = await _open_store(settings.database_url)
+        store = await _open_store(settings.database_url, settings.database_schema)
         try:
             return await loop(settings, store, _schedule(args), stop=stop, once=args.once)
         finally:
@@ -152,7 +152,7 @@ def run_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else root.parent / "report"
 
     async def runs() -> list:
-        store = await _open_store(settings.database_url)
+        store = await _open_store(settings.database_url, settings.database_schema)
         try:
             return await store.job_runs(limit=500)
         finally:

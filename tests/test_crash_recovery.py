@@ -1,5 +1,5 @@
 """kill -9 the Telegram bot during a burst of reactions, restart it: every reaction is
-stored exactly once.
+stored exactly once, in SQLite and in PostgreSQL (a schema of its own, dropped after).
 
 The bot runs as a real `moviebot serve telegram` subprocess against the fake Bot API
 (in this test's event loop). It is killed at the moment it comes back to confirm
@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.store import Store
+from bot.store.testing import drop_schema, require_postgres
 from tests.fakes import stop_process
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -24,13 +28,31 @@ MESSAGES = 40              # cards, spread over the chats
 USERS = 5
 
 
-def _env(fake: FakeTelegram, artifacts: Path, db: Path) -> dict:
+def _env(fake: FakeTelegram, artifacts: Path, database: tuple[str, str]) -> dict:
+    url, schema = database
     env = dict(os.environ)
     env.update(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_BASE_URL=fake.base_url,
-               DATABASE_URL=f"sqlite+aiosqlite:///{db}", MOVIEBOT_ARTIFACTS=str(artifacts),
+               DATABASE_URL=url, MOVIEBOT_DB_SCHEMA=schema, MOVIEBOT_ARTIFACTS=str(artifacts),
                DISCORD_BOT_TOKEN="", TMDB_API_KEY="", TF_NUM_INTEROP_THREADS="1",
                TF_NUM_INTRAOP_THREADS="1")
     return env
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request, tmp_path):
+    """(url, schema) of an empty database the bot subprocess and the test both open."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}", ""
+        return
+    url = await require_postgres()
+    schema = f"crash_{os.getpid()}_{secrets.token_hex(4)}"
+    yield url, schema
+    await drop_schema(url, schema)
+
+
+async def _open(database: tuple[str, str]) -> Store:
+    url, schema = database
+    return await Store.open(url, schema=schema or None)
 
 
 async def _start(env: dict, tmp_path: Path, name: str) -> asyncio.subprocess.Process:
@@ -42,10 +64,9 @@ async def _start(env: dict, tmp_path: Path, name: str) -> asyncio.subprocess.Pro
 
 
 async def test_kill_9_during_reaction_burst_loses_and_duplicates_nothing(
-        quick_artifacts, engine, tmp_path):
-    db = tmp_path / "crash.db"
+        quick_artifacts, engine, tmp_path, database):
     movie_ids = [int(m) for m in engine.catalog.df["movie_id"].head(MESSAGES)]
-    store = await Store.open(f"sqlite+aiosqlite:///{db}")
+    store = await _open(database)
     for i, movie_id in enumerate(movie_ids):     # cards the bot sent earlier
         await store.remember_message("telegram", str(CHATS[i % len(CHATS)]), str(5000 + i),
                                      movie_id, {"command": "similar"})
@@ -59,7 +80,7 @@ async def test_kill_9_during_reaction_burst_loses_and_duplicates_nothing(
                                new=["👍" if (i + user) % 3 else "👎"])
             reactions += 1
     total = len(fake.updates)
-    env = _env(fake, quick_artifacts, db)
+    env = _env(fake, quick_artifacts, database)
     proc = await _start(env, tmp_path, "first")
 
     # Once a getUpdates would confirm 60+ handled updates, the bot dies before that
@@ -80,7 +101,7 @@ async def test_kill_9_during_reaction_burst_loses_and_duplicates_nothing(
     try:
         await asyncio.wait_for(proc.wait(), 120)
         assert proc.returncode == -signal.SIGKILL and not fake.all_confirmed()
-        store = await Store.open(f"sqlite+aiosqlite:///{db}")
+        store = await _open(database)
         stored_before_restart = (await store.stats())["events"]
         await store.close()
         (wanted_offset, confirmed) = kill_at[0]
@@ -98,8 +119,9 @@ async def test_kill_9_during_reaction_burst_loses_and_duplicates_nothing(
 
     for log in ("first.log", "second.log"):      # the token never reaches a log line
         assert fake.token not in (tmp_path / log).read_text()
-    store = await Store.open(f"sqlite+aiosqlite:///{db}")
+    store = await _open(database)
     try:
+        assert store.dialect == ("postgresql" if database[1] else "sqlite")
         stats = await store.stats()
         assert stats["events"] == reactions            # every reaction exactly once
         assert stats["retracted"] == 0
