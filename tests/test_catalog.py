@@ -44,6 +44,15 @@ def test_toy_story_row_is_complete_and_sourced(catalog_frame):
     assert row["rating_count"] == 215
 
 
+def test_a_title_without_year_gets_the_release_year_from_tmdb(catalog_frame):
+    # ml-latest-small lists "Ready Player One" (movieId 140956) with no "(2018)"
+    row = catalog_frame[catalog_frame["title"] == "Ready Player One"].iloc[0]
+    assert row["year"] == 2018
+    assert json.loads(row["sources"])["year"] in {name for name, _ in metadata.SOURCES}
+    # and a year MovieLens gives is never replaced
+    assert catalog_frame.set_index("movie_id").loc[1, "year"] == 1995
+
+
 def test_movielens_title_quirks():
     assert parse_ml_title("Matrix, The (1999)") == ("The Matrix", [], 1999)
     assert parse_ml_title("Seven (a.k.a. Se7en) (1995)") == ("Seven", ["Se7en"], 1995)

@@ -107,6 +107,12 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None) -> pd.Dat
             if fill.any():
                 base.loc[fill, field] = values[fill]
                 origin[field][fill] = name
+        if "year" in source:  # MovieLens titles without "(year)", e.g. "Ready Player One"
+            values = pd.to_numeric(source["year"].reindex(base.index), errors="coerce")
+            gap = base["year"].isna() & values.notna()
+            if gap.any():
+                base.loc[gap, "year"] = values[gap].astype("Int64")
+                origin.setdefault("year", pd.Series("", index=base.index))[gap] = name
         for key in ("imdb_id",):
             if key in source:  # ids learnt from sources fill gaps in links.csv
                 gap = (base[key] == "") & base.index.isin(source.index)
