@@ -14,6 +14,11 @@ MAX_MESSAGE_CHARS = 1000
 _COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?:\s+(?P<args>.*))?$", re.S)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _FILTER_RE = re.compile(r"\b(genre|year|after|before|votes):(\S+)", re.I)
+# "--to 1960", "--genre comedy": command-line habits, not part of any title (a single dash
+# is: the singer "-M-")
+_OPTION_RE = re.compile(r"(?<!\S)--[A-Za-z][\w-]*")
+FILTER_HELP = ("Filters look like this: genre:comedy after:1990 before:2000 year:1995 "
+               "votes:100 (e.g. /similar heat genre:crime after:1990).")
 _STARS_RE = re.compile(r"^(?P<title>.+?)\s+(?P<stars>\d+(?:[.,]\d+)?|★+½?)(?:\s*(?:/\s*5|stars?|★))?$")
 # Reactions that count as feedback. Telegram only offers a fixed emoji set; Discord any.
 LIKE_EMOJI = {"👍", "❤", "🔥", "😍", "🥰", "👏", "🤩", "💯", "⭐", "❤‍🔥", "🏆", "🍿"}
@@ -68,6 +73,8 @@ def parse_filters(args: str) -> tuple[str, Filters]:
             filters.year_min = _year(low)
             filters.year_max = _year(high) if high else filters.year_min
     rest = _FILTER_RE.sub("", args).strip()
+    if option := _OPTION_RE.search(rest):
+        raise InvalidInput(f"I don't know the option “{option.group()}”. {FILTER_HELP}")
     return " ".join(rest.split()), filters
 
 

@@ -54,6 +54,11 @@ def test_parse_filters():
     assert (filters.year_min, filters.year_max) == (1999, 1999)
     with pytest.raises(InvalidInput):
         parse_filters("heat after:soon")
+    # command-line habits get the chat syntax, not "couldn't find 'casablanca --to 1960'"
+    with pytest.raises(InvalidInput, match="genre:comedy after:1990"):
+        parse_filters("casablanca --to 1960")
+    assert parse_filters("Bohemian Rhapsody - Queen")[0] == "Bohemian Rhapsody - Queen"
+    assert parse_filters("Qui de nous deux -M-")[0] == "Qui de nous deux -M-"
 
 
 def test_emoji_signal():
