@@ -327,13 +327,12 @@ def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | No
     val_users, test_users = split_users(ratings, config["seed"])
     percentile = vote_percentile(catalog)
     fused = fuse(blocks, choice.weights)
-    tables = {}
-    for name, qs in query_sets(ratings, movie_ids, test_users, config).items():
-        tables[name] = evaluate_all(blocks, fused, catalog, qs, percentile, choice)
+    test_sets = query_sets(ratings, movie_ids, test_users, config)
+    tables = {name: evaluate_all(blocks, fused, catalog, qs, percentile, choice)
+              for name, qs in test_sets.items()}
     if prior_rows:
         val_q = co_liked_queries(ratings, val_users, movie_ids, **config.get("co_liked", {}))
-        test_q = co_liked_queries(ratings, test_users, movie_ids, **config.get("co_liked", {}))
-        tables["co-liked"].update(block_prior_rows(blocks, percentile, val_q, test_q))
+        tables["co-liked"].update(block_prior_rows(blocks, percentile, val_q, test_sets["co-liked"]))
     return tables
 
 
