@@ -33,6 +33,7 @@ def test_build_writes_vectors_tokenizer_labels_and_metrics(engine, content_dir):
     metrics = entry["metrics"]
     assert 0 <= metrics["genre_f1_micro"] <= 1 and 0 <= metrics["genre_f1_macro"] <= 1
     table = metrics["eval_test_users"]
+    assert metrics["test_ndcg@10"] == pytest.approx(table["fused (served)"]["ndcg@10"], abs=1e-4)
     assert {"tfidf only", "bilstm only", "metadata only", "fused (served)",
             "genre-Jaccard baseline", "popularity baseline"} <= set(table)
     weights = entry["params"]["fusion"]["weights"]

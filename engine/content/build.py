@@ -147,6 +147,9 @@ def build_stage(ctx) -> dict:
     metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
                "index_recall@10": round(index_params.recall_at_10, 4),
                "index_mean_query_ms": round(index_params.mean_query_ms, 4),
+               # the served score as scalars, so `moviebot report` charts it across versions
+               "test_ndcg@10": round(tables["co-liked"]["fused (served)"]["ndcg@10"], 4),
+               "test_ndcg@10_per_user": round(tables["per user"]["fused (served)"]["ndcg@10"], 4),
                "eval_test_users": tables["co-liked"],
                "eval_test_users_per_user": tables["per user"]}
     params.update({"fusion": asdict(choice), "fusion_trials": len(tried), "index_trials": trials,
