@@ -24,6 +24,25 @@ def test_architecture_matches_the_issue(quick_artifacts):
     assert model.output_shape == (None, 5)
 
 
+def test_rare_genres_weigh_more_and_unit_weights_give_plain_cross_entropy(quick_artifacts):
+    import keras
+
+    from engine.content.train_encoder import positive_weights, weighted_binary_crossentropy
+
+    y = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 0], [1, 0, 0]], dtype="float32")
+    w = positive_weights(y)
+    assert w[0] == 1.0                        # a label every movie has: plain weight, never less
+    assert w[1] == pytest.approx(np.sqrt(3))  # 1 positive, 3 negatives
+    assert w[2] == 1.0                        # never seen: left alone
+    probs = np.array([[0.9, 0.2, 0.1], [0.6, 0.7, 0.3]], dtype="float32")
+    labels = y[:2]
+    plain = keras.losses.binary_crossentropy(labels, probs).numpy()
+    ours = weighted_binary_crossentropy(np.ones(3, "float32"))(labels, probs).numpy()
+    assert np.allclose(plain, ours, atol=1e-5)
+    heavier = weighted_binary_crossentropy(np.array([1, 3, 1], "float32"))(labels, probs).numpy()
+    assert heavier[1] > ours[1] and heavier[0] == pytest.approx(ours[0])  # row 0 has no genre 2
+
+
 def test_choose_max_len_uses_the_length_distribution():
     from engine.content.train_encoder import EncoderConfig, choose_max_len
 
