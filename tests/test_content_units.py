@@ -263,3 +263,19 @@ def test_field_weights_are_chosen_on_the_metric():
     assert metric(vectors) > trials[0]["ndcg@10"]  # better than equal field weights
     _, plain = tfidf_vectors(catalog, cfg)
     assert set(plain["field_weights"].values()) == {1.0} and plain["field_weight_trials"] == []
+
+
+def test_too_few_ratings_to_choose_weights_is_a_clear_data_error(tmp_path):
+    from engine.content.build import build_stage
+    from engine.errors import DataError
+    from jobs.context import BuildContext
+
+    catalog = pd.DataFrame({"movie_id": [1, 2, 3], "title": ["A", "B", "C"]})
+    ratings = pd.DataFrame({"userId": [1, 1, 2, 2], "movieId": [1, 2, 2, 3], "rating": 5.0})
+    ctx = BuildContext(data_dir=tmp_path, out_dir=tmp_path / "v1", quick=True, progress=False,
+                       ratings_path=tmp_path / "ratings.csv",
+                       tables={"catalog": catalog, "ratings": ratings})
+    with pytest.raises(DataError) as error:
+        build_stage(ctx)
+    message = str(error.value)
+    assert "ratings.csv" in message and "too few" in message and "--ratings" in message
