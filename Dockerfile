@@ -22,7 +22,7 @@ ARG EXTRAS=telegram,discord,postgres
 ENV PYTHONUNBUFFERED=1 \
     MOVIEBOT_DATA_DIR=/data/raw \
     MOVIEBOT_ARTIFACTS=/data/artifacts \
-    DATABASE_URL=sqlite+aiosqlite:////data/moviebot.db \
+    DATABASE_URL=sqlite:////data/moviebot.db \
     MOVIEBOT_DATA_MANIFEST=/app/data/manifest.json
 RUN useradd --create-home --uid 10001 moviebot && mkdir -p /data && chown moviebot /data
 COPY --from=build /wheels /wheels

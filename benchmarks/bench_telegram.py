@@ -197,7 +197,7 @@ async def main_async(args) -> int:
             for round_ in range(args.rounds):
                 echo = await measure("echo", lambda f: echo_bot(f, args.concurrency), texts, paced,
                                      args.rate, latency)
-                db = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / f'b{latency}-{round_}.db'}"
+                db = args.database_url or f"sqlite:///{Path(tmp) / f'b{latency}-{round_}.db'}"
                 ours = await measure("moviebot", lambda f, db=db: movie_bot(f, engine, db, args.concurrency),
                                      texts, paced, args.rate, latency)
                 ratios.append(ours["throughput"] / echo["throughput"])

@@ -45,7 +45,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'data' / 'moviebot.db'}"
+            self.database_url = f"sqlite:///{PROJECT_ROOT / 'data' / 'moviebot.db'}"
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:

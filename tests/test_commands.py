@@ -15,7 +15,7 @@ ADMIN = User("telegram", "1", "Root", is_admin=True)
 
 @pytest.fixture
 async def layer(engine, tmp_path):
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    store = await Store.open(f"sqlite:///{tmp_path / 'c.db'}")
     yield CommandLayer(lambda: engine, "moviebot_test_bot", store=store)
     await store.close()
 

@@ -21,7 +21,7 @@ def test_auto_picks_telegram_then_discord_then_console():
 
 def test_serve_console_answers_piped_messages(quick_artifacts, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "MOVIEBOT_ARTIFACTS": str(quick_artifacts),
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
            "MOVIEBOT_ENV_FILE": str(tmp_path / "none.env"), "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "auto", "--spool",
                           str(tmp_path / "spool.jsonl")],

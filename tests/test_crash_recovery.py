@@ -42,7 +42,7 @@ def _env(fake: FakeTelegram, artifacts: Path, database: tuple[str, str]) -> dict
 async def database(request, tmp_path):
     """(url, schema) of an empty database the bot subprocess and the test both open."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}", ""
+        yield f"sqlite:///{tmp_path / 'crash.db'}", ""
         return
     url = await require_postgres()
     schema = f"crash_{os.getpid()}_{secrets.token_hex(4)}"

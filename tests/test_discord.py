@@ -28,7 +28,7 @@ async def fake():
 
 @pytest.fixture
 async def store(tmp_path):
-    s = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'discord.db'}")
+    s = await Store.open(f"sqlite:///{tmp_path / 'discord.db'}")
     yield s
     await s.close()
 

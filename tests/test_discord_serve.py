@@ -19,7 +19,7 @@ async def test_serve_discord_process_answers_and_stores_reactions(quick_artifact
     env = dict(os.environ)
     env.update(DISCORD_BOT_TOKEN=fake.token, DISCORD_API_BASE_URL=fake.api_base,
                DISCORD_GATEWAY_URL=fake.gateway_url, TELEGRAM_BOT_TOKEN="",
-               DATABASE_URL=f"sqlite+aiosqlite:///{db}", MOVIEBOT_ARTIFACTS=str(quick_artifacts))
+               DATABASE_URL=f"sqlite:///{db}", MOVIEBOT_ARTIFACTS=str(quick_artifacts))
     log = tmp_path / "discord.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -34,7 +34,7 @@ async def test_serve_discord_process_answers_and_stores_reactions(quick_artifact
             assert card["embeds"][0]["title"] == "Toy Story (1995)"
             await fake.wait_for(lambda f: f.reactions.get((card["id"], "👎")), 10)
             await fake.react(card["id"], "👍", user_id="555")
-            store = await Store.open(f"sqlite+aiosqlite:///{db}")
+            store = await Store.open(f"sqlite:///{db}")
             try:
                 uid = await store.user_id("discord", "555")
                 for _ in range(100):

@@ -85,9 +85,9 @@ def clone(src: Path, root: Path, **manifest_changes) -> Path:
 async def env(tmp_path, base_version, data_dir):
     root = tmp_path / "artifacts"
     clone(base_version, root)
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/jobs.db")
+    store = await Store.open(f"sqlite:///{tmp_path}/jobs.db")
     settings = Settings(data_dir=data_dir, artifacts=root,
-                        database_url=f"sqlite+aiosqlite:///{tmp_path}/jobs.db")
+                        database_url=f"sqlite:///{tmp_path}/jobs.db")
     yield settings, store
     await store.close()
 

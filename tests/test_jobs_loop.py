@@ -42,7 +42,7 @@ async def loop_env(tmp_path, quick_artifacts, data_dir):
             (dst / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
             os.link(path, dst / path.relative_to(src))
     artifacts.publish(root, dst)
-    url = f"sqlite+aiosqlite:///{tmp_path}/loop.db"
+    url = f"sqlite:///{tmp_path}/loop.db"
     store = await Store.open(url)
     settings = Settings(data_dir=data_dir, artifacts=root, database_url=url)
     holder = EngineHolder(root, check_every=0.0)

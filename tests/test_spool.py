@@ -8,11 +8,10 @@ import multiprocessing
 
 import pytest
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store import FeedbackEvent, Store, StoreUnavailable
 from bot.store.spool import Spool, SpoolingStore
-from bot.store.testing import drop_schema, require_postgres
+from bot.store.testing import drop_schema, require_postgres, unopenable_sqlite
 
 
 def ev(uid, movie, key, signal="like") -> FeedbackEvent:
@@ -23,19 +22,19 @@ class BrokenSQLite:
     """Point a SQLite store at a file that cannot be opened: a real driver error."""
 
     def __init__(self, store: Store, tmp_path):
-        self.store, self.good = store, store.engine
-        self.bad = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
+        self.store, self.good = store, store.database
+        self.bad = unopenable_sqlite(tmp_path)
 
     def down(self):
-        self.store.engine = self.bad
+        self.store.database = self.bad
 
     def up(self):
-        self.store.engine = self.good
+        self.store.database = self.good
 
 
 @pytest.fixture
 async def sqlite_store(tmp_path):
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/db.sqlite")
+    store = await Store.open(f"sqlite:///{tmp_path}/db.sqlite")
     yield store
     await store.close()
 

@@ -187,7 +187,7 @@ async def test_stats_and_job_runs(store: Store):
 
 
 async def test_reopen_keeps_data_and_migrations_are_idempotent(tmp_path):
-    url = f"sqlite+aiosqlite:///{tmp_path}/again.db"
+    url = f"sqlite+aiosqlite:///{tmp_path}/again.db"  # the spelling of earlier versions
     store = await Store.open(url)
     uid = await store.user_id("telegram", "1")
     await store.record_feedback(ev(uid, 318))
@@ -195,8 +195,52 @@ async def test_reopen_keeps_data_and_migrations_are_idempotent(tmp_path):
     store = await Store.open(url.replace("sqlite+aiosqlite", "sqlite"))  # plain spelling too
     try:
         assert await store.history(uid) == [(318, "like")]
-        async with store.engine.connect() as conn:
-            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+        mode = await store.database.run(
+            lambda conn: conn.exec_driver_sql("PRAGMA journal_mode").scalar_one())
         assert mode == "wal"
     finally:
         await store.close()
+
+
+async def test_sqlite_waits_for_another_writer_without_blocking_the_event_loop(tmp_path):
+    # SQLite statements run on the event loop (bot/store/database.py). If the store
+    # waited for the file lock there, the task below that ends the other writer's
+    # transaction could never run: the write would fail after the whole wait instead.
+    import sqlite3
+
+    async with open_test_store("sqlite", tmp_path) as store:
+        uid = await store.user_id("telegram", "1")
+        other = sqlite3.connect(tmp_path / "moviebot-test.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")               # another process holds the write lock
+        other.execute("UPDATE users SET display_name = 'other' WHERE id = ?", (uid,))
+
+        async def finish_other_transaction():
+            await asyncio.sleep(0.3)
+            other.execute("COMMIT")
+
+        stored, _ = await asyncio.gather(store.record_feedback(ev(uid, 318)),
+                                         finish_other_transaction())
+        other.close()
+        assert stored
+        assert await store.history(uid) == [(318, "like")]
+
+
+async def test_sqlite_lock_held_too_long_is_an_outage_and_stores_nothing(tmp_path, monkeypatch):
+    import sqlite3
+
+    from bot.store import database
+    from bot.store.spool import is_outage
+
+    monkeypatch.setattr(database, "SQLITE_LOCK_WAIT_S", 0.2)
+    async with open_test_store("sqlite", tmp_path) as store:
+        uid = await store.user_id("telegram", "1")
+        other = sqlite3.connect(tmp_path / "moviebot-test.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(Exception) as caught:
+                await store.record_feedback(ev(uid, 318))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert is_outage(caught.value)       # so a SpoolingStore spools the event
+        assert await store.history(uid) == []

@@ -56,16 +56,16 @@ async def test_batcher_over_spooling_store_survives_outage(tmp_path):
     async with open_test_store("sqlite", tmp_path) as store:
         uid = await store.user_id("telegram", "1")
         spooling = SpoolingStore(store, tmp_path / "spool.jsonl", retry_every=0)
-        good = store.engine
-        from sqlalchemy.ext.asyncio import create_async_engine
+        good = store.database
+        from bot.store.testing import unopenable_sqlite
 
-        store.engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db")
+        store.database = unopenable_sqlite(tmp_path)
         batcher = FeedbackBatcher(spooling, max_delay=0.01)
         results = await asyncio.gather(*[
             batcher.record_feedback(FeedbackEvent(uid, m, "like", None, "t", None, f"k{m}"))
             for m in range(20)])
         await batcher.close()
         assert all(results) and spooling.spool.pending_count() == 20
-        store.engine = good
+        store.database = good
         assert await spooling.flush() == 20
         assert len(await store.history(uid)) == 20

@@ -286,7 +286,7 @@ async def test_updates_sent_again_while_in_flight_are_parsed_once(bot, monkeypat
 
 
 async def test_reactions_during_a_database_outage_are_spooled_not_lost(engine, tmp_path):
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from bot.store.testing import unopenable_sqlite
 
     async with telegram_bot(engine, tmp_path / "o.db", spool=tmp_path / "spool.jsonl") as (
             fake, frontend, _):
@@ -295,8 +295,8 @@ async def test_reactions_during_a_database_outage_are_spooled_not_lost(engine, t
         await answered(fake)
         await processed(fake)
         message_id = await _last_card_id(fake)
-        real = store.store.engine
-        store.store.engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/gone/x.db")
+        real = store.store.database
+        store.store.database = unopenable_sqlite(tmp_path)
         try:
             update = fake.push_reaction(USER, message_id, USER, new=["👍"])
             copy = next(u for u in fake.updates if u["update_id"] == update)
@@ -304,8 +304,8 @@ async def test_reactions_during_a_database_outage_are_spooled_not_lost(engine, t
             await processed(fake)                       # confirmed: it is safe in the spool
             assert store.spool.pending_count() >= 1
         finally:
-            await store.store.engine.dispose()
-            store.store.engine = real
+            await store.store.database.dispose()
+            store.store.database = real
         await asyncio.sleep(0.25)                       # past retry_every
         await store.flush()
         uid = await store.user_id("telegram", str(USER))

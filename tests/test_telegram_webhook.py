@@ -17,7 +17,7 @@ from tests.fakes.telegram_api import FakeTelegram
 @pytest.fixture
 async def webhook(engine, tmp_path):
     fake = await FakeTelegram().start()
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    store = await Store.open(f"sqlite:///{tmp_path / 'w.db'}")
     layer = CommandLayer(lambda: engine, store=store)
     frontend = TelegramFrontend(layer, TelegramOptions(token=fake.token, base_url=fake.base_url))
     await frontend.start()

@@ -1,6 +1,6 @@
 """The bots' persistent state: users, feedback events, sent messages, watchlist, job runs.
 
-    store = await Store.open("sqlite+aiosqlite:///data/moviebot.db")   # runs migrations
+    store = await Store.open("sqlite:///data/moviebot.db")   # runs migrations
     uid = await store.user_id("telegram", "12345", "Ann")
     await store.record_feedback(FeedbackEvent(uid, 318, "like", idempotency_key="..."))
     engine.recommend(await store.history(uid))

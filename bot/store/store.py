@@ -2,8 +2,8 @@
 
 Users, feedback events, sent messages, the watchlist and job runs live in one SQL database:
 SQLite (WAL mode) by default, PostgreSQL in production. Everything goes through SQLAlchemy
-Core on an ``AsyncEngine``, so the same statements run on both; the only dialect-specific
-piece is ``INSERT ... ON CONFLICT``, which both back-ends spell the same way.
+Core, so the same statements run on both; the only dialect-specific piece is
+``INSERT ... ON CONFLICT``, which both back-ends spell the same way.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, event, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Connection, delete, func, select, text, update
 
 from engine.errors import InvalidInput, MovieBotError
 
+from .database import Database, open_database
 from .models import FeedbackRow, JobRunRow, SentMessageRow, User, WatchlistRow, utcnow
 
 if TYPE_CHECKING:  # pandas is imported only by the retraining path
@@ -120,28 +119,11 @@ class JobRun:
     finished_at: datetime
 
 
-def _normalise_url(url: str) -> str:
-    """Accept the driver-less spellings people put in DATABASE_URL."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url[len("postgresql://"):]
-    if url.startswith("sqlite://"):
-        return "sqlite+aiosqlite://" + url[len("sqlite://"):]
-    return url
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the bots read while the jobs write; foreign keys make /forget cascade.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def _upgrade(sync_connection: Any, schema: str | None) -> None:
+def _upgrade(conn: Connection, schema: str | None) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        if schema:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     # Alembic narrates every start at INFO; a bot opening its store should not.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
@@ -149,7 +131,7 @@ def _upgrade(sync_connection: Any, schema: str | None) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["connection"] = sync_connection
+    cfg.attributes["connection"] = conn
     cfg.attributes["schema"] = schema
     command.upgrade(cfg, "head")
 
@@ -158,12 +140,16 @@ FORGET_JOB = "forget"
 
 
 class Store:
-    """Async access to the bots' state. Create with ``await Store.open(url)``."""
+    """Async access to the bots' state. Create with ``await Store.open(url)``.
 
-    def __init__(self, engine: AsyncEngine, schema: str | None = None):
-        self.engine = engine
+    Each method is one transaction: a small function over a SQLAlchemy ``Connection``
+    that ``self.database`` runs (see database.py for how, per back-end).
+    """
+
+    def __init__(self, database: Database, schema: str | None = None):
+        self.database = database
         self.schema = schema
-        self.dialect = engine.dialect.name
+        self.dialect = database.dialect
 
     # -- lifecycle -------------------------------------------------------------
     @classmethod
@@ -178,42 +164,21 @@ class Store:
             from engine.config import Settings
 
             url = Settings.from_env().database_url
-        url = _normalise_url(url)
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            path = url.split(":///", 1)[1] if ":///" in url else ""
-            if path and path != ":memory:":
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            else:  # one shared connection, or every connection sees its own empty DB
-                kwargs["poolclass"] = StaticPool
-        elif url.startswith("postgresql"):
-            connect_args: dict[str, Any] = {"timeout": connect_timeout}
-            if schema:
-                connect_args["server_settings"] = {"search_path": schema}
-            kwargs.update(pool_pre_ping=True, connect_args=connect_args)
-        engine = create_async_engine(url, **kwargs)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        store = cls(engine, schema)
+        database = open_database(url, schema=schema, connect_timeout=connect_timeout)
+        store = cls(database, schema)
         try:
             if migrate:
                 await store.migrate()
         except BaseException:
-            await engine.dispose()
+            await database.dispose()
             raise
         return store
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                   {"k": _MIGRATION_LOCK_KEY})
-                if self.schema:
-                    await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            await conn.run_sync(_upgrade, self.schema)
+        await self.database.run(_upgrade, self.schema, write=True)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.database.dispose()
 
     async def __aenter__(self) -> Store:
         return self
@@ -224,8 +189,7 @@ class Store:
     async def ping(self) -> bool:
         """True when the database answers."""
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await self.database.run(lambda conn: conn.execute(text("SELECT 1")).scalar())
             return True
         except Exception:
             return False
@@ -241,23 +205,22 @@ class Store:
     async def user_id(self, platform: str, platform_user_id: str,
                       display_name: str | None = None) -> int:
         """The store's id for a platform user, created on first sight."""
-        async with self.engine.begin() as conn:
-            return await self._user_id(conn, platform, str(platform_user_id), display_name)
+        return await self.database.run(self._user_id, platform, str(platform_user_id),
+                                       display_name, write=True)
 
-    async def _user_id(self, conn: AsyncConnection, platform: str, platform_user_id: str,
-                       display_name: str | None) -> int:
+    def _user_id(self, conn: Connection, platform: str, platform_user_id: str,
+                 display_name: str | None) -> int:
         where = (User.platform == platform, User.platform_user_id == platform_user_id)
-        row = (await conn.execute(select(User.id, User.display_name).where(*where))).first()
+        row = conn.execute(select(User.id, User.display_name).where(*where)).first()
         if row is None:
             stmt = self._insert(User).values(
                 platform=platform, platform_user_id=platform_user_id,
                 display_name=display_name, created_at=utcnow(),
             ).on_conflict_do_nothing(index_elements=["platform", "platform_user_id"])
-            await conn.execute(stmt)  # a concurrent first message may have won the race
-            return (await conn.execute(select(User.id).where(*where))).scalar_one()
+            conn.execute(stmt)  # a concurrent first message may have won the race
+            return conn.execute(select(User.id).where(*where)).scalar_one()
         if display_name and display_name != row.display_name:
-            await conn.execute(update(User).where(User.id == row.id)
-                               .values(display_name=display_name))
+            conn.execute(update(User).where(User.id == row.id).values(display_name=display_name))
         return int(row.id)
 
     # -- feedback --------------------------------------------------------------
@@ -274,42 +237,44 @@ class Store:
         events = list(events)
         if not events:
             return set()
+        return await self.database.run(self._store_events, events, write=True)
+
+    def _store_events(self, conn: Connection, events: list[FeedbackEvent]) -> set[str]:
+        users: dict[tuple[str, str], int] = {}
+        rows = []
+        for ev in events:
+            user_id = ev.user_id
+            if user_id is None:
+                ref = (str(ev.platform), str(ev.platform_user_id))
+                if ref not in users:
+                    users[ref] = self._user_id(conn, *ref, None)
+                user_id = users[ref]
+            rows.append({
+                "user_id": user_id, "movie_id": int(ev.movie_id), "signal": ev.signal,
+                "value": None if ev.value is None else float(ev.value),
+                "source": ev.source or "", "message_ref": ev.message_ref,
+                "idempotency_key": ev.idempotency_key,
+                "created_at": ev.created_at or utcnow(), "retracted": False,
+                "retracted_at": None,
+            })
+        stmt = (self._insert(FeedbackRow)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(FeedbackRow.idempotency_key))
         new_keys: set[str] = set()
-        async with self.engine.begin() as conn:
-            users: dict[tuple[str, str], int] = {}
-            rows = []
-            for ev in events:
-                user_id = ev.user_id
-                if user_id is None:
-                    ref = (str(ev.platform), str(ev.platform_user_id))
-                    if ref not in users:
-                        users[ref] = await self._user_id(conn, *ref, None)
-                    user_id = users[ref]
-                rows.append({
-                    "user_id": user_id, "movie_id": int(ev.movie_id), "signal": ev.signal,
-                    "value": None if ev.value is None else float(ev.value),
-                    "source": ev.source or "", "message_ref": ev.message_ref,
-                    "idempotency_key": ev.idempotency_key,
-                    "created_at": ev.created_at or utcnow(), "retracted": False,
-                    "retracted_at": None,
-                })
-            stmt = (self._insert(FeedbackRow)
-                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                    .returning(FeedbackRow.idempotency_key))
-            for start in range(0, len(rows), BATCH_ROWS):
-                result = await conn.execute(stmt, rows[start:start + BATCH_ROWS])
-                new_keys.update(result.scalars())
+        for start in range(0, len(rows), BATCH_ROWS):
+            new_keys.update(conn.execute(stmt, rows[start:start + BATCH_ROWS]).scalars())
         return new_keys
 
     async def retract_feedback(self, idempotency_key: str) -> bool:
         """Mark an event as withdrawn (a removed reaction); False if unknown or already so."""
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
+        def retract(conn: Connection) -> bool:
+            result = conn.execute(
                 update(FeedbackRow)
                 .where(FeedbackRow.idempotency_key == idempotency_key,
                        FeedbackRow.retracted.is_(False))
                 .values(retracted=True, retracted_at=utcnow()))
-        return result.rowcount == 1
+            return result.rowcount == 1
+        return await self.database.run(retract, write=True)
 
     async def active_feedback_keys(self, prefix: str) -> list[str]:
         """Keys of not-retracted events whose key starts with ``prefix``.
@@ -317,13 +282,12 @@ class Store:
         Lets a front-end find the event a reaction added (its key carries the time it was
         added) when the reaction is removed.
         """
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(FeedbackRow.idempotency_key)
-                .where(FeedbackRow.idempotency_key.startswith(prefix, autoescape=True),
-                       FeedbackRow.retracted.is_(False))
-                .order_by(FeedbackRow.id))
-        return [str(k) for k in rows.scalars()]
+        query = (select(FeedbackRow.idempotency_key)
+                 .where(FeedbackRow.idempotency_key.startswith(prefix, autoescape=True),
+                        FeedbackRow.retracted.is_(False))
+                 .order_by(FeedbackRow.id))
+        keys = await self.database.run(lambda conn: conn.execute(query).scalars().all())
+        return [str(k) for k in keys]
 
     async def history(self, user_id: int) -> list[tuple[int, str | float]]:
         """The user's taste as ``Engine.recommend`` takes it: latest signal per movie.
@@ -331,12 +295,11 @@ class Store:
         Retracted events are ignored, so removing a reaction restores the earlier one.
         Ordered by when the user last reacted to each movie, oldest first.
         """
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(FeedbackRow.movie_id, FeedbackRow.signal, FeedbackRow.value)
-                .where(FeedbackRow.user_id == user_id, FeedbackRow.retracted.is_(False),
-                       FeedbackRow.signal.in_(TASTE_SIGNALS))
-                .order_by(FeedbackRow.created_at, FeedbackRow.id))).all()
+        query = (select(FeedbackRow.movie_id, FeedbackRow.signal, FeedbackRow.value)
+                 .where(FeedbackRow.user_id == user_id, FeedbackRow.retracted.is_(False),
+                        FeedbackRow.signal.in_(TASTE_SIGNALS))
+                 .order_by(FeedbackRow.created_at, FeedbackRow.id))
+        rows = await self.database.run(lambda conn: conn.execute(query).all())
         latest: dict[int, str | float] = {}
         for movie_id, signal, value in rows:
             latest.pop(movie_id, None)  # re-insert so dict order follows the latest event
@@ -352,12 +315,11 @@ class Store:
         """
         import pandas as pd
 
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(FeedbackRow.user_id, FeedbackRow.movie_id, FeedbackRow.signal,
-                       FeedbackRow.value)
-                .where(FeedbackRow.retracted.is_(False), FeedbackRow.signal.in_(TASTE_SIGNALS))
-                .order_by(FeedbackRow.created_at, FeedbackRow.id))).all()
+        query = (select(FeedbackRow.user_id, FeedbackRow.movie_id, FeedbackRow.signal,
+                        FeedbackRow.value)
+                 .where(FeedbackRow.retracted.is_(False), FeedbackRow.signal.in_(TASTE_SIGNALS))
+                 .order_by(FeedbackRow.created_at, FeedbackRow.id))
+        rows = await self.database.run(lambda conn: conn.execute(query).all(), bulk=True)
         latest: dict[tuple[int, int], tuple[str, float]] = {}
         for user_id, movie_id, signal, value in rows:
             rating = float(value) if signal == "rating" and value is not None else float("nan")
@@ -380,10 +342,9 @@ class Store:
         rows = [{"platform": platform, "chat_id": str(chat_id), "message_id": str(message_id),
                  "movie_id": movie_id, "context": context or {}, "created_at": utcnow()}
                 for platform, chat_id, message_id, movie_id, context in messages]
-        if not rows:
-            return
-        async with self.engine.begin() as conn:
-            await conn.execute(self._remember_stmt, rows)
+        if rows:
+            await self.database.run(lambda conn: conn.execute(self._remember_stmt, rows),
+                                    write=True)
 
     @functools.cached_property
     def _remember_stmt(self) -> Any:
@@ -396,19 +357,18 @@ class Store:
 
     async def lookup_message(self, platform: str, chat_id: str,
                              message_id: str) -> SentMessage | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(SentMessageRow).where(
-                SentMessageRow.platform == platform, SentMessageRow.chat_id == str(chat_id),
-                SentMessageRow.message_id == str(message_id)))).first()
+        query = select(SentMessageRow).where(
+            SentMessageRow.platform == platform, SentMessageRow.chat_id == str(chat_id),
+            SentMessageRow.message_id == str(message_id))
+        row = await self.database.run(lambda conn: conn.execute(query).first())
         return _sent(row) if row else None
 
     async def recent_messages(self, platform: str, since: datetime) -> list[SentMessage]:
         """Messages sent on ``platform`` since ``since``, oldest first."""
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                select(SentMessageRow)
-                .where(SentMessageRow.platform == platform, SentMessageRow.created_at >= since)
-                .order_by(SentMessageRow.created_at, SentMessageRow.id))).all()
+        query = (select(SentMessageRow)
+                 .where(SentMessageRow.platform == platform, SentMessageRow.created_at >= since)
+                 .order_by(SentMessageRow.created_at, SentMessageRow.id))
+        rows = await self.database.run(lambda conn: conn.execute(query).all(), bulk=True)
         return [_sent(r) for r in rows]
 
     # -- watchlist -------------------------------------------------------------
@@ -417,22 +377,21 @@ class Store:
                 .values(user_id=user_id, movie_id=int(movie_id), added_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["user_id", "movie_id"])
                 .returning(WatchlistRow.movie_id))
-        async with self.engine.begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self.database.run(lambda conn: conn.execute(stmt).first() is not None,
+                                       write=True)
 
     async def watchlist_remove(self, user_id: int, movie_id: int) -> bool:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(delete(WatchlistRow).where(
-                WatchlistRow.user_id == user_id, WatchlistRow.movie_id == int(movie_id)))
-        return result.rowcount == 1
+        stmt = delete(WatchlistRow).where(WatchlistRow.user_id == user_id,
+                                          WatchlistRow.movie_id == int(movie_id))
+        return await self.database.run(lambda conn: conn.execute(stmt).rowcount == 1,
+                                       write=True)
 
     async def watchlist(self, user_id: int) -> list[int]:
         """Movie ids on the user's watchlist, oldest first."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(WatchlistRow.movie_id).where(WatchlistRow.user_id == user_id)
-                .order_by(WatchlistRow.added_at, WatchlistRow.movie_id))
-        return [int(m) for m in rows.scalars()]
+        query = (select(WatchlistRow.movie_id).where(WatchlistRow.user_id == user_id)
+                 .order_by(WatchlistRow.added_at, WatchlistRow.movie_id))
+        ids = await self.database.run(lambda conn: conn.execute(query).scalars().all())
+        return [int(m) for m in ids]
 
     # -- privacy ---------------------------------------------------------------
     async def forget_user(self, user_id: int) -> dict[str, int]:
@@ -441,13 +400,15 @@ class Store:
         The next retrain reads ``feedback_frame`` afresh, so the user's events also leave
         the next model.
         """
-        counts = {}
-        async with self.engine.begin() as conn:
-            for name, table in (("feedback_events", FeedbackRow), ("watchlist", WatchlistRow)):
-                result = await conn.execute(delete(table).where(table.user_id == user_id))
-                counts[name] = result.rowcount
-            result = await conn.execute(delete(User).where(User.id == user_id))
-            counts["users"] = result.rowcount
+        def forget(conn: Connection) -> dict[str, int]:
+            def deleted(table: Any, column: Any) -> int:
+                return conn.execute(delete(table).where(column == user_id)).rowcount
+
+            return {"feedback_events": deleted(FeedbackRow, FeedbackRow.user_id),
+                    "watchlist": deleted(WatchlistRow, WatchlistRow.user_id),
+                    "users": deleted(User, User.id)}
+
+        counts = await self.database.run(forget, write=True)
         log.info("forgot user %s: %s", user_id, counts)
         # The retrain job publishes the next model even past its quality gate when someone
         # was forgotten since the served version was built: privacy outranks quality.
@@ -456,46 +417,47 @@ class Store:
 
     # -- jobs and stats --------------------------------------------------------
     async def record_job_run(self, name: str, status: str, details: dict | None = None) -> int:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                self._insert(JobRunRow)
+        stmt = (self._insert(JobRunRow)
                 .values(name=name, status=status, details=details or {}, finished_at=utcnow())
                 .returning(JobRunRow.id))
-            return int(result.scalar_one())
+        return await self.database.run(lambda conn: int(conn.execute(stmt).scalar_one()),
+                                       write=True)
 
     async def job_runs(self, name: str | None = None, limit: int = 50) -> list[JobRun]:
         """The latest job runs, newest first."""
         query = select(JobRunRow).order_by(JobRunRow.finished_at.desc(), JobRunRow.id.desc())
         if name:
             query = query.where(JobRunRow.name == name)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.limit(limit))).all()
+        rows = await self.database.run(lambda conn: conn.execute(query.limit(limit)).all())
         return [JobRun(r.id, r.name, r.status, r.details or {}, r.finished_at) for r in rows]
 
     async def stats(self, days: int = 14) -> dict[str, Any]:
         """Numbers for the admin /stats view."""
         since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) \
             - timedelta(days=days - 1)
-        day = func.date(FeedbackRow.created_at)
-        async with self.engine.connect() as conn:
-            async def count(query: Any) -> int:
-                return int((await conn.execute(query)).scalar_one())
 
-            out: dict[str, Any] = {
-                "users": await count(select(func.count()).select_from(User)),
-                "events": await count(select(func.count()).select_from(FeedbackRow)),
-                "retracted": await count(select(func.count()).select_from(FeedbackRow)
-                                         .where(FeedbackRow.retracted.is_(True))),
-                "watchlist": await count(select(func.count()).select_from(WatchlistRow)),
-                "sent_messages": await count(select(func.count()).select_from(SentMessageRow)),
+        def count_everything(conn: Connection) -> dict[str, Any]:
+            def count(query: Any) -> int:
+                return int(conn.execute(query).scalar_one())
+
+            day = func.date(FeedbackRow.created_at)
+            per_day = conn.execute(select(day, func.count()).where(FeedbackRow.created_at >= since)
+                                   .group_by(day).order_by(day))
+            by_signal = conn.execute(select(FeedbackRow.signal, func.count())
+                                     .where(FeedbackRow.retracted.is_(False))
+                                     .group_by(FeedbackRow.signal))
+            return {
+                "users": count(select(func.count()).select_from(User)),
+                "events": count(select(func.count()).select_from(FeedbackRow)),
+                "retracted": count(select(func.count()).select_from(FeedbackRow)
+                                   .where(FeedbackRow.retracted.is_(True))),
+                "watchlist": count(select(func.count()).select_from(WatchlistRow)),
+                "sent_messages": count(select(func.count()).select_from(SentMessageRow)),
+                "events_per_day": {_day(d): int(n) for d, n in per_day},
+                "events_by_signal": {s: int(n) for s, n in by_signal},
             }
-            per_day = await conn.execute(
-                select(day, func.count()).where(FeedbackRow.created_at >= since)
-                .group_by(day).order_by(day))
-            out["events_per_day"] = {_day(d): int(n) for d, n in per_day}
-            out["events_by_signal"] = {s: int(n) for s, n in await conn.execute(
-                select(FeedbackRow.signal, func.count()).where(FeedbackRow.retracted.is_(False))
-                .group_by(FeedbackRow.signal))}
+
+        out = await self.database.run(count_everything, bulk=True)
         runs = await self.job_runs(limit=200)
         out["last_job_run"] = _job_dict(runs[0]) if runs else None
         published = next((r for r in runs if r.status == "published"), None)

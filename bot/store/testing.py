@@ -11,14 +11,16 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from .store import Store, _normalise_url
+from .database import Database, normalise_url, open_database
+from .store import Store
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 def postgres_url() -> str:
-    return _normalise_url(os.environ.get("MOVIEBOT_TEST_POSTGRES_URL",
+    return normalise_url(os.environ.get("MOVIEBOT_TEST_POSTGRES_URL",
                                          DEFAULT_TEST_POSTGRES_URL))
 
 
@@ -61,7 +63,7 @@ async def drop_schema(url: str, schema: str) -> None:
 async def open_test_store(backend: str, tmp_path: os.PathLike) -> AsyncIterator[Store]:
     """A migrated, empty store: ``backend`` is "sqlite" or "postgres"."""
     if backend == "sqlite":
-        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/moviebot-test.db")
+        store = await Store.open(f"sqlite:///{tmp_path}/moviebot-test.db")
         try:
             yield store
         finally:
@@ -75,3 +77,11 @@ async def open_test_store(backend: str, tmp_path: os.PathLike) -> AsyncIterator[
     finally:
         await store.close()
         await drop_schema(url, schema)
+
+
+def unopenable_sqlite(tmp_path: os.PathLike) -> Database:
+    """A database whose every call fails the way an outage does: a real SQLite driver
+    error ("unable to open database file"), because its path is a directory."""
+    path = Path(tmp_path) / "not-a-database.db"
+    path.mkdir(exist_ok=True)
+    return open_database(f"sqlite:///{path}")

@@ -23,7 +23,7 @@ async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
     With ``spool``, the store is a SpoolingStore, as in production."""
     own_fake = fake is None
     fake = fake or await FakeTelegram().start()
-    store = await Store.open(f"sqlite+aiosqlite:///{db_path}")
+    store = await Store.open(f"sqlite:///{db_path}")
     if spool is not None:
         from bot.store.spool import SpoolingStore
 
