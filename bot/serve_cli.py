@@ -78,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
 async def open_layer(settings, args):
     """The command layer with its engine, store and (optional) TMDB client."""
     from bot.commands import CommandLayer
+    from engine.heap import freeze_long_lived
     from engine.reload import EngineHolder  # swaps engines when a job publishes a version
 
-    holder = EngineHolder(Path(settings.artifacts))
+    holder = EngineHolder(Path(settings.artifacts), after_swap=freeze_long_lived)
     store = None
     if not args.no_store:
         from bot.store import Store
@@ -139,11 +140,13 @@ async def serve_telegram(layer, settings, args) -> None:
     from bot.telegram.app import TelegramFrontend, TelegramOptions
     from bot.telegram.polling import DurableUpdateLoop
     from bot.telegram.webhook import WebhookServer
+    from engine.heap import freeze_long_lived
 
     frontend = TelegramFrontend(layer, TelegramOptions(
         token=settings.telegram_token, base_url=settings.telegram_api_base_url,
         concurrency=args.concurrency, admins=settings.admins))
     await frontend.start()
+    freeze_long_lived()    # engine, store and PTB are loaded: see engine/heap.py
     flusher = None
     if hasattr(layer.store, "run_flusher"):
         flusher = asyncio.create_task(layer.store.run_flusher())
@@ -171,11 +174,13 @@ async def serve_telegram(layer, settings, args) -> None:
 
 async def serve_discord(layer, settings, args) -> None:
     from bot.discord.client import DiscordOptions, build_bot
+    from engine.heap import freeze_long_lived
 
     bot = build_bot(layer, DiscordOptions(
         api_base=os.environ.get("DISCORD_API_BASE_URL", ""),
         gateway=os.environ.get("DISCORD_GATEWAY_URL", ""),
         sync_commands=args.sync_commands, admins=settings.admins))
     _stop_on_signals(lambda: asyncio.ensure_future(bot.close()))
+    freeze_long_lived()    # engine, store and discord.py are loaded: see engine/heap.py
     async with bot:
         await bot.start(settings.discord_token)

@@ -43,14 +43,18 @@ class EngineHolder:
 
     ``check_every`` bounds how often a request looks at the ``current`` link (one
     ``readlink``); the load itself runs in a background thread, so no request waits for
-    it. ``loader`` turns a version directory into an Engine (default: ``load_warm``).
+    it. ``loader`` turns a version directory into an Engine (default: ``load_warm``);
+    ``after_swap`` runs in that thread once a new version serves (bots pass
+    ``heap.freeze_long_lived``).
     """
 
     def __init__(self, root: str | Path, *, check_every: float = 5.0,
-                 loader: Callable[[Path], Engine] = load_warm):
+                 loader: Callable[[Path], Engine] = load_warm,
+                 after_swap: Callable[[], object] | None = None):
         self.root = Path(root)
         self.check_every = check_every
         self.loader = loader
+        self.after_swap = after_swap
         self._engine = loader(current_version(self.root))
         self._lock = threading.Lock()          # guards starting the background thread
         self._reload_lock = threading.Lock()   # one load at a time
@@ -115,6 +119,9 @@ class EngineHolder:
         self.swaps += 1
         log.info("engine reloaded: %s -> %s in %.2fs", old.version, engine.version,
                  time.perf_counter() - started)
+        del old
+        if self.after_swap is not None:
+            self.after_swap()
         return True
 
     def wait_for_reload(self, timeout: float | None = None) -> None:

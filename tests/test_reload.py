@@ -154,3 +154,34 @@ async def test_async_bot_keeps_answering_during_publish(root):
         watcher.cancel()
     assert answered[0] == old and answered[-1] == new.name
     shutil.rmtree(root, ignore_errors=True)
+
+
+class _Cycle:
+    """Stands for the reference cycles a loaded version holds (caches, back-references)."""
+
+    def __init__(self):
+        self.me = self
+
+
+def test_a_swapped_out_engine_is_freed_although_the_heap_was_frozen(root):
+    # `moviebot serve` freezes the heap after start-up and after each swap
+    # (engine/heap.py). Frozen objects are never collected, so without the thaw in
+    # `freeze_long_lived` an old version's reference cycles would stay in memory for good.
+    import gc
+    import weakref
+
+    from engine.heap import freeze_long_lived
+
+    holder = EngineHolder(root, check_every=3600, after_swap=freeze_long_lived)
+    try:
+        holder.engine.cycle = _Cycle()
+        first, cycle = weakref.ref(holder.engine), weakref.ref(holder.engine.cycle)
+        assert freeze_long_lived() > 0
+        queries(holder.engine)
+        artifacts.publish(root, clone_version(holder.engine.version_dir, root, "-next"))
+        assert holder.reload()
+        assert first() is None and cycle() is None
+        assert gc.get_freeze_count() > 0          # the new version is frozen in its place
+        queries(holder())
+    finally:
+        gc.unfreeze()
