@@ -32,6 +32,7 @@ from bot.replies import Reply
 
 from .ratelimit import UserRateLimit
 from .render import quiet_raw_send_hint, send_reply
+from .request import JSONBodyRequest
 
 log = logging.getLogger("moviebot.telegram")
 
@@ -39,6 +40,8 @@ PLATFORM = "telegram"
 # message_reaction is not delivered unless asked for explicitly (and, in groups, only
 # when the bot is an administrator).
 ALLOWED_UPDATES = ["message", "callback_query", "message_reaction"]
+# Connections for sending (PTB's own default when it builds the transport itself).
+SEND_CONNECTIONS = 256
 SLOW_DOWN = "You're going a bit fast 🙂 Give me a few seconds and try again."
 OOPS = "Sorry, something went wrong on my side. Please try again in a moment."
 
@@ -87,6 +90,7 @@ class TelegramFrontend:
                    # a second connection for getUpdates: the confirming call on shutdown
                    # must not wait for a cancelled long poll to free the only one
                    .get_updates_connection_pool_size(2)
+                   .request(JSONBodyRequest(connection_pool_size=SEND_CONNECTIONS))
                    .rate_limiter(AIORateLimiter(
                        overall_max_rate=self.options.overall_max_rate,
                        group_max_rate=self.options.group_max_rate,

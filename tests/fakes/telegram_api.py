@@ -36,6 +36,7 @@ class SentCall:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     wall: float = field(default_factory=time.perf_counter)   # for latency benchmarks
+    content_type: str = ""                                    # how the bot encoded it
 
 
 class FakeTelegram:
@@ -144,7 +145,8 @@ class FakeTelegram:
             await asyncio.sleep(self.latency)
         if method != "getUpdates" and self.fail_next.get(method):
             answer = self.fail_next[method].pop(0)
-            self.calls.append(SentCall(method + ":failed", params))
+            self.calls.append(SentCall(method + ":failed", params,
+                                       content_type=request.content_type))
             return web.json_response(answer, status=answer["error_code"])
         handler = getattr(self, "_api_" + method, None)
         if handler is None:
@@ -154,7 +156,7 @@ class FakeTelegram:
         if method != "getUpdates":
             if isinstance(result, dict) and "message_id" in result:
                 params["_message_id"] = result["message_id"]   # what the bot got back
-            self.calls.append(SentCall(method, params))
+            self.calls.append(SentCall(method, params, content_type=request.content_type))
             self._notify()
         return web.json_response({"ok": True, "result": result})
 
@@ -227,16 +229,18 @@ class FakeTelegram:
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
+    """The call's parameters, typed, from a JSON body or a form (the Bot API takes both;
+    in either, objects may come JSON-encoded as strings and integers as digits)."""
     if request.content_type == "application/json":
-        return await request.json()
-    form = await request.post()
+        raw = await request.json()
+    else:
+        raw = {key: value if isinstance(value, str) else "<file>"
+               for key, value in (await request.post()).items()}
     params: dict[str, Any] = {}
-    for key, value in form.items():
-        if not isinstance(value, str):     # an uploaded file
-            params[key] = "<file>"
-        elif key in _JSON_FIELDS:
+    for key, value in raw.items():
+        if key in _JSON_FIELDS and isinstance(value, str):
             params[key] = json.loads(value)
-        elif key in _INT_FIELDS:
+        elif key in _INT_FIELDS and isinstance(value, str) and value.lstrip("-").isdigit():
             params[key] = int(value)
         else:
             params[key] = value
