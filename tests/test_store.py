@@ -244,3 +244,9 @@ async def test_sqlite_lock_held_too_long_is_an_outage_and_stores_nothing(tmp_pat
             other.close()
         assert is_outage(caught.value)       # so a SpoolingStore spools the event
         assert await store.history(uid) == []
+
+
+async def test_a_schema_with_sqlite_is_a_clear_error(tmp_path):
+    with pytest.raises(MovieBotError, match="MOVIEBOT_DB_SCHEMA.*only applies to PostgreSQL"):
+        await Store.open(f"sqlite:///{tmp_path}/s.db", schema="bots")
+    assert not (tmp_path / "s.db").exists()

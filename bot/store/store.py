@@ -165,6 +165,10 @@ class Store:
 
             url = Settings.from_env().database_url
         database = open_database(url, schema=schema, connect_timeout=connect_timeout)
+        if schema and database.dialect != "postgresql":
+            await database.dispose()
+            raise MovieBotError(f"A database schema (“{schema}”, MOVIEBOT_DB_SCHEMA) only "
+                                f"applies to PostgreSQL; unset it for {database.dialect}.")
         store = cls(database, schema)
         try:
             if migrate:
