@@ -33,7 +33,7 @@ def build_artifacts(quick: bool) -> Path:
     from engine.collab.build import build_stage
     from engine.config import Settings
     from engine.datasets.catalog_build import build_catalog
-    from jobs.context import BuildContext
+    from engine.build_context import BuildContext
 
     data_dir = Settings.from_env().data_dir
     root = Path(tempfile.mkdtemp(prefix="bench_collab_"))

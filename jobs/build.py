@@ -13,7 +13,7 @@ from typing import Any
 from engine import artifacts
 from engine.errors import DataError
 
-from .context import BuildContext
+from engine.build_context import BuildContext
 
 log = logging.getLogger("moviebot.build")
 

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.errors import DataError
 
     from .build import run_build
-    from .context import BuildContext
+    from engine.build_context import BuildContext
 
     settings = settings_from(args)
     out_root = Path(args.out) if args.out else settings.artifacts

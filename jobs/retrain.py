@@ -255,7 +255,7 @@ def build_candidate(settings: Settings, *, only: list[str] | None, quick: bool,
                     feedback: Any = None, seed: int = 42) -> tuple[Path, Path | None]:
     """Build a new (unpublished) version; returns it and the current one (or None)."""
     from .build import run_build
-    from .context import BuildContext
+    from engine.build_context import BuildContext
 
     root = Path(settings.artifacts)
     try:

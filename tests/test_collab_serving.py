@@ -23,7 +23,7 @@ FANS = [(SHAWSHANK, 5), (STAR_WARS, 4.5), (EMPIRE, "like"), (MATRIX, 5)]
 def version_dir(tmp_path_factory, data_dir, catalog_frame):
     from engine import artifacts
     from engine.collab.build import build_stage
-    from jobs.context import BuildContext
+    from engine.build_context import BuildContext
 
     root = tmp_path_factory.mktemp("collab_artifacts")
     out = artifacts.new_version_dir(root)
@@ -168,7 +168,7 @@ def test_build_honours_ratings_path_and_chat_feedback(tmp_path, data_dir, catalo
     import pandas as pd
 
     from engine.collab.build import build_stage
-    from jobs.context import BuildContext
+    from engine.build_context import BuildContext
 
     src = pd.read_csv(data_dir / "movielens/ml-latest-small/ratings.csv")
     subset = src[src["userId"] <= 200]

@@ -23,7 +23,7 @@ OPEN_FILES = ("movielens/ml-latest-small", "movielens/ml-20m-youtube",
 def reduced_build(tmp_path_factory, data_dir):
     from engine.content.build import build_stage
     from engine.datasets.catalog_build import build_catalog
-    from jobs.context import BuildContext
+    from engine.build_context import BuildContext
 
     reduced = tmp_path_factory.mktemp("open_data")
     for rel in OPEN_FILES:

@@ -268,7 +268,7 @@ def test_field_weights_are_chosen_on_the_metric():
 def test_too_few_ratings_to_choose_weights_is_a_clear_data_error(tmp_path):
     from engine.content.build import build_stage
     from engine.errors import DataError
-    from jobs.context import BuildContext
+    from engine.build_context import BuildContext
 
     catalog = pd.DataFrame({"movie_id": [1, 2, 3], "title": ["A", "B", "C"]})
     ratings = pd.DataFrame({"userId": [1, 1, 2, 2], "movieId": [1, 2, 2, 3], "rating": 5.0})

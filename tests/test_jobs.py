@@ -57,7 +57,7 @@ def stages(monkeypatch):
 def base_version(tmp_path_factory, data_dir) -> Path:
     """One real catalog build (+ the fake collab at 0.30), shared by the tests below."""
     from jobs.build import run_build
-    from jobs.context import BuildContext
+    from engine.build_context import BuildContext
 
     root = tmp_path_factory.mktemp("base")
     with pytest.MonkeyPatch.context() as mp:
