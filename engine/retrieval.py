@@ -46,18 +46,24 @@ def cosine_from_distance(dists) -> np.ndarray:
     return 1.0 - d * d / 2.0
 
 
-def exact_top(scores: np.ndarray, n: int, ties_by_row: bool = False) -> np.ndarray:
-    """Positions of the n largest scores, best first.
+# How exact search orders exactly tied scores. Each recommender keeps the order its served
+# lists always had: "select" (argpartition's order, all rows in row order when all are
+# wanted), "select_always" (argpartition's order even then), "row" (row order: a full
+# stable sort).
+TIES = ("select", "select_always", "row")
 
-    Exact ties keep argpartition's order, or row order with ``ties_by_row`` (a full stable
-    sort). Each recommender keeps the order its served lists always had.
-    """
+
+def exact_top(scores: np.ndarray, n: int, ties: str = "select") -> np.ndarray:
+    """Positions of the n largest scores, best first (exact ties ordered as ``ties`` says)."""
     n = min(n, len(scores))
     if n <= 0:
         return np.zeros(0, np.int64)
-    if ties_by_row:
+    if ties == "row":
         return np.argsort(-scores, kind="stable")[:n]
-    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    if n < len(scores) or ties == "select_always":
+        top = np.argpartition(-scores, n - 1)[:n]
+    else:
+        top = np.arange(len(scores))
     return top[np.argsort(-scores[top], kind="stable")]
 
 
@@ -73,7 +79,7 @@ class Retriever:
     exact_filtered_max: int = 0        # score a filtered query's allowed rows exactly up to this many
     fetch_factor: int = 0              # filtered over-fetch starts at fetch_factor * n (0: sized
                                        # to the share of rows the mask allows)
-    ties_by_row: bool = False          # exact ties in row order (a full stable sort)
+    ties: str = "select"               # how exact search orders exact ties (see TIES)
 
     # -- build / save / load ------------------------------------------------------------
     @classmethod
@@ -147,7 +153,7 @@ class Retriever:
             exact = self.vectors is not None and len(self) <= self.exact_max
         if exact:
             scores = self._exact_scores(query, None)
-            top = exact_top(scores, n, self.ties_by_row)
+            top = exact_top(scores, n, self.ties)
             return top, scores[top]
         if self.mips and not np.any(query):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -177,20 +183,24 @@ class Retriever:
                 if want == 0:
                     return rows[:0], np.zeros(0, np.float32)
                 scores = self._exact_scores(query, rows)
-                top = exact_top(scores, want, self.ties_by_row)
+                top = exact_top(scores, want, self.ties)
                 return rows[top], scores[top]
             if self.fetch_factor:
                 fetch = min(total, self.fetch_factor * n)
             else:  # over-fetch by the share the mask rejects, plus a margin
                 share = max(available / total, 1e-3)
                 fetch = min(total, int(1.5 * (n + 1) / share) + 1)
+        # With a fixed fetch_factor the search also ignores how many rows are allowed when
+        # deciding to stop: it widens until n pass or everything was looked at (the tie
+        # order of such lists depends on it, and served lists must not change).
+        enough = n if self.fetch_factor and allowed is not None else want
         rows, scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
         while want:
             got, got_scores = self.top(query, fetch)
             keep = allowed[got] if allowed is not None else (got != query if item else
                                                              np.ones(len(got), bool))
             rows, scores = got[keep][:n], got_scores[keep][:n]
-            if len(rows) >= want or fetch >= total:
+            if len(rows) >= enough or fetch >= total:
                 break
             fetch = min(total, fetch * 4)
         return rows, scores

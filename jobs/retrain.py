@@ -254,8 +254,9 @@ async def _record(store: Any, result: JobResult) -> None:
 def build_candidate(settings: Settings, *, only: list[str] | None, quick: bool,
                     feedback: Any = None, seed: int = 42) -> tuple[Path, Path | None]:
     """Build a new (unpublished) version; returns it and the current one (or None)."""
-    from .build import run_build
     from engine.build_context import BuildContext
+
+    from .build import run_build
 
     root = Path(settings.artifacts)
     try:

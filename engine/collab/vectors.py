@@ -27,7 +27,7 @@ class VectorIndex(Retriever):
     def build(cls, items: np.ndarray, path: Path | None = None, trees: int = 50,
               seed: int = 42, search_k: int = -1) -> VectorIndex:
         index = super().build(items, "angular", trees=trees, seed=seed, mips=True,
-                              search_k=search_k, ties_by_row=True)
+                              search_k=search_k, ties="row")
         if path is not None:
             index.save(path)
         return index
@@ -36,4 +36,4 @@ class VectorIndex(Retriever):
     def load(cls, path: Path, dim: int, search_k: int = -1,
              vectors: np.ndarray | None = None) -> VectorIndex:
         return super().load(path, dim, "angular", vectors=False if vectors is None else vectors,
-                            search_k=search_k, mips=True, ties_by_row=True)
+                            search_k=search_k, mips=True, ties="row")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from engine.build_context import BuildContext, StageResult
 from engine.errors import DataError
 from engine.retrieval import Retriever

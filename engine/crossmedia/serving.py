@@ -61,7 +61,7 @@ class VibeIndex:
         space = VibeSpace.load(Path(dir))
         options = {"search_k": SEARCH_K, "exact_max": EXACT_MAX}
         movies = Retriever.load(files["movies.ann"], space.dim, "dot", vectors=True,
-                                fetch_factor=FETCH_FACTOR, **options)
+                                fetch_factor=FETCH_FACTOR, ties="select_always", **options)
         songs_index = Retriever.load(files["songs.ann"], space.dim, "dot", **options)
         songs = pd.read_parquet(Path(dir).parent / "songs.parquet")
         song_ids = np.load(files["song_ids.npy"], allow_pickle=True)
