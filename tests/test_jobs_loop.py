@@ -17,6 +17,7 @@ from bot.commands import CommandLayer, User
 from bot.store import Store
 from engine import artifacts
 from engine.config import Settings
+from engine.queries import HistoryQuery
 from engine.reload import EngineHolder
 from jobs import retrain as jobs
 
@@ -51,7 +52,8 @@ async def loop_env(tmp_path, quick_artifacts, data_dir):
 
 
 def rank_of(engine, liked: list[int], wanted: int, k: int = 100) -> int | None:
-    ids = [r.movie.movie_id for r in engine.recommend([(m, "like") for m in liked], k=k).results]
+    query = HistoryQuery.of((m, "like") for m in liked)
+    ids = [r.movie.movie_id for r in engine.recommend("collab", query, k=k).results]
     return ids.index(wanted) + 1 if wanted in ids else None
 
 
