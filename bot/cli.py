@@ -13,7 +13,8 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from engine.cli_args import add_common, add_filter_args, filters_from, settings_from
+from bot.settings import BotSettings
+from engine.cli_args import add_common, add_filter_args, filters_from
 from engine.components import COMPONENTS
 from engine.errors import MovieBotError
 from engine.spec import load_target
@@ -30,6 +31,12 @@ FRONT_END_MODULES = [
     "jobs.build_cli",
     "jobs.jobs_cli",
 ]
+
+
+def settings_from(args: argparse.Namespace) -> BotSettings:
+    """Every setting a bot or job process needs: the environment, then --data-dir/--artifacts."""
+    return BotSettings.from_env(data_dir=getattr(args, "data_dir", None),
+                                artifacts=getattr(args, "artifacts", None))
 
 
 @dataclass

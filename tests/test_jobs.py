@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import BotSettings
 from bot.store import FeedbackEvent, Store
 from engine import artifacts
-from engine.config import Settings
 from engine.spec import StageSpec
 from jobs import retrain as jobs
 from jobs.scheduler import JobLock, JobLocked, Schedule, run_scheduler
@@ -87,7 +87,7 @@ async def env(tmp_path, base_version, data_dir):
     root = tmp_path / "artifacts"
     clone(base_version, root)
     store = await Store.open(f"sqlite:///{tmp_path}/jobs.db")
-    settings = Settings(data_dir=data_dir, artifacts=root,
+    settings = BotSettings(data_dir=data_dir, artifacts=root,
                         database_url=f"sqlite:///{tmp_path}/jobs.db")
     yield settings, store
     await store.close()

@@ -14,9 +14,9 @@ import os
 import pytest
 
 from bot.commands import CommandLayer, User
+from bot.settings import BotSettings
 from bot.store import Store
 from engine import artifacts
-from engine.config import Settings
 from engine.queries import HistoryQuery
 from engine.reload import EngineHolder
 from jobs import retrain as jobs
@@ -45,7 +45,7 @@ async def loop_env(tmp_path, quick_artifacts, data_dir):
     artifacts.publish(root, dst)
     url = f"sqlite:///{tmp_path}/loop.db"
     store = await Store.open(url)
-    settings = Settings(data_dir=data_dir, artifacts=root, database_url=url)
+    settings = BotSettings(data_dir=data_dir, artifacts=root, database_url=url)
     holder = EngineHolder(root, check_every=0.0)
     yield settings, store, holder, CommandLayer(holder, store=store)
     await store.close()
