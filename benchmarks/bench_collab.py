@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 # -- latency ---------------------------------------------------------------------
 def build_artifacts(quick: bool) -> Path:
     from engine import artifacts
+    from engine.build_context import BuildContext
     from engine.collab.build import build_stage
     from engine.config import Settings
     from engine.datasets.catalog_build import build_catalog
-    from jobs.context import BuildContext
 
     data_dir = Settings.from_env().data_dir
     root = Path(tempfile.mkdtemp(prefix="bench_collab_"))
@@ -51,11 +51,12 @@ def build_artifacts(quick: bool) -> Path:
 def latency(args) -> None:
     from engine import Engine
     from engine.collab.interactions import ML_SMALL, load_ratings
+    from engine.queries import HistoryQuery
 
     version = Path(args.artifacts) if args.artifacts else build_artifacts(args.quick)
     print(f"artifacts: {version} (reuse with --artifacts)")
     engine = Engine.load(version)
-    collab = engine.component("collab")
+    collab = engine.recommender("collab")
     ratings = load_ratings(_data_dir() / ML_SMALL)
     rng = np.random.default_rng(0)
     groups = [g for _, g in ratings.groupby("user")]
@@ -66,7 +67,7 @@ def latency(args) -> None:
         rows = g.sample(n, random_state=int(rng.integers(1 << 30)))
         histories.append(list(zip(rows["item"].tolist(), rows["rating"].tolist(), strict=True)))
     for h in histories[:50]:           # warm the catalog's Movie cache and the page cache
-        collab.recommend(h, k=10)
+        collab.recommend(HistoryQuery.of(h), k=10)
     report = {"model": collab.meta["default"], "items": len(collab.item_ids),
               "search_k": collab.index.search_k}
     for name, hs in [("warm (3-60 signals)", histories),
@@ -74,7 +75,7 @@ def latency(args) -> None:
         wall, cpu = [], []
         for h in hs:
             started, started_cpu = time.perf_counter(), time.process_time()
-            collab.recommend(h, k=10)
+            collab.recommend(HistoryQuery.of(h), k=10)
             cpu.append((time.process_time() - started_cpu) * 1000)
             wall.append((time.perf_counter() - started) * 1000)
         # wall time includes waiting for a core on a shared machine; CPU time does not

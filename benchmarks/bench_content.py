@@ -38,10 +38,6 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def item_matrix(annoy, n: int) -> np.ndarray:
-    return np.array([annoy.get_item_vector(i) for i in range(n)], dtype=np.float32)
-
-
 def recall_vs_numpy(annoy, fused: np.ndarray, prior: np.ndarray, query_rows: np.ndarray, lam: float,
                     n_candidates: int, search_k: int) -> float:
     """recall@10 of the served two-stage list (Annoy candidates) against brute-force numpy
@@ -54,31 +50,33 @@ def recall_vs_numpy(annoy, fused: np.ndarray, prior: np.ndarray, query_rows: np.
 def bench_real(args) -> dict:
     from engine import Engine
     from engine.config import Settings
+    from engine.queries import MovieQuery
 
     before = memory()
     settings = Settings.from_env(artifacts=args.artifacts)
     engine = Engine.load(settings.artifacts)
-    content = engine.component("content")
+    content = engine.recommender("content")
     loaded = memory()
     movies = engine.catalog.movies(engine.catalog.ids)  # warm the Movie cache like a live bot
     rng = np.random.default_rng(0)
     picks = rng.choice(len(movies), size=args.queries)
     for i in picks[:200]:
-        content.similar(movies[i], k=10)
+        content.recommend(MovieQuery(movies[i]), k=10)
     ms, cpu_ms = [], []
     for i in picks:
         started, cpu = time.perf_counter(), time.thread_time()
-        content.similar(movies[i], k=10)
+        content.recommend(MovieQuery(movies[i]), k=10)
         ms.append((time.perf_counter() - started) * 1000)
         cpu_ms.append((time.thread_time() - cpu) * 1000)
     p50, p99 = percentiles(ms)
     cpu_p50, cpu_p99 = percentiles(cpu_ms)
     filtered = bench_filtered(content, movies, picks[:300])
     n = len(content.movie_ids)
-    items = item_matrix(content.annoy, n)
+    items = np.asarray(content.retriever.vectors, dtype=np.float32)
     prior = np.asarray(content.prior, dtype=np.float32)
-    recall = recall_vs_numpy(content.annoy, items, prior, rng.choice(n, 1000, replace=False),
-                             content.lam, content.n_candidates, content.search_k)
+    search_k = content.retriever.search_k
+    recall = recall_vs_numpy(content.retriever, items, prior, rng.choice(n, 1000, replace=False),
+                             content.lam, content.n_candidates, search_k)
     from engine.content.index import build_annoy
 
     started = time.perf_counter()
@@ -87,7 +85,7 @@ def bench_real(args) -> dict:
     after = memory()
     index_file = engine.version_dir / "content" / "index.ann"
     return {"items": n, "dim": items.shape[1], "n_trees": content.config["n_trees"],
-            "search_k": content.search_k, "p50_ms": p50, "p99_ms": p99,
+            "search_k": search_k, "p50_ms": p50, "p99_ms": p99,
             "cpu_p50_ms": cpu_p50, "cpu_p99_ms": cpu_p99, "recall@10": recall, "filtered": filtered,
             "build_s": build_s, "index_mb": index_file.stat().st_size / 2**20,
             "mem_before": before, "mem_loaded": loaded, "mem_after": after, "items_matrix": items,
@@ -104,6 +102,7 @@ FILTERS = {  # what users ask for in chat: /similar Heat --from 1990 --to 1999 .
 def bench_filtered(content, movies, picks: np.ndarray) -> dict[str, tuple[float, float]]:
     """p50/p99 ms of similar() with filters: Annoy must be asked for more items until
     enough candidates pass, so these are slower than the unfiltered call."""
+    from engine.queries import MovieQuery
     from engine.results import Filters
 
     out = {}
@@ -112,7 +111,7 @@ def bench_filtered(content, movies, picks: np.ndarray) -> dict[str, tuple[float,
         ms = []
         for i in picks:
             started = time.perf_counter()
-            content.similar(movies[i], k=10, filters=filters)
+            content.recommend(MovieQuery(movies[i]), k=10, filters=filters)
             ms.append((time.perf_counter() - started) * 1000)
         out[name] = percentiles(ms)
     return out
@@ -120,10 +119,9 @@ def bench_filtered(content, movies, picks: np.ndarray) -> dict[str, tuple[float,
 
 def bench_synthetic(real: dict, n: int, queries: int, jobs: int, n_trees: int,
                     search_ks: tuple[int, ...]) -> dict:
-    from annoy import AnnoyIndex
-
     from engine.content.fusion import l2_rows
     from engine.content.index import annoy_served, build_annoy
+    from engine.retrieval import Retriever
 
     rng = np.random.default_rng(1)
     base = real["items_matrix"]
@@ -138,11 +136,10 @@ def bench_synthetic(real: dict, n: int, queries: int, jobs: int, n_trees: int,
     build_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
         path = Path(tmp) / "synthetic.ann"
-        index.save(str(path))
-        index.unload()
+        index.save(path)
+        index.annoy.unload()
         size_mb = path.stat().st_size / 2**20
-        mapped = AnnoyIndex(items.shape[1], "angular")
-        mapped.load(str(path), prefault=False)
+        mapped = Retriever.load(path, items.shape[1], "angular")
         rows = rng.choice(n, size=queries, replace=False)
         sweep = []
         # the real index's search_k first, then more effort: recall at 1M needs more
@@ -159,7 +156,7 @@ def bench_synthetic(real: dict, n: int, queries: int, jobs: int, n_trees: int,
             sweep.append({"search_k": search_k, "p50_ms": p50, "p99_ms": p99, "cpu_p50_ms": cpu_p50,
                           "cpu_p99_ms": cpu_p99, "recall@10": recall})
         mem = memory()
-        mapped.unload()
+        mapped.annoy.unload()
     return {"items": n, "n_trees": n_trees, "sweep": sweep, "build_s": build_s,
             "index_mb": size_mb, "mem": mem}
 

@@ -1,4 +1,4 @@
-"""`Engine.song()` latency on the built artifacts: p50/p95/p99 against the 2 ms p99 target.
+"""`Engine.recommend("crossmedia", ...)` latency on the built artifacts: p50/p95/p99 against the 2 ms p99 target.
 
     python benchmarks/bench_song.py [--artifacts DIR] [--n 3000] [--k 10]
 
@@ -55,6 +55,7 @@ def main() -> int:
     from engine import Engine
     from engine.config import Settings
     from engine.errors import MovieBotError
+    from engine.queries import SongQuery
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", help="artifacts dir (default: MOVIEBOT_ARTIFACTS)")
@@ -64,33 +65,34 @@ def main() -> int:
 
     engine = Engine.load(args.artifacts or Settings.from_env().artifacts)
     t0 = time.perf_counter()
-    vibe = engine.component("crossmedia")
+    vibe = engine.recommender("crossmedia")
     print(f"load crossmedia: {1000 * (time.perf_counter() - t0):.0f} ms "
           f"({len(vibe.songs)} songs, {len(vibe.movie_ids)} movies, dim {vibe.space.dim})")
     # The served path scores all movies exactly up to EXACT_MAX; Annoy is the path beyond.
     # Its recall@k against exact inner products, for 500 real songs, per search_k:
     from engine.crossmedia.serving import EXACT_MAX, SEARCH_K
 
-    print(f"served path: {'exact numpy' if vibe.movie_vecs is not None else 'Annoy'} "
+    print(f"served path: {'exact numpy' if len(vibe.movie_ids) <= EXACT_MAX else 'Annoy'} "
           f"(exact up to {EXACT_MAX} movies)")
-    movie_vecs = np.array([vibe.movies.get_item_vector(i) for i in range(len(vibe.movie_ids))],
-                          dtype=np.float32)
+    movie_vecs = np.asarray(vibe.movies.vectors)
     rows = np.random.default_rng(0).choice(len(vibe.song_vecs), 500, replace=False)
     for search_k in sorted({3_000, 10_000, SEARCH_K}):
+        vibe.movies.search_k = search_k
         hits, cpu_ms = 0, []
         for row in rows:
             vec = vibe.song_vecs[row]
             exact = set(np.argsort(-(movie_vecs @ vec))[:args.k].tolist())
             start = time.thread_time()
-            got = vibe.movies.get_nns_by_vector(vec.tolist(), args.k, search_k=search_k)
+            got = vibe.movies.top(vec, args.k, exact=False)[0].tolist()
             cpu_ms.append(1000 * (time.thread_time() - start))
             hits += len(exact & set(got))
         print(f"Annoy search_k={search_k}: recall@{args.k} {hits / (500 * args.k):.3f}, "
               f"cpu p50 {np.percentile(cpu_ms, 50):.3f} ms, p99 {np.percentile(cpu_ms, 99):.3f} ms")
+    vibe.movies.search_k = SEARCH_K
     queries = make_queries(vibe.songs, args.n)
     for _, q in queries[:200]:  # warm caches (catalog Movie objects, Annoy pages)
         try:
-            engine.song(q, k=args.k)
+            engine.recommend("crossmedia", SongQuery(q), k=args.k)
         except MovieBotError:
             pass
     wall: dict[str, list[float]] = {}
@@ -99,7 +101,7 @@ def main() -> int:
     for kind, q in queries:
         start, start_cpu = time.perf_counter(), time.thread_time()
         try:
-            engine.song(q, k=args.k)
+            engine.recommend("crossmedia", SongQuery(q), k=args.k)
         except MovieBotError:
             errors += 1
         cpu.setdefault(kind, []).append(1000 * (time.thread_time() - start_cpu))

@@ -13,57 +13,36 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from engine.config import Settings
+from bot.settings import BotSettings
+from engine.cli_args import add_common, add_filter_args, filters_from
+from engine.components import COMPONENTS
 from engine.errors import MovieBotError
+from engine.spec import load_target
 
-# Modules with a `register(groups: CommandGroups)` function, in help order.
-COMMAND_MODULES = [
+__all__ = ["CommandGroups", "add_common", "add_filter_args", "build_parser", "filters_from",
+           "main", "settings_from"]
+
+# Modules with a `register(groups: CommandGroups)` function, in help order; each
+# recommender's own commands come from its ComponentSpec.cli (engine/components.py).
+FRONT_END_MODULES = [
     "bot.chat_cli",
     "bot.serve_cli",
     "jobs.data_cli",
     "jobs.build_cli",
     "jobs.jobs_cli",
-    "engine.content.cli",
-    "engine.collab.cli",
-    "engine.crossmedia.cli",
 ]
+
+
+def settings_from(args: argparse.Namespace) -> BotSettings:
+    """Every setting a bot or job process needs: the environment, then --data-dir/--artifacts."""
+    return BotSettings.from_env(data_dir=getattr(args, "data_dir", None),
+                                artifacts=getattr(args, "artifacts", None))
 
 
 @dataclass
 class CommandGroups:
     top: argparse._SubParsersAction      # moviebot <command>
     eval: argparse._SubParsersAction     # moviebot eval <what>
-
-
-def add_common(parser: argparse.ArgumentParser) -> None:
-    """Options every command accepts."""
-    parser.add_argument("--data-dir", help="raw data directory (env MOVIEBOT_DATA_DIR)")
-    parser.add_argument("--artifacts", help="artifacts directory (env MOVIEBOT_ARTIFACTS)")
-
-
-def add_filter_args(parser: argparse.ArgumentParser, votes: bool = True) -> None:
-    """--year-min/--year-max/--genre(/--min-votes): the options every recommending command takes."""
-    parser.add_argument("--year-min", type=int, help="only movies from this year on")
-    parser.add_argument("--year-max", type=int, help="only movies up to this year")
-    parser.add_argument("--genre", action="append", default=[],
-                        help="only movies with this genre (repeat for any of several)")
-    if votes:
-        parser.add_argument("--min-votes", type=int, default=0,
-                            help="only movies with this many votes")
-
-
-def filters_from(args: argparse.Namespace):
-    """The engine Filters for add_filter_args' options; None when none was given."""
-    from engine.results import Filters
-
-    filters = Filters(year_min=args.year_min, year_max=args.year_max, genres=args.genre,
-                      min_votes=getattr(args, "min_votes", 0))
-    return None if filters.is_empty() else filters
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(data_dir=getattr(args, "data_dir", None),
-                             artifacts=getattr(args, "artifacts", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     eval_parser = top.add_parser("eval", help="evaluate a recommender on held-out data")
     groups = CommandGroups(top=top, eval=eval_parser.add_subparsers(dest="what", metavar="<what>"))
     eval_parser.set_defaults(func=lambda args: eval_parser.print_help() or 2)
-    for name in COMMAND_MODULES:
+    for name in FRONT_END_MODULES:
         importlib.import_module(name).register(groups)
+    for spec in COMPONENTS:
+        if spec.cli:
+            load_target(spec.cli)(groups)
     return parser
 
 

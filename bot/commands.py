@@ -22,6 +22,7 @@ from typing import Any
 
 from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
+from engine.queries import HistoryQuery, MovieQuery, ResolvedSong, SongQuery
 from engine.results import Movie, Recommendations
 
 from .cards import movie_card, page_action, title_error_reply
@@ -360,7 +361,8 @@ class CommandLayer:
             raise InvalidInput("Like which movie? For example: /similar Heat")
         movie = self.engine.resolve(title)
         k = (page + 1) * self.page_size + 1
-        recs = self.engine.similar(movie, k=k, filters=None if filters.is_empty() else filters)
+        recs = self.engine.recommend("content", MovieQuery(movie), k=k,
+                                     filters=None if filters.is_empty() else filters)
         query = f"#{movie.movie_id}" + filters_text(command.args)
         return await self._cards(recs, page, "similar", query,
                                  {"command": "similar", "query": query,
@@ -371,11 +373,13 @@ class CommandLayer:
         text, filters = parse_filters(command.args)
         if not text:
             raise InvalidInput("Which song? For example: /song Bohemian Rhapsody")
-        recs = self.engine.song(text, k=(page + 1) * self.page_size + 1,
-                                filters=None if filters.is_empty() else filters)
-        song = recs.query.get("song") or recs.query.get("label") or text
-        if recs.query.get("artist"):
-            song = f"{song} – {recs.query['artist']}"
+        recs = self.engine.recommend("crossmedia", SongQuery(text),
+                                     k=(page + 1) * self.page_size + 1,
+                                     filters=None if filters.is_empty() else filters)
+        resolved = recs.query if isinstance(recs.query, ResolvedSong) else None
+        song = (resolved.song if resolved else "") or text
+        if resolved and resolved.artist:
+            song = f"{song} – {resolved.artist}"
         return await self._cards(recs, page, "song", command.args,
                                  {"command": "song", "query": command.args},
                                  f"Movies with the vibe of {song}:")
@@ -387,7 +391,8 @@ class CommandLayer:
             return Reply(text="I don't know your taste yet. Send me a movie you love, then tap "
                               "👍 on it (or /rate Heat 4.5) and ask again.",
                          buttons=[Button("Try: The Matrix", "more:2571")])
-        recs = self.engine.recommend(history, k=(page + 1) * self.page_size + 1,
+        recs = self.engine.recommend("collab", HistoryQuery.of(history),
+                                     k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
         return await self._cards(recs, page, "recommend", command.args,
                                  {"command": "recommend", "query": command.args},

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from pathlib import Path
 
@@ -38,14 +37,13 @@ def register(groups) -> None:
     parser.add_argument("platform", choices=["telegram", "discord", "console", "auto"],
                         nargs="?", default="auto")
     add_common(parser)
-    parser.add_argument("--webhook-url", default=os.environ.get("TELEGRAM_WEBHOOK_URL", ""),
+    parser.add_argument("--webhook-url", default=None,
                         help="Telegram: public HTTPS base URL; enables webhook mode instead of polling")
     parser.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8443")),
-                        help="webhook port")
+    parser.add_argument("--port", type=int, default=None, help="webhook port (env PORT, 8443)")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="updates handled at once (bounded is faster on small machines)")
-    parser.add_argument("--spool", default=os.environ.get("MOVIEBOT_SPOOL", ""),
+    parser.add_argument("--spool", default=None,
                         help="file that buffers feedback while the database is down")
     parser.add_argument("--sync-commands", action="store_true",
                         help="Discord: publish the slash commands (after they changed)")
@@ -67,7 +65,11 @@ def pick_platform(requested: str, settings) -> str:
 def run(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
 
-    settings = settings_from(args)
+    settings = settings_from(args)   # the only place the environment is read (bot/settings.py)
+    if args.webhook_url is None:
+        args.webhook_url = settings.telegram_webhook_url
+    if args.port is None:
+        args.port = settings.port
     platform = pick_platform(args.platform, settings)
     # httpx logs every request URL at INFO, and Telegram puts the bot token in the URL.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -87,7 +89,7 @@ async def open_layer(settings, args):
         from bot.store import Store
         from bot.store.spool import SpoolingStore
 
-        spool = Path(args.spool) if args.spool else Path(settings.artifacts).parent / "feedback.spool.jsonl"
+        spool = Path(args.spool) if args.spool else settings.spool_path
         store = SpoolingStore(await Store.open(settings.database_url,
                                                schema=settings.database_schema or None), spool)
     tmdb = None
@@ -95,7 +97,7 @@ async def open_layer(settings, args):
         from bot.tmdb import TMDBClient
 
         tmdb = TMDBClient(settings.tmdb_api_key,
-                          base_url=os.environ.get("TMDB_API_BASE_URL") or "https://api.themoviedb.org/3")
+                          base_url=settings.tmdb_api_base_url)
     return CommandLayer(holder, store=store, tmdb=tmdb)
 
 
@@ -153,7 +155,7 @@ async def serve_telegram(layer, settings, args) -> None:
     try:
         if args.webhook_url:
             server = WebhookServer(frontend, args.webhook_url, listen=args.listen, port=args.port,
-                                   secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""))
+                                   secret=settings.telegram_webhook_secret)
             stopped = asyncio.Event()
             _stop_on_signals(stopped.set)
             await server.start()
@@ -177,8 +179,8 @@ async def serve_discord(layer, settings, args) -> None:
     from engine.heap import freeze_long_lived
 
     bot = build_bot(layer, DiscordOptions(
-        api_base=os.environ.get("DISCORD_API_BASE_URL", ""),
-        gateway=os.environ.get("DISCORD_GATEWAY_URL", ""),
+        api_base=settings.discord_api_base_url,
+        gateway=settings.discord_gateway_url,
         sync_commands=args.sync_commands, admins=settings.admins))
     _stop_on_signals(lambda: asyncio.ensure_future(bot.close()))
     freeze_long_lived()    # engine, store and discord.py are loaded: see engine/heap.py

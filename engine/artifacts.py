@@ -93,3 +93,20 @@ def prune(root: Path, keep: int = 3) -> list[Path]:
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def component_files(dir: Path, component: str, required: list[str]) -> dict[str, Path]:
+    """The paths of a component's files in a built version, or the one DataError.
+
+    Every recommender's ``load`` calls this first, so a missing file (never built, or a
+    version built by an older release without it) always reads the same way: which file,
+    which component (its registry key), and how to fix it.
+    """
+    dir = Path(dir)
+    paths = {name: dir / name for name in required}
+    for name, path in paths.items():
+        if not path.exists():
+            raise DataError(str(path), f"the {component} component lacks {name} (not built, "
+                            "or built by an older version)",
+                            f"run `moviebot build --only {component}`")
+    return paths

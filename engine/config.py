@@ -1,6 +1,7 @@
-"""Settings from environment variables (and an optional `.env` file).
+"""The engine's settings from environment variables (and an optional `.env` file).
 
-The same names are used by the CLI, the bots, the jobs and the Dockerfile.
+The same names are used by the CLI, the bots, the jobs and the Dockerfile. Only the data
+and artifacts directories live here; the bots' settings are in bot/settings.py.
 """
 
 from __future__ import annotations
@@ -31,53 +32,39 @@ def _default_data_dir() -> Path:
 
 @dataclass
 class Settings:
+    """What the engine needs: where the raw data and the built artifacts are.
+
+    Front-end settings (tokens, the feedback database, admins) are ``bot.settings.BotSettings``,
+    which extends this class; the engine never sees them.
+    """
+
     data_dir: Path = field(default_factory=_default_data_dir)
     artifacts: Path = PROJECT_ROOT / "data" / "artifacts"
-    database_url: str = ""
-    # PostgreSQL only: keep moviebot's tables in this schema (a database shared with other
-    # applications; the tests use a fresh one per run). Empty: the server's default.
-    database_schema: str = ""
-    telegram_token: str = ""
-    telegram_api_base_url: str = ""
-    discord_token: str = ""
-    tmdb_api_key: str = ""
-    admins: frozenset[str] = frozenset()
 
-    def __post_init__(self) -> None:
-        if not self.database_url:
-            self.database_url = f"sqlite:///{PROJECT_ROOT / 'data' / 'moviebot.db'}"
+    @classmethod
+    def env_values(cls) -> dict:
+        """The fields set in the environment (after loading `.env`)."""
+        _load_dotenv()
+        values: dict = {}
+        if os.environ.get("MOVIEBOT_DATA_DIR"):
+            values["data_dir"] = Path(os.environ["MOVIEBOT_DATA_DIR"]).expanduser()
+        if os.environ.get("MOVIEBOT_ARTIFACTS"):
+            values["artifacts"] = Path(os.environ["MOVIEBOT_ARTIFACTS"]).expanduser()
+        return values
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
-        _load_dotenv()
-        env = os.environ
-        values: dict = {}
-        if env.get("MOVIEBOT_DATA_DIR"):
-            values["data_dir"] = Path(env["MOVIEBOT_DATA_DIR"]).expanduser()
-        if env.get("MOVIEBOT_ARTIFACTS"):
-            values["artifacts"] = Path(env["MOVIEBOT_ARTIFACTS"]).expanduser()
-        values["database_url"] = env.get("DATABASE_URL", "")
-        values["database_schema"] = env.get("MOVIEBOT_DB_SCHEMA", "")
-        values["telegram_token"] = env.get("TELEGRAM_BOT_TOKEN", "")
-        values["telegram_api_base_url"] = env.get("TELEGRAM_API_BASE_URL", "")
-        values["discord_token"] = env.get("DISCORD_BOT_TOKEN", "")
-        values["tmdb_api_key"] = env.get("TMDB_API_KEY", "")
-        admins = env.get("MOVIEBOT_ADMINS", "")
-        values["admins"] = frozenset(a.strip() for a in admins.split(",") if a.strip())
+        """The environment's values; ``overrides`` that are not None win (CLI options)."""
+        values = cls.env_values()
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key in ("data_dir", "artifacts"):  # CLI options arrive as strings
-            values[key] = Path(values[key]).expanduser() if key in values else None
-        return cls(**{k: v for k, v in values.items() if v is not None})
-
-    def __repr__(self) -> str:  # tokens must never reach a log line
-        return (
-            f"Settings(data_dir={str(self.data_dir)!r}, artifacts={str(self.artifacts)!r}, "
-            f"database_url={_mask_url(self.database_url)!r}, telegram={'set' if self.telegram_token else 'unset'}, "
-            f"discord={'set' if self.discord_token else 'unset'}, tmdb={'set' if self.tmdb_api_key else 'unset'})"
-        )
+            if key in values:
+                values[key] = Path(values[key]).expanduser()
+        return cls(**values)
 
 
 def _mask_url(url: str) -> str:
+    """A database URL with its password hidden, for log lines and error messages."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         creds, host = rest.rsplit("@", 1)

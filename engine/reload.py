@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .artifacts import current_version
-from .engine import COMPONENTS, Engine
+from .components import COMPONENTS
+from .engine import Engine
 
 log = logging.getLogger("moviebot.reload")
 
@@ -32,9 +33,9 @@ log = logging.getLogger("moviebot.reload")
 def load_warm(version_dir: Path) -> Engine:
     """Load a version and all of its serving components now rather than on first use."""
     engine = Engine.load(version_dir)
-    for name in engine.manifest.get("components", {}):
-        if name in COMPONENTS:
-            engine.component(name)
+    for spec in COMPONENTS:
+        if engine.has(spec.name):
+            engine.recommender(spec.name)
     return engine
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # queries.py builds on this module
+    from .queries import ResolvedQuery
 
 TMDB_IMAGE_BASE = "https://image.tmdb.org/t/p/w500"
 YOUTUBE_BASE = "https://www.youtube.com/watch?v="
@@ -76,12 +79,12 @@ class Recommendation:
 class Recommendations:
     """What every recommending call returns: the resolved query and ranked results."""
 
-    query: dict[str, Any]
+    query: ResolvedQuery  # typed (engine/queries.py); to_json() keeps the old keys
     results: list[Recommendation]
     kind: str = ""  # "similar", "song", "recommend", ...
 
     def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "results": [r.to_json() for r in self.results]}
+        return {"query": self.query.to_json(), "results": [r.to_json() for r in self.results]}
 
 
 @dataclass

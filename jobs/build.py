@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -11,24 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from engine import artifacts
+from engine.build_context import BuildContext
+from engine.components import STAGES, load_target
 from engine.errors import DataError
-
-from .context import BuildContext
 
 log = logging.getLogger("moviebot.build")
 
-# (component name, "module:function"). Order matters: later stages read ctx.tables.
-STAGES: list[tuple[str, str]] = [
-    ("catalog", "engine.datasets.catalog_build:build_stage"),
-    ("collab", "engine.collab.build:build_stage"),
-    ("songs", "engine.datasets.songs:build_stage"),
-    ("content", "engine.content.build:build_stage"),
-    ("crossmedia", "engine.crossmedia.build:build_stage"),
-]
-
 
 def stage_names() -> list[str]:
-    return [name for name, _ in STAGES]
+    """The build stages in order (engine/components.py: later stages read ctx.tables)."""
+    return [spec.name for spec in STAGES]
 
 
 def _checksum(path: Path) -> str:
@@ -77,7 +68,8 @@ def run_build(ctx: BuildContext, only: list[str] | None = None, publish: bool = 
 
     bar = tqdm(STAGES, desc="build", unit="stage", disable=not ctx.progress, leave=True,
                bar_format="{desc}: {n_fmt}/{total_fmt} stages |{bar:20}| {elapsed} {postfix}")
-    for name, target in bar:
+    for spec in bar:
+        name = spec.name
         bar.set_postfix_str(name)
         if only and name not in only and name in previous.get("components", {}):
             _reuse(ctx.previous_dir, ctx.out_dir, name, previous["components"][name])
@@ -86,8 +78,7 @@ def run_build(ctx: BuildContext, only: list[str] | None = None, publish: bool = 
             # later stages still need the tables this stage produced
             _load_tables(ctx, name)
             continue
-        module_name, func_name = target.split(":")
-        stage = getattr(importlib.import_module(module_name), func_name)
+        stage = load_target(spec.build)
         log.info("stage %s: start", name)
         started = time.perf_counter()
         result = stage(ctx) or {}

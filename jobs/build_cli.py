@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(groups) -> None:
-    from bot.cli import add_common
+    from engine.cli_args import add_common
 
     parser = groups.top.add_parser(
         "build", help="build catalog, indices and models into a new artifacts version",
@@ -28,12 +28,12 @@ def register(groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
     from engine import artifacts
+    from engine.build_context import BuildContext
+    from engine.cli_args import settings_from
     from engine.errors import DataError
 
     from .build import run_build
-    from .context import BuildContext
 
     settings = settings_from(args)
     out_root = Path(args.out) if args.out else settings.artifacts

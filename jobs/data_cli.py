@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def register(groups) -> None:
-    from bot.cli import add_common
+    from engine.cli_args import add_common
 
     data = groups.top.add_parser("data", help="fetch, check and report on the raw datasets")
     actions = data.add_subparsers(dest="data_action", metavar="<action>")
@@ -60,7 +60,7 @@ def _dataset_names() -> str:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
+    from engine.cli_args import settings_from
     from engine.datasets.manifest import check_data_dir, load_manifest
 
     data_dir = Path(settings_from(args).data_dir)  # --data-dir arrives as a str
@@ -97,7 +97,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_fetch(args: argparse.Namespace) -> int:
     import os
 
-    from bot.cli import settings_from
+    from engine.cli_args import settings_from
     from engine.datasets.manifest import load_manifest
 
     from .fetch import fetch
@@ -135,7 +135,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
+    from engine.cli_args import settings_from
 
     try:
         from engine.datasets.report import coverage_report

@@ -27,6 +27,7 @@ from typing import Any
 from engine import artifacts
 from engine.config import Settings
 from engine.errors import DataError, MovieBotError
+from engine.queries import HistoryQuery
 
 from .scheduler import JobLock
 
@@ -173,14 +174,15 @@ def probe_scores(version_dir: Path, queries: list, k: int = PROBE_K) -> list[flo
 
     try:
         engine = Engine.load(version_dir)
-        engine.component("collab")
+        engine.recommender("collab")
     except Exception as exc:
         log.info("probe: %s has no loadable collab model (%s)", version_dir.name, exc)
         return None
     scores = []
     for history, hidden in queries:
         try:
-            ids = [r.movie.movie_id for r in engine.recommend(history, k=k).results]
+            query = HistoryQuery.of(history)
+            ids = [r.movie.movie_id for r in engine.recommend("collab", query, k=k).results]
         except MovieBotError:  # a refused query serves nothing: it scores 0
             ids = []
         dcg = sum(1 / math.log2(i + 2) for i, m in enumerate(ids) if m in hidden)
@@ -254,8 +256,9 @@ async def _record(store: Any, result: JobResult) -> None:
 def build_candidate(settings: Settings, *, only: list[str] | None, quick: bool,
                     feedback: Any = None, seed: int = 42) -> tuple[Path, Path | None]:
     """Build a new (unpublished) version; returns it and the current one (or None)."""
+    from engine.build_context import BuildContext
+
     from .build import run_build
-    from .context import BuildContext
 
     root = Path(settings.artifacts)
     try:

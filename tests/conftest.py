@@ -27,8 +27,8 @@ def data_dir() -> Path:
 def quick_artifacts(tmp_path_factory, data_dir) -> Path:
     """An artifacts directory with every registered component built in --quick mode."""
     from engine import artifacts
+    from engine.build_context import BuildContext
     from jobs.build import run_build
-    from jobs.context import BuildContext
 
     root = tmp_path_factory.mktemp("artifacts")
     ctx = BuildContext(data_dir=data_dir, out_dir=artifacts.new_version_dir(root), quick=True,

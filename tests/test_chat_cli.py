@@ -86,5 +86,5 @@ def test_a_version_with_a_damaged_component_names_the_fix(quick_artifacts, tmp_p
     engine = Engine.load(copy)
     (engine.version_dir / "collab" / "item_ids.npy").unlink()
     with pytest.raises(DataError) as err:
-        Engine.load(copy).component("collab")
+        Engine.load(copy).recommender("collab")
     assert "collab" in str(err.value) and "moviebot build" in str(err.value)

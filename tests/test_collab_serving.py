@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from engine.errors import MovieBotError
+from engine.queries import HistoryQuery
 from engine.results import Filters
 
 SHAWSHANK, STAR_WARS, EMPIRE, MATRIX, SILENCE, TOY_STORY = 318, 260, 1196, 2571, 593, 1
@@ -22,8 +23,8 @@ FANS = [(SHAWSHANK, 5), (STAR_WARS, 4.5), (EMPIRE, "like"), (MATRIX, 5)]
 @pytest.fixture(scope="module")
 def version_dir(tmp_path_factory, data_dir, catalog_frame):
     from engine import artifacts
+    from engine.build_context import BuildContext
     from engine.collab.build import build_stage
-    from jobs.context import BuildContext
 
     root = tmp_path_factory.mktemp("collab_artifacts")
     out = artifacts.new_version_dir(root)
@@ -46,7 +47,7 @@ def engine(version_dir):
 
 @pytest.fixture(scope="module")
 def collab(engine):
-    return engine.component("collab")
+    return engine.recommender("collab")
 
 
 def test_build_writes_only_its_directory_and_records_the_choice(version_dir):
@@ -62,7 +63,7 @@ def test_build_writes_only_its_directory_and_records_the_choice(version_dir):
 
 def test_recommend_excludes_seen_and_disliked_and_explains(engine):
     history = [*FANS, (SILENCE, "dislike")]
-    recs = engine.recommend(history, k=10)
+    recs = engine.recommend("collab", HistoryQuery.of(history), k=10)
     ids = [r.movie.movie_id for r in recs.results]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert not set(ids) & {m for m, _ in history}
@@ -71,13 +72,13 @@ def test_recommend_excludes_seen_and_disliked_and_explains(engine):
         assert rec.reason.startswith("because you liked ")
         assert rec.reason.removeprefix("because you liked ") in liked_labels
     scores = [r.score for r in recs.results]
-    assert recs.query["cold_start"] is False and scores[0] >= scores[-1]
+    assert recs.query.cold_start is False and scores[0] >= scores[-1]
 
 
 def test_results_are_diversified(collab):
     from engine.collab.diversity import title_stem
 
-    recs = collab.recommend([(STAR_WARS, 5), (EMPIRE, 5), (1210, 5), (MATRIX, 4)], k=10)
+    recs = collab.recommend(HistoryQuery.of([(STAR_WARS, 5), (EMPIRE, 5), (1210, 5), (MATRIX, 4)]), k=10)
     stems = [title_stem(r.movie.title) for r in recs.results]
     assert len(stems) == len(set(stems)), stems
     assert title_stem("Star Wars: Episode VI - Return of the Jedi") == "star wars"
@@ -85,30 +86,30 @@ def test_results_are_diversified(collab):
 
 
 def test_unknown_ids_are_reported_not_fatal(collab):
-    recs = collab.recommend([*FANS, (999_999_999, 5)], k=5)
-    assert recs.query["unknown_ids"] == [999_999_999] and len(recs.results) == 5
+    recs = collab.recommend(HistoryQuery.of([*FANS, (999_999_999, 5)]), k=5)
+    assert recs.query.unknown_ids == [999_999_999] and len(recs.results) == 5
 
 
 def test_a_new_users_thumbs_up_changes_the_next_answer(collab):
-    before = [r.movie.movie_id for r in collab.recommend(FANS, k=10).results]
-    after = [r.movie.movie_id for r in collab.recommend([*FANS, (TOY_STORY, "like")], k=10).results]
+    before = [r.movie.movie_id for r in collab.recommend(HistoryQuery.of(FANS), k=10).results]
+    after = [r.movie.movie_id for r in collab.recommend(HistoryQuery.of([*FANS, (TOY_STORY, "like")]), k=10).results]
     assert before != after
 
 
 def test_cold_start_gives_onboarding_and_popular_in_genre(collab, engine):
-    empty = collab.recommend([(999_999_999, 5)], k=8)
-    assert empty.query["cold_start"] and len(empty.results) == 8
-    assert len(empty.query["onboarding"]) == 8
-    one = collab.recommend([(TOY_STORY, "like")], k=8)
+    empty = collab.recommend(HistoryQuery.of([(999_999_999, 5)]), k=8)
+    assert empty.query.cold_start and len(empty.results) == 8
+    assert len(empty.query.onboarding) == 8
+    one = collab.recommend(HistoryQuery.of([(TOY_STORY, "like")]), k=8)
     toy_genres = set(engine.movie(TOY_STORY).genres)
-    assert one.query["cold_start"] and TOY_STORY not in [r.movie.movie_id for r in one.results]
+    assert one.query.cold_start and TOY_STORY not in [r.movie.movie_id for r in one.results]
     assert all(set(r.movie.genres) & toy_genres for r in one.results)
     onboarding = collab.onboarding(12).results
     assert len(onboarding) == 12 and len({r.movie.genres[0] for r in onboarding}) >= 5
 
 
 def test_filters_are_honoured(collab):
-    recs = collab.recommend(FANS, k=5, filters=Filters(genres=["Comedy"], year_min=1990))
+    recs = collab.recommend(HistoryQuery.of(FANS), k=5, filters=Filters(genres=["Comedy"], year_min=1990))
     assert len(recs.results) == 5
     assert all("Comedy" in r.movie.genres and r.movie.year >= 1990 for r in recs.results)
 
@@ -119,7 +120,7 @@ def test_unrated_films_have_content_vectors(collab, engine):
     hits = [m for m in unrated["movie_id"] if collab._columns([m])[0] >= 0]
     assert hits, "no unrated film reachable"
     col = collab._columns([hits[0]])[0]
-    neighbours = collab.index.index.get_nns_by_item(int(col), 6)[1:]
+    neighbours = collab.index.top(int(col), 6, exact=False)[0][1:].tolist()
     genres = set(engine.movie(hits[0]).genres)
     shared = [set(engine.movie(int(collab.item_ids[n])).genres) & genres for n in neighbours]
     assert sum(bool(s) for s in shared) >= 3
@@ -127,11 +128,11 @@ def test_unrated_films_have_content_vectors(collab, engine):
 
 def test_bad_input_is_friendly(collab):
     with pytest.raises(MovieBotError, match="between 1 and 200"):
-        collab.recommend(FANS, k=0)
+        collab.recommend(HistoryQuery.of(FANS), k=0)
     with pytest.raises(MovieBotError, match="not a rating"):
-        collab.recommend([(SHAWSHANK, "meh")], k=5)
-    only_dislikes = collab.recommend([(SHAWSHANK, 1), (STAR_WARS, "dislike"), (MATRIX, 0.5)], k=5)
-    assert only_dislikes.query["cold_start"] and len(only_dislikes.results) == 5
+        collab.recommend(HistoryQuery.of([(SHAWSHANK, "meh")]), k=5)
+    only_dislikes = collab.recommend(HistoryQuery.of([(SHAWSHANK, 1), (STAR_WARS, "dislike"), (MATRIX, 0.5)]), k=5)
+    assert only_dislikes.query.cold_start and len(only_dislikes.results) == 5
     assert not {SHAWSHANK, STAR_WARS, MATRIX} & {r.movie.movie_id for r in only_dislikes.results}
 
 
@@ -149,7 +150,8 @@ def test_recommend_cli_json_and_errors(version_dir, capsys):
 
 def test_serving_never_imports_tensorflow(version_dir):
     code = ("import sys; from engine import Engine; e = Engine.load(sys.argv[1]); "
-            "e.recommend([(318, 5), (260, 4), (1196, 'like')], k=3); "
+            "from engine.queries import HistoryQuery; "
+            "e.recommend('collab', HistoryQuery(((318, 5), (260, 4), (1196, 'like'))), k=3); "
             "assert 'tensorflow' not in sys.modules, 'TF imported'")
     subprocess.run([sys.executable, "-c", code, str(version_dir)], check=True, timeout=120)
 
@@ -167,8 +169,8 @@ def test_build_honours_ratings_path_and_chat_feedback(tmp_path, data_dir, catalo
     """`moviebot build --ratings FILE` trains on that file; chat thumbs join the matrix."""
     import pandas as pd
 
+    from engine.build_context import BuildContext
     from engine.collab.build import build_stage
-    from jobs.context import BuildContext
 
     src = pd.read_csv(data_dir / "movielens/ml-latest-small/ratings.csv")
     subset = src[src["userId"] <= 200]

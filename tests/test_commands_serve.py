@@ -7,16 +7,16 @@ import sys
 from pathlib import Path
 
 from bot.serve_cli import pick_platform
-from engine.config import Settings
+from bot.settings import BotSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_auto_picks_telegram_then_discord_then_console():
-    assert pick_platform("auto", Settings(telegram_token="t", discord_token="d")) == "telegram"
-    assert pick_platform("auto", Settings(discord_token="d")) == "discord"
-    assert pick_platform("auto", Settings()) == "console"
-    assert pick_platform("discord", Settings(telegram_token="t")) == "discord"
+    assert pick_platform("auto", BotSettings(telegram_token="t", discord_token="d")) == "telegram"
+    assert pick_platform("auto", BotSettings(discord_token="d")) == "discord"
+    assert pick_platform("auto", BotSettings()) == "console"
+    assert pick_platform("discord", BotSettings(telegram_token="t")) == "discord"
 
 
 def test_serve_console_answers_piped_messages(quick_artifacts, tmp_path):

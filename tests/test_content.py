@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engine.errors import InvalidInput, MovieBotError, UnknownTitle
+from engine.queries import MovieQuery
 from engine.results import Filters
 
 
@@ -41,22 +42,23 @@ def test_build_writes_vectors_tokenizer_labels_and_metrics(engine, content_dir):
 
 
 def test_similar_returns_k_distinct_movies_never_the_query(engine):
-    recs = engine.similar("Inception", k=10)
-    assert recs.query["title"] == "Inception"
+    recs = engine.recommend("content", MovieQuery(engine.resolve("Inception")), k=10)
+    assert recs.query.movie.title == "Inception"
     ids = [r.movie.movie_id for r in recs.results]
     assert len(ids) == 10 and len(set(ids)) == 10
-    assert recs.query["movie_id"] not in ids
+    assert recs.query.movie_id not in ids
     scores = [r.score for r in recs.results]
     assert scores == sorted(scores, reverse=True)
     assert all(r.reason for r in recs.results)
 
 
 def test_every_result_is_a_content_neighbour_and_popularity_only_reorders(engine):
-    content = engine.component("content")
+    content = engine.recommender("content")
     n = len(content.movie_ids)
-    items = np.array([content.annoy.get_item_vector(i) for i in range(n)], dtype=np.float32)
-    recs = engine.similar("Inception", k=10)
-    row = content.row_of[recs.query["movie_id"]]
+    items = np.array([content.retriever.annoy.get_item_vector(i) for i in range(n)],
+                     dtype=np.float32)
+    recs = engine.recommend("content", MovieQuery(engine.resolve("Inception")), k=10)
+    row = content.row_of[recs.query.movie_id]
     cos = items @ items[row]
     cos[row] = -np.inf
     pool = content.n_candidates if content.lam else 10
@@ -71,42 +73,44 @@ def test_every_result_is_a_content_neighbour_and_popularity_only_reorders(engine
 
 def test_similar_honours_filters(engine):
     filters = Filters(year_min=1990, year_max=1999, genres=["comedy"], min_votes=50)
-    recs = engine.similar("Toy Story", k=8, filters=filters)
+    recs = engine.recommend("content", MovieQuery(engine.resolve("Toy Story")), k=8, filters=filters)
     assert recs.results, "plenty of 1990s comedies exist"
     for rec in recs.results:
         m = rec.movie
         assert 1990 <= m.year <= 1999 and "Comedy" in m.genres
         assert max(m.vote_count or 0, m.rating_count) >= 50
-    assert recs.query["filters"]["year_min"] == 1990
+    assert recs.query.to_json()["filters"]["year_min"] == 1990
 
 
 def test_filtered_similar_is_the_exact_two_stage_list_over_allowed_movies(engine):
     from engine.content.index import rerank
-    from engine.content.serving import ContentIndex
 
-    content = engine.component("content")
-    assert content.vectors is not None  # written by the build, memory-mapped
+    content = engine.recommender("content")
+    assert content.retriever.vectors is not None  # written by the build, memory-mapped
     filters = Filters(year_max=1960, genres=["drama"], min_votes=10)
     query = engine.catalog.resolve("Casablanca")
-    recs = content.similar(query, k=10, filters=filters)
+    recs = content.recommend(MovieQuery(query), k=10, filters=filters)
     row = content.row_of[query.movie_id]
     allowed = content._columns.mask(filters)
     allowed[row] = False
-    vectors = np.asarray(content.vectors)
+    vectors = np.asarray(content.retriever.vectors)
     rows = np.flatnonzero(allowed)
     cos = vectors[rows] @ vectors[row]
     cand = rows[np.argsort(-cos, kind="stable")[:content.n_candidates]]
     order, _ = rerank(vectors[cand] @ vectors[row], np.asarray(content.prior)[cand], content.lam)
     expected = [int(content.movie_ids[i]) for i in cand[order][:10]]
     assert [r.movie.movie_id for r in recs.results] == expected
-    # a version built before vectors.npy existed answers through Annoy, still filtered
-    old = ContentIndex(content.annoy, content.movie_ids, content.prior, content.config, content.catalog)
-    for rec in old.similar(query, k=10, filters=filters).results:
-        assert filters.accepts(rec.movie)
+    # the same list through Annoy's over-fetch (as for a catalog too big for exact search)
+    content.retriever.exact_filtered_max = 0
+    try:
+        annoy = content.recommend(MovieQuery(query), k=10, filters=filters).results
+    finally:
+        content.retriever.exact_filtered_max = 50_000
+    assert annoy and all(filters.accepts(rec.movie) for rec in annoy)
 
 
 def test_impossible_filter_gives_an_empty_list_not_an_error(engine):
-    recs = engine.similar("Heat", k=5, filters=Filters(year_min=2030))
+    recs = engine.recommend("content", MovieQuery(engine.resolve("Heat")), k=5, filters=Filters(year_min=2030))
     assert recs.results == []
 
 
@@ -114,7 +118,7 @@ def test_impossible_filter_gives_an_empty_list_not_an_error(engine):
     Filters(year_min=1990, year_max=1999), Filters(genres=["Film-Noir", "western"]),
     Filters(min_votes=1000), Filters(year_max=1950, genres=["Drama"], min_votes=10)])
 def test_fast_filter_mask_agrees_with_filters_accepts(engine, filters):
-    content = engine.component("content")
+    content = engine.recommender("content")
     mask = content._columns.mask(filters)
     expected = [filters.accepts(engine.movie(int(m))) for m in content.movie_ids]
     assert mask.tolist() == expected
@@ -125,16 +129,16 @@ def test_movie_without_overview_still_gets_neighbours(engine):
     no_text = df[(df["overview"] == "") & (df["genres"].map(len) > 0)]
     assert len(no_text) > 100  # the long tail has no overview in any source
     movie = engine.movie(int(no_text["movie_id"].iloc[0]))
-    recs = engine.similar(movie, k=5)
+    recs = engine.recommend("content", MovieQuery(engine.resolve(movie)), k=5)
     assert len(recs.results) == 5
     assert movie.movie_id not in [r.movie.movie_id for r in recs.results]
 
 
 def test_bad_requests_get_friendly_errors(engine):
-    with pytest.raises(InvalidInput, match="between 1 and 50"):
-        engine.similar("Heat", k=0)
+    with pytest.raises(InvalidInput, match="between 1 and 200"):
+        engine.recommend("content", MovieQuery(engine.resolve("Heat")), k=0)
     with pytest.raises(UnknownTitle) as err:
-        engine.similar("Qwzxv Jkkvy", k=5)
+        engine.recommend("content", MovieQuery(engine.resolve("Qwzxv Jkkvy")), k=5)
     assert "couldn't find" in str(err.value)
     assert issubclass(InvalidInput, MovieBotError)
 
@@ -182,7 +186,9 @@ def test_cli_eval_content_prints_the_table(quick_artifacts, data_dir, capsys):
 
 def test_serving_never_imports_tensorflow(quick_artifacts):
     code = ("import sys; from engine import Engine; e = Engine.load(sys.argv[1]); "
-            "r = e.similar('Heat', k=3); assert len(r.results) == 3; "
+            "from engine.queries import MovieQuery; "
+            "r = e.recommend('content', MovieQuery(e.resolve('Heat')), k=3); "
+            "assert len(r.results) == 3; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'sklearn')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code, str(quick_artifacts)], check=True, timeout=120)

@@ -21,9 +21,9 @@ OPEN_FILES = ("movielens/ml-latest-small", "movielens/ml-20m-youtube",
 
 @pytest.fixture(scope="module")
 def reduced_build(tmp_path_factory, data_dir):
+    from engine.build_context import BuildContext
     from engine.content.build import build_stage
     from engine.datasets.catalog_build import build_catalog
-    from jobs.context import BuildContext
 
     reduced = tmp_path_factory.mktemp("open_data")
     for rel in OPEN_FILES:
@@ -51,11 +51,12 @@ def test_content_builds_without_tmdb_metadata(reduced_build):
 def test_reduced_index_serves_similar_movies(reduced_build):
     from engine.catalog import Catalog
     from engine.content.serving import ContentIndex
+    from engine.queries import MovieQuery
 
     catalog, out, _ = reduced_build
     index = ContentIndex.load(out / "content", Catalog(catalog))
     toy_story = index.catalog.resolve("Toy Story")
-    recs = index.similar(toy_story, k=10)
+    recs = index.recommend(MovieQuery(toy_story), k=10)
     ids = [r.movie.movie_id for r in recs.results]
     assert len(ids) == 10 and len(set(ids)) == 10 and toy_story.movie_id not in ids
     # genres are all the open data has: most neighbours of Toy Story share one with it

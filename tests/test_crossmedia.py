@@ -27,6 +27,7 @@ from engine.crossmedia.train_space import (
     tune,
 )
 from engine.errors import InvalidInput, UnknownTitle
+from engine.queries import SongQuery
 from engine.results import Filters, SongPick
 
 
@@ -139,9 +140,13 @@ def test_manifest_metrics(engine):
     assert all(not f.endswith((".csv",)) for f in entry["files"])
 
 
+def song(engine, text, k=10, filters=None):
+    return engine.recommend("crossmedia", SongQuery(text), k, filters)
+
+
 def test_song_recommendations(engine):
-    recs = engine.song("Bohemian Rhapsody - Queen", k=10)
-    assert recs.kind == "song" and recs.query["artist"] == "Queen"
+    recs = song(engine, "Bohemian Rhapsody - Queen", k=10)
+    assert recs.kind == "song" and recs.query.artist == "Queen"
     assert len(recs.results) == 10
     assert len({r.movie.movie_id for r in recs.results}) == 10
     scores = [r.score for r in recs.results]
@@ -155,21 +160,21 @@ def test_song_recommendations(engine):
 
 def test_song_filters_and_vibes(engine):
     filters = Filters(year_min=2000, genres=["Horror"])
-    recs = engine.song("Hello - Adele", k=5, filters=filters)
+    recs = song(engine, "Hello - Adele", k=5, filters=filters)
     assert recs.results and all(r.movie.year >= 2000 and "Horror" in r.movie.genres
                                 for r in recs.results)
-    happy = engine.song("vibe valence=0.95 energy=0.9 danceability=0.9", k=20)
-    sad = engine.song("vibe valence=0.05 energy=0.1 acousticness=0.9", k=20)
-    assert happy.query["mood"].startswith("upbeat") and sad.query["mood"].startswith("melancholic")
+    happy = song(engine, "vibe valence=0.95 energy=0.9 danceability=0.9", k=20)
+    sad = song(engine, "vibe valence=0.05 energy=0.1 acousticness=0.9", k=20)
+    assert happy.query.mood.startswith("upbeat") and sad.query.mood.startswith("melancholic")
     assert {r.movie.movie_id for r in happy.results} != {r.movie.movie_id for r in sad.results}
     with pytest.raises(InvalidInput):
-        engine.song("vibe energy=7")
+        song(engine, "vibe energy=7")
     with pytest.raises(UnknownTitle):
-        engine.song("Qwxyz Plorf - Nobody Zzz")
+        song(engine, "Qwxyz Plorf - Nobody Zzz")
 
 
 def test_playlist_for_a_movie(engine):
-    picks = engine.songs_for_movie("Pulp Fiction", k=8)
+    picks = engine.recommender("crossmedia").songs_for_movie(engine.resolve("Pulp Fiction"), k=8)
     assert len(picks) == 8 and all(isinstance(p, SongPick) for p in picks)
     assert len({(p.song.name, p.song.artist) for p in picks}) == 8
     assert all(p.song.spotify_url.endswith(p.song.track_id) and " -> " in p.reason for p in picks)
@@ -204,12 +209,8 @@ def test_cli_song_json_and_errors(quick_artifacts, capsys):
 
 def test_annoy_path_agrees_with_exact_scoring(engine):
     """Big catalogs are served from Annoy; at SEARCH_K it must find the exact top movies."""
-    vibe = engine.component("crossmedia")
-    vec = vibe.resolve("Bohemian Rhapsody - Queen")[1]
-    exact_rows, _ = vibe._top_rows(vec, 10)
-    saved, vibe.movie_vecs = vibe.movie_vecs, None
-    try:
-        annoy_rows, _ = vibe._top_rows(vec, 10)
-    finally:
-        vibe.movie_vecs = saved
-    assert len(set(exact_rows) & set(annoy_rows)) >= 8
+    vibe = engine.recommender("crossmedia")
+    vec = vibe.resolve(SongQuery("Bohemian Rhapsody - Queen"))[1]
+    exact_rows, _ = vibe.movies.top(vec, 10, exact=True)
+    annoy_rows, _ = vibe.movies.top(vec, 10, exact=False)
+    assert len(set(exact_rows.tolist()) & set(annoy_rows.tolist())) >= 8

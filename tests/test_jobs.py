@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import BotSettings
 from bot.store import FeedbackEvent, Store
 from engine import artifacts
-from engine.config import Settings
+from engine.spec import StageSpec
 from jobs import retrain as jobs
 from jobs.scheduler import JobLock, JobLocked, Schedule, run_scheduler
 
@@ -42,8 +43,8 @@ def fake_collab_stage(ctx) -> dict:
             "params": {"feedback_rows": 0 if fb is None else len(fb)}}
 
 
-STAGES = [("catalog", "engine.datasets.catalog_build:build_stage"),
-          ("collab", f"{__name__}:fake_collab_stage")]  # this very module object
+STAGES = (StageSpec("catalog", "engine.datasets.catalog_build:build_stage"),
+          StageSpec("collab", f"{__name__}:fake_collab_stage"))  # this very module object
 
 
 @pytest.fixture(autouse=True)
@@ -56,8 +57,8 @@ def stages(monkeypatch):
 @pytest.fixture(scope="module")
 def base_version(tmp_path_factory, data_dir) -> Path:
     """One real catalog build (+ the fake collab at 0.30), shared by the tests below."""
+    from engine.build_context import BuildContext
     from jobs.build import run_build
-    from jobs.context import BuildContext
 
     root = tmp_path_factory.mktemp("base")
     with pytest.MonkeyPatch.context() as mp:
@@ -86,7 +87,7 @@ async def env(tmp_path, base_version, data_dir):
     root = tmp_path / "artifacts"
     clone(base_version, root)
     store = await Store.open(f"sqlite:///{tmp_path}/jobs.db")
-    settings = Settings(data_dir=data_dir, artifacts=root,
+    settings = BotSettings(data_dir=data_dir, artifacts=root,
                         database_url=f"sqlite:///{tmp_path}/jobs.db")
     yield settings, store
     await store.close()

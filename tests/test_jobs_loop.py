@@ -14,9 +14,10 @@ import os
 import pytest
 
 from bot.commands import CommandLayer, User
+from bot.settings import BotSettings
 from bot.store import Store
 from engine import artifacts
-from engine.config import Settings
+from engine.queries import HistoryQuery
 from engine.reload import EngineHolder
 from jobs import retrain as jobs
 
@@ -44,14 +45,15 @@ async def loop_env(tmp_path, quick_artifacts, data_dir):
     artifacts.publish(root, dst)
     url = f"sqlite:///{tmp_path}/loop.db"
     store = await Store.open(url)
-    settings = Settings(data_dir=data_dir, artifacts=root, database_url=url)
+    settings = BotSettings(data_dir=data_dir, artifacts=root, database_url=url)
     holder = EngineHolder(root, check_every=0.0)
     yield settings, store, holder, CommandLayer(holder, store=store)
     await store.close()
 
 
 def rank_of(engine, liked: list[int], wanted: int, k: int = 100) -> int | None:
-    ids = [r.movie.movie_id for r in engine.recommend([(m, "like") for m in liked], k=k).results]
+    query = HistoryQuery.of((m, "like") for m in liked)
+    ids = [r.movie.movie_id for r in engine.recommend("collab", query, k=k).results]
     return ids.index(wanted) + 1 if wanted in ids else None
 
 

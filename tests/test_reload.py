@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine import artifacts
+from engine.queries import HistoryQuery, MovieQuery
 from engine.reload import EngineHolder
 
 pytestmark = pytest.mark.slow
@@ -52,8 +53,9 @@ def queries(engine) -> None:
     """One request of each kind a bot makes."""
     assert engine.search("toy story", 3)
     assert engine.movie(1).title
-    assert engine.similar(1, k=5).results
-    assert engine.recommend([(1, "like"), (260, "like"), (296, 4.5)], k=5).results
+    assert engine.recommend("content", MovieQuery(engine.movie(1)), k=5).results
+    history = HistoryQuery(((1, "like"), (260, "like"), (296, 4.5)))
+    assert engine.recommend("collab", history, k=5).results
 
 
 def wait_until(predicate, errors=(), timeout: float = 300.0) -> None:

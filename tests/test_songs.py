@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engine.build_context import BuildContext
 from engine.config import Settings
 from engine.datasets import songs as songs_mod
 from engine.datasets.manifest import load_manifest
-from jobs.context import BuildContext
 
 DATA = Path(Settings.from_env().data_dir)
 SPOTIFY_FILES = [songs_mod.TIDYTUESDAY, *songs_mod.SPOTIFY_2024]

@@ -157,13 +157,13 @@ class Store:
                    migrate: bool = True, connect_timeout: float = 5.0) -> Store:
         """Connect, and bring the schema up to date with the Alembic migrations.
 
-        ``url`` defaults to ``Settings.from_env().database_url``. ``schema`` (PostgreSQL
+        ``url`` defaults to ``BotSettings.from_env().database_url``. ``schema`` (PostgreSQL
         only) keeps every table in that schema, created if needed: tests use a fresh one.
         """
         if url is None:
-            from engine.config import Settings
+            from bot.settings import BotSettings
 
-            url = Settings.from_env().database_url
+            url = BotSettings.from_env().database_url
         database = open_database(url, schema=schema, connect_timeout=connect_timeout)
         if schema and database.dialect != "postgresql":
             await database.dispose()

@@ -14,3 +14,14 @@ Layout (each module small on purpose; docs/collab.md has the design and the numb
   build.py         the `collab` build stage;  evaluate.py + peers.py  `moviebot eval collab`
   cli.py           `moviebot recommend`, `moviebot eval collab`
 """
+
+from engine.spec import ComponentSpec
+
+SPEC = ComponentSpec(
+    name="collab",
+    serving="engine.collab.serving:CollabRecommender",
+    build="engine.collab.build:build_stage",
+    evaluate="engine.collab.evaluate:evaluate",
+    cli="engine.collab.cli:register",
+    needs=("catalog",),
+)

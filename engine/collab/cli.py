@@ -8,7 +8,7 @@ import sys
 
 
 def register(groups) -> None:
-    from bot.cli import add_common, add_filter_args
+    from engine.cli_args import add_common, add_filter_args
 
     rec = groups.top.add_parser(
         "recommend", help="personal picks from a rating history (any user, no retraining)",
@@ -35,34 +35,36 @@ def register(groups) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from bot.cli import filters_from, settings_from
     from engine import Engine
+    from engine.cli_args import filters_from, settings_from
     from engine.collab.signals import parse_history
+    from engine.queries import HistoryQuery
 
     history = parse_history(args.history)   # friendly InvalidInput before loading anything
     engine = Engine.load(settings_from(args).artifacts)
-    recs = engine.recommend(history, k=args.k, filters=filters_from(args))
+    recs = engine.recommend("collab", HistoryQuery.of(history), k=args.k,
+                            filters=filters_from(args))
     if args.json:
         json.dump(recs.to_json(), sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     q = recs.query
-    if q.get("unknown_ids"):
-        print(f"(ignored unknown movie ids: {', '.join(map(str, q['unknown_ids']))})")
-    if q.get("cold_start"):
+    if q.unknown_ids:
+        print(f"(ignored unknown movie ids: {', '.join(map(str, q.unknown_ids))})")
+    if q.cold_start:
         print("Tell me a few more films you liked or disliked for personal picks; meanwhile:")
     for n, rec in enumerate(recs.results, 1):
         print(f"{n:>2}. {rec.movie.label}  — {rec.reason}")
-    if q.get("cold_start") and q.get("onboarding"):
+    if q.cold_start and q.onboarding:
         print("Rate some of these to get started: "
-              + "; ".join(f"{m['title']} ({m['year']}) #{m['movie_id']}" for m in q["onboarding"]))
+              + "; ".join(f"{m['title']} ({m['year']}) #{m['movie_id']}" for m in q.onboarding))
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.cli import settings_from
+    from engine.cli_args import settings_from
     from engine.collab import evaluate
 
     datasets = args.dataset or list(evaluate.DATASETS)

@@ -10,25 +10,30 @@ popular films in the genres the user liked.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from engine.errors import ComponentMissing, InvalidInput
+from engine.artifacts import component_files
+from engine.queries import HistoryQuery, Onboarding, ResolvedHistory
+from engine.recommender import check_k
 from engine.results import Filters, Movie, Recommendation, Recommendations
 
 from .diversity import diversify
 from .models import MODELS, RankingModel
-from .signals import POSITIVE_AT, History, Signal, confidence, history_pairs
+from .signals import POSITIVE_AT, confidence, history_pairs
 from .vectors import VectorIndex, candidates
 
 COLD_START = 3          # fewer known signals than this -> onboarding + popular-in-genre
-MAX_K = 200             # bots page by asking for (page + 1) * page_size + 1
+EXACT_FALLBACK = 2000   # films scored exactly when filters starve the Annoy candidates
 META = "collab.json"
 
 
 class CollabRecommender:
+    name: ClassVar[str] = "collab"
+
     def __init__(self, model: RankingModel, index: VectorIndex, item_ids: np.ndarray,
                  popularity: np.ndarray, catalog, meta: dict):
         self.model, self.index, self.catalog, self.meta = model, index, catalog, meta
@@ -51,41 +56,62 @@ class CollabRecommender:
 
     @classmethod
     def load(cls, directory: Path, catalog) -> CollabRecommender:
-        directory = Path(directory)
-        if not (directory / META).exists():
-            raise ComponentMissing("collaborative")
-        meta = json.loads((directory / META).read_text())
-        model = MODELS[meta["default"]].load(directory / "model")
-        index = VectorIndex.load(directory / "index.ann", meta["index_dim"],
-                                 search_k=meta.get("search_k", -1))
-        return cls(model, index, np.load(directory / "item_ids.npy"),
-                   np.load(directory / "popularity.npy"), catalog, meta)
+        files = component_files(directory, cls.name, [META, "model", "index.ann", "item_ids.npy",
+                                                      "popularity.npy"])
+        meta = json.loads(files[META].read_text())
+        model = MODELS[meta["default"]].load(files["model"])
+        index = VectorIndex.load(files["index.ann"], meta["index_dim"],
+                                 search_k=meta.get("search_k", -1),
+                                 vectors=np.asarray(model.item_vectors()))
+        return cls(model, index, np.load(files["item_ids.npy"]),
+                   np.load(files["popularity.npy"]), catalog, meta)
 
     # -- public API --------------------------------------------------------------
-    def recommend(self, history: Sequence[tuple[int, Signal]] | History, k: int = 10,
+    def recommend(self, query: HistoryQuery, k: int = 10,
                   filters: Filters | None = None) -> Recommendations:
-        if not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise InvalidInput(f"Ask for between 1 and {MAX_K} recommendations.")
-        hist = history_pairs(history)
+        check_k(k)
         filters = filters or Filters()
-        known = {m: r for m, r in hist.ratings.items() if m in self.catalog}
-        unknown = sorted(set(hist.ratings) - set(known))
+        hist = history_pairs(query.history)
+        known, unknown, cold = self._known(hist.ratings)
+        resolved = ResolvedHistory(history=len(hist), known=len(known),
+                                   unknown_ids=unknown, model=self.meta["default"],
+                                   cold_start=cold)
+        if cold:
+            return self._cold_start(known, k, filters, resolved)
+        idx, weights, user = self._fold_in(known)
+        exclude = set(known)
+        ranked = self._ranked(idx, weights, user, exclude, k, filters)
+        picks = _diversified(ranked, k)
+        reasons = self._reasons([m.movie_id for m, _ in picks], idx[weights > 0])
+        results = [Recommendation(m, s, r) for (m, s), r in zip(picks, reasons, strict=True)]
+        return Recommendations(resolved, results, kind="recommend")
+
+    def explain(self, query: HistoryQuery, movie: Movie) -> str:
+        """Why ``movie`` suits this history: the liked film nearest to it (or, on a cold
+        start, the liked genre it shares)."""
+        known, _, cold = self._known(history_pairs(query.history).ratings)
+        if cold:
+            source = self._genre_sources(known)
+            common = [g for g in movie.genres if g in source]
+            if common:
+                return f"popular in {' & '.join(common[:2])}, like {source[common[0]]}"
+            return "a well-known film: rate it so I learn your taste"
+        idx, weights, _ = self._fold_in(known)
+        return self._reasons([movie.movie_id], idx[weights > 0])[0]
+
+    def _known(self, ratings: dict[int, float]) -> tuple[dict[int, float], list[int], bool]:
+        known = {m: r for m, r in ratings.items() if m in self.catalog}
+        unknown = sorted(set(ratings) - set(known))
         # with no liked film there is nothing to fold in: a cold start too
         cold = len(known) < COLD_START or not any(r >= POSITIVE_AT for r in known.values())
-        query = {"history": len(hist), "known": len(known), "unknown_ids": unknown,
-                 "model": self.meta["default"], "cold_start": cold}
-        if cold:
-            return self._cold_start(known, k, filters, query)
+        return known, unknown, cold
+
+    def _fold_in(self, known: dict[int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item columns, confidences, user vector) of the known films the model has."""
         idx = self._columns(list(known))
         ok = idx >= 0
         weights = np.array([confidence(r) for r in known.values()], dtype=np.float32)
-        user = self.model.user_vector(idx[ok], weights[ok])
-        exclude = set(known)
-        ranked = self._ranked(idx[ok], weights[ok], user, exclude, k, filters)
-        picks = _diversified(ranked, k)
-        reasons = self._reasons([m.movie_id for m, _ in picks], idx[ok & (weights > 0)])
-        results = [Recommendation(m, s, r) for (m, s), r in zip(picks, reasons, strict=True)]
-        return Recommendations(query, results, kind="recommend")
+        return idx[ok], weights[ok], self.model.user_vector(idx[ok], weights[ok])
 
     def onboarding(self, k: int = 10, exclude: set[int] | None = None) -> Recommendations:
         """Well-known, varied films to rate with one tap (chosen at build time)."""
@@ -95,7 +121,7 @@ class CollabRecommender:
         results = [Recommendation(m, float(self._pop_of(m.movie_id)),
                                   "a well-known film: rate it so I learn your taste")
                    for m in movies]
-        return Recommendations({"onboarding": True}, results, kind="onboarding")
+        return Recommendations(Onboarding(), results, kind="onboarding")
 
     # -- internals ---------------------------------------------------------------
     def _columns(self, movie_ids: list[int]) -> np.ndarray:
@@ -110,11 +136,10 @@ class CollabRecommender:
     def _ranked(self, idx: np.ndarray, weights: np.ndarray, user: np.ndarray,
                 exclude: set[int], k: int, filters: Filters) -> list[tuple[Movie, float]]:
         """Films by descending score; Annoy first, exact scoring when filters starve it."""
-        cols = self.index.query(user, candidates(k, len(exclude)))
-        picked = self._accept(cols, idx, weights, user, exclude, filters)
+        cols, _ = self.index.top(user, candidates(k, len(exclude)), exact=False)
+        picked = self._accept(cols.tolist(), idx, weights, user, exclude, filters)
         if len(picked) < 2 * k:
-            scores = np.asarray(self.model.item_vectors()) @ user
-            order = np.argsort(-scores, kind="stable")[:2000]
+            order, _ = self.index.top(user, EXACT_FALLBACK, exact=True)
             picked = self._accept(order.tolist(), idx, weights, user, exclude, filters)
         return picked
 
@@ -142,14 +167,20 @@ class CollabRecommender:
         return [f"because you liked {self.catalog.movie(int(self.item_ids[b])).label}"
                 for b in best]
 
-    def _cold_start(self, known: dict[int, float], k: int, filters: Filters,
-                    query: dict) -> Recommendations:
-        """Popular films sharing the liked films' genres, topped up with onboarding films."""
-        liked = [self.catalog.movie(m) for m, r in known.items() if r >= POSITIVE_AT]
+    def _genre_sources(self, known: dict[int, float]) -> dict[str, str]:
+        """Each genre of the liked films -> the first liked film with it (for reasons)."""
         source: dict[str, str] = {}
-        for movie in liked:
-            for g in movie.genres:
-                source.setdefault(g, movie.label)
+        for movie_id, rating in known.items():
+            if rating >= POSITIVE_AT:
+                movie = self.catalog.movie(movie_id)
+                for g in movie.genres:
+                    source.setdefault(g, movie.label)
+        return source
+
+    def _cold_start(self, known: dict[int, float], k: int, filters: Filters,
+                    query: ResolvedHistory) -> Recommendations:
+        """Popular films sharing the liked films' genres, topped up with onboarding films."""
+        source = self._genre_sources(known)
         seen = set(known)
         scored: list[tuple[float, Recommendation]] = []
         if source:
@@ -181,9 +212,9 @@ class CollabRecommender:
                 break
             if filters.accepts(rec.movie):
                 results.append(rec)
-        query["onboarding"] = [r.movie.brief() for r in
-                               self.onboarding(k, exclude=set(known)).results]
-        return Recommendations(query, results[:k], kind="recommend")
+        onboarding = [r.movie.brief() for r in self.onboarding(k, exclude=set(known)).results]
+        return Recommendations(replace(query, onboarding=onboarding), results[:k],
+                               kind="recommend")
 
 
 def _diversified(ranked: list[tuple[Movie, object]], k: int) -> list[tuple[Movie, object]]:

@@ -5,3 +5,14 @@ Build side (``build.py``): ``text`` + ``train_encoder`` (BiLSTM genre model, Ten
 validation users), ``index`` (Annoy). Serving side (``serving.ContentIndex``) needs only
 numpy + annoy + the catalog. See docs/content.md.
 """
+
+from engine.spec import ComponentSpec
+
+SPEC = ComponentSpec(
+    name="content",
+    serving="engine.content.serving:ContentIndex",
+    build="engine.content.build:build_stage",
+    evaluate="engine.content.evaluate:evaluate",
+    cli="engine.content.cli:register",
+    needs=("catalog",),
+)

@@ -7,13 +7,13 @@ import json
 
 
 def register(groups) -> None:
-    from bot.cli import add_common, add_filter_args
+    from engine.cli_args import add_common, add_filter_args
 
     parser = groups.top.add_parser("similar", help="movies like a given movie (content engine)",
                                    description="Movies similar to the one you name, by story, "
                                                "people, genres and era.")
     parser.add_argument("title", help='a movie title, e.g. "Inception" or "Heat 1995", or #movieId')
-    parser.add_argument("-k", type=int, default=10, help="how many movies (1-50, default 10)")
+    parser.add_argument("-k", type=int, default=10, help="how many movies (1-200, default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a list")
     add_filter_args(parser)
     add_common(parser)
@@ -33,15 +33,17 @@ def register(groups) -> None:
 
 
 def run_similar(args: argparse.Namespace) -> int:
-    from bot.cli import filters_from, settings_from
     from engine import Engine
+    from engine.cli_args import filters_from, settings_from
+    from engine.queries import MovieQuery
 
     engine = Engine.load(settings_from(args).artifacts)
-    recs = engine.similar(args.title, k=args.k, filters=filters_from(args))
+    recs = engine.recommend("content", MovieQuery(engine.resolve(args.title)), k=args.k,
+                            filters=filters_from(args))
     if args.json:
         print(json.dumps(recs.to_json(), ensure_ascii=False, indent=2))
         return 0
-    query = engine.movie(recs.query["movie_id"])
+    query = recs.query.movie
     print(f"Movies like {query.label}:")
     if not recs.results:
         print("  nothing matches those filters; try loosening them.")
@@ -53,7 +55,7 @@ def run_similar(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.cli import settings_from
+    from engine.cli_args import settings_from
 
     from .evaluate import evaluate_built, format_table
 

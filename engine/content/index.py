@@ -1,11 +1,11 @@
-"""Annoy over the fused content vectors, and the two-stage served ranking.
+"""Build-time choice of the content index, and the two-stage served ranking.
 
 Stage 1 (Annoy, angular): the ``n_candidates`` nearest movies by fused cosine. Stage 2
 (numpy, a few hundred rows): rerank them by ``(1 - lam) * cosine + lam * prior``. So
 every listed movie is close in content, and the popularity prior only orders films that
 are already similar. ``lam == 0`` means no rerank: the k nearest by content.
 
-Annoy's angular distance d between unit vectors gives the cosine as ``1 - d^2 / 2``.
+The index itself is the shared `engine.retrieval.Retriever` (angular).
 ``choose_params`` builds indices with a few tree counts and keeps the cheapest
 (``n_trees``, ``search_k``) whose served top-10 matches the exact two-stage top-10 often
 enough (recall@10 against brute-force numpy).
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from annoy import AnnoyIndex
+
+from ..retrieval import Retriever
 
 
 @dataclass
@@ -32,11 +33,6 @@ class IndexParams:
 def search_k_for(search_k: int, n: int) -> int:
     """Nodes Annoy inspects when asked for n items: at least 10 per wanted item."""
     return max(int(search_k), 10 * n)
-
-
-def cosine_from_distance(dists) -> np.ndarray:
-    d = np.asarray(dists, dtype=np.float32)
-    return 1.0 - d * d / 2.0
 
 
 def rerank(cosines: np.ndarray, prior: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
@@ -58,26 +54,20 @@ def exact_served(fused: np.ndarray, prior: np.ndarray, query: int, lam: float, n
     return cand[order][:k]
 
 
-def annoy_served(index: AnnoyIndex, prior: np.ndarray, query: int, lam: float, n_candidates: int,
+def annoy_served(index: Retriever, prior: np.ndarray, query: int, lam: float, n_candidates: int,
                  search_k: int, k: int = 10) -> np.ndarray:
     """The served two-stage top-k for one catalog row, candidates from Annoy."""
     n = n_candidates if lam else k
-    ids, dists = index.get_nns_by_item(query, n + 1, search_k=search_k_for(search_k, n + 1),
-                                       include_distances=True)
-    ids, cos = np.asarray(ids), cosine_from_distance(dists)
+    index.search_k, index.search_k_per_item = search_k, 10   # as search_k_for
+    ids, cos = index.top(query, n + 1, exact=False)
     keep = ids != query
     ids, cos = ids[keep][:n], cos[keep][:n]
     order, _ = rerank(cos, prior[ids], lam)
     return ids[order][:k]
 
 
-def build_annoy(items: np.ndarray, n_trees: int, seed: int = 42, n_jobs: int = 1) -> AnnoyIndex:
-    index = AnnoyIndex(items.shape[1], "angular")
-    index.set_seed(seed)
-    for i, vec in enumerate(items):
-        index.add_item(i, vec)
-    index.build(n_trees, n_jobs=n_jobs)
-    return index
+def build_annoy(items: np.ndarray, n_trees: int, seed: int = 42, n_jobs: int = 1) -> Retriever:
+    return Retriever.build(items, "angular", trees=n_trees, seed=seed, n_jobs=n_jobs)
 
 
 def exact_served_scores(fused: np.ndarray, prior: np.ndarray, query: int, lam: float,
@@ -98,7 +88,7 @@ def exact_served_scores(fused: np.ndarray, prior: np.ndarray, query: int, lam: f
 TIE = 1e-6  # scores closer than this count as equal (float32 round-off)
 
 
-def recall_at_10(index: AnnoyIndex, fused: np.ndarray, prior: np.ndarray, queries: np.ndarray,
+def recall_at_10(index: Retriever, fused: np.ndarray, prior: np.ndarray, queries: np.ndarray,
                  lam: float, n_candidates: int, search_k: int) -> tuple[float, float]:
     """(mean recall@10 of the served list against exact two-stage search, mean ms per query).
 
@@ -118,7 +108,7 @@ def recall_at_10(index: AnnoyIndex, fused: np.ndarray, prior: np.ndarray, querie
 def choose_params(fused: np.ndarray, prior: np.ndarray, queries: np.ndarray, lam: float,
                   n_candidates: int, target: float = 0.98, tree_options=(10, 25, 50, 100),
                   k_options=(500, 1000, 2000, 5000, 10000), seed: int = 42
-                  ) -> tuple[AnnoyIndex, IndexParams, list[dict]]:
+                  ) -> tuple[Retriever, IndexParams, list[dict]]:
     """The fastest measured (n_trees, search_k) meeting ``target`` recall@10.
 
     Falls back to the most accurate setting tried if none meets the target.
@@ -145,5 +135,5 @@ def _better(a: IndexParams, b: IndexParams, target: float) -> bool:
     return a.mean_query_ms < b.mean_query_ms if a_ok else a.recall_at_10 > b.recall_at_10
 
 
-def save(index: AnnoyIndex, path: Path) -> None:
-    index.save(str(path))
+def save(index: Retriever, path: Path) -> None:
+    index.save(path)

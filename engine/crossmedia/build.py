@@ -4,6 +4,7 @@ Writes only below ``<version>/crossmedia/``:
   pairs.parquet        matched (movie_id, track_id) soundtrack pairs, with the credit line
   space.npz/.json      the two projections into the shared space, params, tuning log
   movies.ann, movie_ids.npy   Annoy (dot) index of movies in the space
+  movies_vectors.npy   the exact movie vectors it indexes (mmap'd for exact scoring)
   songs.ann, song_ids.npy     Annoy (dot) index of songs in the space (playlists for a movie)
   eval.json            test-fold metrics for the learned space and every baseline
 """
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from annoy import AnnoyIndex
 
-from jobs.context import BuildContext, StageResult
+from engine.build_context import BuildContext, StageResult
+from engine.errors import DataError
+from engine.retrieval import Retriever
 
 from . import evaluate as ev
 from .mood import movie_mood_features
@@ -35,22 +37,16 @@ def songs_table(ctx: BuildContext) -> pd.DataFrame:
     if "songs" not in ctx.tables:
         path = ctx.out_dir / "songs.parquet"
         if not path.exists():
-            from engine.errors import DataError
-
             raise DataError(str(path), "the crossmedia stage needs the songs table",
                             "build the `songs` stage first")
         ctx.tables["songs"] = pd.read_parquet(path)
     return ctx.tables["songs"]
 
 
-def write_annoy(path: Path, vectors: np.ndarray, seed: int) -> None:
-    index = AnnoyIndex(vectors.shape[1], "dot")
-    index.set_seed(seed)
-    for i, vec in enumerate(vectors):
-        index.add_item(i, vec.tolist())
-    index.build(N_TREES, n_jobs=1)
-    index.save(str(path))
-    index.unload()
+def write_annoy(path: Path, vectors: np.ndarray, seed: int, keep_vectors: bool = False
+                ) -> list[Path]:
+    index = Retriever.build(vectors, "dot", trees=N_TREES, seed=seed)
+    return index.save(path, vectors if keep_vectors else None)
 
 
 def build_stage(ctx: BuildContext) -> StageResult:
@@ -81,8 +77,8 @@ def build_stage(ctx: BuildContext) -> StageResult:
 
     movie_vecs = space.embed_movies(movie_x.to_numpy(np.float32)).astype(np.float32)
     song_vecs = space.embed_songs(all_song_x).astype(np.float32)
-    write_annoy(out / "movies.ann", movie_vecs, ctx.seed)
-    write_annoy(out / "songs.ann", song_vecs, ctx.seed)
+    files += write_annoy(out / "movies.ann", movie_vecs, ctx.seed, keep_vectors=True)
+    files += write_annoy(out / "songs.ann", song_vecs, ctx.seed)
     np.save(out / "movie_ids.npy", movie_x.index.to_numpy(np.int64))
     np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy())
 
@@ -101,7 +97,7 @@ def build_stage(ctx: BuildContext) -> StageResult:
         "best_baseline_hr@50": round(best_baseline, 4),
     }
     ctx.log.info("crossmedia: %s", metrics)
-    files += [out / n for n in ("pairs.parquet", "movies.ann", "songs.ann", "movie_ids.npy",
+    files += [out / n for n in ("pairs.parquet", "movie_ids.npy",
                                 "song_ids.npy", "eval.json")]
     return {"files": sorted(str(Path(f).relative_to(ctx.out_dir)) for f in files),
             "metrics": metrics,

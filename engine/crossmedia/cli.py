@@ -7,14 +7,14 @@ import json
 
 
 def register(groups) -> None:
-    from bot.cli import add_common, add_filter_args
+    from engine.cli_args import add_common, add_filter_args
 
     song = groups.top.add_parser(
         "song", help="movies with the vibe of a song",
         description='Movies that feel like a song: "Bohemian Rhapsody - Queen", a title alone, '
                     'a Spotify track link/URI/ID, or a typed vibe: "vibe energy=0.8 valence=0.2".')
     song.add_argument("query", help='a song ("title - artist"), Spotify link, or "vibe k=v ..."')
-    song.add_argument("-k", type=int, default=10, help="how many movies (1-100, default 10)")
+    song.add_argument("-k", type=int, default=10, help="how many movies (1-200, default 10)")
     song.add_argument("--json", action="store_true", help="print JSON instead of a list")
     add_filter_args(song)
     add_common(song)
@@ -39,18 +39,19 @@ def register(groups) -> None:
 
 
 def run_song(args: argparse.Namespace) -> int:
-    from bot.cli import filters_from, settings_from
     from engine import Engine
+    from engine.cli_args import filters_from, settings_from
+    from engine.queries import ResolvedSong, SongQuery
 
     engine = Engine.load(settings_from(args).artifacts)
-    recs = engine.song(args.query, k=args.k, filters=filters_from(args))
+    recs = engine.recommend("crossmedia", SongQuery(args.query), k=args.k,
+                            filters=filters_from(args))
     if args.json:
         print(json.dumps(recs.to_json(), ensure_ascii=False, indent=2))
         return 0
     q = recs.query
-    label = (f"{q['song']} – {q['artist']}" if "song" in q else
-             "the vibe " + " ".join(f"{k}={v:g}" for k, v in q.get("vibe", {}).items()))
-    print(f"Movies with the vibe of {label} ({q.get('mood', '')}):")
+    label = f"{q.song} – {q.artist}" if isinstance(q, ResolvedSong) else q.label
+    print(f"Movies with the vibe of {label} ({q.mood}):")
     if not recs.results:
         print("  nothing matches those filters; try loosening them.")
     for i, rec in enumerate(recs.results, 1):
@@ -59,12 +60,12 @@ def run_song(args: argparse.Namespace) -> int:
 
 
 def run_playlist(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
     from engine import Engine
+    from engine.cli_args import settings_from
 
     engine = Engine.load(settings_from(args).artifacts)
     movie = engine.resolve(args.movie)
-    picks = engine.songs_for_movie(movie, k=args.k)
+    picks = engine.recommender("crossmedia").songs_for_movie(movie, k=args.k)
     if args.json:
         print(json.dumps({"movie": movie.brief(), "songs": [p.to_json() for p in picks]},
                          ensure_ascii=False, indent=2))
@@ -76,7 +77,7 @@ def run_playlist(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from
+    from engine.cli_args import settings_from
 
     from .evaluate import evaluate_built, format_table, target_check
 

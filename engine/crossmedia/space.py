@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.errors import DataError
+
 # Song audio features as Spotify defines them, and how each is put on a ~[0, 1] scale.
 AUDIO = ["valence", "energy", "danceability", "acousticness", "instrumentalness",
          "speechiness", "liveness", "mode"]
@@ -142,10 +144,8 @@ class VibeSpace:
         arrays = np.load(directory / "space.npz")
         meta = json.loads((directory / "space.json").read_text())
         if meta["song_columns"] != SONG_COLUMNS:
-            from engine.errors import ComponentMissing
-
-            raise ComponentMissing("crossmedia", "it was built by an older version; run "
-                                   "`moviebot build --only crossmedia`")
+            raise DataError(str(directory / "space.json"), "the crossmedia space was built by "
+                            "an older version", "run `moviebot build --only crossmedia`")
         return cls(arrays["song_proj"], arrays["movie_proj"], meta["movie_columns"],
                    meta["params"])
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jobs.context import BuildContext, StageResult
+from engine.build_context import BuildContext, StageResult
 
 from .csvio import read_dataset_file, years_from_dates
 from .manifest import Manifest, load_manifest

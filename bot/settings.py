@@ -1,0 +1,87 @@
+"""`BotSettings`: everything a bot process reads from the environment, in one typed place.
+
+It extends the engine's `Settings` (data and artifacts directories) with the front-ends'
+own values: tokens, the feedback database, admins, webhook and API endpoints, the spool.
+`BotSettings.from_env()` is the only reader of these variables; the values are passed down
+from there (the serve command, the jobs), never read from ``os.environ`` deeper inside.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.config import PROJECT_ROOT, Settings, _mask_url
+
+# field -> environment variable (all strings; empty when unset)
+ENV = {
+    "database_url": "DATABASE_URL",
+    # PostgreSQL only: keep moviebot's tables in this schema (a database shared with other
+    # applications; the tests use a fresh one per run). Empty: the server's default.
+    "database_schema": "MOVIEBOT_DB_SCHEMA",
+    "telegram_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
+    "telegram_webhook_url": "TELEGRAM_WEBHOOK_URL",
+    "telegram_webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "discord_token": "DISCORD_BOT_TOKEN",
+    "discord_api_base_url": "DISCORD_API_BASE_URL",
+    "discord_gateway_url": "DISCORD_GATEWAY_URL",
+    "tmdb_api_key": "TMDB_API_KEY",
+    "tmdb_api_base_url": "TMDB_API_BASE_URL",
+    "spool": "MOVIEBOT_SPOOL",
+}
+TMDB_API_BASE_URL = "https://api.themoviedb.org/3"
+
+
+@dataclass
+class BotSettings(Settings):
+    database_url: str = ""
+    database_schema: str = ""
+    telegram_token: str = ""
+    telegram_api_base_url: str = ""
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    discord_token: str = ""
+    discord_api_base_url: str = ""
+    discord_gateway_url: str = ""
+    tmdb_api_key: str = ""
+    tmdb_api_base_url: str = TMDB_API_BASE_URL
+    spool: str = ""            # feedback buffer while the database is down ("" = beside artifacts)
+    port: int = 8443           # webhook port (PORT)
+    admins: frozenset[str] = frozenset()  # MOVIEBOT_ADMINS: "telegram:123,discord:456"
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{PROJECT_ROOT / 'data' / 'moviebot.db'}"
+        if not self.tmdb_api_base_url:
+            self.tmdb_api_base_url = TMDB_API_BASE_URL
+
+    @classmethod
+    def env_values(cls) -> dict:
+        values = super().env_values()
+        env = os.environ
+        values.update({name: env.get(var, "") for name, var in ENV.items()})
+        if env.get("PORT"):
+            values["port"] = int(env["PORT"])
+        admins = env.get("MOVIEBOT_ADMINS", "")
+        values["admins"] = frozenset(a.strip() for a in admins.split(",") if a.strip())
+        return values
+
+    @classmethod
+    def from_env(cls, **overrides) -> BotSettings:
+        return super().from_env(**overrides)  # type: ignore[return-value]
+
+    @property
+    def spool_path(self) -> Path:
+        return Path(self.spool) if self.spool else Path(self.artifacts).parent / "feedback.spool.jsonl"
+
+    def __repr__(self) -> str:  # tokens must never reach a log line
+        return (
+            f"BotSettings(data_dir={str(self.data_dir)!r}, artifacts={str(self.artifacts)!r}, "
+            f"database_url={_mask_url(self.database_url)!r}, "
+            f"telegram={'set' if self.telegram_token else 'unset'}, "
+            f"discord={'set' if self.discord_token else 'unset'}, "
+            f"tmdb={'set' if self.tmdb_api_key else 'unset'})"
+        )
+

@@ -1,0 +1,127 @@
+"""Typed query values: what a caller asks a recommender, and what it resolved that to.
+
+A request is a small frozen value (`MovieQuery`, `SongQuery`, `HistoryQuery`); the result's
+``Recommendations.query`` is the resolved query (`ResolvedMovie`, `ResolvedSong` /
+`ResolvedVibe`, `ResolvedHistory`, `Onboarding`), whose ``to_json()`` gives the JSON keys
+the CLI and the bots have always printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .results import Filters, Movie
+
+Signal = str | float  # a 0.5-5 rating, or "like" / "dislike"
+
+
+# -- requests ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MovieQuery:
+    """Content: movies like this one."""
+
+    movie: Movie
+
+    def to_json(self) -> dict[str, Any]:
+        return self.movie.brief()
+
+
+@dataclass(frozen=True)
+class SongQuery:
+    """Crossmedia: a song (title, "title - artist", Spotify link/id) or "vibe k=v ..."."""
+
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text}
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Collab: a user's own (movie_id, signal) history, oldest first."""
+
+    history: tuple[tuple[int, Signal], ...]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[int, Signal]]) -> HistoryQuery:
+        return cls(tuple((int(m), s) for m, s in pairs))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"history": [list(p) for p in self.history]}
+
+
+# -- resolved queries (Recommendations.query) ---------------------------------------------
+def _filters_json(filters: Filters | None) -> dict[str, Any]:
+    if filters is None or filters.is_empty():
+        return {}
+    return {"filters": {key: value for key, value in vars(filters).items() if value}}
+
+
+@dataclass(frozen=True)
+class ResolvedMovie:
+    movie: Movie
+    filters: Filters | None = None
+
+    @property
+    def movie_id(self) -> int:
+        return self.movie.movie_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.movie.brief(), **_filters_json(self.filters)}
+
+
+@dataclass(frozen=True)
+class ResolvedSong:
+    song: str
+    artist: str
+    track_id: str
+    mood: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.song} – {self.artist}" if self.artist else self.song
+
+    def to_json(self) -> dict[str, Any]:
+        return {"song": self.song, "artist": self.artist, "track_id": self.track_id,
+                "mood": self.mood}
+
+
+@dataclass(frozen=True)
+class ResolvedVibe:
+    vibe: dict[str, float]
+    mood: str
+
+    @property
+    def label(self) -> str:
+        return "the vibe " + " ".join(f"{k}={v:g}" for k, v in self.vibe.items())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vibe": self.vibe, "mood": self.mood}
+
+
+@dataclass(frozen=True)
+class ResolvedHistory:
+    history: int                 # signals given
+    known: int                   # of which in the catalog
+    unknown_ids: list[int]
+    model: str
+    cold_start: bool
+    onboarding: list[dict[str, Any]] | None = None  # cold start: films to rate first
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"history": self.history, "known": self.known, "unknown_ids": self.unknown_ids,
+               "model": self.model, "cold_start": self.cold_start}
+        if self.onboarding is not None:
+            out["onboarding"] = self.onboarding
+        return out
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    def to_json(self) -> dict[str, Any]:
+        return {"onboarding": True}
+
+
+ResolvedQuery = ResolvedMovie | ResolvedSong | ResolvedVibe | ResolvedHistory | Onboarding
