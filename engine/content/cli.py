@@ -54,7 +54,6 @@ def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from bot.cli import settings_from
-
     from engine.artifacts import current_version
 
     from .evaluate import evaluate
