@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import report
 from . import retrain as jobs
-from .report import evaluate_current
 from .runs import JobLocked
 
 log = logging.getLogger("moviebot.jobs")
@@ -60,7 +60,7 @@ async def run_job(name: str, settings: Any, store: Any, schedule: Schedule) -> A
     if name == "rebuild-content":
         return await jobs.rebuild_content(settings, store, **kwargs)
     if name == "eval":
-        return await evaluate_current(settings, store)
+        return await report.evaluate_current(settings, store)
     raise ValueError(f"unknown job {name!r}")
 
 
