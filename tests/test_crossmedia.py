@@ -175,11 +175,11 @@ def test_playlist_for_a_movie(engine):
     assert all(p.song.spotify_url.endswith(p.song.track_id) and " -> " in p.reason for p in picks)
 
 
-def test_eval_on_built_version(quick_artifacts):
+def test_eval_on_built_version(quick_artifacts, data_dir):
     from engine.artifacts import current_version
     from engine.crossmedia.evaluate import evaluate, format_table, target_check
 
-    report = evaluate(current_version(quick_artifacts), None)
+    report = evaluate(current_version(quick_artifacts), data_dir)
     results = report.tables
     assert report.format() == format_table(results) + "\n" + target_check(results)
     assert report.scalars["test_hr@50"] == round(results["learned space"]["hr@50"], 4)

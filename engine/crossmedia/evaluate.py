@@ -149,7 +149,7 @@ def format_table(results: dict[str, dict]) -> str:
          for name, m in results.items()))
 
 
-def evaluate(version_dir: Path, data_dir: Path | None = None) -> EvalReport:
+def evaluate(version_dir: Path, data_dir: Path) -> EvalReport:
     """Re-run the test-fold evaluation on a built version (its space, pairs and tables);
     ``data_dir`` is not read: everything comes from the version."""
     version = Path(version_dir)
