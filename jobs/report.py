@@ -86,7 +86,7 @@ def collect(root: Path, runs: list[Any] | None = None) -> list[Point]:
 
 def _chart(points: list[Point], component: str, metrics: list[str], path: Path) -> None:
     try:
-        import matplotlib
+        import matplotlib  # lazy: an optional extra, and slow to import; only the charts need it
     except ImportError:
         raise DataError("matplotlib", "is not installed; the report draws its charts with it",
                         "pip install 'moviebot[report]'") from None
