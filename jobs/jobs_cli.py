@@ -6,13 +6,21 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
+from bot.settings import BotSettings
+from engine.cli_args import add_common
+from engine.errors import MovieBotError
+
+from .report import write_report
+from .retrain import DEFAULT_KEEP, DEFAULT_TOLERANCE
+from .scheduler import Schedule, run_job
+from .scheduler import run_scheduler as scheduler_loop
+
 
 def register(groups) -> None:
-    from bot.cli import add_common
-
     jobs = groups.top.add_parser("jobs", help="retrain, rebuild and evaluate (scheduler or one-shot)")
     sub = jobs.add_subparsers(dest="job", metavar="<job>")
     jobs.set_defaults(func=lambda args: jobs.print_help() or 2)
@@ -26,8 +34,6 @@ def register(groups) -> None:
         return p
 
     def gated(p: argparse.ArgumentParser) -> None:
-        from .retrain import DEFAULT_KEEP, DEFAULT_TOLERANCE
-
         p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                        help="publish if the gate metric fell by at most this fraction "
                             f"(default {DEFAULT_TOLERANCE})")
@@ -62,10 +68,10 @@ def register(groups) -> None:
     p.set_defaults(func=run_report)
 
 
-def _settings(args: argparse.Namespace):
-    from bot.cli import settings_from
-
-    settings = settings_from(args)
+def _settings(args: argparse.Namespace) -> BotSettings:
+    # the jobs share the bots' feedback database, so they read the bots' settings
+    settings = BotSettings.from_env(data_dir=getattr(args, "data_dir", None),
+                                    artifacts=getattr(args, "artifacts", None))
     if getattr(args, "database_url", None):
         settings.database_url = args.database_url
     return settings
@@ -73,9 +79,8 @@ def _settings(args: argparse.Namespace):
 
 async def _open_store(url: str, schema: str = ""):
     """The feedback store, or a one-line error that says which database failed."""
-    from bot.store import Store
+    from bot.store import Store  # lazy: SQLAlchemy and the drivers; only commands with a store
     from engine.config import _mask_url
-    from engine.errors import MovieBotError
 
     try:
         return await Store.open(url, schema=schema or None)
@@ -85,8 +90,6 @@ async def _open_store(url: str, schema: str = ""):
 
 
 def _schedule(args: argparse.Namespace):
-    from .scheduler import Schedule
-
     return Schedule(quick=args.quick, tolerance=getattr(args, "tolerance", None),
                     keep=getattr(args, "keep", None), force=getattr(args, "force", False),
                     retrain_every=getattr(args, "retrain_every", 6.0) * 3600,
@@ -109,8 +112,6 @@ def run_once(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def main() -> Any:
-        from .scheduler import run_job
-
         store = await _open_store(settings.database_url, settings.database_schema)
         try:
             return await run_job(args.job_name, settings, store, _schedule(args))
@@ -123,21 +124,17 @@ def run_once(args: argparse.Namespace) -> int:
 
 
 def run_scheduler(args: argparse.Namespace) -> int:
-    import signal
-
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")
     settings = _settings(args)
 
     async def main() -> int:
-        from .scheduler import run_scheduler as loop
-
         stop = asyncio.Event()
         running = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             running.add_signal_handler(sig, stop.set)
         store = await _open_store(settings.database_url, settings.database_schema)
         try:
-            return await loop(settings, store, _schedule(args), stop=stop, once=args.once)
+            return await scheduler_loop(settings, store, _schedule(args), stop=stop, once=args.once)
         finally:
             await store.close()
 
@@ -145,8 +142,6 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from .report import write_report
-
     settings = _settings(args)
     root = Path(settings.artifacts)
     out = Path(args.out) if args.out else root.parent / "report"

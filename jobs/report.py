@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import artifacts
+from engine.components import COMPONENTS, load_target
 from engine.errors import DataError
 
-from .retrain import GATE_METRICS, JobResult, _record
+from .retrain import GATE_METRICS
+from .runs import JobResult, record_job_run
 
 log = logging.getLogger("moviebot.jobs")
 
@@ -83,7 +85,7 @@ def collect(root: Path, runs: list[Any] | None = None) -> list[Point]:
 
 def _chart(points: list[Point], component: str, metrics: list[str], path: Path) -> None:
     try:
-        import matplotlib
+        import matplotlib  # lazy: an optional extra, and slow to import; only the charts need it
     except ImportError:
         raise DataError("matplotlib", "is not installed; the report draws its charts with it",
                         "pip install 'moviebot[report]'") from None
@@ -174,38 +176,27 @@ tr.rejected td{{color:#b00}}tr.current td{{font-weight:bold}}.note{{color:#666}}
 
 
 async def evaluate_current(settings: Any, store: Any = None) -> JobResult:
-    """Re-run the held-out evaluations of the published version; recorded as job "eval"."""
+    """Re-run the held-out evaluation of every component of the published version that
+    has an evaluator in the component registry; recorded as job "eval"."""
     root = Path(settings.artifacts)
     version = artifacts.current_version(root)
-    manifest = artifacts.read_manifest(version)
-    components = manifest.get("components", {})
+    components = artifacts.read_manifest(version).get("components", {})
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    evaluators = {
-        "content": lambda: _import("engine.content.evaluate").evaluate_built(
-            root, Path(settings.data_dir)),
-        "crossmedia": lambda: _import("engine.crossmedia.evaluate").evaluate_built(root),
-    }
-    for name, run in evaluators.items():
-        if name not in components:
+    for spec in COMPONENTS:
+        if spec.evaluate is None or spec.name not in components:
             continue
         try:
-            results[name] = await asyncio.to_thread(run)
-            log.info("eval %s: %s", name, results[name])
+            evaluate = load_target(spec.evaluate)
+            report = await asyncio.to_thread(evaluate, version, Path(settings.data_dir))
+            results[spec.name] = report.tables
+            log.info("eval %s: %s", spec.name, results[spec.name])
         except Exception as exc:
-            log.exception("eval %s failed", name)
-            errors[name] = str(exc)
-    if "collab" in components:  # its validation ran at build time, on held-out users
-        results["collab"] = components["collab"].get("metrics", {}).get("validation", {})
+            log.exception("eval %s failed", spec.name)
+            errors[spec.name] = str(exc)
     status = "failed" if errors and not results else "ok"
     result = JobResult("eval", status, version.name,
                        reasons=[f"{k}: {v}" for k, v in errors.items()],
                        details={"results": results})
-    await _record(store, result)
+    await record_job_run(store, result)
     return result
-
-
-def _import(name: str) -> Any:
-    import importlib
-
-    return importlib.import_module(name)

@@ -14,12 +14,11 @@ components when the raw data changed. Every job holds the ``JobLock``, so two sc
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,10 @@ from typing import Any
 from engine import artifacts
 from engine.config import Settings
 from engine.errors import DataError, MovieBotError
+from engine.metrics import mean_se, ndcg_at_k, paired_difference
 from engine.queries import HistoryQuery
 
-from .scheduler import JobLock
+from .runs import JobLock, JobResult, record_job_run
 
 log = logging.getLogger("moviebot.jobs")
 
@@ -150,6 +150,7 @@ PROBE_K = 10
 
 def probe_queries(data_dir: Path, users: int = PROBE_USERS, seed: int = 42
                   ) -> list[tuple[list[tuple[int, float]], set[int]]]:
+    # lazy: this module is imported when the CLI parser is built; numpy/pandas are not
     import numpy as np
     import pandas as pd
 
@@ -170,7 +171,7 @@ def probe_queries(data_dir: Path, users: int = PROBE_USERS, seed: int = 42
 
 def probe_scores(version_dir: Path, queries: list, k: int = PROBE_K) -> list[float] | None:
     """Per-query NDCG@k of the version's served recommend(); None if it has no collab."""
-    from engine import Engine
+    from engine import Engine  # lazy: loads the catalog stack; not needed to build the CLI
 
     try:
         engine = Engine.load(version_dir)
@@ -185,9 +186,7 @@ def probe_scores(version_dir: Path, queries: list, k: int = PROBE_K) -> list[flo
             ids = [r.movie.movie_id for r in engine.recommend("collab", query, k=k).results]
         except MovieBotError:  # a refused query serves nothing: it scores 0
             ids = []
-        dcg = sum(1 / math.log2(i + 2) for i, m in enumerate(ids) if m in hidden)
-        ideal = sum(1 / math.log2(i + 2) for i in range(min(len(hidden), k)))
-        scores.append(dcg / ideal)
+        scores.append(ndcg_at_k(ids, hidden, k))
     return scores
 
 
@@ -201,15 +200,13 @@ def probe_gate(gate: GateResult, old: list[float] | None, new: list[float] | Non
         gate.reasons.append("probe: the candidate's collab model does not load")
         return
     n = len(old)
-    diff = [b - a for a, b in zip(old, new, strict=True)]
-    mean_old, mean_new = sum(old) / n, sum(new) / n
-    mean_diff = sum(diff) / n
-    se = math.sqrt(sum((d - mean_diff) ** 2 for d in diff) / max(n - 1, 1) / n)
+    (mean_old, _), (mean_new, _) = mean_se(old), mean_se(new)
+    mean_diff, se = paired_difference(new, old)
     allowed = max(tolerance * mean_old, noise_z * se)
     gate.compared["probe"] = {"metric": f"ndcg@{PROBE_K}", "users": n,
                               "current": round(mean_old, 6), "candidate": round(mean_new, 6),
                               "paired_se": round(se, 6), "allowed_drop": round(allowed, 6),
-                              "users_changed": sum(d != 0 for d in diff)}
+                              "users_changed": sum(a != b for a, b in zip(old, new, strict=True))}
     change = (f"{mean_old:.4f} -> {mean_new:.4f} "
               f"({mean_diff / mean_old if mean_old else 0:+.1%}) over {n} MovieLens users, "
               f"allowed drop {allowed:.4f}")
@@ -229,33 +226,10 @@ def run_probe(data_dir: Path, current: Path | None, candidate: Path
     return (None, None) if old is None else (old, probe_scores(candidate, queries))
 
 
-@dataclass
-class JobResult:
-    name: str
-    status: str                 # published | rejected | unchanged | skipped | failed
-    version: str | None = None  # the version serving after the job
-    candidate: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-async def _record(store: Any, result: JobResult) -> None:
-    # one machine-readable line per job, for log shippers and grep
-    log.info("job_run %s", json.dumps(result.to_dict(), default=str, sort_keys=True))
-    if store is None:
-        return
-    try:
-        await store.record_job_run(result.name, result.status, result.to_dict())
-    except Exception:  # the job's outcome is in the log; a DB outage must not undo it
-        log.exception("could not record job run %s", result.name)
-
-
 def build_candidate(settings: Settings, *, only: list[str] | None, quick: bool,
                     feedback: Any = None, seed: int = 42) -> tuple[Path, Path | None]:
     """Build a new (unpublished) version; returns it and the current one (or None)."""
+    # lazy: the build pulls in every stage's modules; not needed to build the CLI
     from engine.build_context import BuildContext
 
     from .build import run_build
@@ -299,7 +273,7 @@ async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
                                details={"seconds": round(time.perf_counter() - started, 1)})
             log.exception("%s: build failed", name)
             if record:
-                await _record(store, result)
+                await record_job_run(store, result)
             return result
         candidate = artifacts.read_manifest(out)
         current = artifacts.read_manifest(previous) if previous else {}
@@ -317,7 +291,7 @@ async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
                                [f"evaluation failed: {exc}"],
                                {"seconds": round(time.perf_counter() - started, 1)})
             if record:
-                await _record(store, result)
+                await record_job_run(store, result)
             return result
         details = {
             "only": only, "quick": quick, "tolerance": tolerance, "previous": current.get("version"),
@@ -342,7 +316,7 @@ async def gated_build(settings: Settings, *, name: str, only: list[str] | None,
                         current.get("version"), "; ".join(gate.reasons))
         result.details["seconds"] = round(time.perf_counter() - started, 1)
     if record:
-        await _record(store, result)
+        await record_job_run(store, result)
     return result
 
 
@@ -365,7 +339,7 @@ async def forgotten_since_current(settings: Settings, store: Any) -> int:
     """How many /forget requests came after the served version was built."""
     if store is None:
         return 0
-    from bot.store.store import FORGET_JOB
+    from bot.store.store import FORGET_JOB  # lazy: SQLAlchemy; only jobs with a store
 
     try:
         built = artifacts.read_manifest(artifacts.current_version(Path(settings.artifacts)))
@@ -382,7 +356,7 @@ def _aware(moment: datetime) -> datetime:
 
 def catalog_changed(settings: Settings) -> tuple[bool, list[str]]:
     """Did the raw data the current version was built from change? (and which files)"""
-    from .build import data_checksums
+    from .build import data_checksums  # lazy: see build_candidate
 
     try:
         manifest = artifacts.read_manifest(artifacts.current_version(Path(settings.artifacts)))
@@ -397,7 +371,7 @@ def catalog_changed(settings: Settings) -> tuple[bool, list[str]]:
 async def rebuild_content(settings: Settings, store: Any = None, force: bool = False,
                           **kwargs: Any) -> JobResult:
     """Rebuild the catalog, content and cross-media indices if the raw data changed."""
-    from .build import stage_names
+    from .build import stage_names  # lazy: see build_candidate
 
     changed, files = await asyncio.to_thread(catalog_changed, settings)
     if not changed and not force:
@@ -407,12 +381,12 @@ async def rebuild_content(settings: Settings, store: Any = None, force: bool = F
         except DataError:
             pass
         log.info("rebuild-content: raw data unchanged; nothing to do")
-        await _record(store, result)
+        await record_job_run(store, result)
         return result
     feedback = await store.feedback_frame() if store is not None else None
     only = [s for s in CONTENT_STAGES if s in stage_names()]
     result = await gated_build(settings, name="rebuild-content", only=only, store=None,
                                feedback=feedback, force=force, record=False, **kwargs)
     result.details["changed_files"] = files[:50]
-    await _record(store, result)
+    await record_job_run(store, result)
     return result

@@ -4,86 +4,23 @@ The scheduler wakes up every ``tick`` seconds and runs what is due: ``retrain`` 
 ``retrain_every``, ``rebuild-content`` (a no-op unless the raw data changed) every
 ``content_every``, ``eval`` every ``eval_every``. "Due" is measured from the last run
 recorded in the store, so a restarted scheduler does not retrain at once. Cron users run
-the same jobs one-shot (``moviebot jobs retrain`` ...); both take the ``JobLock``.
+the same jobs one-shot (``moviebot jobs retrain`` ...); both take the ``JobLock`` (runs.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import json
 import logging
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from engine.errors import MovieBotError
+from . import report
+from . import retrain as jobs
+from .runs import JobLocked
 
 log = logging.getLogger("moviebot.jobs")
-
-LOCK_FILE = ".jobs.lock"
-
-
-class JobLocked(MovieBotError):
-    def __init__(self, path: Path, holder: str):
-        super().__init__(path, holder)
-        self.path, self.holder = path, holder
-
-    def __str__(self) -> str:
-        return (f"another job is already running ({self.holder or 'unknown holder'}; "
-                f"lock {self.path}); try again when it has finished")
-
-
-class JobLock:
-    """An exclusive ``fcntl`` lock on a file next to the artifacts.
-
-    The kernel drops it when the holder exits, even on ``kill -9``, so a crashed job
-    never blocks the next one. The file says who holds it, for the error message.
-    Not reentrant: a job must not take it twice.
-    """
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    @classmethod
-    def for_artifacts(cls, root: str | Path) -> JobLock:
-        return cls(Path(root) / LOCK_FILE)
-
-    @contextlib.contextmanager
-    def hold(self, job: str) -> Iterator[None]:
-        """Hold the lock for ``job`` or raise ``JobLocked`` at once."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
-                raise JobLocked(self.path, holder) from None
-            info = json.dumps({"job": job, "pid": os.getpid(),
-                               "since": datetime.now(UTC).isoformat(timespec="seconds")})
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, info.encode(), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-    def is_held(self) -> bool:
-        try:
-            with self.hold("probe"):
-                return False
-        except JobLocked:
-            return True
-
 
 @dataclass
 class Schedule:
@@ -111,8 +48,6 @@ async def last_runs(store: Any) -> dict[str, float]:
 
 async def run_job(name: str, settings: Any, store: Any, schedule: Schedule) -> Any:
     """Run one job by name; the one place the CLI and the scheduler both go through."""
-    from . import retrain as jobs
-
     kwargs: dict[str, Any] = {"quick": schedule.quick}
     if schedule.tolerance is not None:
         kwargs["tolerance"] = schedule.tolerance
@@ -125,9 +60,7 @@ async def run_job(name: str, settings: Any, store: Any, schedule: Schedule) -> A
     if name == "rebuild-content":
         return await jobs.rebuild_content(settings, store, **kwargs)
     if name == "eval":
-        from .report import evaluate_current
-
-        return await evaluate_current(settings, store)
+        return await report.evaluate_current(settings, store)
     raise ValueError(f"unknown job {name!r}")
 
 

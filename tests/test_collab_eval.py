@@ -39,7 +39,7 @@ def test_rating_predictors(report):
 def test_outputs(report, tmp_path):
     from engine.collab import evaluate
 
-    evaluate.write_outputs([report], tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.png")
+    evaluate.write_outputs(evaluate.to_json([report]), tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.png")
     assert "| ease" in (tmp_path / "r.md").read_text()
     assert 0 < (tmp_path / "r.png").stat().st_size < 200_000
 

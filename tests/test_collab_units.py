@@ -13,10 +13,11 @@ from engine.collab.interactions import (
     feedback_ratings,
     load_ratings,
 )
-from engine.collab.metrics import coverage, ranking_metrics, rating_errors, top_k
+from engine.collab.ranking_eval import ranking_metrics, top_k
 from engine.collab.signals import History, as_rating, confidence, parse_history
 from engine.collab.vectors import VectorIndex, augment
 from engine.errors import DataError, InvalidInput, MovieBotError
+from engine.metrics import coverage, rating_errors
 
 
 def test_parse_history_accepts_ratings_and_thumbs():

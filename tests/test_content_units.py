@@ -19,6 +19,7 @@ from engine.content.fusion import (
 )
 from engine.content.serving import reason
 from engine.content.text import Vocab, tokenize
+from engine.metrics import ndcg_rows, standard_error
 from engine.results import Movie
 
 
@@ -199,10 +200,10 @@ def test_co_liked_queries_rank_by_cosine_and_ignore_chance_overlaps():
 
 def test_cluster_standard_error_counts_users_not_queries():
     values = np.array([1.0, 1.0, 0.0, 0.0])
-    naive = ev.standard_error(values)
+    naive = standard_error(values)
     assert naive == pytest.approx(np.std(values, ddof=1) / 2)
     # two users who each always hit or always miss: effectively 2 observations, not 4
-    clustered = ev.standard_error(values, np.array([1, 1, 2, 2]))
+    clustered = standard_error(values, np.array([1, 1, 2, 2]))
     assert clustered > naive
 
 
@@ -210,7 +211,7 @@ def test_per_query_ndcg_matches_ranking_metrics():
     qs = ev.QuerySet(np.array([0, 1]), [np.array([2, 3]), np.array([5])])
     ranked = np.array([[2, 9, 3] + [8] * 7, [9, 8, 7, 6, 5, 10, 11, 12, 13, 14]])
     hits = qs.relevance(20)[np.arange(2)[:, None], ranked]
-    per_query = ev.per_query_ndcg(hits, np.array([2, 1]))
+    per_query = ndcg_rows(hits, np.array([2, 1]))
     assert per_query.mean() == pytest.approx(ev.ranking_metrics(ranked, qs)["ndcg@10"])
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from engine.crossmedia import baseline
-from engine.crossmedia.evaluate import metrics, random_metrics
+from engine.crossmedia.evaluate import random_metrics, rank_metrics
 from engine.crossmedia.mood import (
     MOOD_COLUMNS,
     movie_mood_features,
@@ -114,7 +114,7 @@ def test_space_learns_a_planted_relation():
 
 
 def test_metrics_and_random_expectation():
-    m = metrics(np.array([1, 5, 60, 1000]))
+    m = rank_metrics(np.array([1, 5, 60, 1000]))
     assert m["hr@10"] == 0.5 and m["hr@50"] == 0.5 and m["median_rank"] == 32.5
     assert m["ndcg@10"] == pytest.approx((1 + 1 / np.log2(6)) / 4)
     r = random_metrics(10, 1000)
@@ -180,10 +180,14 @@ def test_playlist_for_a_movie(engine):
     assert all(p.song.spotify_url.endswith(p.song.track_id) and " -> " in p.reason for p in picks)
 
 
-def test_eval_on_built_version(quick_artifacts):
-    from engine.crossmedia.evaluate import evaluate_built, format_table, target_check
+def test_eval_on_built_version(quick_artifacts, data_dir):
+    from engine.artifacts import current_version
+    from engine.crossmedia.evaluate import evaluate, format_table, target_check
 
-    results = evaluate_built(quick_artifacts)
+    report = evaluate(current_version(quick_artifacts), data_dir)
+    results = report.tables
+    assert report.format() == format_table(results) + "\n" + target_check(results)
+    assert report.scalars["test_hr@50"] == round(results["learned space"]["hr@50"], 4)
     expected = {"learned space", "random (expected)", "popularity (MovieLens ratings)",
                 "genre-only", "hand-defined valence/arousal"}
     assert expected <= set(results)

@@ -23,7 +23,8 @@ from bot.store import FeedbackEvent, Store
 from engine import artifacts
 from engine.spec import StageSpec
 from jobs import retrain as jobs
-from jobs.scheduler import JobLock, JobLocked, Schedule, run_scheduler
+from jobs.runs import JobLock, JobLocked
+from jobs.scheduler import Schedule, run_scheduler
 
 FAKE: dict = {}
 

@@ -28,14 +28,6 @@ PACKAGES = ("bot", "engine", "jobs")
 # (importer prefix, forbidden imported prefixes)
 FORBIDDEN = {"engine": ("bot", "jobs")}
 
-# Cycles that other work streams of issue 12 are breaking; the lead empties this list when
-# they are merged. Each entry is the exact set of modules of one strongly connected component.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"engine.content.build", "engine.content.evaluate", "engine.content.fusion"}),
-    frozenset({"jobs.report", "jobs.retrain", "jobs.scheduler"}),
-}
-
-
 def module_names(root: Path, packages=PACKAGES) -> dict[str, Path]:
     """Dotted module name -> file, for every .py below the given top-level packages."""
     out = {}
@@ -161,8 +153,7 @@ def test_no_import_cycles_among_project_modules():
     graph, _ = import_graph(ROOT)
     assert len(graph) > 100  # really looked at the tree
     found = cycles(graph)
-    new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
-    assert not new, f"import cycles: {new}"
+    assert not found, f"import cycles: {[sorted(c) for c in found]}"
 
 
 # -- the checker catches planted violations --------------------------------------------------

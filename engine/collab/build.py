@@ -24,7 +24,7 @@ from .cold_items import content_neighbours
 from .diversity import title_stem
 from .interactions import Interactions, load_training_ratings
 from .models import ALS, EASE, Autoencoder, Popularity, RankingModel
-from .ranking_eval import calibrate_search_k, evaluate
+from .ranking_eval import calibrate_search_k, score_model
 from .split import HeldOut, Split, split_users
 from .vectors import VectorIndex
 
@@ -64,7 +64,7 @@ def select_model(ratings: pd.DataFrame, quick: bool, seed: int,
     for model in candidates(quick):
         started = time.perf_counter()
         model.fit(X)
-        metrics = evaluate(model, split.val, k=10)
+        metrics = score_model(model, split.val, k=10)
         metrics["fit_seconds"] = round(time.perf_counter() - started, 2)
         table[model.kind] = {m: round(v, 5) for m, v in metrics.items()}
         if best is None or metrics["ndcg@10"] > table[best.kind]["ndcg@10"]:

@@ -65,14 +65,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from engine.cli_args import settings_from
-    from engine.collab import evaluate
+    from engine.collab.evaluate import evaluate, write_outputs
 
-    datasets = args.dataset or list(evaluate.DATASETS)
-    reports = evaluate.run(settings_from(args).data_dir, datasets, quick=args.quick,
-                           seed=args.seed)
-    print()
-    print(evaluate.markdown(reports))
-    evaluate.write_outputs(reports, Path(args.json) if args.json else None,
-                           Path(args.markdown) if args.markdown else None,
-                           Path(args.chart) if args.chart else None)
+    report = evaluate(None, settings_from(args).data_dir, benchmark=True, datasets=args.dataset,
+                      quick=args.quick, seed=args.seed)
+    print(report.format())
+    write_outputs(report.tables, Path(args.json) if args.json else None,
+                  Path(args.markdown) if args.markdown else None,
+                  Path(args.chart) if args.chart else None)
     return 0

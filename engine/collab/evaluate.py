@@ -5,6 +5,10 @@ ratings are folded in and their later liked films must be found. The default mod
 best on *validation* NDCG@10 (as in the build); test numbers are reported for all, and the
 default is scored a second time through its Annoy index to measure what serving costs.
 Rating prediction: a random 80/20 split of the ratings; RMSE and MAE.
+
+``evaluate(version_dir, data_dir)`` without options reports the version's own held-out
+validation table, measured by the build on the version's split (re-measuring it would
+mean retraining); ``benchmark=True`` runs the side-by-side above on the raw data.
 """
 
 from __future__ import annotations
@@ -17,10 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..artifacts import read_manifest
+from ..errors import ComponentMissing
+from ..metrics import EvalReport, markdown_table, rating_errors
+from .build import candidates
 from .interactions import ML_100K, ML_SMALL, Interactions, load_ratings
-from .metrics import rating_errors
 from .models import RankingModel
-from .ranking_eval import calibrate_search_k, evaluate
+from .models.rating_blend import RatingBlend
+from .peers import ImplicitALS, surprise_errors
+from .ranking_eval import calibrate_search_k, score_model
 from .split import split_users
 from .vectors import VectorIndex
 
@@ -40,12 +49,9 @@ class DatasetReport:
 
 
 def ranking_models(quick: bool) -> list[RankingModel]:
-    from .build import candidates
-    from .peers import ImplicitALS
-
     models = candidates(quick)
     try:
-        import implicit  # noqa: F401 - benchmark-only extra
+        import implicit  # noqa: F401 - lazy: is the benchmark-only extra installed?
         models.append(ImplicitALS(factors=32 if quick else 64, iterations=5 if quick else 15))
     except ImportError:
         pass
@@ -61,8 +67,8 @@ def run_ranking(ratings: pd.DataFrame, report: DatasetReport, quick: bool, seed:
         started = time.perf_counter()
         model.fit(X)
         fit_s = time.perf_counter() - started
-        report.validation[model.kind] = evaluate(model, split.val, K)[f"ndcg@{K}"]
-        test = evaluate(model, split.test, K)
+        report.validation[model.kind] = score_model(model, split.val, K)[f"ndcg@{K}"]
+        test = score_model(model, split.test, K)
         test["fit_seconds"] = round(fit_s, 2)
         report.ranking[model.kind] = test
         fitted[model.kind] = model
@@ -73,7 +79,7 @@ def run_ranking(ratings: pd.DataFrame, report: DatasetReport, quick: bool, seed:
     model = fitted[report.default]
     index = VectorIndex.build(model.item_vectors(), trees=50, seed=seed)
     search_k, recall = calibrate_search_k(model, index, split.val)   # as the build does
-    served = evaluate(model, split.test, K, index=index)
+    served = score_model(model, split.test, K, index=index)
     exact = report.ranking[report.default][f"ndcg@{K}"]
     report.annoy = {"model": report.default, "search_k": search_k, "val_recall@10": recall,
                     "exact_ndcg@10": exact,
@@ -83,9 +89,6 @@ def run_ranking(ratings: pd.DataFrame, report: DatasetReport, quick: bool, seed:
 
 def run_rating(ratings: pd.DataFrame, report: DatasetReport, quick: bool, seed: int,
                log=print) -> None:
-    from .models.rating_blend import RatingBlend
-    from .peers import surprise_errors
-
     rng = np.random.default_rng(seed)
     mask = rng.random(len(ratings)) < 0.8
     train, test = ratings[mask], ratings[~mask]
@@ -120,46 +123,66 @@ def run(data_dir: Path, datasets: list[str], quick: bool = False, seed: int = 42
     return reports
 
 
+def evaluate(version_dir: Path | None, data_dir: Path, *, benchmark: bool = False,
+             datasets: list[str] | None = None, quick: bool = False, seed: int = 42,
+             log=print) -> EvalReport:
+    """The version's held-out validation table, or with ``benchmark`` every model side by
+    side on ``datasets`` (default: all; ``version_dir`` is not read then)."""
+    if not benchmark:
+        entry = read_manifest(Path(version_dir)).get("components", {}).get("collab")
+        if entry is None:
+            raise ComponentMissing("collab")
+        metrics = entry.get("metrics", {})
+        validation = metrics.get("validation", {})
+        scalars = {k: v for k, v in metrics.items() if k == "val_ndcg@10"}
+        return EvalReport("collab", validation, scalars, json.dumps(validation, indent=2))
+    reports = run(data_dir, datasets or list(DATASETS), quick=quick, seed=seed, log=log)
+    tables = to_json(reports)
+    scalars = {f"{r['name']}_{r['default']}_test_ndcg@{K}": r["ranking"][r["default"]][f"ndcg@{K}"]
+               for r in tables}
+    return EvalReport("collab", tables, scalars, "\n" + markdown(tables))
+
+
 # -- presentation ----------------------------------------------------------------
 RANK_COLS = ["precision@10", "recall@10", "ndcg@10", "hr@10", "map@10", "coverage"]
 
 
-def markdown(reports: list[DatasetReport]) -> str:
+def markdown(tables: list[dict]) -> str:
+    """The Markdown tables of ``to_json(reports)``."""
     lines = []
-    for r in reports:
-        lines += [f"### {r.name} ({r.ratings:,} ratings; test users: "
-                  f"{next(iter(r.ranking.values()))['users']})", "",
-                  "| model | val NDCG@10 | " + " | ".join(RANK_COLS) + " | fit s |",
-                  "|---|" + "---|" * (len(RANK_COLS) + 2)]
-        for name, m in r.ranking.items():
-            star = " (default)" if name == r.default else ""
-            lines.append(f"| {name}{star} | {r.validation[name]:.4f} | "
-                         + " | ".join(f"{m[c]:.4f}" for c in RANK_COLS)
-                         + f" | {m['fit_seconds']} |")
-        a = r.annoy
+    for r in tables:
+        lines += [f"### {r['name']} ({r['ratings']:,} ratings; test users: "
+                  f"{next(iter(r['ranking'].values()))['users']})", ""]
+        lines.append(markdown_table(
+            ["model", "val NDCG@10", *RANK_COLS, "fit s"],
+            ([f"{name}{' (default)' if name == r['default'] else ''}",
+              f"{r['validation'][name]:.4f}", *(f"{m[c]:.4f}" for c in RANK_COLS),
+              str(m["fit_seconds"])] for name, m in r["ranking"].items())))
+        a = r["annoy"]
         lines += ["", f"Served through Annoy ({a['model']}, search_k {a['search_k']}): NDCG@10 "
                   f"{a['annoy_ndcg@10']:.4f} vs exact {a['exact_ndcg@10']:.4f} "
-                  f"(loss {a['loss_pct']:.2f} %).", "",
-                  "| rating predictor | RMSE | MAE | fit s |", "|---|---|---|---|"]
-        for name, m in r.rating.items():
-            lines.append(f"| {name} | {m['rmse']:.4f} | {m['mae']:.4f} | {m['fit_seconds']} |")
+                  f"(loss {a['loss_pct']:.2f} %).", ""]
+        lines.append(markdown_table(
+            ["rating predictor", "RMSE", "MAE", "fit s"],
+            ([name, f"{m['rmse']:.4f}", f"{m['mae']:.4f}", str(m["fit_seconds"])]
+             for name, m in r["rating"].items())))
         lines.append("")
     return "\n".join(lines)
 
 
-def chart(reports: list[DatasetReport], path: Path) -> None:
-    import matplotlib
+def chart(tables: list[dict], path: Path) -> None:
+    import matplotlib  # lazy: matplotlib is slow to import and only the chart needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(reports), figsize=(5 * len(reports), 3.2), squeeze=False)
-    for ax, r in zip(axes[0], reports, strict=True):
-        names = list(r.ranking)
-        ndcg = [r.ranking[n]["ndcg@10"] for n in names]
-        colors = ["tab:orange" if n == r.default else "tab:blue" for n in names]
+    fig, axes = plt.subplots(1, len(tables), figsize=(5 * len(tables), 3.2), squeeze=False)
+    for ax, r in zip(axes[0], tables, strict=True):
+        names = list(r["ranking"])
+        ndcg = [r["ranking"][n]["ndcg@10"] for n in names]
+        colors = ["tab:orange" if n == r["default"] else "tab:blue" for n in names]
         ax.barh(names, ndcg, color=colors)
-        ax.set_title(f"{r.name}: test NDCG@10 (orange = default)", fontsize=9)
+        ax.set_title(f"{r['name']}: test NDCG@10 (orange = default)", fontsize=9)
         ax.invert_yaxis()
         ax.tick_params(labelsize=8)
     fig.tight_layout()
@@ -172,11 +195,12 @@ def to_json(reports: list[DatasetReport]) -> list[dict]:
     return [r.__dict__ for r in reports]
 
 
-def write_outputs(reports: list[DatasetReport], json_path: Path | None,
+def write_outputs(tables: list[dict], json_path: Path | None,
                   md_path: Path | None, chart_path: Path | None) -> None:
+    """``tables``: ``to_json(reports)`` (an ``EvalReport``'s tables)."""
     if json_path:
-        json_path.write_text(json.dumps(to_json(reports), indent=2, default=float))
+        json_path.write_text(json.dumps(tables, indent=2, default=float))
     if md_path:
-        md_path.write_text(markdown(reports))
+        md_path.write_text(markdown(tables))
     if chart_path:
-        chart(reports, chart_path)
+        chart(tables, chart_path)

@@ -52,7 +52,7 @@ def surprise_errors(train: pd.DataFrame, test: pd.DataFrame, seed: int,
         return {}
     import time
 
-    from .metrics import rating_errors
+    from ..metrics import rating_errors
 
     data = surprise.Dataset.load_from_df(train[["user", "item", "rating"]],
                                          surprise.Reader(rating_scale=(0.5, 5.0)))

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import coverage, ranking_metrics, top_k
+from ..metrics import coverage, evaluate_lists
 from .models.base import RankingModel
 from .split import HeldOut
 from .vectors import candidates
+
+
+def top_k(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best scores, skipping ``exclude`` (the user's own history)."""
+    s = np.array(scores, dtype=np.float32, copy=True)
+    s[exclude] = -np.inf
+    k = min(k, len(s))
+    part = np.argpartition(-s, k - 1)[:k]
+    return part[np.argsort(-s[part], kind="stable")]
+
+
+def ranking_metrics(ranked: list[np.ndarray], relevant: list[set[int]], k: int) -> dict[str, float]:
+    """Precision@k, Recall@k, NDCG@k, HR@k and MAP@k averaged over the users with at least
+    one held-out liked item (``users``: how many)."""
+    values = evaluate_lists(ranked, relevant, k)
+    return {**{name: float(np.mean(v)) for name, v in values.items()},
+            "users": len(values[f"ndcg@{k}"])}
 
 
 def rank_exact(model: RankingModel, held: HeldOut, k: int) -> list[np.ndarray]:
@@ -32,7 +49,9 @@ def rank_annoy(model: RankingModel, index, held: HeldOut, k: int) -> list[np.nda
     return out
 
 
-def evaluate(model: RankingModel, held: HeldOut, k: int = 10, index=None) -> dict[str, float]:
+def score_model(model: RankingModel, held: HeldOut, k: int = 10, index=None) -> dict[str, float]:
+    """Ranking metrics and coverage of one fitted model on held-out users, exactly (all
+    items) or through its Annoy ``index`` (the serving path)."""
     ranked = rank_annoy(model, index, held, k) if index is not None else rank_exact(model, held, k)
     metrics = ranking_metrics(ranked, held.targets, k)
     metrics["coverage"] = coverage(ranked, held.history.shape[1], k)

@@ -15,27 +15,26 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..datasets import movielens
 from ..errors import DataError
 from . import evaluate as ev
 from . import index as idx
-from .fusion import RULE, choose_fusion, fuse, usable_blocks
+from .fusion import RULE, BlockSimilarity, choose_fusion, fuse, usable_blocks
+from .layout import BLOCK_FILES, CONFIG
 from .metadata import metadata_vectors, vote_percentile
 from .serving import VECTORS
 from .text import movie_text
 from .tfidf import TfidfConfig, tfidf_vectors
 
-CONFIG = "content.json"
 # --quick: a smaller prior grid (the weight grid is 0.25 there) so the stage stays short
 QUICK_GRID = {"lams": (0.3, 0.6, 0.9), "gammas": (1.0, 16.0), "candidates": (50, 200)}
 # The issue's recall@10 target; the cheapest (n_trees, search_k) reaching it wins, which
 # keeps the latency target (p99 <= 1 ms) within reach for the 400-candidate rerank.
 RECALL_TARGET = 0.95
-BLOCK_FILES = {"tfidf": "tfidf.npy", "bilstm": "bilstm.npy", "metadata": "metadata.npy"}
 # The co-liked ground truth (evaluate.co_liked_queries): a query movie needs 10 fans in the
 # user group, its relevant movies are its 20 most co-liked ones with >= 3 fans in common.
 CO_LIKED = {"min_likes": 10, "top": 20, "min_co": 3}
@@ -46,8 +45,6 @@ MIN_VALIDATION_QUERIES = 30
 def ratings_for(ctx) -> pd.DataFrame:
     if "ratings" in ctx.tables:
         return ctx.tables["ratings"]
-    from ..datasets import movielens
-
     if ctx.ratings_path:
         return movielens.ratings(ctx.ratings_path)
     return movielens.small_ratings(ctx.data_dir)
@@ -55,8 +52,6 @@ def ratings_for(ctx) -> pd.DataFrame:
 
 def block_metric(val_q: ev.QuerySet):
     """vectors -> validation NDCG@10 of that block alone (centred cosine, as fused)."""
-    from .fusion import BlockSimilarity
-
     return lambda vectors: ev.evaluate_scores(
         BlockSimilarity({"b": vectors}, val_q.queries).scores({"b": 1.0}), val_q)["ndcg@10"]
 
@@ -67,7 +62,8 @@ def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool
 
     With validation queries (full builds), TF-IDF's per-field weights are chosen on them.
     """
-    from .train_encoder import EncoderConfig, train_encoder  # TensorFlow: build only
+    # lazy: TensorFlow takes seconds to import and only this build step needs it
+    from .train_encoder import EncoderConfig, train_encoder
 
     started = time.perf_counter()
     texts = [movie_text(row) for _, row in catalog.iterrows()]
@@ -157,6 +153,3 @@ def build_stage(ctx) -> dict:
                    **config})
     return {"files": files, "metrics": metrics, "params": params}
 
-
-def load_blocks(content_dir: Path) -> dict[str, np.ndarray]:
-    return {name: np.load(content_dir / f) for name, f in BLOCK_FILES.items()}

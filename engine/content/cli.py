@@ -55,17 +55,17 @@ def run_similar(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from engine.artifacts import current_version
     from engine.cli_args import settings_from
 
-    from .evaluate import evaluate_built, format_table
+    from .evaluate import evaluate
 
     settings = settings_from(args)
     ratings = Path(args.ratings) if args.ratings else None
-    tables = evaluate_built(settings.artifacts, settings.data_dir, ratings, args.prior_rows)
+    report = evaluate(current_version(Path(settings.artifacts)), settings.data_dir,
+                      ratings_path=ratings, prior_rows=args.prior_rows)
     if args.json:
-        print(json.dumps(tables, indent=2))
+        print(json.dumps(report.tables, indent=2))
         return 0
-    for name, table in tables.items():
-        print(f"\n## {name} ground truth, test users ({next(iter(table.values()))['queries']} queries)\n")
-        print(format_table(table))
+    print(report.format())
     return 0

@@ -19,6 +19,7 @@ score the top 10 with NDCG@10 and recall@10 = hits / min(10, number relevant).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,11 +27,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+
+from ..catalog import CATALOG_FILE
+from ..datasets import movielens
+from ..errors import ComponentMissing
+from ..metrics import EvalReport, evaluate_lists, markdown_table, mean_se, paired_difference
+from .fusion import FusionChoice, K, choose_fusion, fuse, l2_rows
+from .layout import CONFIG, load_blocks
+from .metadata import genre_matrix, vote_percentile
 
 log = logging.getLogger("moviebot.content.eval")
 
 LIKE = 4.0
-K = 10
 ADDED_WEIGHT = 0.1   # "served plus X": an unused block at the weight grid's step
 
 
@@ -83,8 +92,6 @@ def co_liked_queries(ratings: pd.DataFrame, users: np.ndarray, movie_ids: np.nda
                      min_likes: int = 10, top: int = 20, min_co: int = 3) -> QuerySet:
     """Item-level ground truth from ``users``' likes (module docstring); ``users`` of the
     result is None: the queries are movies, each its own unit for the standard error."""
-    from scipy import sparse
-
     row_of = pd.Series(np.arange(len(movie_ids)), index=movie_ids)
     liked = ratings[(ratings["rating"] >= LIKE) & ratings["userId"].isin(users)
                     & ratings["movieId"].isin(row_of.index)]
@@ -121,18 +128,11 @@ def top_k(scores: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-_DISCOUNT = 1.0 / np.log2(np.arange(2, K + 2))
-
-
 def per_query_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> tuple[np.ndarray, np.ndarray]:
     """(NDCG@k, recall@k) of every query, for means and paired standard errors."""
-    ndcg, recall = np.empty(len(qs)), np.empty(len(qs))
-    for i, (top, rel) in enumerate(zip(ranked[:, :k], qs.relevant, strict=True)):
-        hits = np.isin(top, rel)
-        ideal = _DISCOUNT[: min(k, len(rel))].sum()
-        ndcg[i] = (hits * _DISCOUNT[:k]).sum() / ideal
-        recall[i] = hits.sum() / min(k, len(rel))
-    return ndcg, recall
+    values = evaluate_lists(ranked[:, :k], (set(rel.tolist()) for rel in qs.relevant), k,
+                            ("ndcg", "recall"))
+    return values[f"ndcg@{k}"], values[f"recall@{k}"]
 
 
 def ranking_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> dict[str, float]:
@@ -144,37 +144,14 @@ def evaluate_scores(scores: np.ndarray, qs: QuerySet) -> dict[str, float]:
     return ranking_metrics(top_k(scores, qs.queries), qs)
 
 
-def per_query_ndcg(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
-    """NDCG@10 of every query from its top-10 hit matrix (n_queries, <=10), vectorised."""
-    k = hits.shape[1]
-    ideal = np.cumsum(_DISCOUNT)[np.minimum(n_relevant, K) - 1]
-    return (hits * _DISCOUNT[:k]).sum(axis=1) / ideal
-
-
-def standard_error(values: np.ndarray, clusters: np.ndarray | None = None) -> float:
-    """Standard error of the mean of per-query values.
-
-    Queries of the same user are correlated (same taste, same relevant set), so with
-    ``clusters`` (the user of each query) this is the cluster-robust standard error, i.e.
-    users, not queries, are the independent units. It is larger than the naive one.
-    """
-    n = len(values)
-    if n < 2:
-        return 0.0
-    if clusters is None:
-        return float(np.std(values, ddof=1) / np.sqrt(n))
-    dev = values - values.mean()
-    _, inverse = np.unique(clusters, return_inverse=True)
-    per_cluster = np.bincount(inverse, weights=dev)
-    g = len(per_cluster)
-    correction = g / (g - 1) if g > 1 else 1.0
-    return float(np.sqrt(correction * (per_cluster ** 2).sum()) / n)
+def table_row(ndcg: np.ndarray, recall: np.ndarray, clusters: np.ndarray | None = None) -> dict:
+    """One row of the table: mean NDCG@10 with its standard error, mean recall@10."""
+    mean, se = mean_se(ndcg, clusters)
+    return {"ndcg@10": mean, "recall@10": float(recall.mean()), "se": se, "queries": len(ndcg)}
 
 
 # -- scorers: (query rows) -> (n_queries, n_movies) scores ---------------------------
 def cosine_scorer(vectors: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    from .fusion import l2_rows
-
     normed = l2_rows(vectors)
     return lambda queries: normed[queries] @ normed.T
 
@@ -232,9 +209,6 @@ def evaluate_all(blocks: Mapping[str, np.ndarray], fused: np.ndarray, catalog: p
     """The table: each block alone, the served score, the served score without each of its
     blocks (paired difference to the served row, so "does fusing X help" has an answer
     with an error bar), and the baselines."""
-    from .fusion import fuse
-    from .metadata import genre_matrix
-
     genres, _ = genre_matrix(catalog)
     pop = popularity_of(catalog)
     prior = percentile ** choice.gamma
@@ -264,11 +238,10 @@ def evaluate_all(blocks: Mapping[str, np.ndarray], fused: np.ndarray, catalog: p
     served_ndcg = per_query["fused (served)"][0]
     table = {}
     for name, (ndcg, recall) in per_query.items():
-        row = {"ndcg@10": float(ndcg.mean()), "recall@10": float(recall.mean()),
-               "se": standard_error(ndcg, qs.users), "queries": len(qs)}
+        row = table_row(ndcg, recall, qs.users)
         if name.startswith(("served without", "served plus")):
-            diff = ndcg - served_ndcg
-            row.update({"delta_ndcg@10": float(diff.mean()), "se_delta": standard_error(diff, qs.users)})
+            delta, se_delta = paired_difference(ndcg, served_ndcg, qs.users)
+            row.update({"delta_ndcg@10": delta, "se_delta": se_delta})
         table[name] = row
     return table
 
@@ -279,12 +252,12 @@ def _batched(scorer, queries: np.ndarray, batch: int = 1024) -> np.ndarray:
 
 
 def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
-    lines = ["| model | NDCG@10 ± SE | recall@10 | vs served (paired) |", "|---|---|---|---|"]
+    rows = []
     for name, row in table.items():
         se = f" ± {row['se']:.4f}" if "se" in row else ""
         delta = (f"{row['delta_ndcg@10']:+.4f} ± {row['se_delta']:.4f}" if "delta_ndcg@10" in row else "")
-        lines.append(f"| {name} | {row['ndcg@10']:.4f}{se} | {row['recall@10']:.4f} | {delta} |")
-    return "\n".join(lines)
+        rows.append((name, f"{row['ndcg@10']:.4f}{se}", f"{row['recall@10']:.4f}", delta))
+    return markdown_table(("model", "NDCG@10 ± SE", "recall@10", "vs served (paired)"), rows)
 
 
 def load_ratings(path: Path) -> pd.DataFrame:
@@ -299,25 +272,14 @@ def query_sets(ratings: pd.DataFrame, movie_ids: np.ndarray, users: np.ndarray, 
             "per user": make_queries(ratings, users, movie_ids, config["per_user"], config["seed"])}
 
 
-def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | None = None,
-                   prior_rows: bool = False) -> dict[str, dict[str, dict[str, float]]]:
-    """Recompute the test-user tables (one per ground truth) from a built version."""
-    import json
-
-    from ..artifacts import current_version
-    from ..catalog import CATALOG_FILE
-    from ..datasets import movielens
-    from ..errors import ComponentMissing
-    from .build import CONFIG, load_blocks
-    from .fusion import FusionChoice, fuse
-    from .metadata import vote_percentile
-
-    version = current_version(Path(artifacts_root))
-    content = version / "content"
+def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = None,
+             prior_rows: bool = False) -> EvalReport:
+    """Recompute the test-user tables (one per ground truth) of a built version."""
+    content = Path(version_dir) / "content"
     if not (content / CONFIG).exists():
         raise ComponentMissing("content")
     config = json.loads((content / CONFIG).read_text())
-    catalog = pd.read_parquet(version / CATALOG_FILE)
+    catalog = pd.read_parquet(Path(version_dir) / CATALOG_FILE)
     ratings_path = ratings_path or (Path(config["ratings"]) if config.get("ratings") else None)
     ratings = (movielens.ratings(ratings_path) if ratings_path
                else movielens.small_ratings(data_dir))
@@ -333,7 +295,20 @@ def evaluate_built(artifacts_root: Path, data_dir: Path, ratings_path: Path | No
     if prior_rows:
         val_q = co_liked_queries(ratings, val_users, movie_ids, **config.get("co_liked", {}))
         tables["co-liked"].update(block_prior_rows(blocks, percentile, val_q, test_sets["co-liked"]))
-    return tables
+    return EvalReport("content", tables, scalars(tables), format_tables(tables))
+
+
+def scalars(tables: Mapping[str, Mapping[str, Mapping[str, float]]]) -> dict[str, float]:
+    """The served score as scalars (as the build stage writes them into the manifest)."""
+    return {"test_ndcg@10": round(tables["co-liked"]["fused (served)"]["ndcg@10"], 4),
+            "test_ndcg@10_per_user": round(tables["per user"]["fused (served)"]["ndcg@10"], 4)}
+
+
+def format_tables(tables: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """What `moviebot eval content` prints: one table per ground truth."""
+    return "\n".join(f"\n## {name} ground truth, test users "
+                     f"({next(iter(table.values()))['queries']} queries)\n\n{format_table(table)}"
+                     for name, table in tables.items())
 
 
 def block_prior_rows(blocks, percentile, val_q: QuerySet, test_q: QuerySet) -> dict:
@@ -343,8 +318,6 @@ def block_prior_rows(blocks, percentile, val_q: QuerySet, test_q: QuerySet) -> d
     A fairer comparison for the served score than the bare blocks: it shows how much
     of the gain is the prior and how much is the fusion.
     """
-    from .fusion import choose_fusion, fuse
-
     rows = {}
     for name, vecs in blocks.items():
         if not (np.linalg.norm(vecs, axis=1) > 0).any():
@@ -355,6 +328,5 @@ def block_prior_rows(blocks, percentile, val_q: QuerySet, test_q: QuerySet) -> d
         ndcg, recall = per_query_metrics(top_k(_batched(scorer, test_q.queries), test_q.queries), test_q)
         label = (f"{name} + its own prior (lam={choice.lam:g}, gamma={choice.gamma:g}, "
                  f"N={choice.n_candidates})")
-        rows[label] = {"ndcg@10": float(ndcg.mean()), "recall@10": float(recall.mean()),
-                       "se": standard_error(ndcg), "queries": len(test_q)}
+        rows[label] = table_row(ndcg, recall)
     return rows

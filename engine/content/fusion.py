@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..metrics import ndcg_rows, standard_error
+
+K = 10   # fusion is chosen on NDCG@K (the evaluation's K)
 TEXT_BLOCKS = ("tfidf", "bilstm")
 RULE = ("best validation NDCG@10 (co-liked ground truth) over the joint grid of block weights, "
         "lam, gamma and n_candidates; ties to the smaller lam, then the fewer candidates")
@@ -125,8 +128,6 @@ def choose_fusion(blocks: Mapping[str, np.ndarray], percentile: np.ndarray, qs, 
     ~9,000 configurations cost about as much as ~70 full rankings. ``qs`` is an
     ``evaluate.QuerySet``; returns the best configuration and every trial.
     """
-    from .evaluate import K, per_query_ndcg, standard_error
-
     sims = BlockSimilarity(blocks, qs.queries)
     n_items = len(percentile)
     relevance = qs.relevance(n_items)
@@ -137,7 +138,7 @@ def choose_fusion(blocks: Mapping[str, np.ndarray], percentile: np.ndarray, qs, 
     trials: list[dict] = []
 
     def record(weights, lam, gamma, n_cand, hits):
-        values = per_query_ndcg(hits, n_rel)
+        values = ndcg_rows(hits, n_rel, K)
         trials.append({"weights": weights, "lam": lam, "gamma": gamma, "n_candidates": n_cand,
                        "ndcg@10": float(values.mean()), "se": standard_error(values, qs.users)})
 

@@ -82,7 +82,7 @@ def build_stage(ctx: BuildContext) -> StageResult:
     np.save(out / "movie_ids.npy", movie_x.index.to_numpy(np.int64))
     np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy())
 
-    results = ev.evaluate(space, pairs, songs, catalog, mood, movie_x)
+    results = ev.evaluate_space(space, pairs, songs, catalog, mood, movie_x)
     (out / "eval.json").write_text(json.dumps(results, indent=1))
     learned = results["learned space"]
     best_baseline = max(m.get("hr@50", 0.0) for name, m in results.items()

@@ -77,14 +77,17 @@ def run_playlist(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.artifacts import current_version
     from engine.cli_args import settings_from
 
-    from .evaluate import evaluate_built, format_table, target_check
+    from .evaluate import evaluate
 
-    results = evaluate_built(settings_from(args).artifacts)
+    settings = settings_from(args)
+    report = evaluate(current_version(Path(settings.artifacts)), settings.data_dir)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(report.tables, indent=2))
         return 0
-    print(format_table(results))
-    print(target_check(results))
+    print(report.format())
     return 0

@@ -9,27 +9,34 @@ genre-only, the hand-defined valence/arousal mapping).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from ..errors import ComponentMissing
+from ..metrics import EvalReport, hits_from_ranks, markdown_table, ndcg_rows
 from . import baseline
-from .space import SONG_GENRES, VibeSpace, song_features, song_genre
+from .mood import movie_mood_features
+from .space import SONG_GENRES, VibeSpace, movie_features, song_features, song_genre
 from .train_space import is_test_movie, rank_in
 
 
-def metrics(ranks: np.ndarray) -> dict[str, float]:
+def rank_metrics(ranks: np.ndarray) -> dict[str, float]:
+    """HR@10, HR@50, NDCG@10 and the median rank of one true movie per pair, at ``ranks``."""
     ranks = np.asarray(ranks, dtype=float)
     if not len(ranks):
         return {"pairs": 0}
-    gains = np.where(ranks <= 10, 1.0 / np.log2(ranks + 1.0), 0.0)
-    return {"pairs": int(len(ranks)), "hr@10": float((ranks <= 10).mean()),
-            "hr@50": float((ranks <= 50).mean()), "ndcg@10": float(gains.mean()),
+    hits = hits_from_ranks(ranks, 50)
+    return {"pairs": int(len(ranks)), "hr@10": float(hits[:, :10].any(axis=1).mean()),
+            "hr@50": float(hits.any(axis=1).mean()),
+            "ndcg@10": float(ndcg_rows(hits[:, :10], np.ones(len(ranks), dtype=np.int64)).mean()),
             "median_rank": float(np.median(ranks))}
 
 
 def song_effect(with_song: np.ndarray, prior_only: np.ndarray) -> dict[str, float]:
     """Paired comparison per test pair: does knowing the song move the true movie up?"""
-    from scipy.stats import wilcoxon
+    from scipy.stats import wilcoxon  # lazy: scipy.stats is slow to import; eval only
 
     diff = prior_only.astype(float) - with_song.astype(float)
     p = float(wilcoxon(prior_only, with_song).pvalue) if np.any(diff) else 1.0
@@ -38,12 +45,9 @@ def song_effect(with_song: np.ndarray, prior_only: np.ndarray) -> dict[str, floa
 
 
 def random_metrics(pairs: int, n_movies: int) -> dict[str, float]:
-    """Exact expectations for a uniformly random ranking (no sampling noise)."""
-    r = np.arange(1, n_movies + 1, dtype=float)
-    gains = np.where(r <= 10, 1.0 / np.log2(r + 1.0), 0.0)
-    return {"pairs": int(pairs), "hr@10": min(10, n_movies) / n_movies,
-            "hr@50": min(50, n_movies) / n_movies, "ndcg@10": float(gains.mean()),
-            "median_rank": float(np.median(r))}
+    """Exact expectations for a uniformly random ranking (no sampling noise): the metrics
+    of every rank 1..n once."""
+    return {**rank_metrics(np.arange(1, n_movies + 1)), "pairs": int(pairs)}
 
 
 def genre_affinity(train_songs: pd.DataFrame, train_movie_genres: list[list[str]],
@@ -89,7 +93,7 @@ def genre_only_scores(songs: pd.DataFrame, movie_genres: list[list[str]],
     return song_m @ table @ movies.T
 
 
-def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog: pd.DataFrame,
+def evaluate_space(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog: pd.DataFrame,
              mood: pd.DataFrame, movie_x: pd.DataFrame) -> dict[str, dict]:
     """Metrics per method on the test-fold pairs; candidates are all catalog movies.
 
@@ -107,11 +111,11 @@ def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog
     x = song_features(test_songs)
     learned = space.embed_songs(x) @ space.embed_movies(movie_x.to_numpy(np.float32)).T
     learned_ranks = rank_in(learned, ids, true)
-    results["learned space"] = metrics(learned_ranks)
+    results["learned space"] = rank_metrics(learned_ranks)
     # ablation: the learned per-movie prior alone (the song's constant-1 row), same for all songs
     prior = space.embed_movies(movie_x.to_numpy(np.float32)) @ space.song_proj[-1]
     prior_ranks = rank_in(np.broadcast_to(prior, (len(test), len(ids))), ids, true)
-    results["(ablation) learned movie prior, no song"] = metrics(prior_ranks)
+    results["(ablation) learned movie prior, no song"] = rank_metrics(prior_ranks)
     results["(ablation) learned movie prior, no song"]["song_helps"] = song_effect(
         learned_ranks, prior_ranks)
 
@@ -119,45 +123,36 @@ def evaluate(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame, catalog
 
     counts = catalog.set_index("movie_id").loc[ids, "rating_count"].fillna(0).to_numpy(float)
     pop = np.broadcast_to(counts, (len(test), len(ids)))
-    results["popularity (MovieLens ratings)"] = metrics(rank_in(pop, ids, true))
+    results["popularity (MovieLens ratings)"] = rank_metrics(rank_in(pop, ids, true))
     votes = catalog.set_index("movie_id").loc[ids, "vote_count"].fillna(0).to_numpy(float)
-    results["popularity (TMDB votes)"] = metrics(
+    results["popularity (TMDB votes)"] = rank_metrics(
         rank_in(np.broadcast_to(votes, (len(test), len(ids))), ids, true))
 
     genres_by_id = catalog.set_index("movie_id")["genres"].map(lambda g: [str(x) for x in g])
     movie_genres = genres_by_id.loc[ids].tolist()
     train_songs = songs_by_id.loc[train["track_id"]].reset_index()
     lift = genre_affinity(train_songs, genres_by_id.loc[train["movie_id"]].tolist(), movie_genres)
-    results["genre-only"] = metrics(rank_in(genre_only_scores(test_songs, movie_genres, lift),
+    results["genre-only"] = rank_metrics(rank_in(genre_only_scores(test_songs, movie_genres, lift),
                                             ids, true))
 
     hand = baseline.scores(baseline.song_valence_arousal(test_songs),
                            baseline.movie_valence_arousal(mood.loc[ids]))
-    results["hand-defined valence/arousal"] = metrics(rank_in(hand, ids, true))
+    results["hand-defined valence/arousal"] = rank_metrics(rank_in(hand, ids, true))
     return results
 
 
 def format_table(results: dict[str, dict]) -> str:
-    lines = ["| method | pairs | HR@10 | HR@50 | NDCG@10 | median rank |",
-             "|---|---|---|---|---|---|"]
-    for name, m in results.items():
-        lines.append(f"| {name} | {m.get('pairs', 0)} | {m.get('hr@10', 0):.3f} | "
-                     f"{m.get('hr@50', 0):.3f} | {m.get('ndcg@10', 0):.3f} | "
-                     f"{m.get('median_rank', float('nan')):.0f} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ("method", "pairs", "HR@10", "HR@50", "NDCG@10", "median rank"),
+        ((name, str(m.get("pairs", 0)), f"{m.get('hr@10', 0):.3f}", f"{m.get('hr@50', 0):.3f}",
+          f"{m.get('ndcg@10', 0):.3f}", f"{m.get('median_rank', float('nan')):.0f}")
+         for name, m in results.items()))
 
 
-def evaluate_built(artifacts_root) -> dict[str, dict]:
-    """Re-run the test-fold evaluation on a built version (its space, pairs and tables)."""
-    from pathlib import Path
-
-    from engine.artifacts import current_version
-    from engine.errors import ComponentMissing
-
-    from .mood import movie_mood_features
-    from .space import movie_features
-
-    version = current_version(Path(artifacts_root))
+def evaluate(version_dir: Path, data_dir: Path) -> EvalReport:
+    """Re-run the test-fold evaluation on a built version (its space, pairs and tables);
+    ``data_dir`` is not read: everything comes from the version."""
+    version = Path(version_dir)
     cm = version / "crossmedia"
     if not (cm / "space.npz").exists():
         raise ComponentMissing("crossmedia")
@@ -166,7 +161,16 @@ def evaluate_built(artifacts_root) -> dict[str, dict]:
     pairs = pd.read_parquet(cm / "pairs.parquet")
     mood = movie_mood_features(catalog)
     movie_x = movie_features(mood, catalog["year"].to_numpy())
-    return evaluate(VibeSpace.load(cm), pairs, songs, catalog, mood, movie_x)
+    results = evaluate_space(VibeSpace.load(cm), pairs, songs, catalog, mood, movie_x)
+    return EvalReport("crossmedia", results, scalars(results),
+                      format_table(results) + "\n" + target_check(results))
+
+
+def scalars(results: dict[str, dict]) -> dict[str, float]:
+    """The learned space's test-fold numbers (as the build stage writes them)."""
+    learned = results.get("learned space", {})
+    return {**{f"test_{m}": round(learned.get(m, 0.0), 4) for m in ("hr@10", "hr@50", "ndcg@10")},
+            "test_median_rank": learned.get("median_rank", float("nan"))}
 
 
 def target_check(results: dict[str, dict]) -> str:

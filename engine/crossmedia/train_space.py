@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from ..metrics import hits_from_ranks
 from .space import VibeSpace, with_bias
 
 
@@ -141,7 +142,7 @@ def tune(song_x: np.ndarray, pair_movie_ids: np.ndarray, movie_feats: pd.DataFra
         space = fit_space(song_x[~valid], pair_movie_ids[~valid], movie_feats, params,
                           exclude_valid=True)
         ranks = ranks_of(space, song_x[valid], pair_movie_ids[valid], candidates)
-        hr = float((ranks <= 50).mean()) if len(ranks) else 0.0
+        hr = float(hits_from_ranks(ranks, 50).any(axis=1).mean()) if len(ranks) else 0.0
         log.append({"l2": params.l2, "l2_prior": params.l2_prior, "dim": params.dim,
                     "valid_hr50": round(hr, 4),
                     "valid_pairs": int(valid.sum())})
