@@ -8,11 +8,12 @@ translates: it turns a platform event into an `Incoming` and calls one of
     await self.command_text(ev, "rate", "Heat 4.5")  # a typed command's argument text ("!rate Heat 4.5")
     await self.press(ev, payload)                    # a button's payload (decoded by bot.actions)
 
-and it implements three primitives that draw on the platform:
+and it implements two primitives that draw on the platform:
 
     async def send(self, ev, reply) -> list[Sent]    # render and send; the messages sent
     async def toast(self, ev, text | None)           # a short private answer to a press (None: just acknowledge)
-    async def confirm... (nothing: the platform's own ack, after `settle`)
+
+(optionally `send_done(ev, sent)`, called once the sent cards are remembered).
 
 Everything else is owned here, once:
   * the per-user rate limit (`UserRateLimit`, a token bucket; one "slow down" per burst);
