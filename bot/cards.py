@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.errors import AmbiguousTitle, UnknownTitle
 from engine.results import Movie
 
+from .actions import Action
 from .replies import Button, Card, Reply
 
 
@@ -34,30 +37,23 @@ def movie_card(movie: Movie, reason: str = "", full: bool = False) -> Card:
         facts.append("Starring: " + ", ".join(movie.cast[: 5 if full else 3]))
     if facts:
         body = (body + "\n" if body else "") + " · ".join(facts)
-    buttons = [Button("👍", f"like:{movie.movie_id}"), Button("👎", f"dislike:{movie.movie_id}"),
-               Button("More like this", f"more:{movie.movie_id}")]
+    buttons = [Button("👍", Action.like(movie.movie_id)), Button("👎", Action.dislike(movie.movie_id)),
+               Button("More like this", Action.more(movie.movie_id))]
     if movie.trailer_url:
         buttons.append(Button("Trailer", url=movie.trailer_url))
-    buttons.append(Button("➕ Watchlist", f"watch:{movie.movie_id}"))
+    buttons.append(Button("➕ Watchlist", Action.watch(movie.movie_id)))
     return Card(title=movie.label, subtitle=movie_subtitle(movie, all_genres=full), body=body, reason=reason,
                 image_url=movie.poster_url, link_url=movie.trailer_url or movie.imdb_url,
                 movie_id=movie.movie_id, buttons=buttons)
 
 
-def title_error_reply(err: UnknownTitle | AmbiguousTitle, action: str) -> Reply:
-    """Unknown titles get suggestions, ambiguous ones a choice; both as tappable buttons."""
+def title_error_reply(err: UnknownTitle | AmbiguousTitle, choice: Callable[[int], Action]) -> Reply:
+    """Unknown titles get suggestions, ambiguous ones a choice; both as tappable buttons
+    (``choice(movie_id)``: the action that re-runs the command for the picked movie)."""
     options = err.candidates if isinstance(err, AmbiguousTitle) else err.suggestions
     if err.kind == "song":  # a song choice re-runs /song with the exact Spotify track
         return Reply(text=str(err), is_error=True,
-                     buttons=[Button(c.label, f"song:{c.ref}") for c in options if c.ref])
+                     buttons=[Button(c.label, Action.song(c.ref)) for c in options
+                              if c.ref and Action.is_track(c.ref)])
     return Reply(text=str(err), is_error=True,
-                 buttons=[Button(c.label, f"{action}:{c.movie_id}") for c in options])
-
-
-def page_action(command: str, page: int, arg: str = "") -> str:
-    """"page:similar:2:318"; the argument is left out when it would not fit in 64 bytes
-    (the reply context stored with the message has it)."""
-    action = f"page:{command}:{page}"
-    if arg and len((action + ":" + arg).encode()) <= 64:
-        action += ":" + arg
-    return action
+                 buttons=[Button(c.label, choice(c.movie_id)) for c in options])

@@ -24,19 +24,17 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli import settings_from
     from engine import Engine
 
-    from .commands import CommandLayer, User
-    from .console import chat, render
+    from .commands import CommandLayer
+    from .console import ConsoleFrontend, chat
 
     settings = settings_from(args)
     engine = Engine.load(settings.artifacts)
     layer = CommandLayer(lambda: engine)
     if args.command:
         async def answer_all() -> None:
-            user = User("console", "local", "you", is_admin=True)
+            console = ConsoleFrontend(layer)
             for message in args.command:
-                reply = await layer.handle(message, user)
-                if reply is not None:
-                    print(render(reply)[0])
+                await console.line(message)
         asyncio.run(answer_all())
         return 0
     asyncio.run(chat(layer))

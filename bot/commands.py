@@ -1,9 +1,13 @@
-"""The platform-neutral command layer: parse -> validate -> engine -> Reply.
+"""The platform-neutral command layer: typed arguments -> engine -> Reply.
 
-Telegram, Discord and the console call `CommandLayer.handle()` with the text a user sent,
-`press()` with a button action, and `reaction()` with an emoji put on (or taken off) one
-of the bot's messages; they render the `Reply` they get back. Nothing here knows about
-any platform; everything a user can get wrong ends as a friendly `Reply`, never a raise.
+Every command is declared once, on its handler, with `COMMANDS.command(...)` (see
+`bot.registry`): its name, typed arguments, help line, aliases and whether it is for
+admins. Front-ends call `run(name, values, user)` with typed values (a slash command),
+`run_text(name, text, user)` with the arguments of a typed command ("!info heat"), or
+`handle(text, user)` with a whole chat line; `press()` with a button's `Action`; and
+`reaction()` with an emoji put on (or taken off) one of the bot's messages. They render
+the `Reply` they get back. Nothing here knows about any platform; everything a user can
+get wrong ends as a friendly `Reply`, never a raise.
 
 Feedback (👍/👎 reactions, like/dislike buttons, /rate) goes to the store with an
 idempotency key, so a platform delivering the same event twice stores it once.
@@ -15,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,35 +27,30 @@ from typing import Any
 from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
 from engine.queries import HistoryQuery, MovieQuery, ResolvedSong, SongQuery
-from engine.results import Movie, Recommendations
+from engine.results import Filters, Movie, Recommendations
 
-from .cards import movie_card, page_action, title_error_reply
+from .actions import MAX_PAGES, Action, InvalidAction, PageQuery
+from .cards import movie_card, title_error_reply
 from .memory import MessageBatcher, is_outage
-from .parsing import Command, emoji_signal, filters_text, parse, parse_filters, parse_rating
-from .replies import Button, Reply
+from .parsing import check_stars, emoji_signal, parse, parse_filters, parse_rating
+from .registry import FILTERS, Arg, CommandSpec, Registry
+from .replies import APOLOGY, EXPIRED, Button, Reply
 
 log = logging.getLogger("moviebot.commands")
 
 PAGE_SIZE = 5
 RECENT_CARDS = 20_000      # card -> movie mappings kept in memory
-MAX_PAGES = 6
 
-HELP_TEXT = """I recommend movies. Try:
-/info <title> – facts, poster and trailer (typos are fine: /info the godfater)
-/similar <title> – movies like that one
-/song <song or artist> – movies with the vibe of a song
-/recommend – picks from your 👍/👎 and ratings
-/rate <title> <0.5-5> – e.g. /rate Heat 4.5
-/watchlist add <title> · /watchlist remove <title> · /watchlist
-/search <text> – find titles
-/forget – delete everything I stored about you
-Or just send me a movie title. React 👍 or 👎 to any movie card to teach me your taste.
+HELP_HEAD = "I recommend movies. Try:"
+HELP_FOOT = """Or just send me a movie title. React 👍 or 👎 to any movie card to teach me your taste.
 Filters for /similar, /song and /recommend: genre:comedy after:1990 before:2005"""
 
 START_TEXT = """Hi {name}! 🎬 I'm MovieBot.
 Tell me a movie you love (just type its title), or try /similar The Matrix.
 Every movie I show you has 👍 and 👎: tap or react, and /recommend gets more personal.
 /help lists everything."""
+
+COMMANDS = Registry()      # filled by the @COMMANDS.command declarations below
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,25 @@ class MessageRef:
         return f"{self.platform}:{self.chat_id}:{self.message_id}"
 
 
-Handler = Callable[["CommandLayer", Command, User], Awaitable[Reply]]
+def _title_and_filters(name: str) -> Callable[[str], dict[str, Any]]:
+    def read(text: str) -> dict[str, Any]:
+        rest, filters = parse_filters(text)
+        return {name: rest, "filters": filters}
+    return read
+
+
+def _only_filters(text: str) -> dict[str, Any]:
+    return {"filters": parse_filters(text)[1]}
+
+
+def _title_and_stars(text: str) -> dict[str, Any]:
+    title, stars = parse_rating(text)
+    return {"title": title, "stars": stars}
+
+
+def _watchlist_args(text: str) -> dict[str, Any]:
+    verb, _, title = text.partition(" ")
+    return {"action": verb.lower(), "title": title.strip()}
 
 
 class CommandLayer:
@@ -94,85 +111,103 @@ class CommandLayer:
         self._locks = [asyncio.Lock() for _ in range(64)]   # striped by reaction key
         self._messages = MessageBatcher(store) if store is not None else None
         self._recent: OrderedDict[str, int] = OrderedDict()   # message ref -> movie id
-        self.handlers: dict[str, Handler] = {
-            "start": CommandLayer.cmd_start,
-            "help": CommandLayer.cmd_help,
-            "info": CommandLayer.cmd_info,
-            "search": CommandLayer.cmd_search,
-            "title": CommandLayer.cmd_info,
-            "similar": CommandLayer.cmd_similar,
-            "song": CommandLayer.cmd_song,
-            "recommend": CommandLayer.cmd_recommend,
-            "rate": CommandLayer.cmd_rate,
-            "watchlist": CommandLayer.cmd_watchlist,
-            "forget": CommandLayer.cmd_forget,
-            "stats": CommandLayer.cmd_stats,
-        }
 
     @property
     def engine(self) -> Engine:
         return self.get_engine()
 
+    # -- entry points ----------------------------------------------------------------
     async def handle(self, text: str, user: User) -> Reply | None:
-        """Answer one message; never raises. None: the message was for another bot."""
+        """Answer one chat line; never raises. None: the message was for another bot."""
         try:
             command = parse(text, self.bot_username)
-            if command is None:
-                return None
-            return await self.run(command, user)
         except MovieBotError as err:
             return Reply(text=str(err), is_error=True)
+        if command is None:
+            return None
+        return await self.run_text(command.name, command.args, user)
 
-    async def run(self, command: Command, user: User) -> Reply:
+    async def run_text(self, name: str, text: str, user: User) -> Reply:
+        """``/name text``: the spec reads its typed arguments from ``text``."""
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return Reply(text=f"I don't know /{name}. Try /help.", is_error=True)
+        return await self._call(spec, user, lambda: spec.read(text))
+
+    async def run(self, name: str, values: Mapping[str, Any], user: User) -> Reply:
+        """Run one command with typed argument values (a slash command's parameters)."""
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return Reply(text=f"I don't know /{name}. Try /help.", is_error=True)
+        return await self._call(spec, user, lambda: values)
+
+    async def _call(self, spec: CommandSpec, user: User,
+                    values: Callable[[], Mapping[str, Any]]) -> Reply:
+        if spec.admin_only and not user.is_admin:
+            return Reply(text=f"/{spec.name} is for the bot's admins.", is_error=True)
+        return await self._answer(
+            lambda: spec.handler(self, user, **spec.bind(values())), spec.choice, spec.name)
+
+    async def _answer(self, call: Callable[[], Awaitable[Reply]],
+                      choice: Callable[[int], Action], what: str) -> Reply:
+        """Run a handler; every error a user can cause becomes a friendly Reply."""
         try:
-            handler = self.handlers.get(command.name)
-            if handler is None:
-                return Reply(text=f"I don't know /{command.name}. Try /help.", is_error=True)
-            return await handler(self, command, user)
+            return await call()
         except (UnknownTitle, AmbiguousTitle) as err:
-            action = {"similar": "more", "watchlist": "watch"}.get(command.name, "info")
-            return title_error_reply(err, action)
+            return title_error_reply(err, choice)
         except MovieBotError as err:
             return Reply(text=str(err), is_error=True)
         except Exception:  # a bug must never put a traceback into a chat
-            log.exception("command failed: %r", (command.name, command.args[:200]))
-            return Reply(text="Sorry, something went wrong on my side. Please try again.",
-                         is_error=True)
+            log.exception("%s failed", what)
+            return Reply(text=APOLOGY, is_error=True)
 
-    async def press(self, action: str, user: User, message_ref: MessageRef | None = None,
+    async def press(self, action: Action | str, user: User, message_ref: MessageRef | None = None,
                     event_id: str | None = None) -> Reply | None:
-        """A button was pressed; ``action`` is a Button.action like "info:318".
+        """A button was pressed: its `Action`, or the payload a platform handed back
+        ("more:318"), decoded here; a payload that is not one of ours has expired.
 
         ``event_id`` is the platform's id for this press (Telegram callback query id,
         Discord interaction id): a redelivered press is then stored once.
         """
-        verb, _, arg = (action or "").partition(":")
-        try:
-            if verb in ("info", "more", "watch") and arg.isdigit():
-                name = {"info": "info", "more": "similar", "watch": "watchlist"}[verb]
-                args = f"add #{arg}" if verb == "watch" else f"#{arg}"
-                return await self.run(Command(name, args), user)
-            if verb in ("like", "dislike") and arg.isdigit():
-                movie = self.engine.movie(int(arg))     # a forged id fails here, unstored
-                key = (f"{user.platform}:button:{event_id}" if event_id
-                       else f"{user.platform}:button:{message_ref}:{user.user_id}:{verb}:{time.time_ns()}")
-                await self.record(user, movie.movie_id, verb, key,
-                                  source=f"{user.platform}:button", message_ref=message_ref)
-                mark = "👍" if verb == "like" else "👎"
-                return Reply(text=f"{mark} Noted for {movie.label}. /recommend uses it.")
-            if verb == "song" and arg.isalnum():
-                return await self.run(Command("song", f"spotify:track:{arg}"), user)
-            if verb == "page":
-                return await self._page(arg, user, message_ref)
-            if verb == "forget":
-                return await self._forget(arg == "yes", user)
-        except MovieBotError as err:
-            return Reply(text=str(err), is_error=True)
-        except Exception:
-            log.exception("button failed: %r", action[:80])
-            return Reply(text="Sorry, something went wrong on my side. Please try again.",
-                         is_error=True)
-        return Reply(text="That button has expired. Try the command again.", is_error=True)
+        if isinstance(action, str):
+            try:
+                action = Action.decode(action)
+            except InvalidAction:
+                return Reply(text=EXPIRED, is_error=True)
+        verb = action.verb
+        if verb == "info":
+            return await self._answer(lambda: self._info(self.engine.movie(action.movie_id)),
+                                      Action.info, "info button")
+        if verb == "more":
+            return await self._answer(
+                lambda: self._similar(self.engine.movie(action.movie_id), Filters(), 0),
+                Action.more, "more button")
+        if verb == "watch":
+            return await self._answer(
+                lambda: self._watchlist(user, "add", self.engine.movie(action.movie_id)),
+                Action.watch, "watch button")
+        if verb == "song":
+            return await self._answer(lambda: self._song(f"spotify:track:{action.track}", Filters(), 0),
+                                      Action.info, "song button")
+        if verb in ("like", "dislike"):
+            return await self._answer(lambda: self._feedback_button(action, user, message_ref, event_id),
+                                      Action.info, "feedback button")
+        if verb == "forget":
+            return await self._answer(lambda: self._forget(action.confirm, user),
+                                      Action.info, "forget button")
+        return await self._answer(lambda: self._page(action, user, message_ref),
+                                  Action.info, "page button")
+
+    async def _feedback_button(self, action: Action, user: User, message_ref: MessageRef | None,
+                               event_id: str | None) -> Reply:
+        verb = action.verb
+        movie = self.engine.movie(action.movie_id)     # a forged id fails here, unstored
+        key = (f"{user.platform}:button:{event_id}" if event_id
+               else f"{user.platform}:button:{message_ref}:{user.user_id}:{verb}:{time.time_ns()}")
+        await self.record(user, movie.movie_id, verb, key,
+                          source=f"{user.platform}:button", message_ref=message_ref)
+        mark = "👍" if verb == "like" else "👎"
+        return Reply(text=f"{mark} Noted for {movie.label}. /recommend uses it.")
 
     # -- feedback and memory -------------------------------------------------------
     def _need_store(self) -> Any:
@@ -294,7 +329,7 @@ class CommandLayer:
             log.info("TMDB enrichment skipped")
             return movies
 
-    async def _cards(self, recs: Recommendations, page: int, command: str, arg: str,
+    async def _cards(self, recs: Recommendations, page: int, command: str, query: PageQuery,
                      context: dict, heading: str) -> Reply:
         start = page * self.page_size
         chunk = recs.results[start:start + self.page_size]
@@ -304,75 +339,81 @@ class CommandLayer:
         cards = [movie_card(m, reason=r.reason) for m, r in zip(movies, chunk, strict=True)]
         buttons = []
         if page > 0:
-            buttons.append(Button("◀ Back", page_action(command, page - 1, arg)))
+            buttons.append(Button("◀ Back", Action.page(command, query, page - 1)))
         if len(recs.results) > start + self.page_size and page + 1 < MAX_PAGES:
-            buttons.append(Button("More ▶", page_action(command, page + 1, arg)))
+            buttons.append(Button("More ▶", Action.page(command, query, page + 1)))
         return Reply(text=heading if page == 0 else f"{heading} (page {page + 1})",
-                     cards=cards, buttons=buttons, context={**context, "page": page})
+                     cards=cards, buttons=buttons,
+                     context={"command": command, "query": query.encode(), **context, "page": page})
 
-    async def _page(self, arg: str, user: User, ref: MessageRef | None) -> Reply:
-        command, _, rest = arg.partition(":")
-        page_text, _, query = rest.partition(":")
-        if not page_text.isdigit() or int(page_text) >= MAX_PAGES:
-            return Reply(text="That button has expired. Try the command again.", is_error=True)
-        page = int(page_text)
-        if not query and ref is not None and self.store is not None:
+    async def _page(self, action: Action, user: User, ref: MessageRef | None) -> Reply:
+        query = action.query
+        if query is None and ref is not None and self.store is not None:
+            # The query did not fit in the button: it is in the stored reply context.
             sent = await self.store.lookup_message(ref.platform, ref.chat_id, ref.message_id)
-            query = str((sent.context or {}).get("query", "")) if sent else ""
-        if command == "recommend":
-            return await self.cmd_recommend(Command("recommend", query), user, page)
-        if command == "similar" and query:
-            return await self.cmd_similar(Command("similar", query), user, page)
-        if command == "song" and query:
-            return await self.cmd_song(Command("song", query), user, page)
-        return Reply(text="That button has expired. Try the command again.", is_error=True)
+            stored = (sent.context or {}).get("query") if sent else None
+            if isinstance(stored, str):
+                try:
+                    query = PageQuery.decode(stored)
+                except InvalidAction:
+                    query = None
+        if action.command == "recommend":
+            return await self._recommend(user, (query or PageQuery()).filters(), action.n)
+        if action.command == "similar" and query is not None and query.movie_id is not None:
+            return await self._similar(self.engine.movie(query.movie_id), query.filters(), action.n)
+        if action.command == "song" and query is not None and query.text:
+            return await self._song(query.text, query.filters(), action.n)
+        return Reply(text=EXPIRED, is_error=True)
 
-    # -- commands -------------------------------------------------------------
-    async def cmd_start(self, command: Command, user: User) -> Reply:
+    # -- commands: each declared once, on its handler ---------------------------------
+    @COMMANDS.command("start", "what I can do, and how to teach me your taste")
+    async def cmd_start(self, user: User) -> Reply:
         name = user.display_name.split()[0] if user.display_name.strip() else "there"
         return Reply(text=START_TEXT.format(name=name),
-                     buttons=[Button("Try: The Matrix", "more:2571"),
-                              Button("Try: Toy Story", "more:1")])
+                     buttons=[Button("Try: The Matrix", Action.more(2571)),
+                              Button("Try: Toy Story", Action.more(1))])
 
-    async def cmd_help(self, command: Command, user: User) -> Reply:
-        return Reply(text=HELP_TEXT)
+    @COMMANDS.command("help", "this list")
+    async def cmd_help(self, user: User) -> Reply:
+        return Reply(text=help_text())
 
-    async def cmd_info(self, command: Command, user: User) -> Reply:
-        if not command.args:
+    @COMMANDS.command("info", "facts, poster and trailer (typos are fine: /info the godfater)",
+                      Arg("title", "a movie title (typos are fine)", greedy=True), aliases=("title",))
+    async def cmd_info(self, user: User, title: str = "") -> Reply:
+        if not title:
             raise InvalidInput("Which movie? For example: /info Toy Story")
-        movie = self.engine.resolve(command.args)
+        return await self._info(self.engine.resolve(title))
+
+    async def _info(self, movie: Movie) -> Reply:
         movie = (await self._enrich([movie]))[0]
         return Reply(cards=[movie_card(movie, full=True)],
                      context={"command": "info", "movie_id": movie.movie_id})
 
-    async def cmd_search(self, command: Command, user: User) -> Reply:
-        if not command.args:
-            raise InvalidInput("What should I search for? For example: /search godfather")
-        found = self.engine.search(command.args, k=8)
-        if not found:
-            return Reply(text=f"No titles match “{command.args}”.", is_error=True)
-        lines = "\n".join(f"{i}. {c.label}" for i, c in enumerate(found, 1))
-        return Reply(text=f"Titles matching “{command.args}”:\n{lines}",
-                     buttons=[Button(c.label, f"info:{c.movie_id}") for c in found])
-
-    async def cmd_similar(self, command: Command, user: User, page: int = 0) -> Reply:
-        title, filters = parse_filters(command.args)
+    @COMMANDS.command("similar", "movies like that one",
+                      Arg("title", "a movie title", greedy=True), FILTERS,
+                      read=_title_and_filters("title"), choice=Action.more)
+    async def cmd_similar(self, user: User, title: str = "", filters: Filters | None = None) -> Reply:
         if not title:
             raise InvalidInput("Like which movie? For example: /similar Heat")
-        movie = self.engine.resolve(title)
+        return await self._similar(self.engine.resolve(title), filters or Filters(), 0)
+
+    async def _similar(self, movie: Movie, filters: Filters, page: int) -> Reply:
         k = (page + 1) * self.page_size + 1
         recs = self.engine.recommend("content", MovieQuery(movie), k=k,
                                      filters=None if filters.is_empty() else filters)
-        query = f"#{movie.movie_id}" + filters_text(command.args)
-        return await self._cards(recs, page, "similar", query,
-                                 {"command": "similar", "query": query,
-                                  "query_movie_id": movie.movie_id},
+        return await self._cards(recs, page, "similar", PageQuery.of(filters, movie_id=movie.movie_id),
+                                 {"query_movie_id": movie.movie_id},
                                  f"Because you asked about {movie.label}:")
 
-    async def cmd_song(self, command: Command, user: User, page: int = 0) -> Reply:
-        text, filters = parse_filters(command.args)
-        if not text:
+    @COMMANDS.command("song", "movies with the vibe of a song",
+                      Arg("song", "a song, an artist, or a Spotify link", greedy=True), FILTERS,
+                      read=_title_and_filters("song"))
+    async def cmd_song(self, user: User, song: str = "", filters: Filters | None = None) -> Reply:
+        if not song:
             raise InvalidInput("Which song? For example: /song Bohemian Rhapsody")
+        return await self._song(song, filters or Filters(), 0)
+
+    async def _song(self, text: str, filters: Filters, page: int) -> Reply:
         recs = self.engine.recommend("crossmedia", SongQuery(text),
                                      k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
@@ -380,49 +421,62 @@ class CommandLayer:
         song = (resolved.song if resolved else "") or text
         if resolved and resolved.artist:
             song = f"{song} – {resolved.artist}"
-        return await self._cards(recs, page, "song", command.args,
-                                 {"command": "song", "query": command.args},
+        return await self._cards(recs, page, "song", PageQuery.of(filters, text=text), {},
                                  f"Movies with the vibe of {song}:")
 
-    async def cmd_recommend(self, command: Command, user: User, page: int = 0) -> Reply:
-        _, filters = parse_filters(command.args)
+    @COMMANDS.command("recommend", "picks from your 👍/👎 and ratings", FILTERS, read=_only_filters)
+    async def cmd_recommend(self, user: User, filters: Filters | None = None) -> Reply:
+        return await self._recommend(user, filters or Filters(), 0)
+
+    async def _recommend(self, user: User, filters: Filters, page: int) -> Reply:
         history = await self._need_store().history(await self._uid(user))
         if not history:
             return Reply(text="I don't know your taste yet. Send me a movie you love, then tap "
                               "👍 on it (or /rate Heat 4.5) and ask again.",
-                         buttons=[Button("Try: The Matrix", "more:2571")])
+                         buttons=[Button("Try: The Matrix", Action.more(2571))])
         recs = self.engine.recommend("collab", HistoryQuery.of(history),
                                      k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
-        return await self._cards(recs, page, "recommend", command.args,
-                                 {"command": "recommend", "query": command.args},
+        return await self._cards(recs, page, "recommend", PageQuery.of(filters), {},
                                  f"Picked for you from {len(history)} movies you reacted to:")
 
-    async def cmd_rate(self, command: Command, user: User) -> Reply:
-        title, stars = parse_rating(command.args)
+    @COMMANDS.command("rate", "rate a movie from 0.5 to 5 stars, e.g. /rate Heat 4.5",
+                      Arg("title", "a movie title"),
+                      Arg("stars", "0.5 to 5, in half stars", type=float, bounds=(0.5, 5.0)),
+                      read=_title_and_stars)
+    async def cmd_rate(self, user: User, title: str, stars: float) -> Reply:
+        stars = check_stars(stars)
         movie = self.engine.resolve(title)
         key = f"{user.platform}:rate:{user.user_id}:{movie.movie_id}:{time.time_ns()}"
         await self.record(user, movie.movie_id, "rating", key, value=stars,
                           source=f"{user.platform}:command")
         return Reply(text=f"Saved: {movie.label} ★ {stars:g}/5.")
 
-    async def cmd_watchlist(self, command: Command, user: User) -> Reply:
-        store = self._need_store()
-        verb, _, title = command.args.partition(" ")
-        verb = verb.lower()
+    @COMMANDS.command("watchlist", "your watchlist: /watchlist add Heat, /watchlist remove Heat",
+                      Arg("action", "add, remove, or list", required=False,
+                          choices=("add", "remove", "list")),
+                      Arg("title", "a movie title (to add or remove)", required=False, greedy=True),
+                      read=_watchlist_args, choice=Action.watch)
+    async def cmd_watchlist(self, user: User, action: str = "", title: str = "") -> Reply:
+        verb = action.lower()
         if verb in ("", "list", "show"):
-            ids = await store.watchlist(await self._uid(user))
-            if not ids:
-                return Reply(text="Your watchlist is empty. Add one: /watchlist add Heat")
-            movies = [self.engine.movie(i) for i in ids]
-            return Reply(text="Your watchlist:\n" + "\n".join(f"• {m.label}" for m in movies),
-                         buttons=[Button(m.label, f"info:{m.movie_id}") for m in movies[:10]])
+            return await self._watchlist(user, "list", None)
         if verb not in ("add", "remove", "rm", "delete"):
             raise InvalidInput("Use /watchlist add <title>, /watchlist remove <title> "
                                "or /watchlist.")
         if not title.strip():
             raise InvalidInput(f"Which movie? For example: /watchlist {verb} Heat")
-        movie = self.engine.resolve(title.strip())
+        return await self._watchlist(user, verb, self.engine.resolve(title.strip()))
+
+    async def _watchlist(self, user: User, verb: str, movie: Movie | None) -> Reply:
+        store = self._need_store()
+        if movie is None:
+            ids = await store.watchlist(await self._uid(user))
+            if not ids:
+                return Reply(text="Your watchlist is empty. Add one: /watchlist add Heat")
+            movies = [self.engine.movie(i) for i in ids]
+            return Reply(text="Your watchlist:\n" + "\n".join(f"• {m.label}" for m in movies),
+                         buttons=[Button(m.label, Action.info(m.movie_id)) for m in movies[:10]])
         uid = await self._uid(user)
         if verb == "add":
             added = await store.watchlist_add(uid, movie.movie_id)
@@ -432,11 +486,23 @@ class CommandLayer:
         return Reply(text=f"Removed {movie.label} from your watchlist." if removed
                      else f"{movie.label} wasn't on your watchlist.")
 
-    async def cmd_forget(self, command: Command, user: User) -> Reply:
+    @COMMANDS.command("search", "find titles", Arg("text", "part of a title", greedy=True))
+    async def cmd_search(self, user: User, text: str = "") -> Reply:
+        if not text:
+            raise InvalidInput("What should I search for? For example: /search godfather")
+        found = self.engine.search(text, k=8)
+        if not found:
+            return Reply(text=f"No titles match “{text}”.", is_error=True)
+        lines = "\n".join(f"{i}. {c.label}" for i, c in enumerate(found, 1))
+        return Reply(text=f"Titles matching “{text}”:\n{lines}",
+                     buttons=[Button(c.label, Action.info(c.movie_id)) for c in found])
+
+    @COMMANDS.command("forget", "delete everything I stored about you (asks first)")
+    async def cmd_forget(self, user: User) -> Reply:
         self._need_store()
         return Reply(text="This deletes your likes, ratings and watchlist for good. Sure?",
-                     buttons=[Button("Yes, delete everything", "forget:yes"),
-                              Button("No, keep it", "forget:no")])
+                     buttons=[Button("Yes, delete everything", Action.forget(True)),
+                              Button("No, keep it", Action.forget(False))])
 
     async def _forget(self, confirmed: bool, user: User) -> Reply:
         if not confirmed:
@@ -445,9 +511,8 @@ class CommandLayer:
         return Reply(text=f"Done: I deleted {counts.get('feedback_events', 0)} reactions and "
                           f"ratings and {counts.get('watchlist', 0)} watchlist entries.")
 
-    async def cmd_stats(self, command: Command, user: User) -> Reply:
-        if not user.is_admin:
-            return Reply(text="/stats is for the bot's admins.", is_error=True)
+    @COMMANDS.command("stats", "usage numbers", admin_only=True)
+    async def cmd_stats(self, user: User) -> Reply:
         stats = await self._need_store().stats()
         lines = [f"Engine version: {self.engine.version}",
                  f"Users: {stats.get('users', 0)} · events: {stats.get('events', 0)} "
@@ -458,3 +523,13 @@ class CommandLayer:
         if per_day:
             lines.append("Last days: " + ", ".join(f"{d[5:]}: {n}" for d, n in per_day.items()))
         return Reply(text="\n".join(lines))
+
+
+_HELP: list[str] = []
+
+
+def help_text() -> str:
+    """/help: generated from the registry, once."""
+    if not _HELP:
+        _HELP.append("\n".join([HELP_HEAD, *COMMANDS.help_lines(), HELP_FOOT]))
+    return _HELP[0]

@@ -8,7 +8,8 @@ import textwrap
 from collections.abc import Callable
 from typing import TextIO
 
-from .commands import CommandLayer, User
+from .commands import CommandLayer
+from .frontend import Frontend, Incoming, Sent
 from .replies import Button, Reply
 
 WIDTH = 78
@@ -51,13 +52,43 @@ def render(reply: Reply) -> tuple[str, list[Button]]:
     return "\n".join(lines), actions
 
 
+class ConsoleFrontend(Frontend):
+    """The terminal as a front-end: replies are printed, buttons are numbered, and a
+    number typed alone presses one. The local user is the admin; there is no rate limit."""
+
+    platform = "console"
+
+    def __init__(self, layer: CommandLayer, stdout: TextIO = sys.stdout):
+        super().__init__(layer, admins=frozenset({"console:local"}), user_rate=0)
+        self.stdout = stdout
+        self.buttons: list[Button] = []       # what the numbers stand for right now
+        self.me = self.user("local", "you")
+
+    async def send(self, ev: Incoming, reply: Reply) -> list[Sent]:
+        out, self.buttons = render(reply)
+        print(out, file=self.stdout, flush=True)
+        return []      # no message ids: nothing to react to later
+
+    async def toast(self, ev: Incoming, text: str | None) -> None:
+        if text:
+            print(text, file=self.stdout, flush=True)
+
+    async def line(self, text: str) -> None:
+        """One typed line: a button number or a chat line."""
+        ev = Incoming(self.me)
+        if text.isdigit() and 1 <= int(text) <= len(self.buttons):
+            action = self.buttons[int(text) - 1].action
+            await self.press(ev, action.encode() if action is not None else "")
+        else:
+            await self.text(ev, text)
+
+
 async def chat(layer: CommandLayer, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
                prompt: Callable[[], None] | None = None) -> None:
-    user = User("console", "local", "you", is_admin=True)
+    console = ConsoleFrontend(layer, stdout)
     interactive = stdin.isatty()
     if interactive:
         print("moviebot console – type /help, a movie title, or /quit.", file=stdout)
-    actions: list[Button] = []
     while True:
         if interactive:
             print("> ", end="", file=stdout, flush=True)
@@ -69,13 +100,6 @@ async def chat(layer: CommandLayer, stdin: TextIO = sys.stdin, stdout: TextIO = 
             break
         if not text and not interactive:
             continue
-        if text.isdigit() and 1 <= int(text) <= len(actions):
-            reply = await layer.press(actions[int(text) - 1].action, user)
-        else:
-            reply = await layer.handle(text, user)
-        if reply is None:
-            continue
-        out, actions = render(reply)
-        print(out, file=stdout, flush=True)
+        await console.line(text)
         if not interactive:
             print(file=stdout)

@@ -101,9 +101,14 @@ def parse_rating(args: str) -> tuple[str, float]:
         stars = stars_text.count("★") + (0.5 if stars_text.endswith("½") else 0.0)
     else:
         stars = float(stars_text.replace(",", "."))
+    return match["title"].strip(), check_stars(stars)
+
+
+def check_stars(stars: float) -> float:
+    """0.5..5 in half steps (typed in a chat line or given as a slash parameter)."""
     if not 0.5 <= stars <= 5 or (stars * 2) != int(stars * 2):
         raise InvalidInput("Ratings go from 0.5 to 5 stars, in half stars (e.g. 3.5).")
-    return match["title"].strip(), stars
+    return float(stars)
 
 
 def emoji_signal(emoji: str) -> str | None:
@@ -115,7 +120,3 @@ def emoji_signal(emoji: str) -> str | None:
         return "dislike"
     return None
 
-
-def filters_text(args: str) -> str:
-    found = [m.group(0) for m in _FILTER_RE.finditer(args)]
-    return (" " + " ".join(found)) if found else ""

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .actions import Action
+
+# The one apology for an unexpected error (a bug, a platform hiccup): never a traceback.
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+# What a button whose payload is not (or no longer) ours answers.
+EXPIRED = "That button has expired. Try the command again."
+
 
 @dataclass
 class Button:
     label: str
-    # A short, platform-neutral action string the command layer understands when the
-    # button is pressed, e.g. "like:318", "more:318", "page:similar:2". Kept under
-    # 64 bytes because Telegram's callback_data is limited to that.
-    action: str = ""
+    # What pressing it does (`bot.actions`): Action.like(318), Action.page(...). The
+    # renderers put ``action.encode()`` (at most 64 bytes) into the platform's button.
+    action: Action | None = None
     url: str = ""  # a link button (trailer) instead of an action
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.actions import Action, PageQuery
 from bot.commands import CommandLayer, MessageRef, User
 from bot.parsing import emoji_signal, parse, parse_filters, parse_rating
 from bot.store import Store
@@ -78,7 +79,7 @@ async def test_plain_title_is_info_with_more_like_this(layer):
     reply = await layer.handle("toy story", ADA)
     card = reply.cards[0]
     assert card.title == "Toy Story (1995)" and card.movie_id == 1
-    assert "more:1" in {b.action for b in card.buttons}
+    assert Action.more(1) in {b.action for b in card.buttons}
     assert reply.context == {"command": "info", "movie_id": 1}
 
 
@@ -108,7 +109,7 @@ async def test_similar_and_paging(layer, engine):
     heat = reply.context["query_movie_id"]
     assert all(c.movie_id != heat for c in reply.cards)
     more = [b.action for b in reply.buttons if b.label.startswith("More")]
-    assert more == [f"page:similar:1:#{heat}"]
+    assert more == [Action.page("similar", PageQuery(movie_id=heat), 1)]
     page2 = await layer.press(more[0], ADA)
     assert page2.cards and {c.movie_id for c in page2.cards}.isdisjoint(
         {c.movie_id for c in reply.cards})
@@ -130,8 +131,8 @@ async def test_an_ambiguous_song_offers_buttons_that_pick_the_track(layer, engin
         pytest.fail("the quick build should include the crossmedia component")
     reply = await layer.handle("/song Hallelujah", ADA)
     assert reply.is_error and "Which one?" in reply.text
-    assert reply.buttons and all(b.action.startswith("song:") for b in reply.buttons)
-    assert all(len(b.action.encode()) <= 64 for b in reply.buttons)  # Telegram callback_data
+    assert reply.buttons and all(b.action.verb == "song" for b in reply.buttons)
+    assert all(len(b.action.encode().encode()) <= 64 for b in reply.buttons)  # Telegram callback_data
     buckley = next(b for b in reply.buttons if "Jeff Buckley" in b.label)
     picked = await layer.press(buckley.action, ADA)
     assert picked.cards and not picked.is_error
@@ -153,7 +154,7 @@ async def test_forget_needs_confirmation(layer):
     await layer.handle("/rate Heat 4", ADA)
     await layer.handle("/watchlist add toy story", ADA)
     ask = await layer.handle("/forget", ADA)
-    assert {b.action for b in ask.buttons} == {"forget:yes", "forget:no"}
+    assert {b.action for b in ask.buttons} == {Action.forget(True), Action.forget(False)}
     assert "nothing was deleted" in (await layer.press("forget:no", ADA)).text
     uid = await layer.store.user_id("telegram", "42")
     assert await layer.store.history(uid)
@@ -194,7 +195,7 @@ async def test_unknown_and_ambiguous_titles_offer_buttons(layer):
     assert reply.cards or reply.buttons
     miss = await layer.handle("/similar qwzxv plorkt", ADA)
     assert miss.is_error and "couldn" in miss.text
-    assert all(b.action.startswith("more:") for b in miss.buttons)
+    assert all(b.action.verb == "more" for b in miss.buttons)
 
 
 async def test_expired_or_forged_buttons(layer):

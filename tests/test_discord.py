@@ -218,3 +218,27 @@ async def test_a_user_flooding_commands_is_asked_to_slow_down(fake, store, engin
         await fake.wait_for(lambda f: len([m for m in f.sent if "/similar" in m["content"]]) == 4)
     finally:
         await bot.stop()
+
+
+async def test_a_slash_command_reaches_its_handler_with_typed_values(running, fake, store, engine):
+    """/rate title:Heat stars:4.5 arrives as {"title": "Heat", "stars": 4.5}: no chat text
+    is built or parsed on the way."""
+    layer = running.bot.get_cog("Movies").layer
+    calls = []
+    original_run = layer.run
+
+    async def run(name, values, user):
+        calls.append((name, dict(values)))
+        return await original_run(name, values, user)
+
+    async def no_text(*args, **kwargs):
+        raise AssertionError("a slash command was turned into text")
+
+    layer.run, layer.handle, layer.run_text = run, no_text, no_text
+    interaction = await fake.slash("rate", {"title": "Heat", "stars": 4.5})
+    await fake.wait_for(lambda f: any(c["interaction_id"] == interaction for c in f.callbacks))
+    callback = next(c for c in fake.callbacks if c["interaction_id"] == interaction)
+    assert calls == [("rate", {"title": "Heat", "stars": 4.5})]
+    assert "★ 4.5/5" in callback["data"]["content"]
+    uid = await store.user_id("discord", USER)
+    assert [(engine.movie(m).title, v) for m, v in await store.history(uid)] == [("Heat", 4.5)]

@@ -13,7 +13,8 @@ import time
 import pytest
 from telegram import Update
 
-from bot.telegram.app import OOPS, SLOW_DOWN
+from bot.frontend import APOLOGY as OOPS
+from bot.frontend import SLOW_DOWN
 from tests.fakes.harness import telegram_bot
 from tests.fakes.telegram_api import BOT_USER, FakeTelegram
 

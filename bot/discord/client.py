@@ -15,9 +15,10 @@ import yarl
 from discord import gateway, http
 from discord.ext import commands
 
-from bot.commands import CommandLayer
+from bot.commands import COMMANDS, CommandLayer
 
 from .cog import MovieCog
+from .commands import add_registry_commands
 
 log = logging.getLogger("moviebot.discord")
 
@@ -53,10 +54,11 @@ class MovieBot(commands.Bot):
         self.options = options
 
     async def setup_hook(self) -> None:
-        await self.add_cog(MovieCog(self, self.layer, admins=self.options.admins,
-                                    hint_reactions=self.options.hint_reactions,
-                                    user_rate=self.options.user_rate,
-                                    user_period=self.options.user_period))
+        cog = MovieCog(self, self.layer, admins=self.options.admins,
+                       hint_reactions=self.options.hint_reactions,
+                       user_rate=self.options.user_rate, user_period=self.options.user_period)
+        await self.add_cog(cog)
+        add_registry_commands(self, cog, COMMANDS)      # slash + prefix, from the registry
         if self.options.sync_commands:
             synced = await self.tree.sync()
             log.info("synced %d slash commands", len(synced))

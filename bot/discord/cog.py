@@ -1,11 +1,14 @@
-"""The Discord front-end: a discord.py cog with hybrid commands (``/info`` and ``!info``),
-button presses, and 👍/👎 reactions as feedback.
+"""The Discord front-end: a discord.py cog for plain titles, button presses and 👍/👎
+reactions; the slash (``/info``) and prefix (``!info``) commands are generated from the
+command registry (`bot.discord.commands`).
 
-Like the Telegram front-end it only translates: every command becomes the same text the
-command layer parses (``/similar heat``), and its `Reply` is rendered by `render.py`.
-Reactions use the *raw* events, which fire for messages that are not in discord.py's
-cache (a reaction days after the recommendation, after restarts). Reactions made while
-the bot was offline are picked up once at start-up by `reconcile()`, through REST.
+Like the Telegram front-end it only translates: events become `bot.frontend.Incoming`
+events for the `Frontend` base (rate limit, admin check, toast rule, card memory, the
+apology), slash parameters go to the command layer as typed values, and a `Reply` is
+rendered by `render.py`. Reactions use the *raw* events, which fire for messages that are
+not in discord.py's cache (a reaction days after the recommendation, after restarts).
+Reactions made while the bot was offline are picked up once at start-up by `reconcile()`,
+through REST.
 """
 
 from __future__ import annotations
@@ -18,35 +21,25 @@ import discord
 from discord.ext import commands
 
 from bot.commands import CommandLayer, MessageRef, User
+from bot.frontend import Frontend, Incoming, Sent
+from bot.replies import Reply
 
 from .render import ACTION_PREFIX, render
 
 log = logging.getLogger("moviebot.discord")
 
 PLATFORM = "discord"
-OOPS = "Sorry, something went wrong on my side. Please try again in a moment."
 HINT_REACTIONS = ("👍", "👎")
 
 
-def slow_down(seconds: float) -> str:
-    return f"You're going fast! Give me {max(1, round(seconds))} s and ask again."
+class MovieCog(Frontend, commands.Cog, name="Movies"):
+    platform = PLATFORM
 
-
-def is_admin(admins: frozenset[str], user_id: str) -> bool:
-    return f"{PLATFORM}:{user_id}" in admins or user_id in admins
-
-
-class MovieCog(commands.Cog, name="Movies"):
     def __init__(self, bot: commands.Bot, layer: CommandLayer, *, admins: frozenset[str] = frozenset(),
                  hint_reactions: bool = True, reconcile_days: float = 7.0,
                  user_rate: int = 8, user_period: float = 10.0):
+        Frontend.__init__(self, layer, admins=admins, user_rate=user_rate, user_period=user_period)
         self.bot = bot
-        # discord.py's own per-user cooldown: one user hammering /recommend cannot starve
-        # everyone else; commands and plain titles share the bucket.
-        self.cooldowns = commands.CooldownMapping.from_cooldown(
-            user_rate, user_period, commands.BucketType.user)
-        self.layer = layer
-        self.admins = admins
         self.hint_reactions = hint_reactions
         self.reconcile_days = reconcile_days
         self.retry_every = 30.0               # seconds before re-reading a failed reaction
@@ -55,86 +48,37 @@ class MovieCog(commands.Cog, name="Movies"):
         self._retry_task: asyncio.Task | None = None
 
     def who(self, user: discord.abc.User) -> User:
-        return User(PLATFORM, str(user.id), user.display_name,
-                    is_admin=is_admin(self.admins, str(user.id)))
+        return self.user(str(user.id), user.display_name)
 
-    def retry_after(self, message: discord.Message) -> float:
-        """Seconds this user must wait (0.0: go ahead); takes a token when allowed."""
-        bucket = self.cooldowns.get_bucket(message)
-        return (bucket.update_rate_limit() or 0.0) if bucket else 0.0
-
-    async def cog_check(self, ctx: commands.Context) -> bool:
-        bucket = self.cooldowns.get_bucket(ctx.message)
-        wait = bucket.update_rate_limit() if bucket else None
-        if wait:
-            raise commands.CommandOnCooldown(bucket, wait, commands.BucketType.user)
-        return True
-
-    # -- answering -------------------------------------------------------------------
-    async def answer(self, ctx: commands.Context, text: str) -> None:
-        reply = await self.layer.handle(text, self.who(ctx.author))
-        if reply is not None:
-            await self.send(ctx, reply)
-
-    async def send(self, target: commands.Context | discord.abc.Messageable, reply) -> None:
+    # -- the Frontend primitives -------------------------------------------------------
+    async def send(self, ev: Incoming, reply: Reply) -> list[Sent]:
+        """``ev.chat``: a `commands.Context` (prefix or slash command) or a channel."""
+        sent = []
         for item in render(reply):
-            message = await target.send(**item.kwargs())
-            if item.movie_id is None or message is None:
+            message = await ev.chat.send(**item.kwargs())
+            if message is not None:
+                sent.append(Sent(MessageRef(PLATFORM, str(message.channel.id), str(message.id)),
+                                 item.movie_id, message))
+        return sent
+
+    async def send_done(self, ev: Incoming, sent: list[Sent]) -> None:
+        if not self.hint_reactions:
+            return
+        for item in sent:                      # the cards are remembered by now
+            if item.movie_id is None:
                 continue
-            ref = MessageRef(PLATFORM, str(message.channel.id), str(message.id))
-            # Persist message -> movie so a reaction days later, after restarts, resolves.
-            await self.layer.remember(ref, item.movie_id, reply.context)
-            if self.hint_reactions:
-                for emoji in HINT_REACTIONS:   # one tap to react, and it shows it is wanted
-                    try:
-                        await message.add_reaction(emoji)
-                    except discord.HTTPException as exc:
-                        log.info("could not add reaction hint: %s", exc)
+            for emoji in HINT_REACTIONS:       # one tap to react, and it shows it is wanted
+                try:
+                    await item.message.add_reaction(emoji)
+                except discord.HTTPException as exc:
+                    log.info("could not add reaction hint: %s", exc)
 
-    # -- hybrid commands: each is the same text the command layer parses -------------
-    @commands.hybrid_command(name="start", description="What I can do, and how to teach me your taste")
-    async def start_(self, ctx: commands.Context) -> None:
-        await self.answer(ctx, "/start")
-
-    @commands.hybrid_command(name="help", description="Show the commands")
-    async def help_(self, ctx: commands.Context) -> None:
-        await self.answer(ctx, "/help")
-
-    @commands.hybrid_command(description="Facts, poster and trailer for a movie")
-    async def info(self, ctx: commands.Context, *, title: str = "") -> None:
-        await self.answer(ctx, f"/info {title}")
-
-    @commands.hybrid_command(description="Find titles")
-    async def search(self, ctx: commands.Context, *, text: str = "") -> None:
-        await self.answer(ctx, f"/search {text}")
-
-    @commands.hybrid_command(description="Movies like the one you name")
-    async def similar(self, ctx: commands.Context, *, title: str = "") -> None:
-        await self.answer(ctx, f"/similar {title}")
-
-    @commands.hybrid_command(description="Movies with the vibe of a song")
-    async def song(self, ctx: commands.Context, *, song: str = "") -> None:
-        await self.answer(ctx, f"/song {song}")
-
-    @commands.hybrid_command(description="Personal picks from your likes and ratings")
-    async def recommend(self, ctx: commands.Context, *, filters: str = "") -> None:
-        await self.answer(ctx, f"/recommend {filters}")
-
-    @commands.hybrid_command(description="Rate a movie from 0.5 to 5, e.g. /rate Heat 4.5")
-    async def rate(self, ctx: commands.Context, *, title_and_stars: str = "") -> None:
-        await self.answer(ctx, f"/rate {title_and_stars}")
-
-    @commands.hybrid_command(description="Your watchlist: add <title>, remove <title>, or list")
-    async def watchlist(self, ctx: commands.Context, *, args: str = "") -> None:
-        await self.answer(ctx, f"/watchlist {args}")
-
-    @commands.hybrid_command(description="Delete everything I stored about you (asks first)")
-    async def forget(self, ctx: commands.Context) -> None:
-        await self.answer(ctx, "/forget")
-
-    @commands.hybrid_command(description="Usage numbers (admins only)")
-    async def stats(self, ctx: commands.Context) -> None:
-        await self.answer(ctx, "/stats")
+    async def toast(self, ev: Incoming, text: str | None) -> None:
+        interaction: discord.Interaction = ev.source
+        if text is None:
+            await interaction.response.defer()
+        else:   # only the presser sees it
+            await interaction.response.send_message(text[:2000], ephemeral=True)
 
     # -- listeners ---------------------------------------------------------------------
     @commands.Cog.listener()
@@ -151,32 +95,21 @@ class MovieCog(commands.Cog, name="Movies"):
             return
         text = message.content.replace(f"<@{self.bot.user.id}>", "").replace(
             f"<@!{self.bot.user.id}>", "").strip()
-        wait = self.retry_after(message)
-        if wait:
-            await message.channel.send(slow_down(wait))
-            return
-        reply = await self.layer.handle(text, self.who(message.author))
-        if reply is not None:
-            await self.send(message.channel, reply)
+        await self.text(Incoming(self.who(message.author), chat=message.channel), text)
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
+        ev = Incoming(self.who(ctx.author), chat=ctx)
         if isinstance(error, commands.CommandNotFound):
             rest = ctx.message.content[len(ctx.prefix or ""):].strip()
             if (ctx.prefix or "").startswith("<@"):
-                await self.answer(ctx, rest)          # "@MovieBot heat": a plain title
+                await self.text(ev, rest)             # "@MovieBot heat": a plain title
             else:
                 # "!foo bar": the command layer's usual "I don't know /foo" answer.
-                await self.answer(ctx, "/" + rest)
+                name, _, args = rest.partition(" ")
+                await self.command_text(ev, name.lower(), args)
             return
-        if isinstance(error, commands.CommandOnCooldown):
-            await ctx.send(slow_down(error.retry_after))
-            return
-        log.error("command failed: %r", error, exc_info=error)
-        try:
-            await ctx.send(OOPS)
-        except discord.HTTPException:
-            pass
+        await self.apologise(ev, getattr(error, "original", error))
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -188,18 +121,9 @@ class MovieCog(commands.Cog, name="Movies"):
         ref = None
         if interaction.message is not None:
             ref = MessageRef(PLATFORM, str(interaction.message.channel.id), str(interaction.message.id))
-        reply = await self.layer.press(custom_id[len(ACTION_PREFIX):], self.who(interaction.user),
-                                       message_ref=ref, event_id=str(interaction.id))
-        if reply is None:
-            await interaction.response.defer()
-            return
-        if reply.text and not reply.cards and not reply.buttons:
-            # A small confirmation ("Saved 👍") only for the presser.
-            await interaction.response.send_message(reply.text[:2000], ephemeral=True)
-            return
-        await interaction.response.defer()
-        if interaction.channel is not None:
-            await self.send(interaction.channel, reply)
+        await self.press(Incoming(self.who(interaction.user), chat=interaction.channel,
+                                  source=interaction, message_ref=ref, event_id=str(interaction.id)),
+                         custom_id[len(ACTION_PREFIX):])
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -212,9 +136,7 @@ class MovieCog(commands.Cog, name="Movies"):
     async def _reaction(self, payload: discord.RawReactionActionEvent, added: bool) -> None:
         if self.bot.user is not None and payload.user_id == self.bot.user.id:
             return   # our own hint reactions
-        name = payload.member.display_name if payload.member else ""
-        who = User(PLATFORM, str(payload.user_id), name,
-                   is_admin=is_admin(self.admins, str(payload.user_id)))
+        who = self.user(str(payload.user_id), payload.member.display_name if payload.member else "")
         ref = MessageRef(PLATFORM, str(payload.channel_id), str(payload.message_id))
         try:
             await self.layer.reaction(who, ref, str(payload.emoji), added=added)

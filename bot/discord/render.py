@@ -1,7 +1,7 @@
 """Draw a platform-neutral `bot.replies.Reply` as Discord messages: one embed per card
 (poster as thumbnail) with its buttons, so each movie can be reacted to on its own.
 
-Buttons carry the command layer's action string in their ``custom_id`` (prefixed with
+Buttons carry their encoded `bot.actions.Action` in their ``custom_id`` (prefixed with
 ``mb:``); presses are routed by the cog's ``on_interaction`` listener, which keeps them
 working after a restart (no in-memory View has to survive).
 """
@@ -69,10 +69,9 @@ def view_for(buttons: list[Button]) -> discord.ui.View | None:
     for b in buttons[:25]:
         if b.url:
             view.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
-        elif b.action and len(ACTION_PREFIX + b.action) <= CUSTOM_ID_LIMIT:
+        elif b.action is not None and len(custom_id := ACTION_PREFIX + b.action.encode()) <= CUSTOM_ID_LIMIT:
             style = discord.ButtonStyle.secondary
-            view.add_item(discord.ui.Button(label=b.label[:80], style=style,
-                                            custom_id=ACTION_PREFIX + b.action))
+            view.add_item(discord.ui.Button(label=b.label[:80], style=style, custom_id=custom_id))
     return view if view.children else None
 
 

@@ -2,8 +2,11 @@
 message, button press and reaction to the command layer and render what comes back.
 
 Nothing here parses commands or touches the engine; `bot.commands` does that. This
-module only translates Telegram updates into a `User` + text/action/reaction, applies the
-per-user rate limit, and sends the `Reply` (see `render.py`).
+module only translates Telegram updates into `bot.frontend.Incoming` events for the
+`Frontend` base (which owns the rate limit, the admin check, the toast rule and the card
+memory) and sends the `Reply` (see `render.py`). Card memory is deferred
+(``defer_memory``): `process` awaits it after giving back its handler slot, and only then
+may the update be confirmed.
 
 Updates are fed in by `polling.DurableUpdateLoop` or `webhook.WebhookServer`, never by
 PTB's own `Updater` (it confirms updates before the handlers have run).
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from telegram import ReactionTypeEmoji, Update
@@ -28,9 +30,9 @@ from telegram.ext import (
 )
 
 from bot.commands import CommandLayer, MessageRef, User
+from bot.frontend import APOLOGY, Frontend, Incoming, Sent
 from bot.replies import Reply
 
-from .ratelimit import UserRateLimit
 from .render import quiet_raw_send_hint, send_reply
 from .request import JSONBodyRequest
 
@@ -42,8 +44,6 @@ PLATFORM = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "message_reaction"]
 # Connections for sending (PTB's own default when it builds the transport itself).
 SEND_CONNECTIONS = 256
-SLOW_DOWN = "You're going a bit fast 🙂 Give me a few seconds and try again."
-OOPS = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 @dataclass
@@ -59,29 +59,28 @@ class TelegramOptions:
     admins: frozenset[str] = frozenset()   # MOVIEBOT_ADMINS: "telegram:<id>" or bare ids
 
 
-def is_admin(admins: frozenset[str], platform: str, user_id: str) -> bool:
-    return f"{platform}:{user_id}" in admins or user_id in admins
-
-
 def bot_api_base(url: str) -> str:
     """PTB appends the token to its base URL; accept both "http://host:8081" and ".../bot"."""
     url = url.rstrip("/")
     return url if url.endswith("/bot") else url + "/bot"
 
 
-class TelegramFrontend:
+class TelegramFrontend(Frontend):
     """Owns the PTB Application; `process(update)` handles one update end to end."""
 
+    platform = PLATFORM
+    defer_memory = True
+
     def __init__(self, commands: CommandLayer, options: TelegramOptions):
+        super().__init__(commands, admins=options.admins, user_rate=options.user_rate,
+                         user_period=options.user_period)
         self.commands = commands
         self.options = options
-        self.limits = UserRateLimit(options.user_rate, options.user_period)
         self.failed: dict[int, BaseException] = {}   # update id -> what its handler raised
         self._apologised: set[int] = set()
         # At most options.concurrency updates run their handlers at once (CPU work on a
         # small box); waiting for the database (see `process`) does not take a slot.
         self._slots = asyncio.Semaphore(options.concurrency)
-        self._unstored: dict[int, list[Awaitable]] = {}   # update id -> its cards to remember
         self.app = self._build()
 
     def _build(self) -> Application:
@@ -125,64 +124,33 @@ class TelegramFrontend:
             async with self._slots:
                 await self.app.process_update(update)
         finally:
-            await self._remember_sent(update)
+            try:
+                await self.settle(update.update_id)     # remember-before-confirm
+            except Exception as error:  # noqa: BLE001 - the update stays unconfirmed
+                await self._failed(update, error, self.app.bot)
         if update.update_id in self.failed:
             return False
         self._apologised.discard(update.update_id)
         return True
 
-    async def _remember_sent(self, update: Update) -> None:
-        pending = self._unstored.pop(update.update_id, [])
-        if not pending:
-            return
-        results = await asyncio.gather(*pending, return_exceptions=True)
-        error = next((r for r in results if isinstance(r, BaseException)), None)
-        if error is not None:
-            await self._failed(update, error, self.app.bot)
-
-    # -- handlers ----------------------------------------------------------------
+    # -- handlers: translate the update, the Frontend base does the rest -------------
     def who(self, update: Update) -> User:
         user = update.effective_user
-        user_id = str(user.id) if user else "0"
-        return User(PLATFORM, user_id, user.full_name if user else "",
-                    is_admin=is_admin(self.options.admins, PLATFORM, user_id))
-
-    def _limited(self, who: User) -> bool:
-        return not self.limits.allow(who.user_id)
+        return self.user(str(user.id) if user else "0", user.full_name if user else "")
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        who = self.who(update)
-        if self._limited(who):
-            if self.limits.first_refusal(who.user_id):
-                await message.reply_text(SLOW_DOWN)
-            return
-        reply = await self.commands.handle(message.text or "", who)
-        if reply is None:     # e.g. chatter in a group that was not addressed to us
-            return
-        await self.send(update, int(message.chat_id), reply, reply_to=message.message_id)
+        await self.text(Incoming(self.who(update), chat=int(message.chat_id), key=update.update_id,
+                                 reply_to=message.message_id), message.text or "")
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        who = self.who(update)
-        if self._limited(who):
-            await query.answer(SLOW_DOWN)
-            return
-        ref = None
+        chat, ref = None, None
         if query.message is not None:
-            ref = MessageRef(PLATFORM, str(query.message.chat.id), str(query.message.message_id))
-        reply = await self.commands.press(query.data or "", who, message_ref=ref,
-                                          event_id=query.id)
-        if reply is None:
-            await query.answer()
-            return
-        # A short confirmation ("Saved 👍") shows as a toast; anything bigger is a new message.
-        if reply.text and not reply.cards and not reply.buttons and len(reply.text) <= 180:
-            await query.answer(reply.text)
-            return
-        await query.answer()
-        if query.message is not None:
-            await self.send(update, int(query.message.chat.id), reply)
+            chat = int(query.message.chat.id)
+            ref = MessageRef(PLATFORM, str(chat), str(query.message.message_id))
+        await self.press(Incoming(self.who(update), chat=chat, source=query, key=update.update_id,
+                                  message_ref=ref, event_id=query.id), query.data or "")
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.message_reaction
@@ -210,18 +178,17 @@ class TelegramFrontend:
             if (first_failure and update.effective_chat and update.effective_message
                     and not update.message_reaction):
                 try:
-                    await bot.send_message(update.effective_chat.id, OOPS)
+                    await bot.send_message(update.effective_chat.id, APOLOGY)
                 except Exception:  # noqa: BLE001 - the apology is best effort
                     pass
 
-    # -- sending -----------------------------------------------------------------
-    async def send(self, update: Update, chat_id: int, reply: Reply,
-                   reply_to: int | None = None) -> None:
-        sent = await send_reply(self.app.bot, chat_id, reply, reply_to=reply_to)
-        # Persist message -> movie so a reaction days later, after restarts, resolves.
-        # `process` awaits these (all cards of the reply in one batch) once the handler
-        # is done, and only then does the update count as handled.
-        self._unstored.setdefault(update.update_id, []).extend(
-            self.commands.remember(MessageRef(PLATFORM, str(chat_id), str(item.message_id)),
-                                   item.movie_id, reply.context)
-            for item in sent if item.movie_id is not None)
+    # -- the Frontend primitives -------------------------------------------------------
+    async def send(self, ev: Incoming, reply: Reply) -> list[Sent]:
+        if ev.chat is None:         # a press on a message Telegram no longer shows us
+            return []
+        sent = await send_reply(self.app.bot, ev.chat, reply, reply_to=ev.reply_to)
+        chat = str(ev.chat)
+        return [Sent(MessageRef(PLATFORM, chat, str(item.message_id)), item.movie_id) for item in sent]
+
+    async def toast(self, ev: Incoming, text: str | None) -> None:
+        await ev.source.answer(text)

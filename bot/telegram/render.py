@@ -104,8 +104,10 @@ def keyboard(rows: list[list[Button]]) -> dict | None:
         for b in row:
             if b.url:
                 buttons.append({"text": b.label, "url": b.url})
-            elif b.action and len(b.action.encode()) <= CALLBACK_LIMIT:
-                buttons.append({"text": b.label, "callback_data": b.action})
+            elif b.action is not None:
+                data = b.action.encode()
+                if len(data.encode()) <= CALLBACK_LIMIT:
+                    buttons.append({"text": b.label, "callback_data": data})
         if buttons:
             out.append(buttons)
     return {"inline_keyboard": out} if out else None

@@ -130,11 +130,14 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", message)
         return message
 
-    async def slash(self, name: str, options: dict[str, str] | None = None,
+    async def slash(self, name: str, options: dict[str, str | float] | None = None,
                     user_id: str = "4242") -> str:
         interaction_id = str(snowflake())
+        # option types as Discord sends them: 3 string, 4 integer, 10 number
+        kinds = {str: 3, int: 4, float: 10}
         data = {"id": str(snowflake()), "name": name, "type": 1,
-                "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]}
+                "options": [{"name": k, "type": kinds[type(v)], "value": v}
+                            for k, v in (options or {}).items()]}
         await self.dispatch("INTERACTION_CREATE", self._interaction(interaction_id, 2, data, user_id))
         return interaction_id
 
