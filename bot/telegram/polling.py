@@ -35,7 +35,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.memory import is_outage
+from bot.store import is_outage
 
 from .app import ALLOWED_UPDATES, TelegramFrontend
 from .render import api_call
