@@ -111,7 +111,10 @@ class ReactionChange:
     it again while it is active changes nothing (a redelivery) and removing it retracts
     it. ``at`` is when it happened (the platform's time where it has one, else now): a
     change older than the last one applied to the same reaction is stale and ignored, so
-    a late redelivery of an addition cannot undo a removal that came after it.
+    a late redelivery of an addition cannot undo a removal that came after it, and
+    applying a sequence of changes again (a spool replay) changes nothing. Changes in the
+    same second (Telegram's resolution) cannot be ordered by time: applied again they
+    still end in the same state, with possibly an extra retracted row.
     """
 
     message: MessageKey

@@ -97,7 +97,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to keys: reactions get their 0001 key (stamped with their time), other events
+    """Back to keys: reactions get their 0001 key (stamped with their row id), other events
     keep their ``event_id`` as the key."""
     op.drop_index("uq_feedback_reaction", "feedback_events")
     op.drop_index("uq_feedback_event", "feedback_events")
