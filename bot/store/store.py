@@ -53,7 +53,8 @@ _MIGRATION_LOCK_KEY = 7_406_113_951
 BATCH_ROWS = 1000
 
 
-def _upgrade(conn: Connection, schema: str | None) -> None:
+def _alembic(conn: Connection, schema: str | None, action: str, revision: str) -> None:
+    """Run Alembic's ``upgrade`` or ``downgrade`` (tests) to ``revision`` on ``conn``."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
         if schema:
@@ -67,7 +68,7 @@ def _upgrade(conn: Connection, schema: str | None) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = conn
     cfg.attributes["schema"] = schema
-    command.upgrade(cfg, "head")
+    getattr(command, action)(cfg, revision)
 
 
 FORGET_JOB = "forget"
@@ -109,8 +110,9 @@ class Store(FeedbackStore):
             raise
         return store
 
-    async def migrate(self) -> None:
-        await self.database.run(_upgrade, self.schema, write=True)
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` (tests build old databases with it)."""
+        await self.database.run(_alembic, self.schema, "upgrade", revision, write=True)
 
     async def close(self) -> None:
         await self.database.dispose()
