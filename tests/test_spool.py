@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import OperationalError
-
-from datetime import UTC, datetime
 
 from bot.store import FeedbackEvent, MessageKey, ReactionChange, Store, StoreUnavailable
 from bot.store.spool import Spool, SpoolingStore

@@ -283,8 +283,7 @@ async def test_sqlite_waits_for_another_writer_without_blocking_the_event_loop(t
 async def test_sqlite_lock_held_too_long_is_an_outage_and_stores_nothing(tmp_path, monkeypatch):
     import sqlite3
 
-    from bot.store import database
-    from bot.store import is_outage
+    from bot.store import database, is_outage
 
     monkeypatch.setattr(database, "SQLITE_LOCK_WAIT_S", 0.2)
     async with open_test_store("sqlite", tmp_path) as store:

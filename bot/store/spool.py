@@ -30,7 +30,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
 
+from engine.config import PROJECT_ROOT
+
 from . import legacy
+from .database import normalise_url
 from .models import utcnow
 from .protocol import FeedbackStore, MessageRow
 from .store import Store
@@ -49,6 +52,18 @@ T = TypeVar("T")
 
 # Consecutive spooled events are written with one batched INSERT of at most this many rows.
 REPLAY_BATCH = 500
+
+
+SPOOL_NAME = "feedback.spool.jsonl"
+
+
+def default_spool_path(database_url: str) -> Path:
+    """Where the spool goes when no path is configured: beside a SQLite database file,
+    else ``data/feedback.spool.jsonl`` in the project (the default database's folder)."""
+    url = normalise_url(database_url)
+    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        return Path(url[len("sqlite:///"):]).expanduser().parent / SPOOL_NAME
+    return PROJECT_ROOT / "data" / SPOOL_NAME
 
 
 class Spool:
