@@ -49,7 +49,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # not both run the migrations.
 _MIGRATION_LOCK_KEY = 7_406_113_951
 # Rows per INSERT when writing many events: big enough to amortise round trips, small
-# enough to stay far below PostgreSQL's 32k bind-parameter limit (11 columns per row).
+# enough to stay far below PostgreSQL's 32k bind-parameter limit (15 columns per row).
 BATCH_ROWS = 1000
 
 
