@@ -117,12 +117,6 @@ class Store(FeedbackStore):
     async def close(self) -> None:
         await self.database.dispose()
 
-    async def __aenter__(self) -> Store:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     def _insert(self, table: Any) -> Any:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
