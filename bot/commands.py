@@ -9,16 +9,15 @@ admins. Front-ends call `run(name, values, user)` with typed values (a slash com
 the `Reply` they get back. Nothing here knows about any platform; everything a user can
 get wrong ends as a friendly `Reply`, never a raise.
 
-Feedback (👍/👎 reactions, like/dislike buttons, /rate) goes to the store with an
-idempotency key, so a platform delivering the same event twice stores it once.
+Feedback (👍/👎 reactions, like/dislike buttons, /rate) goes through `bot.feedback`
+to the store, with a typed identity, so a platform delivering the same event twice
+stores it once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,15 +30,15 @@ from engine.results import Filters, Movie, Recommendations
 
 from .actions import MAX_PAGES, Action, InvalidAction, PageQuery
 from .cards import movie_card, title_error_reply
-from .memory import MessageBatcher, is_outage
-from .parsing import check_stars, emoji_signal, parse, parse_filters, parse_rating
+from .feedback import FeedbackDesk
+from .parsing import check_stars, parse, parse_filters, parse_rating
 from .registry import FILTERS, Arg, CommandSpec, Registry
 from .replies import APOLOGY, EXPIRED, Button, Reply
+from .store import FeedbackStore, SentMessage
 
 log = logging.getLogger("moviebot.commands")
 
 PAGE_SIZE = 5
-RECENT_CARDS = 20_000      # card -> movie mappings kept in memory
 
 HELP_HEAD = "I recommend movies. Try:"
 HELP_FOOT = """Or just send me a movie title. React 👍 or 👎 to any movie card to teach me your taste.
@@ -96,21 +95,20 @@ def _watchlist_args(text: str) -> dict[str, Any]:
 
 class CommandLayer:
     """One instance per bot process; `get_engine` returns the engine to use right now
-    (so a hot reload swaps it between requests). ``store`` (a `bot.store.Store` or
-    `SpoolingStore`) is optional: without it feedback commands explain they are off."""
+    (so a hot reload swaps it between requests). ``store`` (a `FeedbackStore`: a
+    `bot.store.Store` or `SpoolingStore`) is optional: without it feedback commands
+    explain they are off."""
 
     def __init__(self, get_engine: Callable[[], Engine], bot_username: str = "", *,
-                 store: Any = None, tmdb: Any = None, page_size: int = PAGE_SIZE,
-                 tmdb_timeout: float = 2.5):
+                 store: FeedbackStore | None = None, tmdb: Any = None,
+                 page_size: int = PAGE_SIZE, tmdb_timeout: float = 2.5):
         self.get_engine = get_engine
         self.bot_username = bot_username
         self.store = store
         self.tmdb = tmdb
         self.page_size = page_size
         self.tmdb_timeout = tmdb_timeout
-        self._locks = [asyncio.Lock() for _ in range(64)]   # striped by reaction key
-        self._messages = MessageBatcher(store) if store is not None else None
-        self._recent: OrderedDict[str, int] = OrderedDict()   # message ref -> movie id
+        self.feedback = FeedbackDesk(store)     # reactions, likes, remembered cards
 
     @property
     def engine(self) -> Engine:
@@ -202,120 +200,40 @@ class CommandLayer:
                                event_id: str | None) -> Reply:
         verb = action.verb
         movie = self.engine.movie(action.movie_id)     # a forged id fails here, unstored
-        key = (f"{user.platform}:button:{event_id}" if event_id
-               else f"{user.platform}:button:{message_ref}:{user.user_id}:{verb}:{time.time_ns()}")
-        await self.record(user, movie.movie_id, verb, key,
+        await self.record(user, movie.movie_id, verb, event_id, kind="button",
                           source=f"{user.platform}:button", message_ref=message_ref)
         mark = "👍" if verb == "like" else "👎"
         return Reply(text=f"{mark} Noted for {movie.label}. /recommend uses it.")
 
-    # -- feedback and memory -------------------------------------------------------
-    def _need_store(self) -> Any:
-        if self.store is None:
-            raise InvalidInput("I have no memory configured here, so I can't keep "
-                               "likes, ratings or a watchlist.")
-        return self.store
+    # -- feedback and memory: see bot/feedback.py ----------------------------------
+    def _need_store(self) -> FeedbackStore:
+        return self.feedback.need_store()
 
     async def _uid(self, user: User) -> int:
-        return await self._need_store().user_id(user.platform, user.user_id,
-                                                user.display_name or None)
+        return await self.feedback.user_id(user)
 
-    async def record(self, user: User, movie_id: int, signal: str, key: str, *,
-                     value: float | None = None, source: str = "",
+    async def record(self, user: User, movie_id: int, signal: str,
+                     event_id: str | None = None, *, value: float | None = None,
+                     kind: str = "other", source: str = "",
                      message_ref: MessageRef | None = None,
                      at: datetime | None = None) -> bool:
-        from bot.store import FeedbackEvent
-
-        store = self._need_store()
-        try:
-            uid = await self._uid(user)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            uid = None     # database down: the spool finds or creates the user on replay
-        event = FeedbackEvent(uid, int(movie_id), signal, value,
-                              source or user.platform, str(message_ref) if message_ref else None,
-                              key, created_at=at, platform=user.platform,
-                              platform_user_id=user.user_id)
-        return await store.record_feedback(event)
+        return await self.feedback.record(user, movie_id, signal, event_id, value=value,
+                                          kind=kind, source=source, message_ref=message_ref,
+                                          at=at)
 
     async def remember(self, ref: MessageRef, movie_id: int | None, context: dict) -> None:
-        if self._messages is not None:
-            await self._messages.remember(ref.platform, ref.chat_id, ref.message_id,
-                                          movie_id, context or {})
-            if movie_id is not None:
-                self._note_sent(ref, movie_id)
+        await self.feedback.remember(ref, movie_id, context)
 
-    async def recent_messages(self, platform: str, since: datetime) -> list:
-        return [] if self.store is None else await self.store.recent_messages(platform, since)
+    async def recent_messages(self, platform: str, since: datetime) -> list[SentMessage]:
+        return await self.feedback.recent_messages(platform, since)
 
     async def reaction(self, user: User, ref: MessageRef, emoji: str, added: bool,
                        at: datetime | None = None) -> bool:
-        """A reaction on one of our messages; True if it changed what is stored.
-
-        Raises (StoreUnavailable...) when it cannot be stored, so the front-end does not
-        confirm the update and it is delivered again.
-        """
-        signal = emoji_signal(emoji)
-        if signal is None or self.store is None:
-            return False
-        movie_id = self._recent.get(str(ref))
-        if movie_id is None:
-            sent = await self.store.lookup_message(ref.platform, ref.chat_id, ref.message_id)
-            if sent is None or sent.movie_id is None:
-                return False   # not a movie card (or sent before message memory existed)
-            movie_id = self._note_sent(ref, sent.movie_id)
-        prefix = f"{ref}:reaction:{user.user_id}:{signal}:"
-        # Discord may hand the same event to two concurrent listener tasks: check-then-
-        # record must not interleave for one (message, user, signal).
-        async with self._locks[hash(prefix) % len(self._locks)]:
-            return await self._reaction(user, ref, movie_id, signal, prefix, added, at)
-
-    def _note_sent(self, ref: MessageRef, movie_id: int) -> int:
-        # Recent cards are known without the database, so reactions to them still count
-        # (spooled) while it is down.
-        self._recent[str(ref)] = movie_id
-        if len(self._recent) > RECENT_CARDS:
-            self._recent.popitem(last=False)
-        return movie_id
-
-    async def _reaction(self, user: User, ref: MessageRef, movie_id: int, signal: str,
-                        prefix: str, added: bool, at: datetime | None) -> bool:
-        try:
-            active = await self.store.active_feedback_keys(prefix)
-        except Exception as exc:
-            if not (added and at is not None and is_outage(exc)):
-                raise      # the platform delivers it again later
-            # Database down: spool the event. Its key (with the event time) is the same on
-            # every delivery, so replaying the spool stores it once.
-            active = []
-        if not added:
-            changed = False
-            for key in active:
-                changed |= await self.store.retract_feedback(key)
-            return changed
-        if active:
-            return False       # already counted (a redelivery, or the start-up re-read)
-        # The event time makes a re-added reaction a new event while a redelivery of the
-        # same update (same time) stays the same key.
-        stamp = int(at.timestamp()) if at else time.time_ns()
-        return await self.record(user, movie_id, signal, prefix + str(stamp),
-                                 source=f"{ref.platform}:reaction", message_ref=ref, at=at)
+        return await self.feedback.reaction(user, ref, emoji, added, at)
 
     async def sync_reactions(self, ref: MessageRef,
                              present: dict[str, tuple[User, set[str]]]) -> None:
-        """Make stored reactions on one message match what the platform shows now
-        (reactions added or removed while the bot was offline)."""
-        if self.store is None:
-            return
-        for who, emojis in present.values():
-            for emoji in emojis:
-                await self.reaction(who, ref, emoji, added=True)
-        for key in await self.store.active_feedback_keys(f"{ref}:reaction:"):
-            user_id, signal = key[len(f"{ref}:reaction:"):].split(":")[:2]
-            still = present.get(user_id)
-            if still is None or signal not in {emoji_signal(e) for e in still[1]}:
-                await self.store.retract_feedback(key)
+        await self.feedback.sync_reactions(ref, present)
 
     # -- helpers --------------------------------------------------------------------
     async def _enrich(self, movies: list[Movie]) -> list[Movie]:
@@ -447,8 +365,7 @@ class CommandLayer:
     async def cmd_rate(self, user: User, title: str, stars: float) -> Reply:
         stars = check_stars(stars)
         movie = self.engine.resolve(title)
-        key = f"{user.platform}:rate:{user.user_id}:{movie.movie_id}:{time.time_ns()}"
-        await self.record(user, movie.movie_id, "rating", key, value=stars,
+        await self.record(user, movie.movie_id, "rating", value=stars, kind="command",
                           source=f"{user.platform}:command")
         return Reply(text=f"Saved: {movie.label} ★ {stars:g}/5.")
 

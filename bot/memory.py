@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.store import FeedbackStore
 
 log = logging.getLogger("moviebot.memory")
-
-
-def is_outage(exc: BaseException) -> bool:
-    """The database cannot be reached (as opposed to bad data or a bug)."""
-    from bot.store import StoreUnavailable
-    from bot.store.spool import is_outage as db_outage
-
-    return isinstance(exc, StoreUnavailable) or db_outage(exc)
 
 
 class MessageBatcher:
     """``await remember(platform, chat_id, message_id, movie_id, context)``, batched."""
 
-    def __init__(self, store: Any, max_delay: float = 0.002, max_batch: int = 500):
+    def __init__(self, store: FeedbackStore, max_delay: float = 0.002, max_batch: int = 500):
         self.store = store
         self.max_delay = max_delay
         self.max_batch = max_batch

@@ -87,9 +87,9 @@ async def open_layer(settings, args):
     store = None
     if not args.no_store:
         from bot.store import Store
-        from bot.store.spool import SpoolingStore
+        from bot.store.spool import SpoolingStore, default_spool_path
 
-        spool = Path(args.spool) if args.spool else settings.spool_path
+        spool = Path(args.spool or settings.spool or default_spool_path(settings.database_url))
         store = SpoolingStore(await Store.open(settings.database_url,
                                                schema=settings.database_schema or None), spool)
     tmdb = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from engine.config import PROJECT_ROOT, Settings, _mask_url
 
@@ -47,7 +46,7 @@ class BotSettings(Settings):
     discord_gateway_url: str = ""
     tmdb_api_key: str = ""
     tmdb_api_base_url: str = TMDB_API_BASE_URL
-    spool: str = ""            # feedback buffer while the database is down ("" = beside artifacts)
+    spool: str = ""            # feedback buffer while the database is down ("": bot.store.spool.default_spool_path)
     port: int = 8443           # webhook port (PORT)
     admins: frozenset[str] = frozenset()  # MOVIEBOT_ADMINS: "telegram:123,discord:456"
 
@@ -71,10 +70,6 @@ class BotSettings(Settings):
     @classmethod
     def from_env(cls, **overrides) -> BotSettings:
         return super().from_env(**overrides)  # type: ignore[return-value]
-
-    @property
-    def spool_path(self) -> Path:
-        return Path(self.spool) if self.spool else Path(self.artifacts).parent / "feedback.spool.jsonl"
 
     def __repr__(self) -> str:  # tokens must never reach a log line
         return (

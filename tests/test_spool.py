@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bot.store import FeedbackEvent, Store, StoreUnavailable
+from bot.store import FeedbackEvent, MessageKey, ReactionChange, Store, StoreUnavailable
 from bot.store.spool import Spool, SpoolingStore
 from bot.store.testing import drop_schema, require_postgres, unopenable_sqlite
 
 
 def ev(uid, movie, key, signal="like") -> FeedbackEvent:
     return FeedbackEvent(uid, movie, signal, None, "test", None, key)
+
+
+CARD = MessageKey("telegram", "c1", "m9")
+
+
+def react(added: bool, movie: int = 3, user: str = "1", at: datetime | None = None):
+    return ReactionChange(CARD, user, "like", added, movie_id=movie if added else None, at=at)
 
 
 class BrokenSQLite:
@@ -52,11 +60,12 @@ async def test_outage_spools_then_flushes_exactly_once(sqlite_store, tmp_path):
     with pytest.raises(StoreUnavailable) as err:
         await s.history(uid)  # reads fail with a friendly message...
     assert "try again" in str(err.value)
-    for movie in range(2, 7):  # ...writes keep working
+    for movie in (2, 4, 5, 6):  # ...writes keep working
         assert await s.record_feedback(ev(uid, movie, f"k{movie}"))
     assert await s.record_feedback(ev(uid, 2, "k2"))          # a retry of the same event
     assert await s.record_feedback(ev(uid, 1, "a"))           # already in the database
-    await s.retract_feedback("k3")
+    assert await s.record_reaction(react(True))               # 👍 on a card...
+    assert await s.record_reaction(react(False))              # ...taken back
     await s.remember_message("telegram", "c1", "m1", 5, {"command": "similar"})
     await s.remember_messages([("telegram", "c1", "m2", 6, {}), ("telegram", "c1", "m3", 7, {})])
     assert s.spool.pending_count() == 11
@@ -81,10 +90,10 @@ async def test_writes_keep_order_behind_spooled_ones(sqlite_store, tmp_path):
     s = SpoolingStore(sqlite_store, tmp_path / "spool.jsonl", retry_every=0)
     uid = await s.user_id("telegram", "1")
     db.down()
-    await s.record_feedback(ev(uid, 7, "like7"))
+    await s.record_reaction(react(True, movie=7))
     db.up()
-    # the retraction must not reach the database before the event it retracts
-    assert await s.retract_feedback("like7")
+    # the retraction must not reach the database before the reaction it retracts
+    assert await s.record_reaction(react(False))
     assert s.spool.pending_count() == 0
     assert await s.history(uid) == []
 
@@ -94,9 +103,11 @@ async def test_crash_during_flush_replays_without_duplicates(sqlite_store, tmp_p
     monkeypatch.setattr("bot.store.spool.REPLAY_BATCH", 50)
     uid = await sqlite_store.user_id("telegram", "1")
     spool = Spool(tmp_path / "spool.jsonl")
-    for movie in range(120):  # three replay batches
+    for movie in range(1, 120):  # three replay batches
         spool.append({"op": "record", "event": ev(uid, movie, f"k{movie}").to_dict()})
-    spool.append({"op": "retract", "key": "k0"})
+    at = datetime(2025, 1, 1, tzinfo=UTC)    # as SpoolingStore writes them: with their time
+    spool.append({"op": "reaction", "change": react(True, movie=0, at=at).to_dict()})
+    spool.append({"op": "reaction", "change": react(False, at=at).to_dict()})
     calls = 0
 
     async def apply_then_crash(ops):
@@ -114,7 +125,68 @@ async def test_crash_during_flush_replays_without_duplicates(sqlite_store, tmp_p
     s = SpoolingStore(sqlite_store, tmp_path / "spool.jsonl")
     assert await s.flush() == 121
     assert (await s.stats())["events"] == 120
+    assert (await s.stats())["retracted"] == 1
     assert len(await s.history(uid)) == 119
+
+
+async def test_a_reaction_spooled_without_a_time_gets_one_when_spooled(sqlite_store, tmp_path):
+    db = BrokenSQLite(sqlite_store, tmp_path)
+    s = SpoolingStore(sqlite_store, tmp_path / "spool.jsonl", retry_every=0)
+    db.down()
+    assert await s.record_reaction(react(True))            # Discord: no event time
+    assert await s.record_reaction(react(False))
+    assert await s.record_reaction(react(True))            # add, remove, add: ends added
+    db.up()
+    assert await s.flush() == 3
+    uid = await s.user_id("telegram", "1")
+    assert await s.history(uid) == [(3, "like")]
+
+
+async def test_replaying_reaction_changes_again_changes_nothing(sqlite_store, tmp_path):
+    s = SpoolingStore(sqlite_store, tmp_path / "spool.jsonl")
+    uid = await s.user_id("telegram", "1")
+    for seconds, rows in (((1, 2, 3, 4, 5), (3, 2)),      # one change per second: exact
+                          ((6, 6, 6, 6, 6), None)):       # Telegram's 1 s ties: same state
+        lines = [{"op": "reaction", "change": react(
+                    n % 2 == 0, at=datetime(2025, 1, 1, 0, 0, second, tzinfo=UTC)).to_dict()}
+                 for n, second in enumerate(seconds)]
+        for _ in range(3):            # a crash before the spool was deleted, twice
+            s.spool.append(*lines)
+        assert await s.flush() == 15
+        assert await s.history(uid) == [(3, "like")]
+        assert await s.active_reactions(CARD) == [("1", "like")]
+        stats = await s.stats()
+        if rows:
+            assert (stats["events"], stats["retracted"]) == rows
+
+
+async def test_a_spool_written_before_the_typed_schema_still_replays(sqlite_store, tmp_path):
+    """Lines of schema 0001 (idempotency keys) pending at the upgrade are translated."""
+    uid = await sqlite_store.user_id("telegram", "42")
+    s = SpoolingStore(sqlite_store, tmp_path / "spool.jsonl")
+
+    def old_event(movie, key, ref=None, signal="like", at="2025-01-01T00:00:05+00:00"):
+        return {"op": "record", "event": {
+            "user_id": None, "movie_id": movie, "signal": signal, "value": None,
+            "source": "telegram:reaction", "message_ref": ref, "idempotency_key": key,
+            "created_at": at, "platform": "telegram", "platform_user_id": "42"}}
+
+    s.spool.append(
+        old_event(318, "telegram:5:77:reaction:42:like:1735689605", "telegram:5:77"),
+        old_event(318, "telegram:5:77:reaction:42:like:1735689605", "telegram:5:77"),  # twice
+        old_event(1, "telegram:button:cb-9", "telegram:5:78"),
+        old_event(2, "telegram:5:79:reaction:42:dislike:1735689605", "telegram:5:79",
+                  signal="dislike"),
+        {"op": "retract", "key": "telegram:5:79:reaction:42:dislike:1735689605"},
+        {"op": "retract", "key": "telegram:button:cb-9"},       # never written; skipped
+    )
+    assert await s.flush() == 6
+    assert await s.history(uid) == [(318, "like"), (1, "like")]
+    assert await s.active_reactions(MessageKey("telegram", "5", "77")) == [("42", "like")]
+    # the press redelivered after the upgrade is recognised by its callback query id
+    assert not await s.record_feedback(FeedbackEvent(None, 1, "like", event_id="cb-9",
+                                                     platform="telegram",
+                                                     platform_user_id="42"))
 
 
 async def test_torn_last_line_is_skipped(sqlite_store, tmp_path):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.store import FeedbackEvent, Store
+from bot.store import FeedbackEvent, MessageKey, ReactionChange, Store
 from bot.store.testing import open_test_store
 from engine.errors import InvalidInput, MovieBotError
 
@@ -23,6 +23,20 @@ def ev(user_id, movie_id, signal="like", value=None, key=None, **kw) -> Feedback
                          key or f"k:{user_id}:{movie_id}:{signal}:{value}", **kw)
 
 
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def card(message_id: str = "77", chat_id: str = "5") -> MessageKey:
+    return MessageKey("telegram", chat_id, message_id)
+
+
+def react(user: str, signal: str, added: bool, *, movie_id: int | None = 318,
+          message: MessageKey | None = None, seconds: float = 0) -> ReactionChange:
+    return ReactionChange(message or card(), user, signal, added,
+                          movie_id=movie_id if added else None,
+                          at=T0 + timedelta(seconds=seconds))
+
+
 async def test_user_id_is_get_or_create(store: Store):
     a = await store.user_id("telegram", "42", "Ann")
     assert await store.user_id("telegram", "42") == a
@@ -33,39 +47,75 @@ async def test_user_id_is_get_or_create(store: Store):
     assert (await store.stats())["users"] == 3
 
 
-async def test_duplicate_idempotency_key_changes_nothing(store: Store):
+async def test_an_event_id_is_stored_once_per_user(store: Store):
     uid = await store.user_id("telegram", "1")
-    assert await store.record_feedback(ev(uid, 318, key="tg:r:1"))
-    assert not await store.record_feedback(ev(uid, 2571, "dislike", key="tg:r:1"))
+    assert await store.record_feedback(ev(uid, 318, key="cb-1"))
+    assert not await store.record_feedback(ev(uid, 2571, "dislike", key="cb-1"))
+    other = await store.user_id("discord", "1")
+    assert await store.record_feedback(ev(other, 1, key="cb-1"))   # another user's event
     assert await store.history(uid) == [(318, "like")]
-    assert (await store.stats())["events"] == 1
+    assert (await store.stats())["events"] == 2
+    # without an event id, each event gets its own (random) one
+    assert FeedbackEvent(uid, 1, "like").event_id != FeedbackEvent(uid, 1, "like").event_id
 
 
 async def test_history_is_latest_non_retracted_signal_per_movie(store: Store):
     uid = await store.user_id("telegram", "1")
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
-    await store.record_feedback(ev(uid, 1, "like", key="a", created_at=t0))
-    await store.record_feedback(ev(uid, 2, "rating", 4.5, key="b", created_at=t0 + timedelta(1)))
-    await store.record_feedback(ev(uid, 1, "dislike", key="c", created_at=t0 + timedelta(2)))
-    await store.record_feedback(ev(uid, 3, "watchlist", key="d", created_at=t0 + timedelta(3)))
+    await store.record_feedback(ev(uid, 1, "like", key="a", created_at=T0))
+    await store.record_feedback(ev(uid, 2, "rating", 4.5, key="b", created_at=T0 + timedelta(1)))
+    await store.record_reaction(react("1", "dislike", True, movie_id=1, seconds=2 * 86400))
+    await store.record_feedback(ev(uid, 3, "watchlist", key="d", created_at=T0 + timedelta(3)))
     assert await store.history(uid) == [(2, 4.5), (1, "dislike")]
     # removing the dislike reaction brings the earlier like back
-    assert await store.retract_feedback("c")
-    assert not await store.retract_feedback("c")
-    assert not await store.retract_feedback("no-such-key")
+    assert await store.record_reaction(react("1", "dislike", False, seconds=3 * 86400))
+    assert not await store.record_reaction(react("1", "dislike", False, seconds=3 * 86400))
+    assert not await store.record_reaction(react("1", "like", False, seconds=3 * 86400))
     assert await store.history(uid) == [(1, "like"), (2, 4.5)]
     other = await store.user_id("telegram", "2")
     assert await store.history(other) == []
 
 
-async def test_active_feedback_keys_by_prefix(store: Store):
+async def test_a_reaction_is_stored_once_per_message_user_and_signal(store: Store):
+    assert await store.record_reaction(react("1", "like", True))
+    assert not await store.record_reaction(react("1", "like", True))        # redelivered
+    assert not await store.record_reaction(react("1", "like", True, seconds=5))  # re-read
+    assert await store.record_reaction(react("1", "dislike", True))         # another signal
+    assert await store.record_reaction(react("2", "like", True))            # another user
+    assert await store.record_reaction(react("1", "like", True, message=card("78")))
+    assert await store.active_reactions(card()) == [("1", "like"), ("1", "dislike"),
+                                                    ("2", "like")]
+    assert await store.active_reactions(card("78", chat_id="6")) == []
+    assert (await store.stats())["events"] == 4
+
+
+async def test_add_remove_add_in_one_second_ends_added(store: Store):
+    # Telegram dates reactions to the second; the last 👍 must count (issue 14, item 3).
+    assert await store.record_reaction(react("1", "like", True))
+    assert await store.record_reaction(react("1", "like", False))
+    assert await store.record_reaction(react("1", "like", True))
     uid = await store.user_id("telegram", "1")
-    for key in ("tg:1:reaction:5:like:100", "tg:1:reaction:5:like:200", "tg:1_reaction:x",
-                "tg:2:reaction:5:like:100"):
-        await store.record_feedback(ev(uid, 1, key=key))
-    await store.retract_feedback("tg:1:reaction:5:like:100")
-    assert await store.active_feedback_keys("tg:1:reaction:") == ["tg:1:reaction:5:like:200"]
-    assert await store.active_feedback_keys("tg:1%") == []  # LIKE wildcards are literal
+    assert await store.history(uid) == [(318, "like")]
+    assert await store.active_reactions(card()) == [("1", "like")]
+    stats = await store.stats()
+    assert (stats["events"], stats["retracted"]) == (2, 1)
+
+
+async def test_stale_reaction_changes_are_ignored(store: Store):
+    uid = await store.user_id("telegram", "1")
+    assert await store.record_reaction(react("1", "like", True, seconds=10))
+    assert await store.record_reaction(react("1", "like", False, seconds=20))
+    # the addition delivered again after its removal went in: it stays removed
+    assert not await store.record_reaction(react("1", "like", True, seconds=10))
+    assert await store.history(uid) == []
+    assert await store.record_reaction(react("1", "like", True, seconds=30))
+    # a removal from before that new addition does not take it away
+    assert not await store.record_reaction(react("1", "like", False, seconds=20))
+    assert await store.history(uid) == [(318, "like")]
+
+
+async def test_removing_a_reaction_of_an_unknown_user_creates_nobody(store: Store):
+    assert not await store.record_reaction(react("404", "like", False))
+    assert (await store.stats())["users"] == 0
 
 
 async def test_batched_writes_count_only_new_events(store: Store):
@@ -89,7 +139,11 @@ def test_events_are_validated():
         FeedbackEvent(1, 318, "rating", 7, "tg", None, "k")
     assert isinstance(err.value, MovieBotError) and "0.5 to 5" in str(err.value)
     with pytest.raises(ValueError):
-        FeedbackEvent(1, 318, "like", None, "tg", None, "")
+        FeedbackEvent(None, 318, "like")                   # no user at all
+    with pytest.raises(ValueError):
+        FeedbackEvent(1, 318, "like", kind="reaction")     # reactions: ReactionChange
+    with pytest.raises(ValueError):
+        ReactionChange(card(), "1", "like", added=True)    # adding needs the movie
 
 
 async def test_sent_messages_resolve_later(store: Store):
@@ -151,8 +205,9 @@ async def test_feedback_frame_for_retraining(store: Store):
     await store.record_feedback(ev(ann, 318, "like", key="a1"))
     await store.record_feedback(ev(ann, 318, "rating", 2.0, key="a2"))
     await store.record_feedback(ev(bob, 1, "dislike", key="b1"))
-    await store.record_feedback(ev(bob, 2, "like", key="b2"))
-    await store.retract_feedback("b2")
+    await store.record_reaction(react("1", "like", True, movie_id=2, message=MessageKey(
+        "discord", "9", "9")))
+    await store.record_reaction(react("1", "like", False, message=MessageKey("discord", "9", "9")))
     frame = await store.feedback_frame()
     assert list(frame.columns) == ["user_key", "movie_id", "signal", "value"]
     rows = {(r.user_key, r.movie_id, r.signal) for r in frame.itertuples(index=False)}
@@ -166,8 +221,8 @@ async def test_stats_and_job_runs(store: Store):
     yesterday = datetime.now(UTC) - timedelta(days=1)
     await store.record_feedback(ev(uid, 1, key="old", created_at=yesterday))
     await store.record_feedback(ev(uid, 2, key="new"))
-    await store.record_feedback(ev(uid, 3, key="gone"))
-    await store.retract_feedback("gone")
+    await store.record_reaction(ReactionChange(card(), "1", "like", True, movie_id=3))
+    await store.record_reaction(ReactionChange(card(), "1", "like", False))   # at: now
     assert (await store.stats())["last_job_run"] is None
     await store.record_job_run("retrain", "rejected", {"why": "ndcg@10 fell"})
     await store.record_job_run("retrain", "published", {"version": "v2"})
@@ -228,8 +283,7 @@ async def test_sqlite_waits_for_another_writer_without_blocking_the_event_loop(t
 async def test_sqlite_lock_held_too_long_is_an_outage_and_stores_nothing(tmp_path, monkeypatch):
     import sqlite3
 
-    from bot.store import database
-    from bot.store.spool import is_outage
+    from bot.store import database, is_outage
 
     monkeypatch.setattr(database, "SQLITE_LOCK_WAIT_S", 0.2)
     async with open_test_store("sqlite", tmp_path) as store:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -66,11 +67,30 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+# Partial unique index: at most one active row per (message, user, signal) reaction.
+# The same text is the ON CONFLICT target's WHERE (SQLite wants them to match).
+ACTIVE_REACTION = "kind = 'reaction' AND NOT retracted"
+
+
 class FeedbackRow(Base):
+    """One feedback event, with its identity in typed columns.
+
+    A reaction (``kind == "reaction"``) is identified by the message it is on
+    (``platform, chat_id, message_id``), its user and its signal: at most one such row is
+    active (not retracted) at a time, so a redelivered reaction stores nothing new and a
+    reaction removed and added again is a new row. Any other event (a button press, a
+    /rate) is identified by ``(user_id, event_id)``: the platform's id for the event (a
+    callback query or interaction id) or, where there is none, a random one chosen once.
+    """
+
     __tablename__ = "feedback_events"
     __table_args__ = (
         Index("ix_feedback_user_movie", "user_id", "movie_id"),
         Index("ix_feedback_created_at", "created_at"),
+        Index("uq_feedback_event", "user_id", "event_id", unique=True),
+        Index("uq_feedback_reaction", "platform", "chat_id", "message_id", "user_id", "signal",
+              unique=True, sqlite_where=text(ACTIVE_REACTION),
+              postgresql_where=text(ACTIVE_REACTION)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -79,8 +99,12 @@ class FeedbackRow(Base):
     signal: Mapped[str] = mapped_column(String(32))
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     source: Mapped[str] = mapped_column(String(64), default="")
-    message_ref: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="other")
+    # The message the event is about (a reaction's message, the card a button was on).
+    platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    event_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     retracted: Mapped[bool] = mapped_column(Boolean, default=False)
     retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

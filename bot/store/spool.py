@@ -7,9 +7,10 @@ the bot answers as usual. ``flush()`` (called before the next write, or by
 
 Exactly once: a flush first renames ``spool.jsonl`` to ``spool.jsonl.flushing`` (new writes
 go to a fresh file), replays it, and deletes it only when every line is in. A crash
-half-way replays some lines again on the next flush, which is harmless because every
-event carries an idempotency key (a duplicate insert is a no-op) and a retraction only
-changes an event that is not retracted yet. Progress is saved in ``.flushing.done`` so a
+half-way replays some lines again on the next flush, which is harmless: every event
+carries its identity (``(user, event_id)``: a duplicate insert is a no-op), and a
+reaction change is identified by (message, user, signal) and carries its time, so
+applying it again changes nothing (see `ReactionChange`). Progress is saved in ``.flushing.done`` so a
 long file is not replayed from the top after each outage.
 """
 
@@ -18,32 +19,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import functools
 import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
 
+from engine.config import PROJECT_ROOT
+
+from . import legacy
+from .database import normalise_url
 from .models import utcnow
-from .store import FeedbackEvent, Store, StoreUnavailable
+from .protocol import FeedbackStore, MessageRow
+from .store import Store
+from .values import (
+    FeedbackEvent,
+    MessageKey,
+    ReactionChange,
+    SentMessage,
+    StoreUnavailable,
+    is_outage,
+)
 
 log = logging.getLogger("moviebot.store.spool")
+
+T = TypeVar("T")
 
 # Consecutive spooled events are written with one batched INSERT of at most this many rows.
 REPLAY_BATCH = 500
 
 
-def is_outage(exc: BaseException) -> bool:
-    """True for errors that mean "the database is unreachable", not "the data is wrong"."""
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-    return isinstance(exc, OSError | TimeoutError | ConnectionError | sa_exc.TimeoutError)
+SPOOL_NAME = "feedback.spool.jsonl"
+
+
+def default_spool_path(database_url: str) -> Path:
+    """Where the spool goes when no path is configured: beside a SQLite database file,
+    else ``data/feedback.spool.jsonl`` in the project (the default database's folder)."""
+    url = normalise_url(database_url)
+    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        return Path(url[len("sqlite:///"):]).expanduser().parent / SPOOL_NAME
+    return PROJECT_ROOT / "data" / SPOOL_NAME
 
 
 class Spool:
@@ -159,21 +179,21 @@ def _chunks(ops: list[dict[str, Any]], start: int) -> Iterator[tuple[int, list[d
     i = start
     while i < len(ops):
         j = i + 1
-        if ops[i].get("op") in ("record", "message"):
+        if ops[i].get("op") in ("record", "reaction", "message"):
             while j < len(ops) and j - i < REPLAY_BATCH and ops[j].get("op") == ops[i]["op"]:
                 j += 1
         yield j, ops[i:j]
         i = j
 
 
-class SpoolingStore:
+class SpoolingStore(FeedbackStore):
     """A ``Store`` whose feedback writes never fail because the database is down.
 
-    ``record_feedback``, ``retract_feedback`` and ``remember_message`` fall back to the
-    spool; ``user_id`` answers from a cache for users seen before. Every other ``Store``
-    method is passed through, with outages raised as the friendly ``StoreUnavailable``.
-    After a failure the database is left alone for ``retry_every`` seconds, so a bot does
-    not wait for a connect timeout on every message.
+    ``record_feedback``, ``record_reaction`` and ``remember_message(s)`` fall back to the
+    spool; ``user_id`` answers from a cache for users seen before. The other
+    `FeedbackStore` methods go to the database, with outages raised as the friendly
+    ``StoreUnavailable``. After a failure the database is left alone for ``retry_every``
+    seconds, so a bot does not wait for a connect timeout on every message.
     """
 
     def __init__(self, store: Store, spool_path: str | Path, *, retry_every: float = 5.0,
@@ -195,11 +215,11 @@ class SpoolingStore:
             log.warning("database unreachable (%s); spooling to %s", exc, self.spool.path)
         self._down_until = time.monotonic() + self.retry_every
 
-    async def _call(self, coro: Awaitable[Any]) -> Any:
+    async def _call(self, coro: Awaitable[T]) -> T:
         return await asyncio.wait_for(coro, self.timeout)
 
-    async def _write(self, ops: list[dict[str, Any]], direct: Callable[[], Awaitable[Any]],
-                     spooled_result: Any) -> Any:
+    async def _write(self, ops: list[dict[str, Any]], direct: Callable[[], Awaitable[T]],
+                     spooled_result: T) -> T:
         """Write through when possible; otherwise (or while older ops wait) spool ``ops``."""
         if not self.db_down:
             try:
@@ -214,6 +234,18 @@ class SpoolingStore:
         await asyncio.to_thread(self.spool.append, *ops)
         return spooled_result
 
+    async def _read(self, call: Callable[[], Awaitable[T]]) -> T:
+        """A database call that cannot be spooled: an outage is `StoreUnavailable`."""
+        if self.db_down:
+            raise StoreUnavailable()
+        try:
+            return await self._call(call())
+        except Exception as exc:
+            if is_outage(exc):
+                self._mark_down(exc)
+                raise StoreUnavailable() from exc
+            raise
+
     # -- writes that survive an outage ------------------------------------------
     async def record_feedback(self, event: FeedbackEvent) -> bool:
         """True if stored or spooled (a spooled duplicate is dropped when flushed)."""
@@ -222,29 +254,22 @@ class SpoolingStore:
         op = {"op": "record", "event": event.to_dict()}
         return await self._write([op], lambda: self.store.record_feedback(event), True)
 
-    async def store_events(self, events: list[FeedbackEvent]) -> set[str]:
-        """Batched ``record_feedback``: the keys stored, or all of them when spooled."""
-        events = list(events)
-        for event in events:
-            if event.created_at is None:
-                event.created_at = utcnow()
-        ops = [{"op": "record", "event": e.to_dict()} for e in events]
-        return await self._write(ops, lambda: self.store.store_events(events),
-                                 {e.idempotency_key for e in events})
-
-    async def retract_feedback(self, idempotency_key: str) -> bool:
-        op = {"op": "retract", "key": idempotency_key}
-        return await self._write([op], lambda: self.store.retract_feedback(idempotency_key),
-                                 True)
+    async def record_reaction(self, change: ReactionChange) -> bool:
+        """True if it changed what is stored, or was spooled."""
+        if change.at is None:  # the replay must compare the real time, not its own
+            change.at = utcnow()
+        op = {"op": "reaction", "change": change.to_dict()}
+        return await self._write([op], lambda: self.store.record_reaction(change), True)
 
     async def remember_message(self, platform: str, chat_id: str, message_id: str,
                                movie_id: int | None, context: dict | None = None) -> None:
         await self.remember_messages([(platform, chat_id, message_id, movie_id, context)])
 
-    async def remember_messages(self, messages) -> None:
-        rows = [[platform, str(chat_id), str(message_id), movie_id, context or {}]
-                for platform, chat_id, message_id, movie_id, context in messages]
-        await self._write([{"op": "message", "args": row} for row in rows],
+    async def remember_messages(self, messages: Iterable[MessageRow]) -> None:
+        rows: list[MessageRow] = [(platform, str(chat_id), str(message_id), movie_id,
+                                   context or {})
+                                  for platform, chat_id, message_id, movie_id, context in messages]
+        await self._write([{"op": "message", "args": list(row)} for row in rows],
                           lambda: self.store.remember_messages(rows), None)
 
     async def user_id(self, platform: str, platform_user_id: str,
@@ -266,7 +291,36 @@ class SpoolingStore:
     async def forget_user(self, user_id: int) -> dict[str, int]:
         await self.flush()  # spooled events of this user must not come back afterwards
         self._users = {k: v for k, v in self._users.items() if v != user_id}
-        return await self._passthrough("forget_user", user_id)
+        return await self._read(lambda: self.store.forget_user(user_id))
+
+    # -- reads (and writes that need an answer now) ------------------------------
+    async def active_reactions(self, message: MessageKey) -> list[tuple[str, str]]:
+        return await self._read(lambda: self.store.active_reactions(message))
+
+    async def history(self, user_id: int) -> list[tuple[int, str | float]]:
+        return await self._read(lambda: self.store.history(user_id))
+
+    async def lookup_message(self, platform: str, chat_id: str,
+                             message_id: str) -> SentMessage | None:
+        return await self._read(lambda: self.store.lookup_message(platform, chat_id, message_id))
+
+    async def recent_messages(self, platform: str, since: datetime) -> list[SentMessage]:
+        return await self._read(lambda: self.store.recent_messages(platform, since))
+
+    async def watchlist_add(self, user_id: int, movie_id: int) -> bool:
+        return await self._read(lambda: self.store.watchlist_add(user_id, movie_id))
+
+    async def watchlist_remove(self, user_id: int, movie_id: int) -> bool:
+        return await self._read(lambda: self.store.watchlist_remove(user_id, movie_id))
+
+    async def watchlist(self, user_id: int) -> list[int]:
+        return await self._read(lambda: self.store.watchlist(user_id))
+
+    async def stats(self, days: int = 14) -> dict[str, Any]:
+        return await self._read(lambda: self.store.stats(days))
+
+    async def close(self) -> None:
+        await self.store.close()
 
     # -- flushing --------------------------------------------------------------
     async def flush(self) -> int:
@@ -281,23 +335,42 @@ class SpoolingStore:
         return n
 
     async def _apply(self, ops: list[dict[str, Any]]) -> None:
-        kind = ops[0].get("op")
-        if kind == "record":
-            events = [FeedbackEvent.from_dict(op["event"]) for op in ops]
-            try:
-                await self._call(self.store.record_feedback_many(events))
-            except sa_exc.IntegrityError:
-                # e.g. the user was forgotten meanwhile: keep the good ones, drop the rest
-                for ev in events:
-                    try:
-                        await self._call(self.store.record_feedback(ev))
-                    except sa_exc.IntegrityError as exc:
-                        log.warning("dropping spooled event %s: %s", ev.idempotency_key,
-                                    exc.orig)
-        elif kind == "retract":
-            await self._call(self.store.retract_feedback(ops[0]["key"]))
-        elif kind == "message":
-            await self._call(self.store.remember_messages([op["args"] for op in ops]))
+        """Apply a chunk of spooled ops, in order: runs of events, of reaction changes
+        and of messages each go in one call."""
+        items = [item for op in ops for item in _typed(op)]
+        start = 0
+        while start < len(items):
+            end = start + 1
+            while end < len(items) and type(items[end]) is type(items[start]):
+                end += 1
+            run, start = items[start:end], end
+            if isinstance(run[0], FeedbackEvent):
+                await self._apply_events(run)
+            elif isinstance(run[0], ReactionChange):
+                await self._apply_reactions(run)
+            else:
+                await self._call(self.store.remember_messages(run))
+
+    async def _apply_events(self, events: list[FeedbackEvent]) -> None:
+        try:
+            await self._call(self.store.record_feedback_many(events))
+        except sa_exc.IntegrityError:
+            # e.g. the user was forgotten meanwhile: keep the good ones, drop the rest
+            for ev in events:
+                try:
+                    await self._call(self.store.record_feedback(ev))
+                except sa_exc.IntegrityError as exc:
+                    log.warning("dropping spooled event %s: %s", ev.event_id, exc.orig)
+
+    async def _apply_reactions(self, changes: list[ReactionChange]) -> None:
+        try:
+            await self._call(self.store.record_reactions(changes))
+        except sa_exc.IntegrityError:
+            for change in changes:
+                try:
+                    await self._call(self.store.record_reaction(change))
+                except sa_exc.IntegrityError as exc:
+                    log.warning("dropping spooled reaction on %s: %s", change.message, exc.orig)
 
     async def run_flusher(self, interval: float = 5.0) -> None:
         """Background task: flush whenever something is pending and the DB is back."""
@@ -311,23 +384,39 @@ class SpoolingStore:
                         log.exception("spool flush failed")
                     self._mark_down(exc)
 
-    # -- everything else -------------------------------------------------------
-    async def _passthrough(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if self.db_down:
-            raise StoreUnavailable()
-        try:
-            return await self._call(getattr(self.store, name)(*args, **kwargs))
-        except Exception as exc:
-            if is_outage(exc):
-                self._mark_down(exc)
-                raise StoreUnavailable() from exc
-            raise
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.store, name)
-        if not asyncio.iscoroutinefunction(attr):
-            return attr
-        return functools.partial(self._passthrough, name)
+def _typed(op: dict[str, Any]) -> list[FeedbackEvent | ReactionChange | tuple]:
+    """One spool line as what the store takes (lines of schema 0001 translated)."""
+    kind = op.get("op")
+    if kind == "record":
+        data = op["event"]
+        if "idempotency_key" in data:
+            return [_legacy_event(data)]
+        return [FeedbackEvent.from_dict(data)]
+    if kind == "reaction":
+        return [ReactionChange.from_dict(op["change"])]
+    if kind == "message":
+        return [tuple(op["args"])]
+    if kind == "retract":  # schema 0001: the key of a reaction that was removed
+        key = legacy.parse_key(op["key"])
+        if key.kind == "reaction":
+            return [ReactionChange(MessageKey(key.platform, key.chat_id, key.message_id),
+                                   key.platform_user_id, key.signal, added=False)]
+        log.warning("spooled retraction of %r is not a reaction; skipped", op["key"])
+    return []                  # "skip" (a torn line), or unknown
 
-    async def close(self) -> None:
-        await self.store.close()
+
+def _legacy_event(data: dict[str, Any]) -> FeedbackEvent | ReactionChange:
+    key = legacy.parse_key(data["idempotency_key"], data.get("message_ref"))
+    at = datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None
+    if key.kind == "reaction":
+        return ReactionChange(MessageKey(key.platform, key.chat_id, key.message_id),
+                              key.platform_user_id, key.signal, added=True,
+                              movie_id=data["movie_id"], at=at, user_id=data.get("user_id"),
+                              source=data.get("source") or "")
+    message = (MessageKey(key.platform, key.chat_id, key.message_id)
+               if key.platform and key.chat_id and key.message_id else None)
+    return FeedbackEvent(data.get("user_id"), data["movie_id"], data["signal"],
+                         data.get("value"), data.get("source") or "", message, key.event_id,
+                         kind=key.kind, created_at=at, platform=data.get("platform"),
+                         platform_user_id=data.get("platform_user_id"))

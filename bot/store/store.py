@@ -10,19 +10,34 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, select, text, update
 
-from engine.errors import InvalidInput, MovieBotError
+from engine.errors import MovieBotError
 
 from .database import Database, open_database
-from .models import FeedbackRow, JobRunRow, SentMessageRow, User, WatchlistRow, utcnow
+from .models import (
+    ACTIVE_REACTION,
+    FeedbackRow,
+    JobRunRow,
+    SentMessageRow,
+    User,
+    WatchlistRow,
+    utcnow,
+)
+from .protocol import FeedbackStore
+from .values import (
+    TASTE_SIGNALS,
+    FeedbackEvent,
+    JobRun,
+    MessageKey,
+    ReactionChange,
+    SentMessage,
+)
 
 if TYPE_CHECKING:  # pandas is imported only by the retraining path
     import pandas as pd
@@ -30,96 +45,16 @@ if TYPE_CHECKING:  # pandas is imported only by the retraining path
 log = logging.getLogger("moviebot.store")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Signals that describe taste, i.e. what Engine.recommend understands. Others ("watchlist",
-# "skip", ...) are kept as events for analysis but are not part of a user's history.
-TASTE_SIGNALS = ("like", "dislike", "rating")
 # Any fixed 64-bit number: two processes opening a fresh PostgreSQL database at once must
 # not both run the migrations.
 _MIGRATION_LOCK_KEY = 7_406_113_951
 # Rows per INSERT when writing many events: big enough to amortise round trips, small
-# enough to stay far below PostgreSQL's 32k bind-parameter limit (11 columns per row).
+# enough to stay far below PostgreSQL's 32k bind-parameter limit (15 columns per row).
 BATCH_ROWS = 1000
 
 
-class StoreUnavailable(MovieBotError):
-    """The database cannot be reached; the bot keeps answering without it."""
-
-    def __str__(self) -> str:
-        return ("I can't reach my memory right now, so I can't look up your likes. "
-                "Please try again in a minute.")
-
-
-@dataclass
-class FeedbackEvent:
-    """One reaction, rating or button press by a user about a movie.
-
-    ``idempotency_key`` must be unique per real-world event (e.g.
-    ``"telegram:reaction:<chat>:<msg>:<user>:<movie>"``): storing the same key twice is a
-    no-op, which is what makes retries and spool replays safe. A reaction that is removed
-    and added again is a new event, so include something that differs (the update's
-    date) in its key.
-
-    ``user_id`` may be None when ``platform`` and ``platform_user_id`` are given: the store
-    then finds or creates the user when it writes the event (useful while the database is
-    down and no id can be looked up).
-    """
-
-    user_id: int | None
-    movie_id: int
-    signal: str                       # "like", "dislike", "rating", "watchlist", ...
-    value: float | None = None        # the rating for "rating"; optional otherwise
-    source: str = ""                  # "telegram:reaction", "discord:button", "console"...
-    message_ref: str | None = None    # "<platform>:<chat>:<message>" the event refers to
-    idempotency_key: str = ""
-    created_at: datetime | None = None
-    platform: str | None = None
-    platform_user_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.idempotency_key:
-            raise ValueError("FeedbackEvent needs an idempotency_key")
-        if not self.signal or len(self.signal) > 32:
-            raise InvalidInput(f"“{self.signal}” is not a feedback signal I know.")
-        if self.signal == "rating":
-            if self.value is None or not 0.5 <= float(self.value) <= 5.0:
-                raise InvalidInput("Ratings go from 0.5 to 5 stars.")
-        if self.user_id is None and not (self.platform and self.platform_user_id):
-            raise ValueError("FeedbackEvent needs user_id or platform + platform_user_id")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe form (the spool's line format)."""
-        data = dict(self.__dict__)
-        data["created_at"] = self.created_at.isoformat() if self.created_at else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeedbackEvent:
-        data = dict(data)
-        if data.get("created_at"):
-            data["created_at"] = datetime.fromisoformat(data["created_at"])
-        return cls(**data)
-
-
-@dataclass
-class SentMessage:
-    platform: str
-    chat_id: str
-    message_id: str
-    movie_id: int | None
-    context: dict = field(default_factory=dict)
-    created_at: datetime | None = None
-
-
-@dataclass
-class JobRun:
-    id: int
-    name: str
-    status: str                       # "published", "rejected", "failed", "skipped", "ok"...
-    details: dict
-    finished_at: datetime
-
-
-def _upgrade(conn: Connection, schema: str | None) -> None:
+def _alembic(conn: Connection, schema: str | None, action: str, revision: str) -> None:
+    """Run Alembic's ``upgrade`` or ``downgrade`` (tests) to ``revision`` on ``conn``."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
         if schema:
@@ -133,13 +68,13 @@ def _upgrade(conn: Connection, schema: str | None) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = conn
     cfg.attributes["schema"] = schema
-    command.upgrade(cfg, "head")
+    getattr(command, action)(cfg, revision)
 
 
 FORGET_JOB = "forget"
 
 
-class Store:
+class Store(FeedbackStore):
     """Async access to the bots' state. Create with ``await Store.open(url)``.
 
     Each method is one transaction: a small function over a SQLAlchemy ``Connection``
@@ -153,17 +88,14 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------
     @classmethod
-    async def open(cls, url: str | None = None, *, schema: str | None = None,
+    async def open(cls, url: str, *, schema: str | None = None,
                    migrate: bool = True, connect_timeout: float = 5.0) -> Store:
         """Connect, and bring the schema up to date with the Alembic migrations.
 
-        ``url`` defaults to ``BotSettings.from_env().database_url``. ``schema`` (PostgreSQL
-        only) keeps every table in that schema, created if needed: tests use a fresh one.
+        ``url`` and ``schema`` come from the caller's settings (the store reads no
+        environment). ``schema`` (PostgreSQL only) keeps every table in that schema,
+        created if needed: tests use a fresh one.
         """
-        if url is None:
-            from bot.settings import BotSettings
-
-            url = BotSettings.from_env().database_url
         database = open_database(url, schema=schema, connect_timeout=connect_timeout)
         if schema and database.dialect != "postgresql":
             await database.dispose()
@@ -178,25 +110,12 @@ class Store:
             raise
         return store
 
-    async def migrate(self) -> None:
-        await self.database.run(_upgrade, self.schema, write=True)
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` (tests build old databases with it)."""
+        await self.database.run(_alembic, self.schema, "upgrade", revision, write=True)
 
     async def close(self) -> None:
         await self.database.dispose()
-
-    async def __aenter__(self) -> Store:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def ping(self) -> bool:
-        """True when the database answers."""
-        try:
-            await self.database.run(lambda conn: conn.execute(text("SELECT 1")).scalar())
-            return True
-        except Exception:
-            return False
 
     def _insert(self, table: Any) -> Any:
         if self.dialect == "postgresql":
@@ -229,21 +148,17 @@ class Store:
 
     # -- feedback --------------------------------------------------------------
     async def record_feedback(self, event: FeedbackEvent) -> bool:
-        """Store one event; False (and nothing changes) if its key was stored before."""
+        """Store one event; False (and nothing changes) if its (user, event_id) is known."""
         return await self.record_feedback_many([event]) == 1
 
     async def record_feedback_many(self, events: Iterable[FeedbackEvent]) -> int:
-        """Store events in batched INSERTs; returns how many were new (duplicates skip)."""
-        return len(await self.store_events(events))
-
-    async def store_events(self, events: Iterable[FeedbackEvent]) -> set[str]:
-        """Store events in one transaction; returns the idempotency keys that were new."""
+        """Store events in batched INSERTs, one transaction; returns how many were new."""
         events = list(events)
         if not events:
-            return set()
+            return 0
         return await self.database.run(self._store_events, events, write=True)
 
-    def _store_events(self, conn: Connection, events: list[FeedbackEvent]) -> set[str]:
+    def _store_events(self, conn: Connection, events: list[FeedbackEvent]) -> int:
         users: dict[tuple[str, str], int] = {}
         rows = []
         for ev in events:
@@ -253,45 +168,104 @@ class Store:
                 if ref not in users:
                     users[ref] = self._user_id(conn, *ref, None)
                 user_id = users[ref]
+            message = ev.message
             rows.append({
                 "user_id": user_id, "movie_id": int(ev.movie_id), "signal": ev.signal,
                 "value": None if ev.value is None else float(ev.value),
-                "source": ev.source or "", "message_ref": ev.message_ref,
-                "idempotency_key": ev.idempotency_key,
-                "created_at": ev.created_at or utcnow(), "retracted": False,
-                "retracted_at": None,
+                "source": ev.source or "", "kind": ev.kind,
+                "platform": message.platform if message else ev.platform,
+                "chat_id": message.chat_id if message else None,
+                "message_id": message.message_id if message else None,
+                "event_id": ev.event_id, "created_at": ev.created_at or utcnow(),
+                "retracted": False, "retracted_at": None,
             })
-        stmt = (self._insert(FeedbackRow)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(FeedbackRow.idempotency_key))
-        new_keys: set[str] = set()
+        new = 0
         for start in range(0, len(rows), BATCH_ROWS):
-            new_keys.update(conn.execute(stmt, rows[start:start + BATCH_ROWS]).scalars())
-        return new_keys
+            new += len(conn.execute(self._event_stmt, rows[start:start + BATCH_ROWS]).all())
+        return new
 
-    async def retract_feedback(self, idempotency_key: str) -> bool:
-        """Mark an event as withdrawn (a removed reaction); False if unknown or already so."""
-        def retract(conn: Connection) -> bool:
-            result = conn.execute(
-                update(FeedbackRow)
-                .where(FeedbackRow.idempotency_key == idempotency_key,
-                       FeedbackRow.retracted.is_(False))
-                .values(retracted=True, retracted_at=utcnow()))
-            return result.rowcount == 1
-        return await self.database.run(retract, write=True)
+    @functools.cached_property
+    def _event_stmt(self) -> Any:
+        return (self._insert(FeedbackRow)
+                .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
+                .returning(FeedbackRow.id))
 
-    async def active_feedback_keys(self, prefix: str) -> list[str]:
-        """Keys of not-retracted events whose key starts with ``prefix``.
+    async def record_reaction(self, change: ReactionChange) -> bool:
+        """Add or remove one reaction; True if that changed what is stored."""
+        return await self.record_reactions([change]) == 1
 
-        Lets a front-end find the event a reaction added (its key carries the time it was
-        added) when the reaction is removed.
-        """
-        query = (select(FeedbackRow.idempotency_key)
-                 .where(FeedbackRow.idempotency_key.startswith(prefix, autoescape=True),
-                        FeedbackRow.retracted.is_(False))
+    async def record_reactions(self, changes: Iterable[ReactionChange]) -> int:
+        """Apply reaction changes in order, in one transaction; returns how many changed."""
+        changes = list(changes)
+        if not changes:
+            return 0
+        return await self.database.run(self._record_reactions, changes, write=True)
+
+    def _record_reactions(self, conn: Connection, changes: list[ReactionChange]) -> int:
+        users: dict[str, int] = {}
+        changed = 0
+        for change in changes:
+            msg = change.message
+            user_id = change.user_id or users.get(change.platform_user_id)
+            if user_id is None:
+                # An addition creates the user; a removal by someone unknown changes nothing.
+                if change.added:
+                    user_id = self._user_id(conn, msg.platform, change.platform_user_id, None)
+                else:
+                    user_id = conn.execute(select(User.id).where(
+                        User.platform == msg.platform,
+                        User.platform_user_id == change.platform_user_id)).scalar()
+                    if user_id is None:
+                        continue
+                users[change.platform_user_id] = user_id
+            at = change.at or utcnow()
+            same = (FeedbackRow.kind == "reaction", FeedbackRow.platform == msg.platform,
+                    FeedbackRow.chat_id == msg.chat_id, FeedbackRow.message_id == msg.message_id,
+                    FeedbackRow.user_id == user_id, FeedbackRow.signal == change.signal)
+            if change.added:
+                # A removal later than this addition was applied: it is a stale redelivery.
+                removed_later = conn.execute(
+                    select(FeedbackRow.id)
+                    .where(*same, FeedbackRow.movie_id == int(change.movie_id),
+                           FeedbackRow.retracted_at > at).limit(1)).first()
+                if removed_later is not None:
+                    continue
+                inserted = conn.execute(self._reaction_stmt, {
+                    "user_id": user_id, "movie_id": int(change.movie_id),
+                    "signal": change.signal, "value": None,
+                    "source": change.source or f"{msg.platform}:reaction", "kind": "reaction",
+                    "platform": msg.platform, "chat_id": msg.chat_id,
+                    "message_id": msg.message_id, "event_id": None, "created_at": at,
+                    "retracted": False, "retracted_at": None}).first()
+                changed += inserted is not None
+            else:
+                # Only what was added before this removal (not a later re-add) goes.
+                result = conn.execute(
+                    update(FeedbackRow)
+                    .where(text(ACTIVE_REACTION), *same, FeedbackRow.created_at <= at)
+                    .values(retracted=True, retracted_at=at))
+                changed += result.rowcount > 0
+        return changed
+
+    @functools.cached_property
+    def _reaction_stmt(self) -> Any:
+        return (self._insert(FeedbackRow)
+                .on_conflict_do_nothing(
+                    index_elements=["platform", "chat_id", "message_id", "user_id", "signal"],
+                    index_where=text(ACTIVE_REACTION))
+                .returning(FeedbackRow.id))
+
+    async def active_reactions(self, message: MessageKey) -> list[tuple[str, str]]:
+        """(platform user id, signal) of every active reaction on ``message``."""
+        message = MessageKey.of(message)
+        query = (select(User.platform_user_id, FeedbackRow.signal)
+                 .join(User, User.id == FeedbackRow.user_id)
+                 .where(text(ACTIVE_REACTION), FeedbackRow.platform == message.platform,
+                        FeedbackRow.chat_id == message.chat_id,
+                        FeedbackRow.message_id == message.message_id)
                  .order_by(FeedbackRow.id))
-        keys = await self.database.run(lambda conn: conn.execute(query).scalars().all())
-        return [str(k) for k in keys]
+        rows = await self.database.run(lambda conn: conn.execute(query).all())
+        return [(str(user), str(signal)) for user, signal in rows]
 
     async def history(self, user_id: int) -> list[tuple[int, str | float]]:
         """The user's taste as ``Engine.recommend`` takes it: latest signal per movie.
@@ -481,9 +455,3 @@ def _job_dict(run: JobRun) -> dict[str, Any]:
 def _sent(row: Any) -> SentMessage:
     return SentMessage(row.platform, row.chat_id, row.message_id, row.movie_id,
                        row.context or {}, row.created_at)
-
-
-def new_idempotency_key(prefix: str) -> str:
-    """A key for events that have no natural identity (e.g. a typed /rate command)."""
-    return f"{prefix}:{secrets.token_hex(8)}"
-

@@ -5,8 +5,8 @@ PTB's `Updater` sends that offset as soon as it has *queued* updates, before any
 ran, so a crash (or kill -9) in between loses them. This loop only ever sends
 ``offset = the smallest update id still being processed``: everything below it has been
 handled and its feedback stored. After a crash the unconfirmed updates come again, and
-idempotency keys in the store make the replay harmless (a reaction is stored once
-however often it is delivered).
+the typed identity of feedback in the store makes the replay harmless (a reaction is
+stored once however often it is delivered).
 
 It is a sliding window, not batch-at-a-time: when only a few updates of a batch are
 still running it fetches the next batch (``getUpdates`` from the watermark returns those
@@ -35,7 +35,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.memory import is_outage
+from bot.store import is_outage
 
 from .app import ALLOWED_UPDATES, TelegramFrontend
 from .render import api_call
