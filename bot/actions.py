@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from engine.results import Filters
 
 MAX_BYTES = 64                 # Telegram's callback_data limit; Discord allows 100
-PAGED = ("similar", "song", "recommend")
+PAGED = ("similar", "song", "recommend", "top")
 MAX_PAGES = 6                  # page numbers are one digit on the wire
 
 

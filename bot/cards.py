@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.errors import AmbiguousTitle, UnknownTitle
-from engine.results import Movie
+from engine.results import Filters, Movie
 
 from .actions import Action
 from .replies import Button, Card, Reply
@@ -57,3 +57,18 @@ def title_error_reply(err: UnknownTitle | AmbiguousTitle, choice: Callable[[int]
                               if c.ref and Action.is_track(c.ref)])
     return Reply(text=str(err), is_error=True,
                  buttons=[Button(c.label, choice(c.movie_id)) for c in options])
+
+
+def filters_label(filters: Filters) -> str:
+    """"crime or thriller films from 1990 to 1999": a list heading in words."""
+    label = (" or ".join(g.lower() for g in filters.genres) + " " if filters.genres else "") + "films"
+    low, high = filters.year_min, filters.year_max
+    if low is not None and high is not None:
+        label += f" of {low}" if low == high else f" from {low} to {high}"
+    elif low is not None:
+        label += f" from {low} on"
+    elif high is not None:
+        label += f" up to {high}"
+    if filters.min_votes:
+        label += f" with {filters.min_votes}+ votes"
+    return label

@@ -27,9 +27,10 @@ from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
 from engine.queries import HistoryQuery, MovieQuery, ResolvedSong, SongQuery
 from engine.results import Filters, Movie, Recommendations
+from engine.toprated.serving import TopQuery
 
 from .actions import MAX_PAGES, Action, InvalidAction, PageQuery
-from .cards import movie_card, title_error_reply
+from .cards import filters_label, movie_card, title_error_reply
 from .feedback import FeedbackDesk
 from .parsing import check_stars, parse, parse_filters, parse_rating
 from .registry import FILTERS, Arg, CommandSpec, Registry
@@ -42,7 +43,7 @@ PAGE_SIZE = 5
 
 HELP_HEAD = "I recommend movies. Try:"
 HELP_FOOT = """Or just send me a movie title. React 👍 or 👎 to any movie card to teach me your taste.
-Filters for /similar, /song and /recommend: genre:comedy after:1990 before:2005"""
+Filters for /similar, /song, /recommend and /top: genre:comedy after:1990 before:2005"""
 
 START_TEXT = """Hi {name}! 🎬 I'm MovieBot.
 Tell me a movie you love (just type its title), or try /similar The Matrix.
@@ -279,6 +280,8 @@ class CommandLayer:
             return await self._recommend(user, (query or PageQuery()).filters(), action.n)
         if action.command == "similar" and query is not None and query.movie_id is not None:
             return await self._similar(self.engine.movie(query.movie_id), query.filters(), action.n)
+        if action.command == "top":
+            return await self._top((query or PageQuery()).filters(), action.n)
         if action.command == "song" and query is not None and query.text:
             return await self._song(query.text, query.filters(), action.n)
         return Reply(text=EXPIRED, is_error=True)
@@ -357,6 +360,17 @@ class CommandLayer:
                                      filters=None if filters.is_empty() else filters)
         return await self._cards(recs, page, "recommend", PageQuery.of(filters), {},
                                  f"Picked for you from {len(history)} movies you reacted to:")
+
+    @COMMANDS.command("top", "the best-rated movies, e.g. /top genre:crime before:1980", FILTERS,
+                      read=_only_filters)
+    async def cmd_top(self, user: User, filters: Filters | None = None) -> Reply:
+        return await self._top(filters or Filters(), 0)
+
+    async def _top(self, filters: Filters, page: int) -> Reply:
+        recs = self.engine.recommend("toprated", TopQuery(), k=(page + 1) * self.page_size + 1,
+                                     filters=None if filters.is_empty() else filters)
+        return await self._cards(recs, page, "top", PageQuery.of(filters), {},
+                                 f"The best-rated {filters_label(filters)}:")
 
     @COMMANDS.command("rate", "rate a movie from 0.5 to 5 stars, e.g. /rate Heat 4.5",
                       Arg("title", "a movie title"),

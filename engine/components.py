@@ -8,7 +8,7 @@ until it is used, so reading this list costs no start-up time.
 
 from __future__ import annotations
 
-from . import collab, content, crossmedia
+from . import collab, content, crossmedia, toprated
 from .spec import ComponentSpec, StageSpec, load_target
 
 __all__ = ["COMPONENTS", "STAGES", "ComponentSpec", "StageSpec", "component", "load_target",
@@ -24,6 +24,7 @@ STAGES: tuple[StageSpec | ComponentSpec, ...] = (
     SONGS,
     content.SPEC,
     crossmedia.SPEC,
+    toprated.SPEC,
 )
 
 # The recommenders, in build order.

@@ -53,7 +53,7 @@ class HistoryQuery:
 
 
 # -- resolved queries (Recommendations.query) ---------------------------------------------
-def _filters_json(filters: Filters | None) -> dict[str, Any]:
+def filters_json(filters: Filters | None) -> dict[str, Any]:
     if filters is None or filters.is_empty():
         return {}
     return {"filters": {key: value for key, value in vars(filters).items() if value}}
@@ -69,7 +69,7 @@ class ResolvedMovie:
         return self.movie.movie_id
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.movie.brief(), **_filters_json(self.filters)}
+        return {**self.movie.brief(), **filters_json(self.filters)}
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def test_junk_is_refused_or_read_exactly(text):
 
 
 @pytest.mark.parametrize("text", ["", "like:abc", "like:0", "like:01", "drop table", "page:similar:99:m=1",
-                                  "page:similar:1:#318 genre:crime", "page:top:1", "forget:maybe",
+                                  "page:similar:1:#318 genre:crime", "page:trending:1", "forget:maybe",
                                   "song:" + "a" * 41, "more:318;", "page:song:1:t=" + "x" * 60])
 def test_forged_payloads_raise(text):
     with pytest.raises(InvalidAction):

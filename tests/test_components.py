@@ -12,6 +12,7 @@ from engine.errors import DataError, InvalidInput
 from engine.queries import HistoryQuery, MovieQuery, ResolvedSong, SongQuery
 from engine.recommender import MAX_K, check_k
 from engine.spec import load_target
+from engine.toprated.serving import TopQuery
 
 
 def test_stages_are_in_build_order_and_name_importable_targets():
@@ -19,13 +20,13 @@ def test_stages_are_in_build_order_and_name_importable_targets():
     assert len(set(names)) == len(names)
     for i, spec in enumerate(STAGES):
         assert set(spec.needs) <= set(names[:i]), f"{spec.name} needs a later stage"
-    assert [c.name for c in COMPONENTS] == ["collab", "content", "crossmedia"]
+    assert [c.name for c in COMPONENTS] == ["collab", "content", "crossmedia", "toprated"]
     for spec in COMPONENTS:
         cls = load_target(spec.serving)
         assert cls.name == spec.name
         assert all(callable(getattr(cls, m, None)) for m in ("load", "recommend", "explain"))
         assert callable(load_target(spec.build)) and callable(load_target(spec.cli))
-        assert spec.evaluate == f"engine.{spec.name}.evaluate:evaluate"
+        assert spec.evaluate in (None, f"engine.{spec.name}.evaluate:evaluate")
     assert component("collab").serving.endswith(":CollabRecommender")
 
 
@@ -35,10 +36,11 @@ def test_one_k_rule(k):
         check_k(k)
 
 
-def test_k_rule_is_the_same_for_all_three(engine):
+def test_k_rule_is_the_same_for_every_recommender(engine):
     heat = MovieQuery(engine.resolve("Heat"))
     queries = {"content": heat, "collab": HistoryQuery(((1, "like"),)),
-               "crossmedia": SongQuery("Hello - Adele")}
+               "crossmedia": SongQuery("Hello - Adele"), "toprated": TopQuery()}
+    assert set(queries) == {c.name for c in COMPONENTS}
     for name, query in queries.items():
         assert len(engine.recommend(name, query, k=MAX_K).results) <= MAX_K
         with pytest.raises(InvalidInput):
@@ -55,7 +57,8 @@ def test_missing_file_is_one_data_error_naming_file_component_and_fix(tmp_path):
 
 @pytest.mark.parametrize("name,missing", [("content", "vectors.npy"),
                                           ("collab", "item_ids.npy"),
-                                          ("crossmedia", "movies_vectors.npy")])
+                                          ("crossmedia", "movies_vectors.npy"),
+                                          ("toprated", "scores.npy")])
 def test_an_old_build_without_a_file_gets_the_same_error(quick_artifacts, tmp_path, name, missing):
     from engine import Engine
 
@@ -71,7 +74,8 @@ def test_an_old_build_without_a_file_gets_the_same_error(quick_artifacts, tmp_pa
 def test_explain_gives_the_listed_reason(engine):
     queries = {"content": MovieQuery(engine.resolve("Toy Story")),
                "collab": HistoryQuery(((260, 5), (1196, 5), (1210, "like"), (2571, 4))),
-               "crossmedia": SongQuery("Bohemian Rhapsody - Queen")}
+               "crossmedia": SongQuery("Bohemian Rhapsody - Queen"), "toprated": TopQuery()}
+    assert set(queries) == {c.name for c in COMPONENTS}
     for name, query in queries.items():
         recommender = engine.recommender(name)
         for rec in engine.recommend(name, query, k=5).results:
