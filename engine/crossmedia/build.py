@@ -6,12 +6,14 @@ Writes only below ``<version>/crossmedia/``:
   movies.ann, movie_ids.npy   Annoy (dot) index of movies in the space
   movies_vectors.npy   the exact movie vectors it indexes (mmap'd for exact scoring)
   songs.ann, song_ids.npy     Annoy (dot) index of songs in the space (playlists for a movie)
+  songs.parquet               the songs table those were built from (a hard link to the version's)
   eval.json            test-fold metrics for the learned space and every baseline
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,6 +99,7 @@ def build_stage(ctx: BuildContext) -> StageResult:
         "best_baseline_hr@50": round(best_baseline, 4),
     }
     ctx.log.info("crossmedia: %s", metrics)
+    files.append(_keep_songs_table(ctx, songs, out))
     files += [out / n for n in ("pairs.parquet", "movie_ids.npy",
                                 "song_ids.npy", "eval.json")]
     return {"files": sorted(str(Path(f).relative_to(ctx.out_dir)) for f in files),
@@ -105,3 +108,15 @@ def build_stage(ctx: BuildContext) -> StageResult:
                        "annoy_trees": N_TREES, "test_fold": "movie_id % 5 == 0",
                        "tuning_fold": "movie_id % 5 == 1",
                        "poster_colours": "skipped: no TMDB image download in builds"}}
+
+
+def _keep_songs_table(ctx: BuildContext, songs: pd.DataFrame, out: Path) -> Path:
+    """The songs table the indices were built from, inside the component's own folder, so
+    serving reads nothing outside it (a hard link to the version's table: no second copy)."""
+    target, shared = out / "songs.parquet", ctx.out_dir / "songs.parquet"
+    target.unlink(missing_ok=True)
+    try:
+        os.link(shared, target)
+    except OSError:    # no shared table (a test's context) or a file system without links
+        songs.to_parquet(target, index=False)
+    return target

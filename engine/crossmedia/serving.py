@@ -27,6 +27,7 @@ EXACT_MAX = 200_000
 SEARCH_K = 30_000
 FETCH_FACTOR = 5  # a filtered query first looks at the 5k best movies, then widens x4
 FILES = ["space.npz", "space.json", "movies.ann", "movies_vectors.npy", "movie_ids.npy",
+         "songs.parquet",
          "songs.ann", "song_ids.npy"]
 
 
@@ -63,7 +64,7 @@ class VibeIndex:
         movies = Retriever.load(files["movies.ann"], space.dim, "dot", vectors=True,
                                 fetch_factor=FETCH_FACTOR, ties="select_always", **options)
         songs_index = Retriever.load(files["songs.ann"], space.dim, "dot", **options)
-        songs = pd.read_parquet(Path(dir).parent / "songs.parquet")
+        songs = pd.read_parquet(files["songs.parquet"])
         song_ids = np.load(files["song_ids.npy"], allow_pickle=True)
         if len(song_ids) != len(songs) or (songs["track_id"].astype(str).to_numpy() != song_ids).any():
             raise DataError(str(files["song_ids.npy"]), "the crossmedia song index does not "
