@@ -128,3 +128,21 @@ def test_build_refuses_early_and_names_the_locations(checkout, tmp_path):
     message = str(err.value)
     assert "required data file(s) missing" in message
     assert str(raw(checkout)) in message and str(shared(checkout)) in message
+
+
+def test_no_artifacts_advice_works_where_it_is_read(tmp_path, monkeypatch):
+    """The serving image has no TensorFlow: it must not tell people to run `moviebot build`."""
+    import importlib.util
+
+    from engine import artifacts
+
+    real = importlib.util.find_spec
+    with pytest.raises(DataError) as err:
+        artifacts.current_version(tmp_path)
+    assert "run `moviebot build`" in str(err.value)
+
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow" else real(name, *a))
+    with pytest.raises(DataError) as err:
+        artifacts.current_version(tmp_path)
+    assert "no TensorFlow" in str(err.value) and "docker compose run --rm build" in str(err.value)
