@@ -1,8 +1,13 @@
-# moviebot: the bot (serving only, no TensorFlow) by default.
+# moviebot: the bot (serving only, no TensorFlow) by default. It cannot build models; its
+# "no built artifacts" error says so and points at the build image below.
 #   docker build -t moviebot .
 #   docker run -e TELEGRAM_BOT_TOKEN=... -v moviebot-data:/data moviebot
+# Without TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN (and no TTY) `serve auto` exits with code 78
+# and names them; `docker run -it moviebot` (a TTY) chats on the console instead.
 # For an image that can also train (`moviebot build`, the jobs), add the train extra:
 #   docker build --build-arg EXTRAS=train,telegram,discord,postgres,report -t moviebot-jobs .
+#   docker run -v moviebot-data:/data -v "$PWD/data/raw:/data/raw:ro" moviebot-jobs moviebot build
+# docker-compose.yml wires both: a one-shot `build` service, then the bot and the job runner.
 
 FROM python:3.11-slim AS build
 ARG EXTRAS=telegram,discord,postgres

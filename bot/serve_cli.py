@@ -2,7 +2,8 @@
 
 Tokens come only from the environment (TELEGRAM_BOT_TOKEN, DISCORD_BOT_TOKEN,
 TMDB_API_KEY) and never reach a log line. `auto` picks Telegram when its token is set,
-else Discord, else the console chat.
+else Discord, else the console chat when stdin is a terminal; with no token and no terminal
+(a container) it exits with NO_TOKEN_EXIT and says which variables to set.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from pathlib import Path
 
 log = logging.getLogger("moviebot.serve")
@@ -52,13 +54,32 @@ def register(groups) -> None:
     parser.set_defaults(func=run)
 
 
-def pick_platform(requested: str, settings) -> str:
+NO_TOKEN_EXIT = 78  # EX_CONFIG: not a crash, a setting is missing; restarting will not help
+
+
+class NotConfigured(Exception):
+    """`serve auto` with no token and no terminal: nothing to serve."""
+
+
+def pick_platform(requested: str, settings, interactive: bool | None = None) -> str:
+    """Telegram when its token is set, else Discord, else the console chat, but only when
+    stdin is a terminal (``make run``): in a container or a service manager the console
+    would read EOF at once and exit 0, so that is a configuration error instead."""
     if requested != "auto":
         return requested
     if settings.telegram_token:
         return "telegram"
     if settings.discord_token:
         return "discord"
+    if interactive is None:
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+    if not interactive:
+        raise NotConfigured(
+            "no bot token is set and stdin is not a terminal, so there is nothing to serve. "
+            "Set TELEGRAM_BOT_TOKEN (from @BotFather) or DISCORD_BOT_TOKEN (Discord developer "
+            "portal) in the environment (with docker compose: `TELEGRAM_BOT_TOKEN=... docker "
+            "compose up -d bot`, or put it in .env), or run `moviebot serve console` to chat "
+            "on the console.")
     return "console"
 
 
@@ -70,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
         args.webhook_url = settings.telegram_webhook_url
     if args.port is None:
         args.port = settings.port
-    platform = pick_platform(args.platform, settings)
+    try:
+        platform = pick_platform(args.platform, settings)
+    except NotConfigured as exc:
+        print(f"moviebot: {exc}", file=sys.stderr)
+        return NO_TOKEN_EXIT
     # httpx logs every request URL at INFO, and Telegram puts the bot token in the URL.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log.info("serving on %s with %r", platform, settings)   # Settings.__repr__ masks tokens

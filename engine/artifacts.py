@@ -44,7 +44,7 @@ def read_manifest(version_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise DataError(str(path), "no manifest.json: this is not a built artifacts version",
-                        "run `moviebot build`") from None
+                        build_advice()) from None
     except json.JSONDecodeError as exc:
         raise DataError(str(path), f"manifest.json is not valid JSON ({exc})",
                         "rebuild with `moviebot build`") from None
@@ -60,6 +60,20 @@ def publish(root: Path, version_dir: Path) -> None:
     os.replace(tmp, link)
 
 
+def build_advice(command: str = "moviebot build", quick_hint: bool = False) -> str:
+    """How to build, said so that it works where it is read: an installation without
+    TensorFlow (the serving Docker image) cannot run `moviebot build` itself."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        quick = f" (or `{command} --quick` for a small one)" if quick_hint else ""
+        return f"run `{command}`{quick}"
+    return ("this installation has no TensorFlow, so it cannot build: with docker compose, "
+            "the `build` service builds the first version (`docker compose run --rm build`); "
+            "elsewhere install the train extra (`pip install -e '.[train]'` in a checkout) and run "
+            f"`{command}`")
+
+
 def current_version(root: Path) -> Path:
     """The version directory that ``root`` points at; ``root`` may itself be a version."""
     root = Path(root)
@@ -68,7 +82,7 @@ def current_version(root: Path) -> Path:
     link = root / CURRENT
     if not link.exists():
         raise DataError(str(root), "no built artifacts here (no `current` version)",
-                        "run `moviebot build` (or `moviebot build --quick` for a small one)")
+                        build_advice(quick_hint=True))
     return link.resolve()
 
 

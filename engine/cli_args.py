@@ -38,3 +38,23 @@ def filters_from(args: argparse.Namespace) -> Filters | None:
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=getattr(args, "data_dir", None),
                              artifacts=getattr(args, "artifacts", None))
+
+
+def data_dir_explicit(args: argparse.Namespace) -> bool:
+    """Whether --data-dir or MOVIEBOT_DATA_DIR chose the data directory (no search then)."""
+    return bool(getattr(args, "data_dir", None)) or "data_dir" in Settings.env_values()
+
+
+def incomplete_data_help(args: argparse.Namespace, data_dir) -> str:
+    """For a data directory that lacks required files: where moviebot looked, and what to do."""
+    from .config import search_data_dir
+
+    if data_dir_explicit(args):
+        return (f"The data directory {data_dir} was chosen with --data-dir or MOVIEBOT_DATA_DIR, "
+                "so no other location is searched: point it at a folder that holds movielens/ "
+                "and spotify/, or run `moviebot data fetch` to fill it.")
+    search = search_data_dir()
+    return ("No complete data directory found. Looked at, in order (the first complete one "
+            f"is used):\n{search.describe()}\nFix: run `moviebot data fetch` (downloads into "
+            f"{search.chosen}), or set MOVIEBOT_DATA_DIR to a folder that holds movielens/ and "
+            "spotify/.")

@@ -22,12 +22,60 @@ def _load_dotenv() -> None:
     load_dotenv(os.environ.get("MOVIEBOT_ENV_FILE", ".env"), override=False)
 
 
+def data_dir_candidates() -> list[Path]:
+    """Where the raw data is looked for when MOVIEBOT_DATA_DIR / --data-dir is not set, in order:
+    the checkout's own `data/raw`, then the shared data beside the checkout (as on CI)."""
+    return [PROJECT_ROOT / "data" / "raw", PROJECT_ROOT.parent / "shared" / "data"]
+
+
+def missing_required(data_dir: Path, manifest=None) -> list[str]:
+    """The manifest's required files (MovieLens, the songs) that ``data_dir`` lacks."""
+    from engine.datasets.manifest import load_manifest  # the manifest module imports this one
+
+    manifest = manifest or load_manifest()
+    return [f.path for f in manifest.files() if f.required and not (data_dir / f.path).is_file()]
+
+
+@dataclass(frozen=True)
+class DataDirSearch:
+    """Which data directory was chosen, and what each candidate looked like."""
+
+    chosen: Path
+    complete: bool
+    looked: tuple[tuple[Path, str], ...]  # (candidate, "complete" | what is wrong with it)
+
+    def describe(self) -> str:
+        """One line per location looked at, for error messages."""
+        return "\n".join(f"  {path}: {state}" for path, state in self.looked)
+
+
+def search_data_dir(candidates: list[Path] | None = None, manifest=None) -> DataDirSearch:
+    """The first complete candidate (every required manifest file present).
+
+    An empty or partial directory (a failed fetch) never hides a complete one further down
+    the list. When none is complete, the first candidate is chosen: that is where
+    `moviebot data fetch` puts the files.
+    """
+    candidates = [Path(c) for c in (candidates or data_dir_candidates())]
+    looked: list[tuple[Path, str]] = []
+    for path in candidates:
+        if not path.is_dir():
+            looked.append((path, "does not exist"))
+            continue
+        try:
+            missing = missing_required(path, manifest)
+        except Exception as exc:  # noqa: BLE001 - a broken manifest must not break settings
+            looked.append((path, f"not checked ({exc})"))
+            continue
+        if not missing:
+            looked.append((path, "complete"))
+            return DataDirSearch(path, True, tuple(looked))
+        looked.append((path, f"{len(missing)} required file(s) missing, e.g. {missing[0]}"))
+    return DataDirSearch(candidates[0], False, tuple(looked))
+
+
 def _default_data_dir() -> Path:
-    # A checkout with the shared data beside it (as on CI) works without configuration.
-    shared = PROJECT_ROOT.parent / "shared" / "data"
-    if not DEFAULT_DATA_DIR.exists() and (shared / "movielens").is_dir():
-        return shared
-    return DEFAULT_DATA_DIR
+    return search_data_dir().chosen
 
 
 @dataclass

@@ -47,6 +47,15 @@ def run(args: argparse.Namespace) -> int:
     if args.if_missing and previous is not None:
         print(f"artifacts already built: {previous} (run `moviebot build` to rebuild)")
         return 0
+    if ratings is None:
+        from engine.cli_args import incomplete_data_help
+        from engine.config import missing_required
+
+        missing = missing_required(Path(settings.data_dir))
+        if missing:
+            raise DataError(str(settings.data_dir),
+                            f"{len(missing)} required data file(s) missing, e.g. {missing[0]}",
+                            incomplete_data_help(args, settings.data_dir))
     ctx = BuildContext(data_dir=settings.data_dir, out_dir=artifacts.new_version_dir(out_root),
                        quick=args.quick, seed=args.seed, ratings_path=ratings,
                        previous_dir=previous)

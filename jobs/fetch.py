@@ -9,14 +9,17 @@ without a login; for those the outcome says where to get them.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import socket
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from engine.datasets.manifest import FileEntry, Manifest, check_file, load_manifest, sha256_file
@@ -24,6 +27,17 @@ from engine.errors import DataError
 
 USER_AGENT = "moviebot-data-fetch/0.1"
 _CHUNK = 1 << 16
+# A host that does not answer within this many seconds is taken as unreachable: offline,
+# `moviebot data fetch` (and so `make run`) fails in seconds, not minutes.
+CONNECT_TIMEOUT = 10.0
+# Errors that mean "cannot reach the host" (no network, DNS failure, refused, no route).
+# They are not retried, and the other files from the same host are skipped.
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH,
+                       errno.ENETDOWN, errno.EHOSTDOWN, errno.ETIMEDOUT}
+
+
+class HostUnreachable(DataError):
+    """The download's host could not be reached at all (as opposed to an HTTP error)."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +54,14 @@ class Outcome:
 
 def fetch(data_dir: str | Path, *, manifest: Manifest | None = None,
           only: Iterable[str] | None = None, mirror: str | Path | None = None,
-          strict: bool = False, progress: bool = True, timeout: float = 60.0) -> list[Outcome]:
+          strict: bool = False, progress: bool = True, timeout: float = 60.0,
+          connect_timeout: float = CONNECT_TIMEOUT) -> list[Outcome]:
     """Fetch the datasets (all downloadable ones, or those named in ``only``).
 
     With ``mirror``, files are copied from that directory instead of downloaded. A checksum
     mismatch installs the file with a warning (it may be a newer upstream release), or with
-    ``strict`` rejects it as an error.
+    ``strict`` rejects it as an error. A host that cannot be reached (refused, no DNS, no
+    answer within ``connect_timeout`` seconds) is tried once: its other files are skipped.
     """
     manifest = manifest or load_manifest()
     data_dir = Path(data_dir)
@@ -54,7 +70,8 @@ def fetch(data_dir: str | Path, *, manifest: Manifest | None = None,
     else:
         datasets = [d for d in manifest.datasets.values() if d.fetch_by_default or mirror]
     data_dir.mkdir(parents=True, exist_ok=True)
-    fetcher = _Fetcher(data_dir, strict=strict, progress=progress, timeout=timeout)
+    fetcher = _Fetcher(data_dir, strict=strict, progress=progress, timeout=timeout,
+                       connect_timeout=connect_timeout)
     outcomes: list[Outcome] = []
     for dataset in datasets:
         if mirror is not None:
@@ -78,6 +95,8 @@ class _Fetcher:
     strict: bool
     progress: bool
     timeout: float
+    connect_timeout: float = CONNECT_TIMEOUT
+    unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
 
     def target(self, entry: FileEntry) -> Path:
         return self.data_dir / entry.path
@@ -117,11 +136,18 @@ class _Fetcher:
         outcomes = [Outcome(e.path, "present") for e in entries if e not in needed]
         if not needed:
             return outcomes
+        host = urllib.parse.urlsplit(url).netloc
+        if host in self.unreachable:
+            return outcomes + [Outcome(e.path, "failed", f"skipped: {self.unreachable[host]}",
+                                       severity="error") for e in needed]
         with tempfile.TemporaryDirectory(dir=self.data_dir, prefix=".fetch-") as tmp:
             archive = Path(tmp) / PurePosixPath(url.split("?")[0]).name
             try:
-                download(url, archive, progress=self.progress, timeout=self.timeout)
+                download(url, archive, progress=self.progress, timeout=self.timeout,
+                         connect_timeout=self.connect_timeout)
             except DataError as exc:
+                if isinstance(exc, HostUnreachable):
+                    self.unreachable[host] = f"{host} is unreachable ({exc.problem})"
                 return outcomes + [Outcome(e.path, "failed", f"{exc.problem}. Fix: {exc.fix}",
                                            severity="error") for e in needed]
             for entry in needed:
@@ -162,16 +188,22 @@ class _Fetcher:
         return outcome
 
 
-def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0) -> Path:
-    """Stream ``url`` to ``dest`` with a progress bar; raises DataError on any failure."""
+def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60.0,
+             connect_timeout: float = CONNECT_TIMEOUT) -> Path:
+    """Stream ``url`` to ``dest`` with a progress bar; raises DataError on any failure.
+
+    Connecting may take ``connect_timeout`` seconds, each read ``timeout``. A host that cannot
+    be reached raises HostUnreachable at once (no retries).
+    """
     from tqdm import tqdm
 
     fix = ("check the network connection and try again, or copy the files from a local mirror "
            "with `moviebot data fetch --from DIR`")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    opener = _opener(connect_timeout)
     written = 0
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as out:
+        with opener.open(request, timeout=timeout) as response, dest.open("wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=dest.name, disable=not progress, leave=True) as bar:
@@ -183,10 +215,56 @@ def download(url: str, dest: Path, *, progress: bool = True, timeout: float = 60
         raise DataError(url, f"download failed: HTTP {exc.code} {exc.reason}", fix) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
+        if written == 0 and _is_unreachable(reason):
+            raise HostUnreachable(url, f"cannot connect: {_describe(reason)}", fix) from None
         raise DataError(url, f"download failed: {reason}", fix) from None
     if total is not None and written != total:
         raise DataError(url, f"download incomplete: got {written} of {total} bytes", fix)
     return dest
+
+
+def _is_unreachable(reason: object) -> bool:
+    if isinstance(reason, (socket.gaierror, ConnectionRefusedError, TimeoutError)):
+        return True
+    return isinstance(reason, OSError) and reason.errno in _UNREACHABLE_ERRNOS
+
+
+def _describe(reason: object) -> str:
+    if isinstance(reason, socket.gaierror):
+        return "name lookup failed, no network?"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "no answer, no network?"
+    return str(getattr(reason, "strerror", None) or reason)
+
+
+def _opener(connect_timeout: float) -> urllib.request.OpenerDirector:
+    """A urllib opener whose connections give up after ``connect_timeout`` seconds, while reads
+    keep the request's (longer) timeout. Proxies from the environment still apply."""
+
+    class _Mixin:
+        def do_open(self, http_class, req, **kwargs):
+            class Connection(http_class):
+                def connect(self):
+                    read_timeout = self.timeout
+                    if read_timeout is None or read_timeout > connect_timeout:
+                        self.timeout = connect_timeout
+                    try:
+                        super().connect()
+                    finally:
+                        self.timeout = read_timeout
+                    self.sock.settimeout(read_timeout)
+
+            return super().do_open(Connection, req, **kwargs)
+
+    class HTTP(_Mixin, urllib.request.HTTPHandler):
+        pass
+
+    class HTTPS(_Mixin, urllib.request.HTTPSHandler):
+        pass
+
+    return urllib.request.build_opener(HTTP, HTTPS)
 
 
 def _extract(archive: Path, member: str, dest: Path) -> Path:

@@ -15,15 +15,34 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_auto_picks_telegram_then_discord_then_console():
     assert pick_platform("auto", BotSettings(telegram_token="t", discord_token="d")) == "telegram"
     assert pick_platform("auto", BotSettings(discord_token="d")) == "discord"
-    assert pick_platform("auto", BotSettings()) == "console"
+    assert pick_platform("auto", BotSettings(), interactive=True) == "console"
     assert pick_platform("discord", BotSettings(telegram_token="t")) == "discord"
+    assert pick_platform("console", BotSettings(), interactive=False) == "console"
+
+
+def test_auto_without_token_or_terminal_exits_non_zero_naming_the_variables(tmp_path):
+    """As in a container: stdin is not a TTY and no token is set. No console fallback that
+    ends at EOF with exit 0 (a restart loop under compose), but a distinct non-zero exit."""
+    from bot.serve_cli import NO_TOKEN_EXIT
+
+    env = {"PATH": "/usr/bin:/bin", "MOVIEBOT_ARTIFACTS": str(tmp_path / "none"),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "MOVIEBOT_ENV_FILE": str(tmp_path / "none.env"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "auto"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == NO_TOKEN_EXIT != 0
+    assert "TELEGRAM_BOT_TOKEN" in out.stderr and "DISCORD_BOT_TOKEN" in out.stderr
+    assert "stdin is not a terminal" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "x.db").exists()  # it stopped before opening anything
 
 
 def test_serve_console_answers_piped_messages(quick_artifacts, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "MOVIEBOT_ARTIFACTS": str(quick_artifacts),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
            "MOVIEBOT_ENV_FILE": str(tmp_path / "none.env"), "HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "auto", "--spool",
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "console", "--spool",
                           str(tmp_path / "spool.jsonl")],
                          input="/info toy story\n/rate toy story 4.5\n/nonsense\n",
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import socket
 import threading
 import zipfile
 from functools import partial
@@ -35,6 +36,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         type(self).requests.append(self.path)
+        if self.path.startswith("/status/"):
+            self.send_error(int(self.path.split("/")[2]))
+            return
         super().do_GET()
 
     def log_message(self, *args):  # keep pytest output clean
@@ -227,3 +231,71 @@ def test_cli(server, tmp_path, capsys):
     assert run_cli(["data", "fetch", "--data-dir", str(tmp_path / "copy"), "--manifest",
                     str(manifest), "--from", str(mirror), "--only", "toy-small"]) == 0
     assert (tmp_path / "copy/movielens/toy/links.csv").read_bytes() == LINKS_CSV
+
+
+# -- offline, and servers that fail: one summary, a quick exit ---------------------------
+
+
+@pytest.fixture
+def closed_port() -> str:
+    """A base URL on 127.0.0.1 where nothing listens: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def fetch_cli(manifest: Path, data: Path, capsys, *extra: str):
+    code = run_cli(["data", "fetch", "--data-dir", str(data), "--manifest", str(manifest),
+                    "--no-progress", *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_refused_host_is_tried_once_and_summary_says_what_to_do(closed_port, tmp_path, capsys):
+    manifest = write_manifest(tmp_path / "m.json", closed_port)
+    outcomes = by_path(fetch(tmp_path / "d", manifest=load_manifest(manifest), progress=False))
+    first = outcomes["movielens/toy/movies.csv"]
+    assert first.status == "failed" and "connection refused" in first.message
+    # the songs come from the same host: not tried again
+    assert outcomes["spotify/songs.csv"].message.startswith("skipped: 127.0.0.1:")
+
+    code, out, err = fetch_cli(manifest, tmp_path / "data", capsys)
+    assert code == 1
+    summary = err.strip().splitlines()
+    assert summary[-1].startswith("Data is incomplete")
+    text = "\n".join(summary[-6:])
+    assert "REQUIRED and missing: toy-small (movies.csv)" in text
+    assert "because: cannot connect: connection refused" in text
+    assert "fix: run `moviebot data fetch --only toy-small` with network access" in text
+    assert f"{closed_port}/toy-small.zip" in text
+    assert "optional and missing (2 sets, the bot works without them): songs, kaggle-only" in text
+    assert "succeeded: nothing" in text
+    # the 2 files of toy-small fail as one line, not one line per file
+    assert err.count("failed   toy-small (2 files)") == 1
+
+
+def test_server_errors_in_the_summary(server, tmp_path, capsys):
+    manifest = write_manifest(tmp_path / "m.json", server, zip_name="status/500")
+    code, out, err = fetch_cli(manifest, tmp_path / "data", capsys)
+    assert code == 1
+    assert "because: download failed: HTTP 500" in err
+    assert "succeeded: songs (2 failed, 1 fetched, 1 manual)" in err
+
+    # required data fetched, an optional set gone (404): reported in one line, exit 0
+    path = write_manifest(tmp_path / "m2.json", server)
+    raw = json.loads(path.read_text())
+    raw["datasets"][1]["files"][0]["download"]["url"] = f"{server}/status/404"
+    path.write_text(json.dumps(raw))
+    code, out, err = fetch_cli(path, tmp_path / "data2", capsys)
+    assert code == 0
+    assert "failed   spotify/songs.csv: download failed: HTTP 404" in err
+    lines = out.strip().splitlines()
+    assert lines[-1] == "The required data is in place."
+    assert "optional and missing (2 sets, the bot works without them): songs, kaggle-only" in out
+    assert "succeeded: toy-small" in out
+    assert "REQUIRED" not in out + err
+
+    # asking for that set by name and not getting it is a failure
+    code, out, err = fetch_cli(path, tmp_path / "data2", capsys, "--only", "songs")
+    assert code == 1 and "could not be fetched" in err

@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.config import PROJECT_ROOT
 from engine.errors import DataError, InvalidInput
 
-MANIFEST_PATH = PROJECT_ROOT / "data" / "manifest.json"
+# engine/datasets/manifest.py -> the checkout (not engine.config: that module reads this one)
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "data" / "manifest.json"
 # Index columns that pandas/R writers add without a real name; never "unexpected".
 _INDEX_COLUMNS = {"", "Unnamed: 0"}
 
