@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from bot.settings import BotSettings
 from engine.cli_args import add_common, add_filter_args, filters_from
 from engine.components import COMPONENTS
-from engine.errors import MovieBotError
+from engine.errors import AmbiguousTitle, MovieBotError, UnknownTitle
 from engine.spec import load_target
 
-__all__ = ["CommandGroups", "add_common", "add_filter_args", "build_parser", "filters_from",
-           "main", "settings_from"]
+__all__ = ["CommandGroups", "add_common", "add_filter_args", "build_parser", "error_json",
+           "filters_from", "main", "settings_from"]
 
 # Modules with a `register(groups: CommandGroups)` function, in help order; each
 # recommender's own commands come from its ComponentSpec.cli (engine/components.py).
@@ -62,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_json(exc: MovieBotError) -> dict:
+    """What a `--json` command prints when it fails: {"error": {"type", "message", ...}},
+    with the candidates a title error offers (``suggestions``)."""
+    error: dict = {"type": type(exc).__name__, "message": str(exc)}
+    candidates = getattr(exc, "suggestions", None) or getattr(exc, "candidates", None)
+    if isinstance(exc, (UnknownTitle, AmbiguousTitle)):
+        error["query"] = exc.query
+        error["suggestions"] = [
+            {"movie_id": c.movie_id, "title": c.title, "year": c.year,
+             "confidence": round(c.confidence, 4), **({"ref": c.ref} if c.ref else {})}
+            for c in candidates or []]
+    return {"error": error}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -73,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MovieBotError as exc:
-        print(f"moviebot: {exc}", file=sys.stderr)
+        if getattr(args, "json", None) is True:   # `--json` asked for JSON: errors too
+            print(json.dumps(error_json(exc), ensure_ascii=False, indent=2))
+        else:
+            print(f"moviebot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -159,7 +159,7 @@ async def test_forget_needs_confirmation(layer):
     uid = await layer.store.user_id("telegram", "42")
     assert await layer.store.history(uid)
     done = await layer.press("forget:yes", ADA)
-    assert "deleted 1 reactions" in done.text and "1 watchlist" in done.text
+    assert "deleted 1 reaction or rating and 1 watchlist entry." in done.text
     uid = await layer.store.user_id("telegram", "42")
     assert await layer.store.history(uid) == [] and await layer.store.watchlist(uid) == []
 
