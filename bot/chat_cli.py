@@ -52,8 +52,13 @@ async def _chat(settings, args: argparse.Namespace) -> int:
     try:
         if args.command:
             console = ConsoleFrontend(layer, user=user, hint=False)
+            several = len(args.command) > 1    # then each answer follows its message
             for message in args.command:
+                if several:
+                    print(f"> {message}", flush=True)
                 await console.line(message)
+                if several:
+                    print(flush=True)
         else:
             await chat(layer, user=user)
     finally:

@@ -69,7 +69,7 @@ class ConsoleFrontend(Frontend):
         self.stdout = stdout
         self.hint = hint
         self.buttons: list[Button] = []       # what the numbers stand for right now
-        self.me = self.user(user, "you" if user == LOCAL_USER else user)
+        self.me = self.user(user, "" if user == LOCAL_USER else user)   # /start: "Hi there!"
 
     async def send(self, ev: Incoming, reply: Reply) -> list[Sent]:
         out, self.buttons = render(reply, hint=self.hint)
