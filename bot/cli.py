@@ -46,8 +46,24 @@ class CommandGroups:
     eval: argparse._SubParsersAction     # moviebot eval <what>
 
 
+class UsageError(MovieBotError):
+    """A command line argparse refuses (``-k abc``); raised only under ``--json``."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that under ``--json`` a usage error is raised (and printed as a
+    JSON error by `main`) instead of a usage text on stderr. Subcommands inherit it."""
+
+    json_errors = False
+
+    def error(self, message: str):  # type: ignore[override]
+        if _Parser.json_errors:
+            raise UsageError(f"{self.prog}: {message}")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moviebot",
         description="Movie recommendations in your terminal, on Telegram and on Discord.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -79,7 +95,15 @@ def error_json(exc: MovieBotError) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    _Parser.json_errors = "--json" in argv
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(json.dumps(error_json(exc), ensure_ascii=False, indent=2))
+        return 2
+    finally:
+        _Parser.json_errors = False
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):

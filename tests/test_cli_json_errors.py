@@ -65,3 +65,18 @@ def test_a_json_success_is_unchanged(quick_artifacts, capsys):
     code = main(["similar", "heat 1995", "-k", "3", "--json", "--artifacts", str(quick_artifacts)])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and "error" not in doc and len(doc["results"]) == 3
+
+
+def test_an_argument_argparse_refuses_is_a_json_error_too(capsys):
+    code, doc, err = run_json(capsys, "similar", "heat", "-k", "many", "--json")
+    assert code == 2 and err == ""
+    assert doc["error"]["type"] == "UsageError"
+    assert "moviebot similar" in doc["error"]["message"] and "many" in doc["error"]["message"]
+
+
+def test_without_json_argparse_keeps_its_usage_text(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["similar", "heat", "-k", "many"])
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "usage: moviebot similar" in err and "invalid int value" in err
