@@ -8,7 +8,7 @@ from engine.errors import AmbiguousTitle, UnknownTitle
 from engine.results import Filters, Movie
 
 from .actions import Action
-from .replies import Button, Card, Reply
+from .replies import Button, Card, Reply, plural
 
 
 def movie_subtitle(movie: Movie, all_genres: bool = False) -> str:
@@ -18,7 +18,7 @@ def movie_subtitle(movie: Movie, all_genres: bool = False) -> str:
     if movie.genres:
         parts.append(", ".join(movie.genres if all_genres else movie.genres[:3]))
     if movie.rating_mean and movie.rating_count:
-        parts.append(f"★ {movie.rating_mean:.1f}/5 ({movie.rating_count} ratings)")
+        parts.append(f"★ {movie.rating_mean:.1f}/5 ({plural(movie.rating_count, 'rating')})")
     elif movie.vote_average and movie.vote_count:
         parts.append(f"TMDB {movie.vote_average:.1f}/10")
     if movie.runtime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from bot.settings import BotSettings
 from engine.cli_args import add_common, add_filter_args, filters_from
 from engine.components import COMPONENTS
-from engine.errors import MovieBotError
+from engine.errors import AmbiguousTitle, MovieBotError, UnknownTitle
 from engine.spec import load_target
 
-__all__ = ["CommandGroups", "add_common", "add_filter_args", "build_parser", "filters_from",
-           "main", "settings_from"]
+__all__ = ["CommandGroups", "add_common", "add_filter_args", "build_parser", "error_json",
+           "filters_from", "main", "settings_from"]
 
 # Modules with a `register(groups: CommandGroups)` function, in help order; each
 # recommender's own commands come from its ComponentSpec.cli (engine/components.py).
@@ -45,8 +46,24 @@ class CommandGroups:
     eval: argparse._SubParsersAction     # moviebot eval <what>
 
 
+class UsageError(MovieBotError):
+    """A command line argparse refuses (``-k abc``); raised only under ``--json``."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that under ``--json`` a usage error is raised (and printed as a
+    JSON error by `main`) instead of a usage text on stderr. Subcommands inherit it."""
+
+    json_errors = False
+
+    def error(self, message: str):  # type: ignore[override]
+        if _Parser.json_errors:
+            raise UsageError(f"{self.prog}: {message}")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moviebot",
         description="Movie recommendations in your terminal, on Telegram and on Discord.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -62,9 +79,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_json(exc: MovieBotError) -> dict:
+    """What a `--json` command prints when it fails: {"error": {"type", "message", ...}},
+    with the candidates a title error offers (``suggestions``)."""
+    error: dict = {"type": type(exc).__name__, "message": str(exc)}
+    candidates = getattr(exc, "suggestions", None) or getattr(exc, "candidates", None)
+    if isinstance(exc, (UnknownTitle, AmbiguousTitle)):
+        error["query"] = exc.query
+        error["suggestions"] = [
+            {"movie_id": c.movie_id, "title": c.title, "year": c.year,
+             "confidence": round(c.confidence, 4), **({"ref": c.ref} if c.ref else {})}
+            for c in candidates or []]
+    return {"error": error}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    _Parser.json_errors = "--json" in argv
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(json.dumps(error_json(exc), ensure_ascii=False, indent=2))
+        return 2
+    finally:
+        _Parser.json_errors = False
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
@@ -73,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MovieBotError as exc:
-        print(f"moviebot: {exc}", file=sys.stderr)
+        if getattr(args, "json", None) is True:   # `--json` asked for JSON: errors too
+            print(json.dumps(error_json(exc), ensure_ascii=False, indent=2))
+        else:
+            print(f"moviebot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

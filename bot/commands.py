@@ -34,7 +34,7 @@ from .cards import filters_label, movie_card, title_error_reply
 from .feedback import FeedbackDesk
 from .parsing import check_stars, parse, parse_filters, parse_rating
 from .registry import FILTERS, Arg, CommandSpec, Registry
-from .replies import APOLOGY, EXPIRED, Button, Reply
+from .replies import APOLOGY, EXPIRED, Button, Reply, plural, taste_source
 from .store import FeedbackStore, SentMessage
 
 log = logging.getLogger("moviebot.commands")
@@ -48,6 +48,11 @@ Filters for /similar, /song, /recommend and /top: genre:comedy after:1990 before
 START_TEXT = """Hi {name}! 🎬 I'm MovieBot.
 Tell me a movie you love (just type its title), or try /similar The Matrix.
 Every movie I show you has 👍 and 👎: tap or react, and /recommend gets more personal.
+/help lists everything."""
+# /start where no feedback store is configured: promise only what works.
+START_TEXT_NO_STORE = """Hi {name}! 🎬 I'm MovieBot.
+Tell me a movie you love (just type its title), or try /similar The Matrix.
+I keep no memory here, so 👍/👎, /rate, /watchlist and a personal /recommend are off.
 /help lists everything."""
 
 COMMANDS = Registry()      # filled by the @COMMANDS.command declarations below
@@ -290,7 +295,8 @@ class CommandLayer:
     @COMMANDS.command("start", "what I can do, and how to teach me your taste")
     async def cmd_start(self, user: User) -> Reply:
         name = user.display_name.split()[0] if user.display_name.strip() else "there"
-        return Reply(text=START_TEXT.format(name=name),
+        text = START_TEXT if self.store is not None else START_TEXT_NO_STORE
+        return Reply(text=text.format(name=name),
                      buttons=[Button("Try: The Matrix", Action.more(2571)),
                               Button("Try: Toy Story", Action.more(1))])
 
@@ -359,7 +365,7 @@ class CommandLayer:
                                      k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
         return await self._cards(recs, page, "recommend", PageQuery.of(filters), {},
-                                 f"Picked for you from {len(history)} movies you reacted to:")
+                                 f"Picked for you from {taste_source(history)}:")
 
     @COMMANDS.command("top", "the best-rated movies, e.g. /top genre:crime before:1980", FILTERS,
                       read=_only_filters)
@@ -439,8 +445,10 @@ class CommandLayer:
         if not confirmed:
             return Reply(text="OK, nothing was deleted.")
         counts = await self._need_store().forget_user(await self._uid(user))
-        return Reply(text=f"Done: I deleted {counts.get('feedback_events', 0)} reactions and "
-                          f"ratings and {counts.get('watchlist', 0)} watchlist entries.")
+        events = plural(counts.get("feedback_events", 0), "reaction or rating",
+                        "reactions and ratings")
+        entries = plural(counts.get("watchlist", 0), "watchlist entry", "watchlist entries")
+        return Reply(text=f"Done: I deleted {events} and {entries}.")
 
     @COMMANDS.command("stats", "usage numbers", admin_only=True)
     async def cmd_stats(self, user: User) -> Reply:

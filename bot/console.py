@@ -13,10 +13,13 @@ from .frontend import Frontend, Incoming, Sent
 from .replies import Button, Reply
 
 WIDTH = 78
+ECHO_LIMIT = 200         # characters of a piped line echoed before its answer
+LOCAL_USER = "local"     # the console's one user unless `moviebot chat --user NAME`
 
 
-def render(reply: Reply) -> tuple[str, list[Button]]:
-    """Text for a terminal, plus the numbered action buttons it shows."""
+def render(reply: Reply, hint: bool = True) -> tuple[str, list[Button]]:
+    """Text for a terminal, plus the numbered action buttons it shows. ``hint``: say how
+    to press one (not where nobody can type a number: ``chat -c``)."""
     lines: list[str] = []
     actions: list[Button] = []
 
@@ -47,25 +50,29 @@ def render(reply: Reply) -> tuple[str, list[Button]]:
             lines.append("  " + button_line(card.buttons))
     if reply.buttons:
         lines.append(button_line(reply.buttons))
-    if actions:
+    if actions and hint:
         lines.append("(type a number to press a button)")
     return "\n".join(lines), actions
 
 
 class ConsoleFrontend(Frontend):
     """The terminal as a front-end: replies are printed, buttons are numbered, and a
-    number typed alone presses one. The local user is the admin; there is no rate limit."""
+    number typed alone presses one. The local user (``user``: one profile per name, kept
+    apart in the store as ``console:<name>``) is the admin; there is no rate limit.
+    ``hint``: show how to press a button (off where no more lines come: ``chat -c``)."""
 
     platform = "console"
 
-    def __init__(self, layer: CommandLayer, stdout: TextIO = sys.stdout):
-        super().__init__(layer, admins=frozenset({"console:local"}), user_rate=0)
+    def __init__(self, layer: CommandLayer, stdout: TextIO = sys.stdout, *,
+                 user: str = LOCAL_USER, hint: bool = True):
+        super().__init__(layer, admins=frozenset({f"console:{user}"}), user_rate=0)
         self.stdout = stdout
+        self.hint = hint
         self.buttons: list[Button] = []       # what the numbers stand for right now
-        self.me = self.user("local", "you")
+        self.me = self.user(user, "" if user == LOCAL_USER else user)   # /start: "Hi there!"
 
     async def send(self, ev: Incoming, reply: Reply) -> list[Sent]:
-        out, self.buttons = render(reply)
+        out, self.buttons = render(reply, hint=self.hint)
         print(out, file=self.stdout, flush=True)
         return []      # no message ids: nothing to react to later
 
@@ -84,9 +91,12 @@ class ConsoleFrontend(Frontend):
 
 
 async def chat(layer: CommandLayer, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
-               prompt: Callable[[], None] | None = None) -> None:
-    console = ConsoleFrontend(layer, stdout)
+               prompt: Callable[[], None] | None = None, user: str = LOCAL_USER) -> None:
+    """Answer lines from ``stdin`` until EOF or /quit. Typed at a terminal: a prompt and
+    the button hint. Piped in: each answer follows the line it answers ("> /rate heat 4.5"),
+    so a transcript can be matched to its input, and blocks are separated by a blank line."""
     interactive = stdin.isatty()
+    console = ConsoleFrontend(layer, stdout, user=user, hint=interactive)
     if interactive:
         print("moviebot console – type /help, a movie title, or /quit.", file=stdout)
     while True:
@@ -100,6 +110,9 @@ async def chat(layer: CommandLayer, stdin: TextIO = sys.stdin, stdout: TextIO = 
             break
         if not text and not interactive:
             continue
+        if not interactive:
+            shown = text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "…"
+            print(f"> {shown}", file=stdout, flush=True)
         await console.line(text)
         if not interactive:
             print(file=stdout)

@@ -15,6 +15,28 @@ APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment.
 EXPIRED = "That button has expired. Try the command again."
 
 
+def plural(n: int, word: str, many: str = "") -> str:
+    """``n`` and ``word`` in the form that fits it: the one place count words are made.
+
+    plural(1, "rating") -> "1 rating"; plural(3, "rating") -> "3 ratings";
+    plural(2, "entry", "entries") -> "2 entries".
+    """
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def taste_source(history: list[tuple[int, str | float]]) -> str:
+    """What /recommend picked from, said as a person would: "your 1 rating",
+    "your 2 👍/👎", "3 movies you rated or reacted to" (ratings are numbers, reactions
+    are "like"/"dislike": see `FeedbackStore.history`)."""
+    ratings = sum(1 for _, signal in history if not isinstance(signal, str))
+    reactions = len(history) - ratings
+    if not reactions:
+        return f"your {plural(ratings, 'rating')}"
+    if not ratings:
+        return f"{plural(reactions, 'movie')} you reacted to"
+    return f"{plural(len(history), 'movie')} you rated or reacted to"
+
+
 @dataclass
 class Button:
     label: str

@@ -102,19 +102,23 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(serve(platform, settings, args))
 
 
-async def open_layer(settings, args):
-    """The command layer with its engine, store and (optional) TMDB client."""
+async def open_layer(settings, args, *, warm: bool = True):
+    """The command layer with its engine, store and (optional) TMDB client; `serve` and
+    `moviebot chat` both open it here. ``args``: ``no_store`` and (optional) ``spool``.
+    ``warm``: load every recommender now (a server) or on first use (a one-shot chat)."""
     from bot.commands import CommandLayer
+    from engine import Engine
     from engine.heap import freeze_long_lived
-    from engine.reload import EngineHolder  # swaps engines when a job publishes a version
+    from engine.reload import EngineHolder, load_warm  # swaps engines when a job publishes
 
-    holder = EngineHolder(Path(settings.artifacts), after_swap=freeze_long_lived)
+    holder = EngineHolder(Path(settings.artifacts), after_swap=freeze_long_lived,
+                          loader=load_warm if warm else Engine.load)
     store = None
-    if not args.no_store:
+    if not getattr(args, "no_store", False):
         from bot.store import Store
         from bot.store.spool import SpoolingStore, default_spool_path
 
-        spool = Path(args.spool or settings.spool or default_spool_path(settings.database_url))
+        spool = Path(getattr(args, "spool", None) or settings.spool or default_spool_path(settings.database_url))
         store = SpoolingStore(await Store.open(settings.database_url,
                                                schema=settings.database_schema or None), spool)
     tmdb = None

@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 
-def run_chat(artifacts, data_dir, stdin: str = "", args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def run_chat(artifacts, data_dir, stdin: str = "", args: tuple[str, ...] = (),
+             database: Path | None = None) -> subprocess.CompletedProcess:
+    """``database``: the SQLite file the chat remembers in (None: --no-store, so no run
+    of the suite writes to the project's data/moviebot.db)."""
     env = {**os.environ, "MOVIEBOT_ARTIFACTS": str(artifacts), "MOVIEBOT_DATA_DIR": str(data_dir)}
+    env.pop("MOVIEBOT_SPOOL", None)
+    if database is None:
+        args = ("--no-store", *args)
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{database}"
     return subprocess.run([sys.executable, "-m", "bot.cli", "chat", *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=120)
 
@@ -88,3 +97,76 @@ def test_a_version_with_a_damaged_component_names_the_fix(quick_artifacts, tmp_p
     with pytest.raises(DataError) as err:
         Engine.load(copy).recommender("collab")
     assert "collab" in str(err.value) and "moviebot build" in str(err.value)
+
+
+# -- memory: the configured store, one local user, --user profiles -----------------------
+def answers(transcript: str) -> dict[str, str]:
+    """Piped input: each answer follows its echoed line ("> /rate heat 4.5")."""
+    found: dict[str, str] = {}
+    for block in ("\n" + transcript).split("\n> ")[1:]:
+        line, _, answer = block.partition("\n")
+        found.setdefault(line, answer.strip())
+    return found
+
+
+def test_piped_lines_are_echoed_before_their_answers(quick_artifacts, data_dir):
+    proc = run_chat(quick_artifacts, data_dir, "/info heat 1995\n/search godfather\n")
+    assert proc.returncode == 0, proc.stderr
+    said = answers(proc.stdout)
+    assert said["/info heat 1995"].startswith("■ Heat (1995)")
+    assert said["/search godfather"].startswith("Titles matching “godfather”")
+    assert proc.stdout.index("> /search godfather") > proc.stdout.index("■ Heat (1995)")
+
+
+def test_one_shot_shows_no_button_hint(quick_artifacts, data_dir):
+    proc = run_chat(quick_artifacts, data_dir, args=("-c", "/info heat 1995"))
+    assert "[1] 👍" in proc.stdout and "type a number" not in proc.stdout
+
+
+def test_start_promises_only_what_works(quick_artifacts, data_dir, tmp_path):
+    without = run_chat(quick_artifacts, data_dir, args=("-c", "/start")).stdout
+    assert "no memory" in without and "gets more personal" not in without
+    with_store = run_chat(quick_artifacts, data_dir, args=("-c", "/start"),
+                          database=tmp_path / "m.db").stdout
+    assert "gets more personal" in with_store
+    assert "no memory configured" in run_chat(quick_artifacts, data_dir,
+                                              args=("-c", "/rate heat 4")).stdout
+
+
+def test_chat_remembers_across_runs(quick_artifacts, data_dir, tmp_path):
+    db = tmp_path / "chat.db"
+    first = run_chat(quick_artifacts, data_dir,
+                     "/rate heat 1995 4.5\n/recommend\n/info toy story\n1\n"
+                     "/watchlist add the godfather\n/recommend\n", database=db)
+    assert first.returncode == 0, first.stderr
+    said = answers(first.stdout)
+    assert said["/rate heat 1995 4.5"] == "Saved: Heat (1995) ★ 4.5/5."
+    assert said["/recommend"].startswith("Picked for you from your 1 rating:")
+    assert said["1"] == "👍 Noted for Toy Story (1995). /recommend uses it."
+    assert said["/watchlist add the godfather"] == "Added The Godfather (1972) to your watchlist."
+    assert "Picked for you from 2 movies you rated or reacted to:" in first.stdout
+    assert db.exists()
+
+    second = run_chat(quick_artifacts, data_dir, "/recommend\n/watchlist\n", database=db)
+    said = answers(second.stdout)
+    assert said["/recommend"].startswith("Picked for you from 2 movies you rated or reacted to:")
+    assert said["/watchlist"].startswith("Your watchlist:\n• The Godfather (1972)")
+
+
+def test_users_are_kept_apart(quick_artifacts, data_dir, tmp_path):
+    db = tmp_path / "chat.db"
+    ada = run_chat(quick_artifacts, data_dir, "/rate heat 1995 4.5\n/watchlist add heat 1995\n",
+                   args=("--user", "ada"), database=db)
+    assert "Saved: Heat (1995)" in ada.stdout, ada.stderr
+    bob = run_chat(quick_artifacts, data_dir, "/recommend\n/watchlist\n",
+                   args=("--user", "bob"), database=db)
+    said = answers(bob.stdout)
+    assert said["/recommend"].startswith("I don't know your taste yet.")
+    assert said["/watchlist"].startswith("Your watchlist is empty.")
+    local = run_chat(quick_artifacts, data_dir, args=("-c", "/watchlist"), database=db)
+    assert "Your watchlist is empty." in local.stdout
+    again = run_chat(quick_artifacts, data_dir, "/recommend\n/watchlist\n",
+                     args=("--user", "ada"), database=db)
+    said = answers(again.stdout)
+    assert said["/recommend"].startswith("Picked for you from your 1 rating:")
+    assert said["/watchlist"].startswith("Your watchlist:\n• Heat (1995)")

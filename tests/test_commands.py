@@ -159,7 +159,7 @@ async def test_forget_needs_confirmation(layer):
     uid = await layer.store.user_id("telegram", "42")
     assert await layer.store.history(uid)
     done = await layer.press("forget:yes", ADA)
-    assert "deleted 1 reactions" in done.text and "1 watchlist" in done.text
+    assert "deleted 1 reaction or rating and 1 watchlist entry." in done.text
     uid = await layer.store.user_id("telegram", "42")
     assert await layer.store.history(uid) == [] and await layer.store.watchlist(uid) == []
 
@@ -225,3 +225,31 @@ async def test_components_not_built_answer_with_the_friendly_message(engine):
         reply = await layer.handle(text, ADA)
         assert reply.is_error and f"The {component} recommender is not built yet" in reply.text
     assert (await layer.handle("/info heat", ADA)).cards     # the catalog alone still answers
+
+
+async def test_recommend_says_what_it_picked_from(layer):
+    await layer.handle("/rate Heat 1995 4.5", ADA)
+    one = await layer.handle("/recommend", ADA)
+    assert one.text == "Picked for you from your 1 rating:"
+    await layer.handle("/rate toy story 4", ADA)
+    assert (await layer.handle("/recommend", ADA)).text == "Picked for you from your 2 ratings:"
+    await layer.press(Action.like(2571), ADA, event_id="m")       # The Matrix: a 👍
+    mixed = await layer.handle("/recommend", ADA)
+    assert mixed.text == "Picked for you from 3 movies you rated or reacted to:"
+
+
+async def test_start_promises_memory_only_with_a_store(layer, engine):
+    assert "gets more personal" in (await layer.handle("/start", ADA)).text
+    bare = await CommandLayer(lambda: engine).handle("/start", ADA)
+    assert "gets more personal" not in bare.text and "no memory" in bare.text
+
+
+def test_plural_and_taste_source_are_the_one_place_for_counts():
+    from bot.replies import plural, taste_source
+
+    assert plural(1, "rating") == "1 rating" and plural(0, "rating") == "0 ratings"
+    assert plural(2, "watchlist entry", "watchlist entries") == "2 watchlist entries"
+    assert taste_source([(1, 4.5)]) == "your 1 rating"
+    assert taste_source([(1, "like")]) == "1 movie you reacted to"
+    assert taste_source([(1, "like"), (2, "dislike")]) == "2 movies you reacted to"
+    assert taste_source([(1, "like"), (2, 3.0)]) == "2 movies you rated or reacted to"
