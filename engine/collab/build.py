@@ -103,7 +103,9 @@ def build_stage(ctx) -> dict:
     ratings = training_ratings(ctx)
     min_count = 10 if ctx.quick else 2
     chosen, table, split = select_model(ratings, ctx.quick, ctx.seed, min_count)
-    ctx.log.info("collab validation: %s -> default %s", table, chosen.kind)
+    ctx.log.info("collab validation ndcg@10: %s -> default %s",
+                 ", ".join(f"{kind} {row['ndcg@10']:.4f}" for kind, row in table.items()),
+                 chosen.kind)
 
     # Train the chosen kind on every user: chat users' feedback included.
     inter = Interactions.from_ratings(ratings, min_item_count=min_count)
