@@ -22,6 +22,19 @@ def stage_names() -> list[str]:
     return [spec.name for spec in STAGES]
 
 
+def metric_summary(metrics: dict[str, Any] | None, limit: int = 6) -> str:
+    """A few scalar metrics for a log line (", default ease, val_ndcg@10 0.158"); the full
+    set is in the manifest."""
+    parts = []
+    for key, value in (metrics or {}).items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            continue
+        parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
+        if len(parts) == limit:
+            break
+    return (": " + ", ".join(parts)) if parts else ""
+
+
 def _checksum(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -86,7 +99,8 @@ def run_build(ctx: BuildContext, only: list[str] | None = None, publish: bool = 
         result.setdefault("params", {})["seconds"] = seconds
         manifest["components"][name] = result
         manifest["metrics"][name] = result.get("metrics", {})
-        log.info("stage %s: done in %.1fs %s", name, seconds, result.get("metrics", ""))
+        log.info("stage %s: done in %.1fs%s", name, seconds, metric_summary(result.get("metrics")))
+        log.debug("stage %s metrics: %s", name, result.get("metrics"))
     bar.close()
     artifacts.write_manifest(ctx.out_dir, manifest)
     if publish:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
 
 
@@ -22,18 +24,24 @@ def register(groups) -> None:
                         help="rebuild only these components, reuse the rest from the current version")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-publish", action="store_true", help="build but leave `current` alone")
+    # default SUPPRESS: `moviebot -v build` (the top-level flag) keeps working
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="debug logging and TensorFlow's own log lines (silenced by default)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when a version is already published (used by `make run`)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from engine import artifacts
     from engine.build_context import BuildContext
     from engine.cli_args import settings_from
     from engine.errors import DataError
 
     from .build import run_build
+    from .quiet import quiet_native_logs
 
     settings = settings_from(args)
     out_root = Path(args.out) if args.out else settings.artifacts
@@ -44,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
         previous = artifacts.current_version(out_root)
     except DataError:
         previous = None
+    # stdout stays empty: `make run` builds, then chats on the same stdout. Progress bars,
+    # logs and the summary line go to stderr.
     if args.if_missing and previous is not None:
-        print(f"artifacts already built: {previous} (run `moviebot build` to rebuild)")
+        print(f"artifacts already built: {previous} (run `moviebot build` to rebuild)",
+              file=sys.stderr)
         return 0
     if ratings is None:
         from engine.cli_args import incomplete_data_help
@@ -56,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(str(settings.data_dir),
                             f"{len(missing)} required data file(s) missing, e.g. {missing[0]}",
                             incomplete_data_help(args, settings.data_dir))
+    verbose = bool(getattr(args, "verbose", False))
+    if verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
     ctx = BuildContext(data_dir=settings.data_dir, out_dir=artifacts.new_version_dir(out_root),
                        quick=args.quick, seed=args.seed, ratings_path=ratings,
                        previous_dir=previous)
-    version = run_build(ctx, only=args.only, publish=not args.no_publish)
-    print(f"built {version}" + ("" if args.no_publish else f" and published it as {out_root / 'current'}"))
+    # log lines print above the stage bar instead of through it
+    with quiet_native_logs(verbose), logging_redirect_tqdm():
+        version = run_build(ctx, only=args.only, publish=not args.no_publish)
+    print(f"built {version}" + ("" if args.no_publish else f" and published it as {out_root / 'current'}"),
+          file=sys.stderr)
     return 0

@@ -39,9 +39,10 @@ class JobResult:
 
 
 async def record_job_run(store: Any, result: JobResult) -> None:
-    """Log ``result`` (one JSON line, for log shippers and grep) and store it if there is
-    a store; a database outage is logged, never raised: the job's outcome stands."""
-    log.info("job_run %s", json.dumps(result.to_dict(), default=str, sort_keys=True))
+    """Store ``result`` if there is a store (the full record: reasons, compared metrics,
+    the candidate's metrics), and log it as one JSON line at DEBUG (the readable decision
+    line is the job's own); a database outage is logged, never raised."""
+    log.debug("job_run %s", json.dumps(result.to_dict(), default=str, sort_keys=True))
     if store is None:
         return
     try:

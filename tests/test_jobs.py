@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.settings import BotSettings
@@ -40,7 +41,9 @@ def fake_collab_stage(ctx) -> dict:
     fb = ctx.feedback
     users = sorted(set(fb["user_key"])) if fb is not None and len(fb) else []
     (out / "users.json").write_text(json.dumps(users))
-    return {"files": ["collab/users.json"], "metrics": {"val_ndcg@10": FAKE["ndcg"]},
+    # probe_holdout: as the real stage reports it, so the gate runs the (here empty) probe
+    return {"files": ["collab/users.json"],
+            "metrics": {"val_ndcg@10": FAKE["ndcg"], "probe_holdout": {"users": 300}},
             "params": {"feedback_rows": 0 if fb is None else len(fb)}}
 
 
@@ -152,13 +155,73 @@ def test_probe_gate_is_paired():
     worse = [x * 0.9 for x in old]  # every user a little worse: a real 10% drop
     gate = jobs.GateResult(passed=True)
     jobs.probe_gate(gate, old, worse, tolerance=0.02, noise_z=2)
-    assert not gate.passed and "probe ndcg@10 of served recommendations fell" in gate.reasons[0]
+    assert not gate.passed
+    assert "held-out probe ndcg@10 of served recommendations fell" in gate.reasons[0]
     gate = jobs.GateResult(passed=True)
     jobs.probe_gate(gate, old, None, tolerance=0.02, noise_z=2)
     assert not gate.passed
     gate = jobs.GateResult(passed=True)
     jobs.probe_gate(gate, None, None, tolerance=0.02, noise_z=2)  # nothing served yet
     assert gate.passed and not gate.reasons
+
+
+def paired(scores: dict) -> dict:
+    return {"collab": scores}
+
+
+def test_paired_gate_compares_the_same_users():
+    # what the old unpaired gate let through: 0.158 -> 0.064 over 121 validation users
+    users = [str(u) for u in range(121)]
+    rng = np.random.default_rng(0)
+    old = {u: float(v) for u, v in zip(users, rng.uniform(0.0, 0.316, 121), strict=True)}
+    collapsed = {u: v * 0.4 for u, v in old.items()}
+    gate = jobs.quality_gate(with_users(0.158, 121), with_users(0.064, 121),
+                             paired=paired((old, collapsed)))
+    assert not gate.passed
+    reason = gate.reasons[0]
+    assert reason.startswith("collab val_ndcg@10 fell ") and "paired SE over 121 users" in reason
+    check = gate.compared["collab"]["paired"]
+    assert check["delta"] < -0.08 and check["paired_se"] < 0.01 and not check["passed"]
+    # one user a little worse: above 2 % but within two paired SEs -> published
+    one_worse = {**old, users[0]: 0.0}
+    gate = jobs.quality_gate(with_users(0.158, 121), with_users(0.157, 121),
+                             paired=paired((old, one_worse)))
+    assert gate.passed, gate.reasons
+    # every user slightly worse: tiny SE, but the drop is within the 2 % tolerance
+    tiny = {u: v * 0.99 for u, v in old.items()}
+    assert jobs.quality_gate(with_users(0.158, 121), with_users(0.156, 121),
+                             paired=paired((old, tiny))).passed
+    # only users validated in both count; new chat users' ids are simply not paired
+    extra = {**collapsed, "chat:store:1": 1.0}
+    gate = jobs.quality_gate(with_users(0.158, 121), with_users(0.07, 122),
+                             paired=paired((old, extra)))
+    assert not gate.passed and gate.compared["collab"]["paired"]["users"] == 121
+
+
+def test_decision_line_is_one_readable_line():
+    gate = jobs.GateResult(passed=True)
+    jobs.probe_gate(gate, [0.5, 0.2, 0.0, 1.0] * 50, [0.5, 0.2, 0.0, 1.0] * 50, 0.02, 2)
+    line = jobs.decision_line("retrain", "v1", gate, "published")
+    assert line == ("retrain: candidate v1 probe ndcg@10 0.4250 vs current 0.4250 "
+                    "(Δ +0.0000 ± 0.0000) -> published")
+
+
+def test_probe_ratings_are_left_out_of_training(data_dir, tmp_path):
+    from engine.build_context import BuildContext
+    from engine.collab.build import training_ratings
+    from engine.collab.interactions import ML_SMALL, load_ratings
+    from engine.collab.probe import probe_holdout
+
+    ratings, held = training_ratings(BuildContext(data_dir=data_dir, out_dir=tmp_path))
+    probe = probe_holdout(load_ratings(data_dir / ML_SMALL))
+    hidden = {(u, m) for u, _, films in probe for m in films}
+    assert held["users"] == len(probe) == 300 and held["hidden_ratings"] == len(hidden)
+    trained = set(zip(ratings["user"], ratings["item"], strict=True))
+    assert not hidden & trained
+    # the histories the probe asks with are trained on: only the hidden films are out
+    assert {(u, m) for u, history, _ in probe for m, _ in history} <= trained
+    queries = jobs.probe_queries(data_dir)
+    assert [h for _, h in queries] == [films for _, _, films in probe]
 
 
 def test_probe_queries_hide_each_users_latest_likes(data_dir):

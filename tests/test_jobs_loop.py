@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,65 @@ async def test_feedback_loop_end_to_end(loop_env):
     assert holder.reload() and holder.version == result.version
     reply = await layer.handle("/recommend", newbie)
     assert "don't know your taste" in reply.text
+
+
+# -- the gate on real builds ---------------------------------------------------------------
+async def test_gate_accepts_a_no_op_retrain_and_rejects_a_worse_model(loop_env, monkeypatch,
+                                                                      caplog):
+    """Same data, same seed: published (Δ 0 on the same validation users, the held-out
+    probe unchanged). Popularity forced as the default model: rejected, with the paired
+    numbers in the reason and in one log line."""
+    import logging
+
+    from engine.collab import build as collab_build
+    from engine.collab.models import Popularity
+
+    settings, store, holder, _ = loop_env
+    before = holder.version
+    caplog.set_level(logging.INFO, logger="moviebot.jobs")
+    result = await jobs.retrain(settings, store, quick=True)
+    assert result.status == "published", result.reasons
+    paired = result.details["compared"]["collab"]["paired"]
+    assert paired["delta"] == 0.0 and paired["users"] > 100
+    probe = result.details["compared"]["probe"]
+    assert probe["users"] == 300 and abs(probe["delta"]) <= probe["allowed_drop"]
+    published = [r.message for r in caplog.records if "-> published" in r.message]
+    assert len(published) == 1 and "(Δ +0.0000 ± 0.0000)" in published[0]
+
+    monkeypatch.setattr(collab_build, "candidates", lambda quick: [Popularity()])
+    worse = await jobs.retrain(settings, store, quick=True)
+    assert worse.status == "rejected", worse.reasons
+    assert worse.reasons[0].startswith("collab val_ndcg@10 fell ")
+    assert "paired SE over" in worse.reasons[0]
+    assert any(r.startswith("held-out probe ndcg@10 of served recommendations fell ")
+               for r in worse.reasons), worse.reasons
+    assert any(r.startswith("note: collab model changed ") and r.endswith(" -> popularity")
+               for r in worse.reasons), worse.reasons
+    assert artifacts.current_version(settings.artifacts).name == result.version != before
+    line = [r.message for r in caplog.records if "-> rejected" in r.message]
+    assert len(line) == 1 and "\n" not in line[0] and "{" not in line[0]
+    run = (await store.job_runs("retrain"))[0]
+    assert run.status == "rejected" and run.details["details"]["compared"]["probe"]["users"] == 300
+
+
+def test_quick_build_is_quiet(quick_artifacts, data_dir, tmp_path):
+    """`moviebot build` (the two TensorFlow stages, --quick) writes nothing to stdout but
+    nothing at all; no Keras bars, ANSI codes or TensorFlow native log lines anywhere."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(quick_artifacts, root, symlinks=True)
+    env = {**os.environ, "MOVIEBOT_DATA_DIR": str(data_dir), "MOVIEBOT_ARTIFACTS": str(root)}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "build", "--quick", "--only", "content",
+         "--only", "collab"], env=env, capture_output=True, text=True, timeout=900,
+        cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == ""
+    for bad in ("E0000", "I0000", "node_def_util", "absl::InitializeLog", "Epoch 1/", "step - "):
+        assert bad not in proc.stderr, bad
+    assert "\x1b[1m" not in proc.stderr and "\x1b[32m" not in proc.stderr  # Keras' colours
+    assert "stage collab: done" in proc.stderr and "built " in proc.stderr.splitlines()[-1]

@@ -20,15 +20,19 @@ import pandas as pd
 
 from engine.errors import DataError
 
+from ..metrics import ndcg_at_k
 from .cold_items import content_neighbours
 from .diversity import title_stem
 from .interactions import Interactions, load_training_ratings
 from .models import ALS, EASE, Autoencoder, Popularity, RankingModel
-from .ranking_eval import calibrate_search_k, score_model
+from .probe import describe, probe_holdout, without_probe
+from .ranking_eval import calibrate_search_k, rank_exact, score_model
 from .split import HeldOut, Split, split_users
 from .vectors import VectorIndex
 
 ONBOARDING = 40
+# per-user validation NDCG@10 of the default model, keyed by user (the retrain gate's pairs)
+VALIDATION_SCORES = "validation_scores.json"
 TREES = 50
 
 
@@ -42,22 +46,33 @@ def candidates(quick: bool) -> list[RankingModel]:
             EASE(reg=500, rank=256, binary=False), Autoencoder(hidden=256, epochs=100)]
 
 
-def training_ratings(ctx) -> pd.DataFrame:
-    """ML ratings (ctx.ratings_path, or ml-latest-small) + chat feedback, catalog films only."""
+def training_ratings(ctx) -> tuple[pd.DataFrame, dict | None]:
+    """ML ratings (ctx.ratings_path, or ml-latest-small) + chat feedback, catalog films only,
+    less the held-out probe's ratings (engine/collab/probe.py; ml-latest-small only), and
+    the probe's description (None when nothing is held out)."""
     ratings = load_training_ratings(ctx.data_dir, ctx.ratings_path, ctx.feedback)
+    held_out = None
+    if ctx.ratings_path is None:
+        probe = probe_holdout(ratings[~ratings["user"].str.startswith("chat:")])
+        before = len(ratings)
+        ratings = without_probe(ratings, probe)
+        held_out = describe(probe, before - len(ratings))
     catalog = ctx.tables.get("catalog")
     if catalog is not None:
         ratings = ratings[ratings["item"].isin(catalog["movie_id"])]
     if ratings.empty:
         raise DataError(str(ctx.ratings_path or ctx.data_dir), "no ratings of catalog movies",
                         "pass a MovieLens-format ratings.csv whose movieIds match the catalog")
-    return ratings
+    return ratings, held_out
 
 
 def select_model(ratings: pd.DataFrame, quick: bool, seed: int,
                  min_item_count: int) -> tuple[RankingModel, dict, Split]:
+    # chat users always train: the validation users are then the same MovieLens users in
+    # every build with the same seed, so the retrain gate can compare two builds user by user
+    chat = set(ratings.loc[ratings["user"].str.startswith("chat:"), "user"])
     split = split_users(ratings, seed=seed, val_frac=0.2, test_frac=0.0,
-                        min_item_count=min_item_count)
+                        min_item_count=min_item_count, always_train=chat)
     X = split.train.matrix(positive_only=False)
     table = {}
     best: RankingModel | None = None
@@ -70,6 +85,13 @@ def select_model(ratings: pd.DataFrame, quick: bool, seed: int,
         if best is None or metrics["ndcg@10"] > table[best.kind]["ndcg@10"]:
             best = model
     return best, table, split
+
+
+def per_user_scores(model: RankingModel, held: HeldOut, k: int = 10) -> dict[str, float]:
+    """NDCG@k of ``model`` for each held-out user (the retrain gate pairs them by user)."""
+    ranked = rank_exact(model, held, k)
+    return {str(user): round(ndcg_at_k(ids.tolist(), targets, k), 6)
+            for user, ids, targets in zip(held.user_ids, ranked, held.targets, strict=True)}
 
 
 def pick_onboarding(catalog: pd.DataFrame | None, item_ids: np.ndarray,
@@ -100,10 +122,13 @@ def pick_onboarding(catalog: pd.DataFrame | None, item_ids: np.ndarray,
 
 def build_stage(ctx) -> dict:
     out = Path(ctx.component_dir("collab"))
-    ratings = training_ratings(ctx)
+    ratings, probe = training_ratings(ctx)
     min_count = 10 if ctx.quick else 2
     chosen, table, split = select_model(ratings, ctx.quick, ctx.seed, min_count)
-    ctx.log.info("collab validation: %s -> default %s", table, chosen.kind)
+    val_scores = per_user_scores(chosen, split.val)
+    ctx.log.info("collab validation ndcg@10: %s -> default %s",
+                 ", ".join(f"{kind} {row['ndcg@10']:.4f}" for kind, row in table.items()),
+                 chosen.kind)
 
     # Train the chosen kind on every user: chat users' feedback included.
     inter = Interactions.from_ratings(ratings, min_item_count=min_count)
@@ -143,13 +168,17 @@ def build_stage(ctx) -> dict:
         "onboarding": pick_onboarding(catalog, item_ids, popularity),
     }
     (out / "collab.json").write_text(json.dumps(meta, indent=2))
+    (out / VALIDATION_SCORES).write_text(json.dumps(
+        {"metric": "ndcg@10", "model": chosen.kind, "seed": ctx.seed, "scores": val_scores}))
     rel = [str(p.relative_to(ctx.out_dir)) for p in
-           [*files, out / "item_ids.npy", out / "popularity.npy", out / "index.ann", out / "collab.json"]]
+           [*files, out / "item_ids.npy", out / "popularity.npy", out / "index.ann", out / "collab.json",
+            out / VALIDATION_SCORES]]
     return {"files": rel,
             "metrics": {"default": model.kind, "val_ndcg@10": table[model.kind]["ndcg@10"],
                         "val_users": table[model.kind]["users"],
                         "validation": table, "items": len(item_ids), "content_only_items": n_cold,
-                        "search_k": search_k, "annoy_recall@10": round(recall, 4)},
+                        "search_k": search_k, "annoy_recall@10": round(recall, 4),
+                        "probe_holdout": probe},
             "params": {"model": model.params, "min_item_count": min_count,
                        "ratings_path": str(ctx.ratings_path or "ml-latest-small")}}
 

@@ -40,9 +40,12 @@ class Split:
 
 def split_users(ratings: pd.DataFrame, seed: int = 42, val_frac: float = 0.2,
                 test_frac: float = 0.2, history_frac: float = 0.8,
-                min_item_count: int = 2) -> Split:
+                min_item_count: int = 2, always_train: set | None = None) -> Split:
+    """``always_train``: users never held out (and not counted when sizing the held-out
+    sets), so adding them leaves the validation and test users as they were."""
     rng = np.random.default_rng(seed)
-    users = np.array(sorted(ratings["user"].unique()), dtype=object)
+    users = np.array(sorted(set(ratings["user"].unique()) - (always_train or set())),
+                     dtype=object)
     rng.shuffle(users)
     n_val, n_test = int(len(users) * val_frac), int(len(users) * test_frac)
     val_users, test_users = set(users[:n_val]), set(users[n_val:n_val + n_test])

@@ -12,12 +12,14 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
+from ..progress import EpochBar
+
 
 def train(X: sp.csr_matrix, hidden: int = 256, dropout: float = 0.5, epochs: int = 60,
           batch_size: int = 64, l2: float = 1e-5, lr: float = 1e-3, seed: int = 42,
           threads: int | None = None, **_) -> tuple[np.ndarray, ...]:
     """Returns (encoder W, encoder b, decoder W, decoder b) as float32 numpy arrays."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # errors only
     import tensorflow as tf
 
     threads = threads or int(os.environ.get("MOVIEBOT_TF_THREADS", "2"))
@@ -45,11 +47,14 @@ def train(X: sp.csr_matrix, hidden: int = 256, dropout: float = 0.5, epochs: int
     model.compile(optimizer=tf.keras.optimizers.Adam(lr), loss=multinomial_nll)
     # dense batches cut from the sparse matrix: memory stays batch x items at any scale
     rng = np.random.default_rng(seed)
+    bar = EpochBar(epochs, "collab autoencoder")  # on stderr, only on a terminal
     for _ in range(epochs):
         order = rng.permutation(Xn.shape[0])
         for start in range(0, len(order), batch_size):
             batch = Xn[order[start:start + batch_size]].toarray()
             model.train_on_batch(batch, batch)
+        bar.update()
+    bar.close()
     enc_w, enc_b = enc.get_weights()
     dec_w, dec_b = dec.get_weights()
     return (enc_w.astype(np.float32), enc_b.astype(np.float32),

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import EpochBar
 from .text import Vocab, tokenize
 
 log = logging.getLogger("moviebot.content.encoder")
@@ -166,7 +167,7 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
     checkpoint), and held-out test movies for the reported genre F1.
     """
     cfg = cfg or EncoderConfig()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # errors only (moviebot build -v: all)
     import keras
     import tensorflow as tf
     from sklearn.preprocessing import MultiLabelBinarizer
@@ -218,9 +219,12 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
                 keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True,
                                                 save_weights_only=True),
             ]
+            bar = EpochBar(cfg.epochs, "content encoder", disable=not progress)
+            # Keras' own bars (ANSI codes, on stdout) stay off: one tqdm bar on stderr
             history = model.fit(X[train_idx], Y[train_idx], validation_data=(X[val_idx], Y[val_idx]),
                                 epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
-                                callbacks=callbacks, verbose=1 if progress else 0)
+                                callbacks=[*callbacks, bar.callback(keras)], verbose=0)
+            bar.close()
             model.load_weights(str(best))  # the checkpoint with the lowest validation loss
 
         probs = model.predict(X[test_idx], batch_size=256, verbose=0)
@@ -245,5 +249,7 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
     params = {**asdict(cfg), "max_len": max_len, "vocab_len": len(vocab), "n_labels": len(labels),
               "seed": seed, "thresholds": [round(float(t), 2) for t in thresholds],
               "positive_weights": ([round(float(w), 2) for w in weights] if weights is not None else None)}
-    log.info("encoder: %s", metrics)
+    log.info("encoder: %d epochs, best val loss %.4f", metrics["epochs_run"],
+             metrics["best_val_loss"])
+    log.debug("encoder metrics: %s", metrics)
     return EncoderResult(embeddings, has_text, vocab, labels, max_len, metrics, params)

@@ -98,7 +98,7 @@ def build_stage(ctx: BuildContext) -> StageResult:
         "test_median_rank": learned.get("median_rank"),
         "best_baseline_hr@50": round(best_baseline, 4),
     }
-    ctx.log.info("crossmedia: %s", metrics)
+    ctx.log.debug("crossmedia: %s", metrics)
     files.append(_keep_songs_table(ctx, songs, out))
     files += [out / n for n in ("pairs.parquet", "movie_ids.npy",
                                 "song_ids.npy", "eval.json")]
