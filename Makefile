@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test install data artifacts lint bench clean
 
+# Setting up writes to stderr only, so the stdout of `make run` is the chat.
 run: install data artifacts
-	$(BIN)/moviebot serve auto
+	@$(BIN)/moviebot serve auto
 
 test: install
 	$(BIN)/ruff check bot engine jobs tests benchmarks
@@ -19,19 +20,20 @@ test: install
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
-	touch $@
+	@echo "installing moviebot into $(VENV) ..." >&2
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" >&2
+	@touch $@
 
-# Uses the data already there (MOVIEBOT_DATA_DIR, ../shared/data or data/raw); otherwise
-# downloads what is openly downloadable.
+# Uses the data already there (MOVIEBOT_DATA_DIR, else the first complete of data/raw and
+# ../shared/data); otherwise downloads what is openly downloadable.
 data: install
-	$(BIN)/moviebot data check || $(BIN)/moviebot data fetch
+	@$(BIN)/moviebot data check >&2 || $(BIN)/moviebot data fetch >&2
 
 # Builds the models once; `moviebot build` again (or the jobs) publishes a new version.
 artifacts: install
-	$(BIN)/moviebot build --if-missing $(BUILD_ARGS)
+	@$(BIN)/moviebot build --if-missing $(BUILD_ARGS) >&2
 
 lint: install
 	$(BIN)/ruff check bot engine jobs tests benchmarks
