@@ -12,7 +12,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -61,10 +63,24 @@ class NotConfigured(Exception):
     """`serve auto` with no token and no terminal: nothing to serve."""
 
 
+def someone_on_stdin(stream) -> bool:
+    """A terminal, a pipe or a file: someone (or a script, `printf ... | make run`) can talk
+    to the console. /dev/null or a closed stdin (a container, a service manager) cannot."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if os.isatty(fd):
+        return True
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
 def pick_platform(requested: str, settings, interactive: bool | None = None) -> str:
     """Telegram when its token is set, else Discord, else the console chat, but only when
-    stdin is a terminal (``make run``): in a container or a service manager the console
-    would read EOF at once and exit 0, so that is a configuration error instead."""
+    something can come in on stdin (``make run`` at a terminal or with piped lines): in a
+    container or a service manager stdin is /dev/null, the console would read EOF at once
+    and exit 0, so that is a configuration error instead."""
     if requested != "auto":
         return requested
     if settings.telegram_token:
@@ -72,10 +88,11 @@ def pick_platform(requested: str, settings, interactive: bool | None = None) -> 
     if settings.discord_token:
         return "discord"
     if interactive is None:
-        interactive = sys.stdin is not None and sys.stdin.isatty()
+        interactive = someone_on_stdin(sys.stdin)
     if not interactive:
         raise NotConfigured(
-            "no bot token is set and stdin is not a terminal, so there is nothing to serve. "
+            "no bot token is set and nothing can come in on stdin (it is not a terminal, a "
+            "pipe or a file), so there is nothing to serve. "
             "Set TELEGRAM_BOT_TOKEN (from @BotFather) or DISCORD_BOT_TOKEN (Discord developer "
             "portal) in the environment (with docker compose: `TELEGRAM_BOT_TOKEN=... docker "
             "compose up -d bot`, or put it in .env), or run `moviebot serve console` to chat "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_auto_without_token_or_terminal_exits_non_zero_naming_the_variables(tmp_
                          cwd=ROOT, timeout=120)
     assert out.returncode == NO_TOKEN_EXIT != 0
     assert "TELEGRAM_BOT_TOKEN" in out.stderr and "DISCORD_BOT_TOKEN" in out.stderr
-    assert "stdin is not a terminal" in out.stderr
+    assert "not a terminal, a pipe or a file" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "x.db").exists()  # it stopped before opening anything
 
@@ -79,3 +80,18 @@ def test_serving_never_imports_tensorflow(quick_artifacts):
     out = subprocess.run([sys.executable, "-c", code, str(quick_artifacts)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_piped_lines_or_a_file_count_as_someone_on_stdin_and_dev_null_does_not(tmp_path):
+    from bot.serve_cli import someone_on_stdin
+
+    read_end, write_end = os.pipe()
+    with open(read_end) as pipe, open(os.devnull) as null:
+        assert someone_on_stdin(pipe)                 # printf '/info heat' | make run
+        assert not someone_on_stdin(null)             # a container / service manager
+    os.close(write_end)
+    script = tmp_path / "lines.txt"
+    script.write_text("/help\n")
+    with script.open() as lines:
+        assert someone_on_stdin(lines)                # make run < lines.txt
+    assert not someone_on_stdin(None)
