@@ -98,3 +98,32 @@ def test_resolved_queries_keep_the_json_keys(engine):
                                             "cold_start"}
     with pytest.raises(KeyError):
         engine.recommender("nope")
+
+
+class _Payload:
+    """Unpickling this would create ``marker``: proof that a data file ran code."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_npy_in_the_artifacts_is_refused_and_never_run(quick_artifacts, tmp_path):
+    import numpy as np
+
+    from engine import Engine
+
+    copy = tmp_path / "copy"
+    shutil.copytree(quick_artifacts, copy, symlinks=True)
+    engine = Engine.load(copy)
+    assert np.load(engine.version_dir / "crossmedia" / "song_ids.npy").dtype.kind == "U"
+    marker = tmp_path / "pwned"
+    planted = np.array([_Payload(str(marker))], dtype=object)
+    (engine.version_dir / "crossmedia" / "song_ids.npy").unlink()   # a hard link: never write through it
+    np.save(engine.version_dir / "crossmedia" / "song_ids.npy", planted, allow_pickle=True)
+    with pytest.raises(DataError) as err:
+        Engine.load(copy).recommender("crossmedia")
+    assert "song_ids.npy" in str(err.value) or "crossmedia" in str(err.value)
+    assert not marker.exists()

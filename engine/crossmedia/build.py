@@ -82,7 +82,8 @@ def build_stage(ctx: BuildContext) -> StageResult:
     files += write_annoy(out / "movies.ann", movie_vecs, ctx.seed, keep_vectors=True)
     files += write_annoy(out / "songs.ann", song_vecs, ctx.seed)
     np.save(out / "movie_ids.npy", movie_x.index.to_numpy(np.int64))
-    np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy())
+    # fixed-width unicode, not an object array: loading it never needs pickle
+    np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy(dtype=str))
 
     results = ev.evaluate_space(space, pairs, songs, catalog, mood, movie_x)
     (out / "eval.json").write_text(json.dumps(results, indent=1))

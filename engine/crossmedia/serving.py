@@ -65,7 +65,7 @@ class VibeIndex:
                                 fetch_factor=FETCH_FACTOR, ties="select_always", **options)
         songs_index = Retriever.load(files["songs.ann"], space.dim, "dot", **options)
         songs = pd.read_parquet(files["songs.parquet"])
-        song_ids = np.load(files["song_ids.npy"], allow_pickle=True)
+        song_ids = np.load(files["song_ids.npy"])  # never allow_pickle: a file must not run code
         if len(song_ids) != len(songs) or (songs["track_id"].astype(str).to_numpy() != song_ids).any():
             raise DataError(str(files["song_ids.npy"]), "the crossmedia song index does not "
                             "match songs.parquet", "run `moviebot build --only crossmedia`")
