@@ -59,6 +59,7 @@ class _Entry:
 
 
 EXACT = 1.0
+SQUASHED = 0.99      # the same letters, spaced differently ("oldboy" / "Old Boy")
 MAX_FUZZY = 0.95     # a typo never outranks an exact title
 CONTAINS_BASE = 0.80  # "shawshank" inside "shawshank redemption"
 
@@ -77,6 +78,10 @@ class TitleIndex:
                 if key and entry not in self._by_key[key]:
                     self._by_key[key].append(entry)
         self._keys = list(self._by_key)
+        # "oldboy" is "Old Boy", "spiderman" is "Spider-Man": spaces do not tell titles apart
+        self._by_squashed: dict[str, list[str]] = defaultdict(list)
+        for key in self._keys:
+            self._by_squashed[key.replace(" ", "")].append(key)
         self._by_token: dict[str, set[int]] = defaultdict(set)
         for i, key in enumerate(self._keys):
             for token in key.split():
@@ -111,10 +116,30 @@ class TitleIndex:
         ranked = sorted(scored.values(), key=lambda se: -(se[0] + 0.05 * se[1].weight))[:k]
         return tuple(TitleCandidate(e.movie_id, e.title, e.year, round(s, 4)) for s, e in ranked)
 
+    def series(self, stem: str) -> list[tuple[int, str, int | None]]:
+        """(movie_id, title, year) of every title named "<stem>", "<stem>s", "<stem> 2",
+        "<stem>: ..." or "<stem> and the ...": the title-stem reading of a franchise."""
+        key = title_key(stem)
+        tokens = key.split()
+        if not tokens or not all(t in self._by_token for t in tokens[:-1]):
+            return []
+        holders = (set.intersection(*(self._by_token[t] for t in tokens[:-1])) if len(tokens) > 1
+                   else range(len(self._keys)))
+        out = {}
+        for i in holders:
+            other = self._keys[i]
+            if other == key or other == key + "s" or (
+                    other.startswith(key) and (other[len(key)].isdigit() or other[len(key)] == " ")):
+                for entry in self._by_key[other]:
+                    out[entry.movie_id] = (entry.movie_id, entry.title, entry.year)
+        return list(out.values())
+
     def _key_scores(self, key: str, fuzzy: bool) -> dict[str, float]:
         scores: dict[str, float] = {}
         if key in self._by_key:
             scores[key] = EXACT
+        for other in self._by_squashed.get(key.replace(" ", ""), []):
+            scores.setdefault(other, SQUASHED)
         matches = process.extract(key, self._keys, scorer=fuzz.ratio, limit=10,
                                   score_cutoff=55) if fuzzy else []
         for other, score, _ in matches:
