@@ -168,3 +168,15 @@ def test_cut_off_titles_are_kept_whole():
         "Birdman: Or (The Unexpected Virtue of Ignorance)"
     assert parse_ml_title("Skin I Live In, The (La piel que habito) (2011)") == \
         ("The Skin I Live In", ["La piel que habito"], 2011)
+
+
+def test_one_films_credits_name_each_person_once():
+    assert hy.merge_people([["Alejandro G. Iñárritu"], ["Alejandro González Iñárritu"]], 4) == \
+        ["Alejandro González Iñárritu"]
+    assert hy.merge_people([["Joel Coen", "Ethan Coen"], ["Ethan Coen"]], 4) == ["Joel Coen", "Ethan Coen"]
+    assert hy.merge_people([["Min-sik Choi"], ["Choi Min-sik", "Ji-tae Yu"]], 8) == \
+        ["Min-sik Choi", "Ji-tae Yu"]
+
+
+def test_birdman_credits_its_director_once(by_id):
+    assert by_id.loc[112183, "directors"] == ["Alejandro González Iñárritu"]

@@ -212,16 +212,41 @@ def canonical_people(names: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
+def _tokens(name: str) -> list[str]:
+    return [t for t in _NAME_SPLIT.split(unidecode(name).lower()) if t]
+
+
+def same_film_person(a: str, b: str) -> bool:
+    """Two credits of one film naming the same person: the same key, or the same first
+    and last name with a middle name given once in full and once as an initial or not at
+    all ("Alejandro G. Iñárritu" = "Alejandro González Iñárritu"). Only safe within one
+    film's credits, where two different people so named do not occur."""
+    if person_key(a) == person_key(b):
+        return True
+    ta, tb = _tokens(a), _tokens(b)
+    if len(ta) < 2 or len(tb) < 2 or ta[0] != tb[0] or ta[-1] != tb[-1]:
+        return False
+    ma, mb = ta[1:-1], tb[1:-1]
+    if not ma or not mb:
+        return True
+    return len(ma) == len(mb) and all(x[0] == y[0] and (len(x) == 1 or len(y) == 1 or x == y)
+                                      for x, y in zip(ma, mb, strict=True))
+
+
 def merge_people(lists: Iterable[list[str]], limit: int) -> list[str]:
-    """Ordered union of several sources' lists for one film, one entry per person."""
+    """Ordered union of several sources' lists for one film, one entry per person
+    (where two sources spell a person differently, the fuller spelling stays)."""
     out: list[str] = []
-    keys: set[str] = set()
     for names in lists:
         for name in names:
-            key = person_key(name)
-            if key and key not in keys:
-                keys.add(key)
+            if not person_key(name):
+                continue
+            same = next((i for i, kept in enumerate(out) if same_film_person(kept, name)), None)
+            if same is None:
                 out.append(name)
+            elif len(_tokens(name)) > len(_tokens(out[same])) or (
+                    len(name) > len(out[same]) and not name.isascii()):
+                out[same] = name   # "Alejandro González Iñárritu" over "Alejandro G. Iñárritu"
     return out[:limit]
 
 
