@@ -43,7 +43,7 @@ class NotInCatalog(UnknownTitle):
     def __str__(self) -> str:
         msg = f"I couldn't find a movie called “{self.query}”."
         if self.coverage:
-            when = "That year is after my catalog ends: " if self.newer else ""
+            when = "That year is after my catalog ends. " if self.newer else ""
             msg += f" {when}{self.coverage}"
         if self.suggestions:
             msg += " Closest titles I have: " + "; ".join(c.label for c in self.suggestions) + "."

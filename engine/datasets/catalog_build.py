@@ -35,6 +35,10 @@ NUMBER_FIELDS = ["runtime", "popularity", "vote_average", "vote_count", "budget"
 FIELDS = TEXT_FIELDS + LIST_FIELDS + NUMBER_FIELDS
 # People lists are merged across sources (first source's billing order first), this long.
 PEOPLE_LIMITS = {"cast": 8, "directors": 4}
+# Whose order is billing order: TMDB's cast export and OMDb (the soundtrack file) list
+# top billing first; IMDB 5000 lists its three actors by Facebook likes, so it goes last
+# ("Some Like It Hot" starts with Marilyn Monroe, not Nehemiah Persoff).
+BILLING_ORDER = ["tmdb_udacity", "soundtracks_imdb", "imdb_5000"]
 CATALOG_INFO = "catalog.json"
 
 
@@ -137,7 +141,7 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
     origin = {field: pd.Series("", index=base.index) for field in FIELDS}
     sources = _load_sources(data_dir)
     letters = _clean_text_letters(sources) if hygiene else None
-    people: dict[str, dict[int, list[list[str]]]] = {f: {} for f in PEOPLE_LIMITS}
+    people: dict[str, dict[int, list]] = {f: {} for f in PEOPLE_LIMITS}
     for name, source in sources:
         source = source.assign(movie_id=match_to_movies(source, base))
         source = source.dropna(subset=["movie_id"]).drop_duplicates("movie_id")
@@ -147,7 +151,7 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
             for field, lists in people.items():
                 for movie_id, names in source.get(field, pd.Series(dtype=object)).items():
                     if isinstance(names, list) and names:
-                        lists.setdefault(movie_id, []).append(names)
+                        lists.setdefault(movie_id, []).append((_billing_rank(name), names))
         log.info("%s: %d rows matched", name, len(source))
         for field in FIELDS:
             if field not in source:
@@ -194,15 +198,20 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
     return base.reset_index(drop=True)
 
 
-def _tidy(base: pd.DataFrame, people: dict[str, dict[int, list[list[str]]]]) -> None:
+def _billing_rank(source: str) -> int:
+    return BILLING_ORDER.index(source) if source in BILLING_ORDER else len(BILLING_ORDER)
+
+
+def _tidy(base: pd.DataFrame, people: dict[str, dict[int, list]]) -> None:
     """People merged and spelled one way; genres and keywords from what they should be."""
     for field, limit in PEOPLE_LIMITS.items():
-        merged = {m: hy.merge_people(lists, limit) for m, lists in people[field].items()}
+        merged = {m: hy.merge_people([names for _, names in sorted(lists, key=lambda rn: rn[0])], limit)
+                  for m, lists in people[field].items()}
         base[field] = [merged.get(m, []) or list(v) for m, v in zip(base.index, base[field], strict=True)]
     # Every spelling any source uses votes, so a name seen on one film only is still
     # mapped to the spelling the other films use ("Kieslowski" on White -> "Kieślowski").
     votes = [n for field in PEOPLE_LIMITS for lists in people[field].values()
-             for names in lists for n in names]
+             for _, names in lists for n in names]
     spelling = hy.canonical_people(votes)
     for field in PEOPLE_LIMITS:
         base[field] = base[field].map(lambda names: list(dict.fromkeys(spelling.get(n, n) for n in names)))
