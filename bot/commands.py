@@ -376,7 +376,10 @@ class CommandLayer:
         except Exception:  # noqa: BLE001 - the series row is a bonus, never a failure
             series = []
         if len(series) > 1 and any(c.movie_id == movie.movie_id for c in series):
-            reply.text = "The series: " + " · ".join(c.label for c in series)
+            # "alien": the film, and the series it starts, one tap away
+            card = reply.cards[0]
+            card.body = (card.body + "\n" if card.body else "") + "Series: " + " · ".join(
+                c.label for c in series)
             reply.buttons = [Button(c.label, Action.info(c.movie_id)) for c in series
                              if c.movie_id != movie.movie_id][:7]
         return reply

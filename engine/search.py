@@ -130,7 +130,10 @@ class TitleIndex:
             other = self._keys[i]
             if other == key or other == key + "s" or (
                     other.startswith(key) and (other[len(key)].isdigit() or other[len(key)] == " ")):
-                for entry in self._by_key[other]:
+                entries = self._by_key[other]
+                if other == key:  # films that only share the name ("Heat", "The Heat") are no
+                    entries = [max(entries, key=lambda e: e.weight)]  # series: the best-known
+                for entry in entries:
                     out[entry.movie_id] = (entry.movie_id, entry.title, entry.year)
         return list(out.values())
 

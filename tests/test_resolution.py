@@ -128,3 +128,15 @@ def test_chat_greeting_gets_help_with_the_date_range(engine):
 def test_chat_barbie_is_not_found_with_the_date_range(engine):
     reply = _chat(engine, "barbie")
     assert reply.is_error and "September 2018" in reply.text and "several" not in reply.text
+
+
+def test_films_that_only_share_a_name_are_no_series(catalog):
+    heat = catalog.resolve("heat")
+    assert heat.year == 1995 and catalog.series(heat.movie_id) == []   # not "The Heat" (2013)
+
+
+def test_info_card_names_the_series_and_offers_its_entries(engine):
+    reply = _chat(engine, "/info alien")
+    assert reply.cards[0].title == "Alien (1979)"
+    assert "Series: Alien (1979) · Aliens (1986)" in reply.cards[0].body
+    assert [b.label for b in reply.buttons][:1] == ["Aliens (1986)"]
