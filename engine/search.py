@@ -60,6 +60,7 @@ class _Entry:
 
 EXACT = 1.0
 SQUASHED = 0.99      # the same letters, spaced differently ("oldboy" / "Old Boy")
+MAIN_TITLE = 0.9     # the title before its colon: "birdman" -> "Birdman: Or (...)"
 MAX_FUZZY = 0.95     # a typo never outranks an exact title
 CONTAINS_BASE = 0.80  # "shawshank" inside "shawshank redemption"
 
@@ -78,6 +79,15 @@ class TitleIndex:
                 if key and entry not in self._by_key[key]:
                     self._by_key[key].append(entry)
         self._keys = list(self._by_key)
+        # The main title before a subtitle: good enough to name the film, never as good as
+        # a film called just that ("godfather" stays The Godfather, not Part II).
+        self._by_main: dict[str, list[_Entry]] = defaultdict(list)
+        for entries in self._by_key.values():
+            for entry in entries:
+                main = title_key(entry.title.split(":", 1)[0]) if ":" in entry.title else ""
+                main = main.removesuffix(" or")   # "Dr. Strangelove or: How I Learned..."
+                if main and main != title_key(entry.title) and entry not in self._by_main[main]:
+                    self._by_main[main].append(entry)
         # "oldboy" is "Old Boy", "spiderman" is "Spider-Man": spaces do not tell titles apart
         self._by_squashed: dict[str, list[str]] = defaultdict(list)
         for key in self._keys:
@@ -121,7 +131,7 @@ class TitleIndex:
         "<stem>: ..." or "<stem> and the ...": the title-stem reading of a franchise."""
         key = title_key(stem)
         tokens = key.split()
-        if not tokens or not all(t in self._by_token for t in tokens[:-1]):
+        if len(key) < 3 or not all(t in self._by_token for t in tokens[:-1]):  # "m" is no series
             return []
         holders = (set.intersection(*(self._by_token[t] for t in tokens[:-1])) if len(tokens) > 1
                    else range(len(self._keys)))
@@ -163,10 +173,12 @@ class TitleIndex:
         if not key:
             return []
         out: list[tuple[float, _Entry]] = []
-        for matched_key, base in self._key_scores(key, fuzzy).items():
-            for entry in self._by_key[matched_key]:
-                score = base
-                if year is not None:
-                    score += 0.03 if entry.year == year else -0.15 if entry.year else -0.05
-                out.append((max(0.0, min(1.0, score)), entry))
+        matches = [(entry, base) for matched_key, base in self._key_scores(key, fuzzy).items()
+                   for entry in self._by_key[matched_key]]
+        matches += [(entry, MAIN_TITLE) for entry in self._by_main.get(key, ())]
+        for entry, base in matches:
+            score = base
+            if year is not None:
+                score += 0.03 if entry.year == year else -0.15 if entry.year else -0.05
+            out.append((max(0.0, min(1.0, score)), entry))
         return out
