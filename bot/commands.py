@@ -32,7 +32,7 @@ from engine.toprated.serving import TopQuery
 from .actions import MAX_PAGES, Action, InvalidAction, PageQuery
 from .cards import filters_label, movie_card, title_error_reply
 from .feedback import FeedbackDesk
-from .parsing import check_stars, parse, parse_filters, parse_rating
+from .parsing import Phrase, check_stars, parse, parse_filters, parse_rating, read_phrase
 from .registry import FILTERS, Arg, CommandSpec, Registry
 from .replies import APOLOGY, EXPIRED, Button, Reply, plural, taste_source
 from .store import FeedbackStore, SentMessage
@@ -129,7 +129,43 @@ class CommandLayer:
             return Reply(text=str(err), is_error=True)
         if command is None:
             return None
+        if command.name == "title":
+            return await self._plain_line(command.args, user)
         return await self.run_text(command.name, command.args, user)
+
+    async def _plain_line(self, text: str, user: User) -> Reply:
+        """A line without a command, read as a film lover means it: small talk gets
+        help, "movies like X" / "X but older" the similar list, anything else /info."""
+        phrase = read_phrase(text)
+        if phrase.intent == "help":
+            return await self.cmd_help(user)
+        if phrase.intent == "similar" and not phrase.era and self._is_exact_title(text):
+            phrase = Phrase("info", text)
+        if phrase.intent == "info":
+            return await self.run_text("info", phrase.title, user)
+        if not phrase.era:
+            return await self.run_text("similar", phrase.title, user)
+
+        async def similar_in_era() -> Reply:
+            title, filters = parse_filters(phrase.title)
+            movie = self.engine.resolve(title)
+            if movie.year is None:
+                raise InvalidInput(f"I don't know when {movie.title} came out, so I can't go "
+                                   f"{phrase.era}. Try /similar {movie.title} before:1990")
+            if phrase.era == "older":
+                filters.year_max = movie.year - 1
+            else:
+                filters.year_min = movie.year + 1
+            return await self._similar(movie, filters, 0)
+        return await self._answer(similar_in_era, Action.more, "similar (era)")
+
+    def _is_exact_title(self, text: str) -> bool:
+        """"Something Like Happiness" is a film, not a request."""
+        try:
+            found = self.engine.search(text, k=1)
+        except MovieBotError:
+            return False
+        return bool(found) and found[0].confidence >= 1.0
 
     async def run_text(self, name: str, text: str, user: User) -> Reply:
         """``/name text``: the spec reads its typed arguments from ``text``."""
@@ -302,19 +338,51 @@ class CommandLayer:
 
     @COMMANDS.command("help", "this list")
     async def cmd_help(self, user: User) -> Reply:
-        return Reply(text=help_text())
+        return Reply(text=help_text() + self._coverage_line())
+
+    def _coverage_line(self) -> str:
+        """What the catalog covers, for /help and /info; nothing if no engine is loaded."""
+        try:
+            return "\n" + self.engine.catalog.coverage_sentence()
+        except Exception:  # noqa: BLE001 - help must answer even without a built engine
+            return ""
 
     @COMMANDS.command("info", "facts, poster and trailer (typos are fine: /info the godfater)",
                       Arg("title", "a movie title (typos are fine)", greedy=True), aliases=("title",))
     async def cmd_info(self, user: User, title: str = "") -> Reply:
         if not title:
-            raise InvalidInput("Which movie? For example: /info Toy Story")
-        return await self._info(self.engine.resolve(title))
+            raise InvalidInput("Which movie? For example: /info Toy Story." + self._coverage_line())
+        movie = self.engine.resolve(title)
+        reply = await self._info(movie)
+        if self._only_obscure_match(title, movie):
+            # "parasite" -> a 1982 film with 2 ratings: say it may not be the one meant
+            reply.text = (f"{movie.label} is the only “{title}” in my catalog, and few people "
+                          "have rated it: if you meant a newer film, it may be past my range. "
+                          + self.engine.catalog.coverage_sentence())
+        return reply
+
+    @staticmethod
+    def _only_obscure_match(title: str, movie: Movie) -> bool:
+        """Barely rated anywhere, and no year typed that would say it is the one meant."""
+        return (movie.rating_count <= 3 and (movie.vote_count or 0) < 150
+                and not any(ch.isdigit() for ch in title))
 
     async def _info(self, movie: Movie) -> Reply:
         movie = (await self._enrich([movie]))[0]
-        return Reply(cards=[movie_card(movie, full=True)],
-                     context={"command": "info", "movie_id": movie.movie_id})
+        reply = Reply(cards=[movie_card(movie, full=True)],
+                      context={"command": "info", "movie_id": movie.movie_id})
+        try:
+            series = self.engine.catalog.series(movie.movie_id)
+        except Exception:  # noqa: BLE001 - the series row is a bonus, never a failure
+            series = []
+        if len(series) > 1 and any(c.movie_id == movie.movie_id for c in series):
+            # "alien": the film, and the series it starts, one tap away
+            card = reply.cards[0]
+            card.body = (card.body + "\n" if card.body else "") + "Series: " + " · ".join(
+                c.label for c in series)
+            reply.buttons = [Button(c.label, Action.info(c.movie_id)) for c in series
+                             if c.movie_id != movie.movie_id][:7]
+        return reply
 
     @COMMANDS.command("similar", "movies like that one",
                       Arg("title", "a movie title", greedy=True), FILTERS,

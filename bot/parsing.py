@@ -32,6 +32,44 @@ class Command:
     args: str
 
 
+@dataclass(frozen=True)
+class Phrase:
+    """What a plain chat line asks for: "info" about a title, "similar" films, or "help"."""
+
+    intent: str
+    title: str = ""
+    era: str = ""    # "older" / "newer": "heat but older"
+
+
+# "movies like heat", "something like heat", "similar to heat", "films similar to heat?"
+_LIKE_RE = re.compile(
+    r"^(?:(?:(?:show|give|find|recommend|suggest)(?: me)?|i want|i'd like|any|some|more|other|"
+    r"good)\s+)*(?:(?:movies?|films?|something|anything|stuff|titles?)\s+(?:(?:just|a bit|kind of)\s+)?"
+    r"(?:like|similar to)|similar to|more like)\s+(?P<title>.+)$", re.I)
+_ERA_RE = re.compile(r"^(?P<title>.+?)[\s,]+but\s+(?P<era>older|newer|more recent|recent|earlier|later)$",
+                     re.I)
+_TRAILING_PUNCT = re.compile(r"[\s?!.]+$")
+# A line made only of these words is small talk, not a title ("hello", "thanks!").
+CHITCHAT = frozenset("""hi hello hey heya hiya yo howdy hallo greetings sup thanks thank you
+thx ty cheers ok okay cool nice great good morning evening afternoon how are whats what's up
+doing there bot moviebot please help can do what who is this u r anyone hows how's""".split())
+
+
+def read_phrase(text: str) -> Phrase:
+    """Read a plain (non-command) line as a film lover means it."""
+    line = _TRAILING_PUNCT.sub("", " ".join(text.split()))
+    words = re.findall(r"[\w']+", line.lower())
+    if not words or (len(words) <= 6 and all(w in CHITCHAT for w in words)):
+        return Phrase("help")
+    era = ""
+    if match := _ERA_RE.match(line):
+        line, era = match["title"], match["era"].lower()
+        era = "older" if era in ("older", "earlier") else "newer"
+    if match := _LIKE_RE.match(line):
+        return Phrase("similar", match["title"].strip(" \"“”'"), era)
+    return Phrase("similar" if era else "info", line, era)
+
+
 def clean_text(text: str) -> str:
     """Drop control and zero-width characters; keep every script and emoji."""
     return _CONTROL_RE.sub("", text or "").strip()

@@ -59,6 +59,8 @@ class _Entry:
 
 
 EXACT = 1.0
+SQUASHED = 0.99      # the same letters, spaced differently ("oldboy" / "Old Boy")
+MAIN_TITLE = 0.9     # the title before its colon: "birdman" -> "Birdman: Or (...)"
 MAX_FUZZY = 0.95     # a typo never outranks an exact title
 CONTAINS_BASE = 0.80  # "shawshank" inside "shawshank redemption"
 
@@ -77,6 +79,19 @@ class TitleIndex:
                 if key and entry not in self._by_key[key]:
                     self._by_key[key].append(entry)
         self._keys = list(self._by_key)
+        # The main title before a subtitle: good enough to name the film, never as good as
+        # a film called just that ("godfather" stays The Godfather, not Part II).
+        self._by_main: dict[str, list[_Entry]] = defaultdict(list)
+        for entries in self._by_key.values():
+            for entry in entries:
+                main = title_key(entry.title.split(":", 1)[0]) if ":" in entry.title else ""
+                main = main.removesuffix(" or")   # "Dr. Strangelove or: How I Learned..."
+                if main and main != title_key(entry.title) and entry not in self._by_main[main]:
+                    self._by_main[main].append(entry)
+        # "oldboy" is "Old Boy", "spiderman" is "Spider-Man": spaces do not tell titles apart
+        self._by_squashed: dict[str, list[str]] = defaultdict(list)
+        for key in self._keys:
+            self._by_squashed[key.replace(" ", "")].append(key)
         self._by_token: dict[str, set[int]] = defaultdict(set)
         for i, key in enumerate(self._keys):
             for token in key.split():
@@ -111,10 +126,33 @@ class TitleIndex:
         ranked = sorted(scored.values(), key=lambda se: -(se[0] + 0.05 * se[1].weight))[:k]
         return tuple(TitleCandidate(e.movie_id, e.title, e.year, round(s, 4)) for s, e in ranked)
 
+    def series(self, stem: str) -> list[tuple[int, str, int | None]]:
+        """(movie_id, title, year) of every title named "<stem>", "<stem>s", "<stem> 2",
+        "<stem>: ..." or "<stem> and the ...": the title-stem reading of a franchise."""
+        key = title_key(stem)
+        tokens = key.split()
+        if len(key) < 3 or not all(t in self._by_token for t in tokens[:-1]):  # "m" is no series
+            return []
+        holders = (set.intersection(*(self._by_token[t] for t in tokens[:-1])) if len(tokens) > 1
+                   else range(len(self._keys)))
+        out = {}
+        for i in holders:
+            other = self._keys[i]
+            if other == key or other == key + "s" or (
+                    other.startswith(key) and (other[len(key)].isdigit() or other[len(key)] == " ")):
+                entries = self._by_key[other]
+                if other == key:  # films that only share the name ("Heat", "The Heat") are no
+                    entries = [max(entries, key=lambda e: e.weight)]  # series: the best-known
+                for entry in entries:
+                    out[entry.movie_id] = (entry.movie_id, entry.title, entry.year)
+        return list(out.values())
+
     def _key_scores(self, key: str, fuzzy: bool) -> dict[str, float]:
         scores: dict[str, float] = {}
         if key in self._by_key:
             scores[key] = EXACT
+        for other in self._by_squashed.get(key.replace(" ", ""), []):
+            scores.setdefault(other, SQUASHED)
         matches = process.extract(key, self._keys, scorer=fuzz.ratio, limit=10,
                                   score_cutoff=55) if fuzzy else []
         for other, score, _ in matches:
@@ -135,10 +173,12 @@ class TitleIndex:
         if not key:
             return []
         out: list[tuple[float, _Entry]] = []
-        for matched_key, base in self._key_scores(key, fuzzy).items():
-            for entry in self._by_key[matched_key]:
-                score = base
-                if year is not None:
-                    score += 0.03 if entry.year == year else -0.15 if entry.year else -0.05
-                out.append((max(0.0, min(1.0, score)), entry))
+        matches = [(entry, base) for matched_key, base in self._key_scores(key, fuzzy).items()
+                   for entry in self._by_key[matched_key]]
+        matches += [(entry, MAIN_TITLE) for entry in self._by_main.get(key, ())]
+        for entry, base in matches:
+            score = base
+            if year is not None:
+                score += 0.03 if entry.year == year else -0.15 if entry.year else -0.05
+            out.append((max(0.0, min(1.0, score)), entry))
         return out

@@ -4,6 +4,12 @@ Rows of each source are matched to a MovieLens movieId by TMDB id, then IMDb id 
 links.csv), then by normalised title + year when that pair is unique on both sides. For
 each field the first source (in `metadata.SOURCES` order) with a value wins, and the
 `sources` column records which one that was.
+
+With ``hygiene`` (the default) the text is cleaned on the way in (`hygiene`): mojibake
+repaired and Unicode normalised in every source, one spelling per person, cast and
+directors merged across sources, genres from a closed vocabulary, production tags out
+of the keywords. ``hygiene=False`` is the catalog as it was before, for the before/after
+counts of `moviebot data report`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..search import title_key
+from . import hygiene as hy
 from . import metadata, movielens
 from .titles import parse_ml_title
 
@@ -26,6 +33,13 @@ TEXT_FIELDS = ["overview", "tagline", "original_language", "poster_path"]
 LIST_FIELDS = ["keywords", "cast", "directors", "tmdb_genres"]
 NUMBER_FIELDS = ["runtime", "popularity", "vote_average", "vote_count", "budget", "revenue"]
 FIELDS = TEXT_FIELDS + LIST_FIELDS + NUMBER_FIELDS
+# People lists are merged across sources (first source's billing order first), this long.
+PEOPLE_LIMITS = {"cast": 8, "directors": 4}
+# Whose order is billing order: TMDB's cast export and OMDb (the soundtrack file) list
+# top billing first; IMDB 5000 lists its three actors by Facebook likes, so it goes last
+# ("Some Like It Hot" starts with Marilyn Monroe, not Nehemiah Persoff).
+BILLING_ORDER = ["tmdb_udacity", "soundtracks_imdb", "imdb_5000"]
+CATALOG_INFO = "catalog.json"
 
 
 def _is_empty(series: pd.Series, field: str) -> pd.Series:
@@ -36,9 +50,9 @@ def _is_empty(series: pd.Series, field: str) -> pd.Series:
     return series.isna()
 
 
-def _base(data_dir: Path) -> pd.DataFrame:
+def _base(data_dir: Path, full_titles: bool = True) -> pd.DataFrame:
     movies = movielens.movies(data_dir)
-    parsed = movies["title"].map(parse_ml_title)
+    parsed = movies["title"].map(lambda t: parse_ml_title(t, full=full_titles))
     base = pd.DataFrame({
         "movie_id": movies["movieId"].astype(int),
         "title": parsed.map(lambda p: p[0]),
@@ -85,19 +99,59 @@ def match_to_movies(source: pd.DataFrame, base: pd.DataFrame) -> pd.Series:
     return matched
 
 
-def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
-    data_dir = Path(data_dir)
-    base = _base(data_dir)
-    origin = {field: pd.Series("", index=base.index) for field in FIELDS}
+def _clean_source(source: pd.DataFrame, letters) -> pd.DataFrame:
+    """Mojibake repaired and Unicode normalised in every text and list column."""
+    source = source.copy()
+    for field in ("title", "overview", "tagline"):
+        if field in source:
+            source[field] = source[field].map(lambda v: " ".join(hy.fix_text(v, letters).split())
+                                              if isinstance(v, str) else v)
+    for field in LIST_FIELDS:
+        if field in source:
+            source[field] = source[field].map(
+                lambda v: hy.fix_list(v, letters) if isinstance(v, list) else v)
+    return source
+
+
+def _load_sources(data_dir: Path) -> list[tuple[str, pd.DataFrame]]:
+    loaded = []
     for name, loader in metadata.SOURCES:
         try:
-            source = loader(data_dir)
+            loaded.append((name, loader(data_dir)))
         except DataError as exc:  # optional sources: build with what is there
             log.warning("skipping %s: %s", name, exc)
-            continue
+    return loaded
+
+
+def _clean_text_letters(sources: list[tuple[str, pd.DataFrame]]):
+    """Letters of the sources' clean names and titles: the prior for lost bytes."""
+    texts = []
+    for _, source in sources:
+        for field in ("title", "cast", "directors", "tagline"):
+            if field in source:
+                for value in source[field]:
+                    texts.extend(value if isinstance(value, list) else [value])
+    return hy.letter_counts(texts)
+
+
+def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
+                  hygiene: bool = True) -> pd.DataFrame:
+    data_dir = Path(data_dir)
+    base = _base(data_dir, full_titles=hygiene)
+    origin = {field: pd.Series("", index=base.index) for field in FIELDS}
+    sources = _load_sources(data_dir)
+    letters = _clean_text_letters(sources) if hygiene else None
+    people: dict[str, dict[int, list]] = {f: {} for f in PEOPLE_LIMITS}
+    for name, source in sources:
         source = source.assign(movie_id=match_to_movies(source, base))
         source = source.dropna(subset=["movie_id"]).drop_duplicates("movie_id")
         source = source.set_index(source["movie_id"].astype(int))
+        if hygiene:
+            source = _clean_source(source, letters)
+            for field, lists in people.items():
+                for movie_id, names in source.get(field, pd.Series(dtype=object)).items():
+                    if isinstance(names, list) and names:
+                        lists.setdefault(movie_id, []).append((_billing_rank(name), names))
         log.info("%s: %d rows matched", name, len(source))
         for field in FIELDS:
             if field not in source:
@@ -132,6 +186,8 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None) -> pd.Dat
     base["rating_count"] = stats["count"].reindex(base.index).fillna(0).astype(int)
     base["rating_mean"] = stats["mean"].reindex(base.index).astype(float)
 
+    if hygiene:
+        _tidy(base, people)
     base["sources"] = [json.dumps({f: origin[f][i] for f in origin if origin[f][i]}, sort_keys=True)
                        for i in base.index]
     for field in NUMBER_FIELDS:
@@ -140,6 +196,44 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None) -> pd.Dat
         base[field] = base[field].map(lambda v: list(v) if isinstance(v, list) else [])
     base["tmdb_id"] = base["tmdb_id"].astype("Int64")
     return base.reset_index(drop=True)
+
+
+def _billing_rank(source: str) -> int:
+    return BILLING_ORDER.index(source) if source in BILLING_ORDER else len(BILLING_ORDER)
+
+
+def _tidy(base: pd.DataFrame, people: dict[str, dict[int, list]]) -> None:
+    """People merged and spelled one way; genres and keywords from what they should be."""
+    for field, limit in PEOPLE_LIMITS.items():
+        merged = {m: hy.merge_people([names for _, names in sorted(lists, key=lambda rn: rn[0])], limit)
+                  for m, lists in people[field].items()}
+        base[field] = [merged.get(m, []) or list(v) for m, v in zip(base.index, base[field], strict=True)]
+    # Every spelling any source uses votes, so a name seen on one film only is still
+    # mapped to the spelling the other films use ("Kieslowski" on White -> "Kieślowski").
+    votes = [n for field in PEOPLE_LIMITS for lists in people[field].values()
+             for _, names in lists for n in names]
+    spelling = hy.canonical_people(votes)
+    for field in PEOPLE_LIMITS:
+        base[field] = base[field].map(lambda names: list(dict.fromkeys(spelling.get(n, n) for n in names)))
+    base["title"] = base["title"].map(hy.fix_text)
+    base["akas"] = base["akas"].map(hy.fix_list)
+    base["genres"] = base["genres"].map(lambda g: hy.clean_genres(g, hy.ML_GENRES))
+    base["tmdb_genres"] = base["tmdb_genres"].map(
+        lambda g: hy.clean_genres(g, hy.TMDB_GENRES) if isinstance(g, list) else [])
+    base["keywords"] = base["keywords"].map(
+        lambda k: hy.clean_keywords(k) if isinstance(k, list) else [])
+
+
+def date_range(catalog: pd.DataFrame, ratings: pd.DataFrame | None) -> dict:
+    """What the catalog covers: first and last release year, and the snapshot date (the
+    last rating in the MovieLens release: nothing released after it can be in it)."""
+    years = catalog["year"].dropna()
+    out = {"first_year": int(years.min()) if len(years) else None,
+           "last_year": int(years.max()) if len(years) else None, "last_date": None}
+    if ratings is not None and "timestamp" in ratings and len(ratings):
+        last = pd.to_datetime(int(ratings["timestamp"].max()), unit="s", utc=True)
+        out["last_date"] = last.date().isoformat()
+    return out
 
 
 def coverage(catalog: pd.DataFrame) -> dict[str, float]:
@@ -160,9 +254,16 @@ def coverage(catalog: pd.DataFrame) -> dict[str, float]:
 
 def build_stage(ctx) -> dict:
     ratings = movielens.ratings(ctx.ratings_path) if ctx.ratings_path else None
+    if ratings is None:
+        ratings = movielens.small_ratings(ctx.data_dir)
     catalog = build_catalog(ctx.data_dir, ratings)
     catalog.to_parquet(ctx.out_dir / "catalog.parquet", index=False)
+    span = date_range(catalog, ratings)
+    # Beside the table, so the serving catalog can say what it covers ("runs to
+    # September 2018") without reading the manifest.
+    (ctx.out_dir / CATALOG_INFO).write_text(json.dumps(span, indent=1) + "\n")
     ctx.tables["catalog"] = catalog
     cov = coverage(catalog)
-    return {"files": ["catalog.parquet"],
-            "metrics": {"movies": len(catalog), "coverage": cov}}
+    return {"files": ["catalog.parquet", CATALOG_INFO],
+            "metrics": {"movies": len(catalog), "coverage": cov, "date_range": span,
+                        "hygiene": hy.audit(catalog)}}
