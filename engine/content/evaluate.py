@@ -69,6 +69,20 @@ def split_users(ratings: pd.DataFrame, seed: int = 42, val_share: float = 0.5
     return np.sort(users[:n_val]), np.sort(users[n_val:])
 
 
+def split_users3(ratings: pd.DataFrame, seed: int = 42, train_share: float = 0.5
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(training, validation, test) users. Training users' likes are the hybrid's co-like
+    signal (hybrid.py); the rest are split as ``split_users`` splits everyone, so
+    validation users choose every weight and test users only score."""
+    users = np.sort(ratings["userId"].unique())
+    rng = np.random.default_rng(seed + 7)
+    rng.shuffle(users)
+    n_train = int(round(len(users) * train_share))
+    rest = ratings[ratings["userId"].isin(users[n_train:])]
+    val, test = split_users(rest, seed)
+    return np.sort(users[:n_train]), val, test
+
+
 def make_queries(ratings: pd.DataFrame, users: np.ndarray, movie_ids: np.ndarray,
                  per_user: int = 5, seed: int = 42) -> QuerySet:
     """Up to ``per_user`` liked movies per user as queries, so heavy raters don't dominate."""
@@ -274,7 +288,12 @@ def query_sets(ratings: pd.DataFrame, movie_ids: np.ndarray, users: np.ndarray, 
 
 def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = None,
              prior_rows: bool = False) -> EvalReport:
-    """Recompute the test-user tables (one per ground truth) of a built version."""
+    """Recompute the test-user tables (one per ground truth) of a built version, and for a
+    version with the hybrid, its one table (hybrid_eval.py)."""
+    from . import hybrid
+    from .facets import FACETS, Facets
+    from .hybrid_eval import evaluate_hybrid
+
     content = Path(version_dir) / "content"
     if not (content / CONFIG).exists():
         raise ComponentMissing("content")
@@ -286,7 +305,11 @@ def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = N
     blocks = load_blocks(content)
     choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
-    val_users, test_users = split_users(ratings, config["seed"])
+    has_hybrid = (content / hybrid.HYBRID).exists() and (content / FACETS).exists()
+    if has_hybrid:
+        train_users, val_users, test_users = split_users3(ratings, config["seed"])
+    else:  # versions built before the hybrid split users in two
+        val_users, test_users = split_users(ratings, config["seed"])
     percentile = vote_percentile(catalog)
     fused = fuse(blocks, choice.weights)
     test_sets = query_sets(ratings, movie_ids, test_users, config)
@@ -295,13 +318,27 @@ def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = N
     if prior_rows:
         val_q = co_liked_queries(ratings, val_users, movie_ids, **config.get("co_liked", {}))
         tables["co-liked"].update(block_prior_rows(blocks, percentile, val_q, test_sets["co-liked"]))
-    return EvalReport("content", tables, scalars(tables), format_tables(tables))
+    text = format_tables(tables)
+    if has_hybrid:
+        weights, cf, _, _ = hybrid.load(content)
+        table = evaluate_hybrid(catalog=catalog, ratings=ratings, blocks=blocks, fused=fused,
+                                percentile=percentile, content_choice=choice, weights=weights, cf=cf,
+                                facets=Facets.load(content), train_users=train_users,
+                                test_q=test_sets["co-liked"], seed=config["seed"])
+        tables["hybrid"] = table.rows
+        text = (f"\n## hybrid /similar (served), test users; paired differences against it\n\n"
+                f"{table.format()}\n{text}")
+    return EvalReport("content", tables, scalars(tables), text)
 
 
 def scalars(tables: Mapping[str, Mapping[str, Mapping[str, float]]]) -> dict[str, float]:
     """The served score as scalars (as the build stage writes them into the manifest)."""
-    return {"test_ndcg@10": round(tables["co-liked"]["fused (served)"]["ndcg@10"], 4),
-            "test_ndcg@10_per_user": round(tables["per user"]["fused (served)"]["ndcg@10"], 4)}
+    out = {"test_ndcg@10": round(tables["co-liked"]["fused (served)"]["ndcg@10"], 4),
+           "test_ndcg@10_per_user": round(tables["per user"]["fused (served)"]["ndcg@10"], 4)}
+    served = tables.get("hybrid", {}).get("co-liked NDCG@10 (test users) | hybrid (served)")
+    if served:
+        out["test_hybrid_ndcg@10"] = round(served["value"], 4)
+    return out
 
 
 def format_tables(tables: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
