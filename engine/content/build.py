@@ -140,7 +140,9 @@ def build_stage(ctx) -> dict:
     hweights, hybrid_info = hybrid.choose_weights(
         hybrid.Components(fused, percentile, co, facets, val_q.queries), val_q.relevant,
         hybrid.Components(fused, percentile, co, facets, locale_val) if len(locale_val) else None,
-        facets.language, hybrid.HybridWeights(lam=choice.lam, gamma=choice.gamma),
+        facets.language, hybrid.HybridWeights(lam=choice.lam, gamma=choice.gamma,
+                                              cold_lam=choice.lam, cold_gamma=choice.gamma,
+                                              cold_candidates=choice.n_candidates or 10),
         log=ctx.log.info)
     cf, counts = hybrid.colike_csr(co, hweights.beta)
     hybrid_files = hybrid.save(out, hweights, cf, counts, {

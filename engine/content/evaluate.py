@@ -288,11 +288,10 @@ def query_sets(ratings: pd.DataFrame, movie_ids: np.ndarray, users: np.ndarray, 
 
 def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = None,
              prior_rows: bool = False) -> EvalReport:
-    """Recompute the test-user tables (one per ground truth) of a built version, and for a
-    version with the hybrid, its one table (hybrid_eval.py)."""
+    """Recompute the test-user tables (one per ground truth) of a built version (the
+    hybrid's table is added by hybrid_eval.evaluate, what `moviebot eval content` runs)."""
     from . import hybrid
-    from .facets import FACETS, Facets
-    from .hybrid_eval import evaluate_hybrid
+    from .facets import FACETS
 
     content = Path(version_dir) / "content"
     if not (content / CONFIG).exists():
@@ -307,7 +306,7 @@ def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = N
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
     has_hybrid = (content / hybrid.HYBRID).exists() and (content / FACETS).exists()
     if has_hybrid:
-        train_users, val_users, test_users = split_users3(ratings, config["seed"])
+        _, val_users, test_users = split_users3(ratings, config["seed"])
     else:  # versions built before the hybrid split users in two
         val_users, test_users = split_users(ratings, config["seed"])
     percentile = vote_percentile(catalog)
@@ -318,17 +317,7 @@ def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = N
     if prior_rows:
         val_q = co_liked_queries(ratings, val_users, movie_ids, **config.get("co_liked", {}))
         tables["co-liked"].update(block_prior_rows(blocks, percentile, val_q, test_sets["co-liked"]))
-    text = format_tables(tables)
-    if has_hybrid:
-        weights, cf, _, _ = hybrid.load(content)
-        table = evaluate_hybrid(catalog=catalog, ratings=ratings, blocks=blocks, fused=fused,
-                                percentile=percentile, content_choice=choice, weights=weights, cf=cf,
-                                facets=Facets.load(content), train_users=train_users,
-                                test_q=test_sets["co-liked"], seed=config["seed"])
-        tables["hybrid"] = table.rows
-        text = (f"\n## hybrid /similar (served), test users; paired differences against it\n\n"
-                f"{table.format()}\n{text}")
-    return EvalReport("content", tables, scalars(tables), text)
+    return EvalReport("content", tables, scalars(tables), format_tables(tables))
 
 
 def scalars(tables: Mapping[str, Mapping[str, Mapping[str, float]]]) -> dict[str, float]:

@@ -118,6 +118,12 @@ def franchise_groups(titles: list[str], collections: list[str],
     linked = [m for m in by_collection.values() if len(m) > 1]
     linked += [g for m in by_base.values() if 1 < len(m) <= MAX_STEM_GROUP
                for g in _by_era(m, years) if len(g) > 1 and marked[g].any()]
+    # a sequel-looking title joins a TMDB collection sharing its base, however many years
+    # later ("Mad Max: Fury Road", 30 years after the Mad Max collection's last film)
+    for members in by_base.values():
+        if len(members) <= MAX_STEM_GROUP:
+            anchors = [j for j in members if collections[j]]
+            linked += [[i, anchors[0]] for i in members if marked[i] and anchors and i != anchors[0]]
     for members in linked:
         join(members)
     roots: dict[int, list[int]] = {}

@@ -12,6 +12,9 @@
   the audience signal carries the pair, few or none and content does. Stored as each film's
   ``CF_TOP`` strongest shrunk neighbours (CSR), the same arrays for evaluation and serving.
 * the facets (facets.py) are exact facts, weighted like any other feature.
+* a query film with no co-like evidence at all (new, or too few fans) is scored by the
+  content model exactly as it was validated (two-stage rerank, its lam and gamma) plus the
+  facts: "few or none -> content carries it" for the query as well as for each pair.
 
 Every weight is chosen on validation users (co-liked NDCG@10) by coordinate ascent over
 small grids; a configuration whose top 10 for non-English validation films shares the
@@ -44,10 +47,11 @@ CAP = 3                 # films per director / franchise in one list, unless ask
 FRANCHISE_SLOTS = 10    # a franchise sibling is guaranteed within this many places
 LOCALE_TARGET = 0.3
 LIKE = 4.0
+MIN_CO = 3   # as evaluate.CO_LIKED's min_co and serving.FANS_REASON
 K = 10
-GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0), "beta": (1.0, 3.0, 10.0, 30.0),
-        "lam": (0.0, 0.1, 0.2, 0.3, 0.5), "w_franchise": (0.0, 0.05, 0.1, 0.2, 0.4),
-        "w_creator": (0.0, 0.05, 0.1, 0.2), "w_locale": (0.0, 0.05, 0.1, 0.2, 0.3)}
+GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 10.0, 30.0),
+        "lam": (0.0, 0.1, 0.2, 0.3, 0.5), "w_franchise": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8),
+        "w_creator": (0.0, 0.05, 0.1, 0.2, 0.4), "w_locale": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)}
 
 
 @dataclass
@@ -59,6 +63,10 @@ class HybridWeights:
     w_franchise: float = 0.0
     w_creator: float = 0.0
     w_locale: float = 0.0
+    # the content model's own rerank, used for a query without co-like evidence (0: none)
+    cold_lam: float = 0.0
+    cold_gamma: float = 1.0
+    cold_candidates: int = 0
 
 
 def like_matrix(ratings: pd.DataFrame, users: Iterable, movie_ids: np.ndarray,
@@ -93,7 +101,10 @@ class CoLikes:
 
 
 def shrunk(cos: np.ndarray, common: np.ndarray, beta: float) -> np.ndarray:
-    return cos * common / (common + beta)
+    """Co-like cosine times n / (n + beta); pairs with fewer than ``MIN_CO`` fans in common
+    count as no evidence (one or two people liking both is noise that a film with few fans
+    turns into a large cosine, and the ground truth asks for the same three)."""
+    return np.where(common >= MIN_CO, cos * common / (common + beta), 0.0).astype(np.float32)
 
 
 def colike_csr(co: CoLikes, beta: float, top: int = CF_TOP, batch: int = 512
@@ -133,21 +144,41 @@ class HybridScorer:
     def scores(self, rows: np.ndarray) -> np.ndarray:
         rows = np.atleast_1d(np.asarray(rows))
         w = self.w
-        out = (1 - w.lam) * (np.asarray(self.fused[rows]) @ np.asarray(self.fused).T)
+        cos = np.asarray(self.fused[rows]) @ np.asarray(self.fused).T
+        out = (1 - w.lam) * cos
         if w.lam:
             out += w.lam * self.prior[None, :]
+        cf = self.cf
         if w.w_cf:
-            cf = self.cf
             for i, row in enumerate(rows):   # CSR slices: far cheaper than scipy's fancy indexing
                 lo, hi = cf.indptr[row], cf.indptr[row + 1]
                 out[i, cf.indices[lo:hi]] += w.w_cf * cf.data[lo:hi]
         feats = self.facets.features(rows) if (w.w_franchise or w.w_creator or w.w_locale) else {}
+        facts = np.zeros_like(out)
         for name, weight in (("franchise", w.w_franchise), ("creator", w.w_creator),
                              ("locale", w.w_locale)):
             if weight:
-                out += weight * feats[name]
+                facts += weight * feats[name]
+        if w.cold_candidates:
+            lonely = [i for i, row in enumerate(rows) if cf.indptr[row] == cf.indptr[row + 1]]
+            for i in lonely:
+                out[i] = self._content_only(cos[i], rows[i], facts[i] > 0)
+        out += facts
         out[np.arange(len(rows)), rows] = -np.inf
         return out
+
+    def _content_only(self, cos: np.ndarray, row: int, has_facts: np.ndarray) -> np.ndarray:
+        """A film nobody has co-liked yet: the validated content score (fusion.py's two-stage
+        rerank, its own lam and gamma), so with no audience evidence content carries the list
+        as the content model was chosen to; films sharing a fact stay eligible."""
+        w = self.w
+        cos = cos.copy()
+        cos[row] = -np.inf
+        n = min(w.cold_candidates, len(cos) - 1)
+        pool = np.zeros(len(cos), dtype=bool)
+        pool[np.argpartition(-cos, n - 1)[:n]] = True
+        score = (1 - w.cold_lam) * cos + w.cold_lam * self.percentile ** w.cold_gamma
+        return np.where(pool | has_facts, score, -np.inf)
 
 
 class Components:
