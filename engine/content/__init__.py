@@ -14,7 +14,7 @@ SPEC = ComponentSpec(
     name="content",
     serving="engine.content.serving:ContentIndex",
     build="engine.content.build:build_stage",
-    evaluate="engine.content.hybrid_eval:evaluate",
+    evaluate="engine.content.evaluate:evaluate",
     cli="engine.content.cli:register",
     needs=("catalog",),
 )

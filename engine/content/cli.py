@@ -58,7 +58,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from engine.artifacts import current_version
     from engine.cli_args import settings_from
 
-    from .hybrid_eval import evaluate
+    from .evaluate import evaluate
 
     settings = settings_from(args)
     ratings = Path(args.ratings) if args.ratings else None

@@ -32,10 +32,8 @@ import pandas as pd
 
 from ..catalog import CATALOG_FILE
 from ..datasets import movielens
-from ..metrics import EvalReport, markdown_table, mean_se, paired_difference
-from . import evaluate as ev
+from ..metrics import markdown_table, mean_se, paired_difference
 from . import hybrid
-from .evaluate import QuerySet, per_query_metrics
 from .facets import FACETS, NEUTRAL_LANGUAGE, Facets
 from .fusion import FusionChoice, fuse
 from .hybrid import (
@@ -49,6 +47,7 @@ from .hybrid import (
 )
 from .layout import CONFIG, load_blocks
 from .metadata import vote_percentile
+from .queryset import QuerySet, per_query_metrics
 
 COLD_SHARE = 0.15
 MOST_RATED = 300
@@ -259,14 +258,15 @@ def _cos(block: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = None,
-             prior_rows: bool = False) -> EvalReport:
-    """`moviebot eval content`: the hybrid's table first (versions that have it), then the
-    content tables of evaluate.evaluate."""
-    report = ev.evaluate(version_dir, data_dir, ratings_path=ratings_path, prior_rows=prior_rows)
+
+def hybrid_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | None, split,
+                  co_liked) -> Table | None:
+    """The hybrid table of a built version (None for versions built before it); ``split``
+    and ``co_liked`` are evaluate.split_users3 / co_liked_queries (passed in: evaluate.py
+    imports this module, not the other way round)."""
     content = Path(version_dir) / "content"
     if not ((content / hybrid.HYBRID).exists() and (content / FACETS).exists()):
-        return report
+        return None
     config = json.loads((content / CONFIG).read_text())
     catalog = pd.read_parquet(Path(version_dir) / CATALOG_FILE)
     ratings_path = ratings_path or (Path(config["ratings"]) if config.get("ratings") else None)
@@ -275,15 +275,11 @@ def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = N
     blocks = load_blocks(content)
     choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
-    train_users, _, test_users = ev.split_users3(ratings, config["seed"])
+    train_users, _, test_users = split(ratings, config["seed"])
     weights, cf, _, _ = hybrid.load(content)
-    table = evaluate_hybrid(
+    return evaluate_hybrid(
         catalog=catalog, ratings=ratings, blocks=blocks, fused=fuse(blocks, choice.weights),
         percentile=vote_percentile(catalog), content_choice=choice, weights=weights, cf=cf,
         facets=Facets.load(content), train_users=train_users,
-        test_q=ev.co_liked_queries(ratings, test_users, movie_ids, **config.get("co_liked", {})),
+        test_q=co_liked(ratings, test_users, movie_ids, **config.get("co_liked", {})),
         seed=config["seed"])
-    tables = {"hybrid": table.rows, **report.tables}
-    text = (f"\n## hybrid /similar (served), test users; paired differences against it\n\n"
-            f"{table.format()}\n{report.text}")
-    return EvalReport("content", tables, ev.scalars(tables), text)
