@@ -35,7 +35,7 @@ from .feedback import FeedbackDesk
 from .parsing import Phrase, check_stars, parse, parse_filters, parse_rating, read_phrase
 from .registry import FILTERS, Arg, CommandSpec, Registry
 from .replies import APOLOGY, EXPIRED, Button, Reply, plural, taste_source
-from .store import FeedbackStore, SentMessage
+from .store import FeedbackStore, SentMessage, is_outage
 
 log = logging.getLogger("moviebot.commands")
 
@@ -220,7 +220,7 @@ class CommandLayer:
                                       Action.info, "info button")
         if verb == "more":
             return await self._answer(
-                lambda: self._similar(self.engine.movie(action.movie_id), Filters(), 0),
+                lambda: self._similar(self.engine.movie(action.movie_id), Filters(), 0, user),
                 Action.more, "more button")
         if verb == "watch":
             return await self._answer(
@@ -320,7 +320,8 @@ class CommandLayer:
         if action.command == "recommend":
             return await self._recommend(user, (query or PageQuery()).filters(), action.n)
         if action.command == "similar" and query is not None and query.movie_id is not None:
-            return await self._similar(self.engine.movie(query.movie_id), query.filters(), action.n)
+            return await self._similar(self.engine.movie(query.movie_id), query.filters(), action.n,
+                                       user)
         if action.command == "top":
             return await self._top((query or PageQuery()).filters(), action.n)
         if action.command == "song" and query is not None and query.text:
@@ -390,15 +391,35 @@ class CommandLayer:
     async def cmd_similar(self, user: User, title: str = "", filters: Filters | None = None) -> Reply:
         if not title:
             raise InvalidInput("Like which movie? For example: /similar Heat")
-        return await self._similar(self.engine.resolve(title), filters or Filters(), 0)
+        return await self._similar(self.engine.resolve(title), filters or Filters(), 0, user)
 
-    async def _similar(self, movie: Movie, filters: Filters, page: int) -> Reply:
+    async def _similar(self, movie: Movie, filters: Filters, page: int,
+                       user: User | None = None) -> Reply:
         k = (page + 1) * self.page_size + 1
-        recs = self.engine.recommend("content", MovieQuery(movie), k=k,
-                                     filters=None if filters.is_empty() else filters)
+        wanted = None if filters.is_empty() else filters
+        seen = await self._seen(user)
+        recs = self.engine.recommend("content", MovieQuery(movie, exclude=seen), k=k, filters=wanted)
+        heading = f"Because you asked about {movie.label}:"
+        if seen:
+            # what the list would have shown without the asker's own films
+            plain = self.engine.recommend("content", MovieQuery(movie), k=k, filters=wanted)
+            hidden = sum(r.movie.movie_id in seen for r in plain.results)
+            if hidden:
+                heading += f"\n({plural(hidden, 'film')} you've seen hidden)"
         return await self._cards(recs, page, "similar", PageQuery.of(filters, movie_id=movie.movie_id),
-                                 {"query_movie_id": movie.movie_id},
-                                 f"Because you asked about {movie.label}:")
+                                 {"query_movie_id": movie.movie_id}, heading)
+
+    async def _seen(self, user: User | None) -> frozenset[int]:
+        """Films the asker rated or reacted to (empty without a store, or while it is down:
+        /similar still answers, just without the personal touch)."""
+        if user is None or self.store is None:
+            return frozenset()
+        try:
+            return frozenset(m for m, _ in await self.store.history(await self._uid(user)))
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            return frozenset()
 
     @COMMANDS.command("song", "movies with the vibe of a song",
                       Arg("song", "a song, an artist, or a Spotify link", greedy=True), FILTERS,

@@ -20,9 +20,11 @@ Signal = str | float  # a 0.5-5 rating, or "like" / "dislike"
 # -- requests ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MovieQuery:
-    """Content: movies like this one."""
+    """Content: movies like this one; ``exclude``: movie ids never to list (the asker's own
+    rated and reacted films)."""
 
     movie: Movie
+    exclude: frozenset[int] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return self.movie.brief()

@@ -2,8 +2,10 @@
 
 Build side (``build.py``): ``text`` + ``train_encoder`` (BiLSTM genre model, TensorFlow),
 ``tfidf`` (TF-IDF + SVD), ``metadata`` (numeric features), ``fusion`` (weights chosen on
-validation users), ``index`` (Annoy). Serving side (``serving.ContentIndex``) needs only
-numpy + annoy + the catalog. See docs/content.md.
+validation users), ``index`` (Annoy), ``facets`` (franchise, director, language facts) and
+``hybrid`` (the served score: content + training users' co-likes + facts, weighted on
+validation users; ``hybrid_eval`` scores it). Serving side (``serving.ContentIndex``) needs
+only numpy + scipy + annoy + the catalog. See docs/content.md.
 """
 
 from engine.spec import ComponentSpec

@@ -8,6 +8,8 @@ Writes only below ``<version>/content/``:
   prior.npy                           the popularity prior of each item (for the rerank)
   vectors.npy                         the fused vectors Annoy indexes (exact filtered search)
   content.json                        weights, prior, rerank size, selection, index parameters
+  hybrid.json cf_*.npy                the served hybrid's weights and co-like neighbours (hybrid.py)
+  facets.json franchise.npy ...       franchise, director, language and country facts (facets.py)
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import pandas as pd
 from ..datasets import movielens
 from ..errors import DataError
 from . import evaluate as ev
+from . import hybrid
 from . import index as idx
+from .facets import Facets
 from .fusion import RULE, BlockSimilarity, choose_fusion, fuse, usable_blocks
+from .hybrid_eval import evaluate_hybrid, locale_queries
 from .layout import BLOCK_FILES, CONFIG
 from .metadata import metadata_vectors, vote_percentile
 from .serving import VECTORS
@@ -90,7 +95,7 @@ def build_stage(ctx) -> dict:
     # Users are split first: validation users' likes choose TF-IDF field weights, fusion
     # weights, the prior and the rerank size; test users' likes only score the result.
     per_user = 2 if ctx.quick else 5
-    val_users, test_users = ev.split_users(ratings, ctx.seed)
+    train_users, val_users, test_users = ev.split_users3(ratings, ctx.seed)
     val_q = ev.co_liked_queries(ratings, val_users, movie_ids, **CO_LIKED)
     if len(val_q) < MIN_VALIDATION_QUERIES:
         raise DataError(str(ctx.ratings_path or "MovieLens ratings.csv"),
@@ -127,6 +132,27 @@ def build_stage(ctx) -> dict:
     np.save(out / "prior.npy", prior)
     np.save(out / VECTORS, fused.astype(np.float32))
 
+    # The hybrid: co-likes of the training users and the facets, weighted on validation users
+    started = time.perf_counter()
+    facets = Facets.of(catalog)
+    co = hybrid.CoLikes(hybrid.like_matrix(ratings, train_users, movie_ids))
+    locale_val, _ = locale_queries(catalog, ctx.seed)
+    hweights, hybrid_info = hybrid.choose_weights(
+        hybrid.Components(fused, percentile, co, facets, val_q.queries), val_q.relevant,
+        hybrid.Components(fused, percentile, co, facets, locale_val) if len(locale_val) else None,
+        facets.language, hybrid.HybridWeights(lam=choice.lam, gamma=choice.gamma,
+                                              cold_lam=choice.lam, cold_gamma=choice.gamma,
+                                              cold_candidates=choice.n_candidates or 10),
+        log=ctx.log.info)
+    cf, counts = hybrid.colike_csr(co, hweights.beta)
+    hybrid_files = hybrid.save(out, hweights, cf, counts, {
+        **hybrid_info, "train_users": len(train_users), "locale_validation_queries": len(locale_val),
+        "rule": "coordinate ascent on validation co-liked NDCG@10; configurations whose "
+                "non-English validation lists share the query's language < "
+                f"{hybrid.LOCALE_TARGET} rank below all others"})
+    facet_files = facets.save(out)
+    hybrid_seconds = time.perf_counter() - started
+
     selection = {"rule": RULE, **{k: v for k, v in choice.validation.items()}}
     config = {"weights": weights, "lam": choice.lam, "gamma": choice.gamma,
               "n_candidates": choice.n_candidates, "dim": int(fused.shape[1]),
@@ -136,20 +162,32 @@ def build_stage(ctx) -> dict:
               "selection": selection}
     (out / CONFIG).write_text(json.dumps(config, indent=2))
 
+    test_sets = ev.query_sets(ratings, movie_ids, test_users, config)
     tables = {name: ev.evaluate_all(blocks, fused, catalog, qs, percentile, choice)
-              for name, qs in ev.query_sets(ratings, movie_ids, test_users, config).items()}
+              for name, qs in test_sets.items()}
+    hybrid_table = evaluate_hybrid(
+        catalog=catalog, ratings=ratings, blocks=blocks, fused=fused, percentile=percentile,
+        content_choice=choice, weights=hweights, cf=cf, facets=facets, train_users=train_users,
+        test_q=test_sets["co-liked"], seed=ctx.seed, quick=ctx.quick)
+    ctx.log.info("hybrid /similar, test users:\n%s", hybrid_table.format())
     files = [f"content/{name}" for name in (*BLOCK_FILES.values(), "vocab.json", "labels.json",
-                                            "ids.npy", "prior.npy", "index.ann", VECTORS, CONFIG)]
+                                            "ids.npy", "prior.npy", "index.ann", VECTORS, CONFIG,
+                                            *hybrid_files, *facet_files)]
     metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
                "index_recall@10": round(index_params.recall_at_10, 4),
                "index_mean_query_ms": round(index_params.mean_query_ms, 4),
                # the served score as scalars, so `moviebot report` charts it across versions
                "test_ndcg@10": round(tables["co-liked"]["fused (served)"]["ndcg@10"], 4),
                "test_ndcg@10_per_user": round(tables["per user"]["fused (served)"]["ndcg@10"], 4),
+               "test_hybrid_ndcg@10": round(hybrid_table.rows[
+                   "co-liked NDCG@10 (test users) | hybrid (served)"]["value"], 4),
+               "eval_hybrid": hybrid_table.rows,
                "eval_test_users": tables["co-liked"],
                "eval_test_users_per_user": tables["per user"]}
     params.update({"fusion": asdict(choice), "fusion_trials": len(tried), "index_trials": trials,
                    "fusion_seconds": round(fusion_seconds, 1), "index_seconds": round(index_seconds, 1),
+                   "hybrid": {"weights": asdict(hweights), **hybrid_info},
+                   "hybrid_seconds": round(hybrid_seconds, 1),
                    **config})
     return {"files": files, "metrics": metrics, "params": params}
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,32 +31,16 @@ from scipy import sparse
 from ..catalog import CATALOG_FILE
 from ..datasets import movielens
 from ..errors import ComponentMissing
-from ..metrics import EvalReport, evaluate_lists, markdown_table, mean_se, paired_difference
+from ..metrics import EvalReport, markdown_table, mean_se, paired_difference
 from .fusion import FusionChoice, K, choose_fusion, fuse, l2_rows
 from .layout import CONFIG, load_blocks
 from .metadata import genre_matrix, vote_percentile
+from .queryset import QuerySet, per_query_metrics
 
 log = logging.getLogger("moviebot.content.eval")
 
 LIKE = 4.0
 ADDED_WEIGHT = 0.1   # "served plus X": an unused block at the weight grid's step
-
-
-@dataclass
-class QuerySet:
-    queries: np.ndarray           # catalog row of each query movie
-    relevant: list[np.ndarray]    # catalog rows liked by the same user (query excluded)
-    users: np.ndarray | None = None  # the user behind each query (for the standard error)
-
-    def __len__(self) -> int:
-        return len(self.queries)
-
-    def relevance(self, n_items: int) -> np.ndarray:
-        """(n_queries, n_items) bool: is item j one of query i's relevant movies."""
-        rel = np.zeros((len(self), n_items), dtype=bool)
-        for i, rows in enumerate(self.relevant):
-            rel[i, rows] = True
-        return rel
 
 
 def split_users(ratings: pd.DataFrame, seed: int = 42, val_share: float = 0.5
@@ -67,6 +50,20 @@ def split_users(ratings: pd.DataFrame, seed: int = 42, val_share: float = 0.5
     rng.shuffle(users)
     n_val = int(round(len(users) * val_share))
     return np.sort(users[:n_val]), np.sort(users[n_val:])
+
+
+def split_users3(ratings: pd.DataFrame, seed: int = 42, train_share: float = 0.5
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(training, validation, test) users. Training users' likes are the hybrid's co-like
+    signal (hybrid.py); the rest are split as ``split_users`` splits everyone, so
+    validation users choose every weight and test users only score."""
+    users = np.sort(ratings["userId"].unique())
+    rng = np.random.default_rng(seed + 7)
+    rng.shuffle(users)
+    n_train = int(round(len(users) * train_share))
+    rest = ratings[ratings["userId"].isin(users[n_train:])]
+    val, test = split_users(rest, seed)
+    return np.sort(users[:n_train]), val, test
 
 
 def make_queries(ratings: pd.DataFrame, users: np.ndarray, movie_ids: np.ndarray,
@@ -126,13 +123,6 @@ def top_k(scores: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
     part = np.argpartition(-scores, k, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
-
-
-def per_query_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> tuple[np.ndarray, np.ndarray]:
-    """(NDCG@k, recall@k) of every query, for means and paired standard errors."""
-    values = evaluate_lists(ranked[:, :k], (set(rel.tolist()) for rel in qs.relevant), k,
-                            ("ndcg", "recall"))
-    return values[f"ndcg@{k}"], values[f"recall@{k}"]
 
 
 def ranking_metrics(ranked: np.ndarray, qs: QuerySet, k: int = K) -> dict[str, float]:
@@ -272,9 +262,13 @@ def query_sets(ratings: pd.DataFrame, movie_ids: np.ndarray, users: np.ndarray, 
             "per user": make_queries(ratings, users, movie_ids, config["per_user"], config["seed"])}
 
 
-def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = None,
-             prior_rows: bool = False) -> EvalReport:
-    """Recompute the test-user tables (one per ground truth) of a built version."""
+def content_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = None,
+                   prior_rows: bool = False) -> EvalReport:
+    """Recompute the test-user tables (one per ground truth) of a built version (the
+    hybrid's table is added by ``evaluate``, what `moviebot eval content` runs)."""
+    from . import hybrid
+    from .facets import FACETS
+
     content = Path(version_dir) / "content"
     if not (content / CONFIG).exists():
         raise ComponentMissing("content")
@@ -286,7 +280,11 @@ def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = N
     blocks = load_blocks(content)
     choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
-    val_users, test_users = split_users(ratings, config["seed"])
+    has_hybrid = (content / hybrid.HYBRID).exists() and (content / FACETS).exists()
+    if has_hybrid:
+        _, val_users, test_users = split_users3(ratings, config["seed"])
+    else:  # versions built before the hybrid split users in two
+        val_users, test_users = split_users(ratings, config["seed"])
     percentile = vote_percentile(catalog)
     fused = fuse(blocks, choice.weights)
     test_sets = query_sets(ratings, movie_ids, test_users, config)
@@ -300,8 +298,12 @@ def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = N
 
 def scalars(tables: Mapping[str, Mapping[str, Mapping[str, float]]]) -> dict[str, float]:
     """The served score as scalars (as the build stage writes them into the manifest)."""
-    return {"test_ndcg@10": round(tables["co-liked"]["fused (served)"]["ndcg@10"], 4),
-            "test_ndcg@10_per_user": round(tables["per user"]["fused (served)"]["ndcg@10"], 4)}
+    out = {"test_ndcg@10": round(tables["co-liked"]["fused (served)"]["ndcg@10"], 4),
+           "test_ndcg@10_per_user": round(tables["per user"]["fused (served)"]["ndcg@10"], 4)}
+    served = tables.get("hybrid", {}).get("co-liked NDCG@10 (test users) | hybrid (served)")
+    if served:
+        out["test_hybrid_ndcg@10"] = round(served["value"], 4)
+    return out
 
 
 def format_tables(tables: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
@@ -330,3 +332,20 @@ def block_prior_rows(blocks, percentile, val_q: QuerySet, test_q: QuerySet) -> d
                  f"N={choice.n_candidates})")
         rows[label] = table_row(ndcg, recall)
     return rows
+
+
+def evaluate(version_dir: Path, data_dir: Path, *, ratings_path: Path | None = None,
+             prior_rows: bool = False) -> EvalReport:
+    """`moviebot eval content`: the hybrid's table first (versions that have it), then the
+    content tables (``content_report``)."""
+    from .hybrid_eval import hybrid_report
+
+    report = content_report(version_dir, data_dir, ratings_path=ratings_path, prior_rows=prior_rows)
+    table = hybrid_report(version_dir, data_dir, ratings_path=ratings_path,
+                          split=split_users3, co_liked=co_liked_queries)
+    if table is None:
+        return report
+    tables = {"hybrid": table.rows, **report.tables}
+    text = (f"\n## hybrid /similar (served), test users; paired differences against it\n\n"
+            f"{table.format()}\n{report.text}")
+    return EvalReport("content", tables, scalars(tables), text)

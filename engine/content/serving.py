@@ -1,11 +1,18 @@
-"""`ContentIndex`: "movies like X" at serving time, from the Annoy file and its vectors.
+"""`ContentIndex`: "movies like X" at serving time.
 
-Needs numpy, annoy and the catalog; never TensorFlow or scikit-learn.
+A version with the hybrid (hybrid.json, built since issue 16) answers by exact search: one
+row of the hybrid score (a matrix-vector product over the fused vectors, the film's stored
+co-like neighbours, its facts) and the served-list rules (hybrid.served_list). At this size
+that is faster than asking Annoy for candidates (benchmarks/bench_content.py). Older
+versions keep the two-stage Annoy path.
+
+Needs numpy, scipy, annoy and the catalog; never TensorFlow or scikit-learn.
 """
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,6 +24,8 @@ from ..queries import MovieQuery, ResolvedMovie
 from ..recommender import check_k
 from ..results import Filters, Movie, Recommendation, Recommendations
 from ..retrieval import FilterColumns, Retriever
+from . import hybrid
+from .facets import FACETS, Facets
 from .index import rerank
 
 VECTORS = "vectors.npy"
@@ -49,6 +58,20 @@ class ContentIndex:
         self.lam = float(config["lam"])
         self.n_candidates = int(config["n_candidates"])
         self._columns = FilterColumns.of(catalog, movie_ids)
+        self.scorer: hybrid.HybridScorer | None = None
+        self.counts = None
+
+    def with_hybrid(self, dir: Path, vectors: np.ndarray) -> ContentIndex:
+        weights, cf, counts, _ = hybrid.load(dir)
+        self.scorer = hybrid.HybridScorer(np.asarray(vectors), self.prior_base(), cf,
+                                          Facets.load(dir), weights)
+        self.counts = counts
+        return self
+
+    def prior_base(self) -> np.ndarray:
+        """The vote-count percentile (prior.npy holds it raised to the content gamma)."""
+        gamma = float(self.config.get("gamma", 1.0)) or 1.0
+        return np.asarray(self.prior, dtype=np.float64) ** (1.0 / gamma)
 
     @classmethod
     def load(cls, dir: Path, catalog) -> ContentIndex:
@@ -59,8 +82,13 @@ class ContentIndex:
             files["index.ann"], int(config["dim"]), "angular",
             vectors=np.load(files[VECTORS], mmap_mode="r"), search_k=int(config["search_k"]),
             search_k_per_item=SEARCH_K_PER_ITEM, exact_filtered_max=EXACT_FILTERED_MAX)
-        return cls(retriever, np.load(files["ids.npy"]),
-                   np.load(files["prior.npy"], mmap_mode="r"), config, catalog)
+        index = cls(retriever, np.load(files["ids.npy"]),
+                    np.load(files["prior.npy"], mmap_mode="r"), config, catalog)
+        content = files["content.json"].parent
+        if (content / hybrid.HYBRID).exists() and (content / FACETS).exists():
+            # loaded into memory: the exact row product reads every vector on each query
+            index.with_hybrid(content, np.load(files[VECTORS]))
+        return index
 
     def recommend(self, query: MovieQuery, k: int = 10,
                   filters: Filters | None = None) -> Recommendations:
@@ -71,6 +99,8 @@ class ContentIndex:
             raise NotIndexed(movie)
         filters = filters or Filters()
         allowed = None if filters.is_empty() else self._columns.mask(filters)
+        if self.scorer is not None:
+            return self._hybrid(movie, row, k, filters, allowed, query.exclude)
         ids, cosines = self.retriever.search(row, max(k, self.n_candidates) if self.lam else k,
                                              allowed)
         order, scores = rerank(cosines, np.asarray(self.prior[ids]), self.lam)
@@ -78,7 +108,34 @@ class ContentIndex:
         return Recommendations(query=ResolvedMovie(movie, None if filters.is_empty() else filters),
                                results=results, kind="similar")
 
+    def _hybrid(self, movie: Movie, row: int, k: int, filters: Filters,
+                allowed: np.ndarray | None, exclude: frozenset[int]) -> Recommendations:
+        scores = self.scorer.scores(np.array([row]))[0]
+        skip = [self.row_of[m] for m in exclude if m in self.row_of]
+        rows = hybrid.served_list(row, scores, self.scorer.facets, k, allowed, skip)
+        results = []
+        for item in rows:
+            other = self.catalog.movie(int(self.movie_ids[item]))
+            if filters.accepts(other):
+                results.append(Recommendation(other, float(scores[item]),
+                                              self._reason(movie, row, other, int(item))))
+        return Recommendations(query=ResolvedMovie(movie, None if filters.is_empty() else filters),
+                               results=results, kind="similar")
+
+    def _reason(self, movie: Movie, row: int, other: Movie, item: int) -> str:
+        facets = self.scorer.facets
+        same_franchise = facets.franchise[row] >= 0 and facets.franchise[row] == facets.franchise[item]
+        start, end = self.counts.indptr[row], self.counts.indptr[row + 1]
+        hit = np.flatnonzero(self.counts.indices[start:end] == item)
+        fans = int(self.counts.data[start + hit[0]]) if len(hit) else 0
+        language = facets.language_name(row) if facets.language[row] == facets.language[item] else ""
+        return reason(movie, other, franchise=facets.franchise_name(row) if same_franchise else "",
+                      fans=fans, language=language)
+
     def explain(self, query: MovieQuery, movie: Movie) -> str:
+        row, item = self.row_of.get(query.movie.movie_id), self.row_of.get(movie.movie_id)
+        if self.scorer is not None and row is not None and item is not None:
+            return self._reason(query.movie, row, movie, item)
         return reason(query.movie, movie)
 
     def _collect(self, movie: Movie, items: np.ndarray, scores: np.ndarray, k: int,
@@ -99,8 +156,15 @@ class ContentIndex:
         return out
 
 
+@lru_cache(maxsize=1 << 16)
+def _lowered(values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(x.lower() for x in values)
+
+
 def _shared(a: list[str], b: list[str]) -> list[str]:
-    lowered = {x.lower() for x in b}
+    if not a or not b:
+        return []
+    lowered = _lowered(tuple(b))   # cached: serving explains ten films per query
     return [x for x in a if x.lower() in lowered]
 
 
@@ -112,16 +176,32 @@ def _distinct(keywords: list[str]) -> list[str]:
             if not any(w < other for other in words)]
 
 
-def reason(query: Movie, other: Movie, max_parts: int = 3) -> str:
-    """Why ``other`` is listed for ``query``: what they visibly share, most specific first."""
+# this many training users liking both films make "fans of X also love Y" a fact worth saying
+FANS_REASON = 3
+
+
+def reason(query: Movie, other: Movie, max_parts: int = 3, *, franchise: str = "",
+           fans: int = 0, language: str = "") -> str:
+    """Why ``other`` is listed for ``query``: what they visibly share, most specific first.
+
+    ``franchise``: the shared franchise's name; ``fans``: training users who liked both;
+    ``language``: the shared original language's name (non-English only). A genre match
+    comes last, so it stands alone only when nothing stronger is shared.
+    """
     parts = []
+    if franchise:
+        parts.append(f"also in the {franchise} series")
     if directors := _shared(query.directors, other.directors):
         parts.append("same director " + " & ".join(directors[:2]))
-    if cast := _shared(query.cast, other.cast):
-        parts.append("also stars " + ", ".join(cast[:2]))
-    if keywords := _distinct(_shared(query.keywords, other.keywords)):
+    if fans >= FANS_REASON:
+        parts.append(f"fans of {query.title} also love it ({fans} liked both)")
+    if len(parts) < max_parts and (keywords := _distinct(_shared(query.keywords, other.keywords))):
         parts.append("themes: " + ", ".join(keywords[:3]))
-    if genres := _shared(query.genres, other.genres):
+    if len(parts) < max_parts and (cast := _shared(query.cast, other.cast)):
+        parts.append("also stars " + ", ".join(cast[:2]))
+    if language:
+        parts.append(f"also in {language}")
+    if len(parts) < max_parts and (genres := _shared(query.genres, other.genres)):
         parts.append("both " + ", ".join(genres[:3]))
     if not parts:
         parts.append("similar story and tone" if query.overview and other.overview

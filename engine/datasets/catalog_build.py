@@ -29,8 +29,8 @@ from .titles import parse_ml_title
 
 log = logging.getLogger("moviebot.catalog")
 
-TEXT_FIELDS = ["overview", "tagline", "original_language", "poster_path"]
-LIST_FIELDS = ["keywords", "cast", "directors", "tmdb_genres"]
+TEXT_FIELDS = ["overview", "tagline", "original_language", "poster_path", "collection"]
+LIST_FIELDS = ["keywords", "cast", "directors", "tmdb_genres", "countries"]
 NUMBER_FIELDS = ["runtime", "popularity", "vote_average", "vote_count", "budget", "revenue"]
 FIELDS = TEXT_FIELDS + LIST_FIELDS + NUMBER_FIELDS
 # People lists are merged across sources (first source's billing order first), this long.

@@ -3,7 +3,7 @@
 Every loader returns a frame with (some of) these columns, lists as Python lists:
 tmdb_id, imdb_id, title, year, overview, tagline, keywords, cast, directors, runtime,
 popularity, vote_average, vote_count, budget, revenue, original_language, poster_path,
-tmdb_genres. `SOURCES` lists them in priority order: for each field the first source
+tmdb_genres, collection (TMDB `belongs_to_collection` name), countries (production countries). `SOURCES` lists them in priority order: for each field the first source
 that has a value wins (newer and richer exports first).
 """
 
@@ -41,6 +41,14 @@ def _imdb(series: pd.Series) -> pd.Series:
     return series.fillna("").astype(str).map(lambda s: (m.group(0) if (m := _IMDB_RE.search(s)) else ""))
 
 
+def _optional(raw: pd.DataFrame, column: str, parse: Callable) -> pd.Series:
+    """A column only some copies of a source have (test fixtures are trimmed): parsed where
+    present, empty otherwise, so its absence never stops a build."""
+    if column not in raw:
+        return pd.Series([parse("")] * len(raw), index=raw.index, dtype=object)
+    return raw[column].map(parse)
+
+
 def tmdb_v11(data_dir: Path) -> pd.DataFrame:
     path = data_dir / "tmdb_full_dataset_v11/TMDB_movie_dataset_v11.csv"
     raw = _load(path, ["id", "title", "overview", "imdb_id", "poster_path", "genres", "keywords"])
@@ -55,6 +63,7 @@ def tmdb_v11(data_dir: Path) -> pd.DataFrame:
         "original_language": _text(raw["original_language"]),
         "poster_path": _text(raw["poster_path"]),
         "tmdb_genres": raw["genres"].map(lambda v: split_list(v, ",")),
+        "countries": _optional(raw, "production_countries", lambda v: split_list(v, ",")),
     })
 
 
@@ -72,6 +81,10 @@ def movies_dataset(data_dir: Path) -> pd.DataFrame:
         "original_language": _text(raw["original_language"]),
         "poster_path": _text(raw["poster_path"]),
         "tmdb_genres": raw["genres"].map(parse_python_list),
+        # the franchise (/similar keeps one sibling in view) and where a film was made
+        "collection": _optional(raw, "belongs_to_collection",
+                                lambda v: next(iter(parse_python_list(v)), "")),
+        "countries": _optional(raw, "production_countries", parse_python_list),
     })
 
 
@@ -88,6 +101,7 @@ def tmdb_5000(data_dir: Path) -> pd.DataFrame:
         "budget": _num(raw["budget"]), "revenue": _num(raw["revenue"]),
         "original_language": _text(raw["original_language"]),
         "tmdb_genres": raw["genres"].map(parse_json_list),
+        "countries": _optional(raw, "production_countries", parse_json_list),
     })
 
 

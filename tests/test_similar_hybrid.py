@@ -1,0 +1,181 @@
+"""Issue 16: the hybrid /similar (co-likes + content + franchise, creator and language facts),
+its served-list rules, its reasons, and the asker's own films left out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from bot.commands import CommandLayer, User
+from bot.store import Store
+from engine.content import hybrid
+from engine.content.facets import Facets, franchise_groups, sequel_base
+from engine.content.serving import reason
+from engine.queries import MovieQuery
+from engine.results import Filters, Movie
+
+
+# -- franchise rule ------------------------------------------------------------------------
+def test_sequel_titles_join_their_original_but_remakes_and_namesakes_do_not():
+    titles = ["Saw", "Saw II", "Psycho", "Psycho", "Iron Man", "Iron Man", "Iron Man 3",
+              "Mad Max: Fury Road", "The Road Warrior", "Amelie", "Mad Max"]
+    years = [2004, 2005, 1960, 1998, 1931, 2008, 2013, 2015, 1981, 2001, 1979]
+    collections = ["", "", "", "", "", "Iron Man Collection", "", "",
+                   "Mad Max Collection", "", "Mad Max Collection"]
+    ids, names = franchise_groups(titles, collections, years)
+    assert ids[0] == ids[1] >= 0                         # Saw, Saw II
+    assert ids[2] == ids[3] == -1                        # a remake is not a franchise
+    assert ids[4] == -1 and ids[5] == ids[6] >= 0        # 1931's "Iron Man" is not the MCU's
+    assert names[ids[5]] == "Iron Man"                   # "Collection" dropped from the name
+    # Fury Road has no collection in the data; 36 years after "Mad Max" its title joins it
+    assert ids[7] == ids[8] == ids[10] >= 0 and names[ids[7]] == "Mad Max"
+    assert ids[9] == -1
+    assert sequel_base("Kick-Ass 2") == ("kick ass", True)
+    assert sequel_base("The Matrix") == ("matrix", False)
+
+
+def _facets(directors: list[list[str]], franchise: list[int], language: list[str]) -> Facets:
+    cat = pd.DataFrame({"title": [f"film {i}" for i in range(len(directors))],
+                        "year": [2000] * len(directors), "directors": directors,
+                        "collection": [""] * len(directors), "original_language": language,
+                        "countries": [[] for _ in directors]})
+    facets = Facets.of(cat)
+    facets.franchise = np.asarray(franchise, dtype=np.int32)
+    facets.franchise_names = [f"saga {i}" for i in range(max(franchise) + 1)]
+    return facets
+
+
+# -- served-list rules -----------------------------------------------------------------------
+def test_served_list_caps_a_director_and_keeps_a_franchise_sibling_in_the_top_ten():
+    n = 30
+    directors = [["Kubrick"] if i < 12 else [f"d{i}"] for i in range(n)]
+    franchise = [-1] * n
+    franchise[0] = franchise[29] = 0                     # the query and its weakest-scored sibling
+    facets = _facets(directors, franchise, ["en"] * n)
+    scores = np.linspace(1.0, 0.0, n)                    # Kubrick's films score highest
+    listed = hybrid.served_list(0, scores, facets, k=10)
+    assert len(listed) == 10 and 0 not in listed
+    assert sum(1 for i in listed if directors[i] == ["Kubrick"]) <= hybrid.CAP
+    assert 29 in listed                                  # the sibling, although it scored last
+    assert listed[:9] == sorted(listed[:9])              # the rest keep their score order
+
+
+def test_served_list_leaves_out_excluded_and_filtered_films():
+    n = 20
+    facets = _facets([[f"d{i}"] for i in range(n)], [0, 0] + [-1] * (n - 2), ["en"] * n)
+    scores = np.linspace(1.0, 0.0, n)
+    allowed = np.ones(n, dtype=bool)
+    allowed[5] = False
+    listed = hybrid.served_list(0, scores, facets, k=10, allowed=allowed, exclude=[1, 2])
+    assert not {1, 2, 5} & set(listed)   # the only sibling (1) was seen: no rule brings it back
+    assert listed == [3, 4, 6, 7, 8, 9, 10, 11, 12, 13]
+
+
+# -- co-likes and shrinkage ---------------------------------------------------------------------
+def test_co_like_similarity_shrinks_with_little_evidence():
+    # 6 people: films 0 and 1 are liked together by 4, films 0 and 2 by one person only
+    likes = sparse.csc_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0],
+                                        [1, 0, 1], [0, 0, 1]], dtype=np.float32))
+    co = hybrid.CoLikes(likes)
+    cos, common = co.rows(np.array([0]))
+    assert common[0, 1:].tolist() == [4, 1] and cos[0, 0] == 0   # never its own neighbour
+    assert cos[0, 1] == pytest.approx(4 / np.sqrt(5 * 4))
+    shrunk = hybrid.shrunk(cos, common, beta=3.0)[0]   # 1 fan in common: below MIN_CO
+    assert shrunk[1] == pytest.approx(cos[0, 1] * 4 / 7)
+    assert shrunk[2] == 0.0
+    sims, counts = hybrid.colike_csr(co, beta=3.0)
+    assert sims[0, 1] == pytest.approx(shrunk[1]) and counts[0, 1] == 4
+
+
+# -- reasons ----------------------------------------------------------------------------------
+def test_reasons_name_the_strongest_shared_thing_and_genre_only_as_a_last_resort():
+    a = Movie(1, "Mad Max: Fury Road", genres=["Action"], directors=["George Miller"])
+    b = Movie(2, "The Road Warrior", genres=["Action"], directors=["George Miller"])
+    text = reason(a, b, franchise="Mad Max", fans=5)
+    assert text.startswith("also in the Mad Max series · same director George Miller")
+    assert "both Action" not in text
+    c = Movie(3, "Heat", genres=["Action"])
+    assert reason(a, c, fans=4) == ("fans of Mad Max: Fury Road also love it (4 liked both) · "
+                                    "both Action")
+    assert reason(a, c) == "both Action"
+    assert reason(Movie(4, "Amelie", genres=["Comedy"]), Movie(5, "Delicatessen", genres=["Comedy"]),
+                  language="French") == "also in French · both Comedy"
+
+
+# -- the served engine (quick build) --------------------------------------------------------------
+def test_similar_is_the_hybrid_list_with_a_franchise_sibling(engine):
+    content = engine.recommender("content")
+    assert content.scorer is not None, "a version built now has the hybrid"
+    movie = engine.resolve("Iron Man 2008")
+    recs = engine.recommend("content", MovieQuery(movie), k=10)
+    ids = [r.movie.movie_id for r in recs.results]
+    assert len(ids) == 10 and movie.movie_id not in ids
+    assert {"Iron Man 2", "Iron Man 3"} & {r.movie.title for r in recs.results}
+    # the list is the served rules applied to the score computed from its parts
+    row = content.row_of[movie.movie_id]
+    s = content.scorer
+    w = s.w
+    parts = s.facets.features(np.array([row]))
+    expected = ((1 - w.lam) * (np.asarray(s.fused) @ np.asarray(s.fused)[row]) + w.lam * s.prior
+                + w.w_cf * s.cf[row].toarray()[0] + w.w_franchise * parts["franchise"][0]
+                + w.w_creator * parts["creator"][0] + w.w_locale * parts["locale"][0])
+    listed = hybrid.served_list(row, expected, s.facets, 10)
+    assert ids == [int(content.movie_ids[i]) for i in listed]
+    for rec in recs.results:
+        directors = rec.movie.directors
+        assert all(sum(d in r.movie.directors for r in recs.results) <= hybrid.CAP for d in directors)
+
+
+def test_similar_leaves_out_the_askers_films_and_honours_filters(engine):
+    movie = engine.resolve("Toy Story")
+    plain = engine.recommend("content", MovieQuery(movie), k=10)
+    seen = frozenset(r.movie.movie_id for r in plain.results[:3])
+    recs = engine.recommend("content", MovieQuery(movie, exclude=seen), k=10)
+    assert len(recs.results) == 10 and not seen & {r.movie.movie_id for r in recs.results}
+    filtered = engine.recommend("content", MovieQuery(movie), k=5,
+                                filters=Filters(year_min=1990, year_max=1999))
+    assert filtered.results and all(1990 <= r.movie.year <= 1999 for r in filtered.results)
+
+
+def test_cli_eval_content_has_the_hybrid_table(quick_artifacts, data_dir, capsys):
+    import json
+
+    from bot.cli import main
+
+    assert main(["eval", "content", "--json", "--artifacts", str(quick_artifacts),
+                 "--data-dir", str(data_dir)]) == 0
+    table = json.loads(capsys.readouterr().out)["hybrid"]
+    served = table["co-liked NDCG@10 (test users) | hybrid (served)"]
+    knn = table["co-liked NDCG@10 (test users) | item-kNN co-likes"]
+    assert 0 < served["value"] <= 1 and served["se"] > 0
+    assert knn["delta"] == pytest.approx(knn["value"] - served["value"], abs=1e-9)
+    sections = {row["section"] for row in table.values()}
+    assert any(s.startswith("franchise hit rate") for s in sections)
+    assert any(s.startswith("cold items") for s in sections)
+    assert "same-language share, non-English queries" in sections
+
+
+# -- personal context in the chat ---------------------------------------------------------------
+@pytest.fixture
+async def layer(engine, tmp_path):
+    store = await Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+    yield CommandLayer(lambda: engine, "moviebot_test_bot", store=store)
+    await store.close()
+
+
+async def test_similar_hides_what_the_asker_has_seen_and_says_so(layer, engine):
+    ada = User("telegram", "77", "Ada")
+    first = await layer.handle("/similar toy story", ada)
+    assert "seen hidden" not in first.text
+    seen = first.cards[0].movie_id
+    await layer.handle(f"/rate #{seen} 5", ada)
+    again = await layer.handle("/similar toy story", ada)
+    assert seen not in [c.movie_id for c in again.cards]
+    assert "1 film you've seen hidden" in again.text
+    more = await layer.press(f"more:{engine.resolve('Toy Story').movie_id}", ada)
+    assert seen not in [c.movie_id for c in more.cards]
+    # someone else still gets it
+    other = await layer.handle("/similar toy story", User("telegram", "78", "Bob"))
+    assert other.cards[0].movie_id == seen
