@@ -172,7 +172,7 @@ class Catalog:
     def series(self, movie_or_stem: int | str) -> list[TitleCandidate]:
         """The main entries of a franchise, in release order.
 
-        A TMDB collection when the catalog has one (``collection_id``), else the titles
+        A TMDB collection when the catalog has one (``collection``, its name), else the titles
         that start with the same name ("harry potter" -> "Harry Potter and the ..."). Main
         entries are the well-known ones: spin-offs, parodies and an obscure film of the
         same name are left out."""
@@ -195,16 +195,16 @@ class Catalog:
         return [TitleCandidate(m, t, y, 1.0) for m, t, y in main] if len(main) >= 2 else []
 
     def _collection_id(self, movie_id: int):
-        if "collection_id" not in self._columns:
+        if "collection" not in self._columns:
             return None
-        value = self._columns["collection_id"][self._position[int(movie_id)]]
-        return None if value is None or pd.isna(value) else value
+        value = self._columns["collection"][self._position[int(movie_id)]]
+        return None if value is None or pd.isna(value) or value == "" else value
 
     def _collection(self, movie_id: int) -> list[tuple[int, str, int | None]] | None:
         cid = self._collection_id(movie_id)
         if cid is None:
             return None
-        rows = self.df[self.df["collection_id"] == cid]
+        rows = self.df[self.df["collection"] == cid]
         return [(int(m), str(t), None if pd.isna(y) else int(y))
                 for m, t, y in zip(rows["movie_id"], rows["title"], rows["year"], strict=True)]
 
