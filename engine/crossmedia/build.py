@@ -9,6 +9,7 @@ Writes only below ``<version>/crossmedia/``:
   songs_vectors.npy    every song's vector, computed here so serving starts without it
   songs.parquet               the songs table those were built from (a hard link to the version's)
   featured.parquet     "featured in the soundtrack" credits (all folds: a lookup, off in eval)
+  lookup_keys.parquet  normalised title/artist/alternate-title keys of the songs (start-up)
   eval.json            test-fold metrics for the served model and every baseline
 """
 
@@ -30,6 +31,7 @@ from . import evaluate as ev
 from .featured import featured_table
 from .mood import movie_mood_features
 from .serving import MMR_LAMBDA
+from .song_lookup import lookup_keys
 from .soundtracks import load_soundtracks, match_songs
 from .space import movie_features, song_features
 from .train_space import FitParams, fit_space, is_test_movie, tune
@@ -115,6 +117,8 @@ def build_stage(ctx: BuildContext) -> StageResult:
     }
     ctx.log.debug("crossmedia: %s", metrics)
     files.append(_keep_songs_table(ctx, songs, out))
+    lookup_keys(songs).to_parquet(out / "lookup_keys.parquet", index=False)
+    files.append(out / "lookup_keys.parquet")
     files += [out / n for n in ("pairs.parquet", "featured.parquet", "movie_ids.npy",
                                 "song_ids.npy", "eval.json")]
     return {"files": sorted(str(Path(f).relative_to(ctx.out_dir)) for f in files),

@@ -40,7 +40,8 @@ EXACT_MAX = 200_000
 SEARCH_K = 30_000
 FETCH_FACTOR = 5
 FILES = ["space.npz", "space.json", "movies.ann", "movies_vectors.npy", "movie_ids.npy",
-         "songs.parquet", "songs.ann", "songs_vectors.npy", "song_ids.npy", "featured.parquet"]
+         "songs.parquet", "songs.ann", "songs_vectors.npy", "song_ids.npy", "featured.parquet",
+         "lookup_keys.parquet"]
 MAX_FEATURED = 5        # featured films shown before the vibe list
 # MMR: each next movie maximises (1 - MMR_LAMBDA) * score - MMR_LAMBDA * max similarity to
 # the ones already picked, over the MMR_POOL best; positions past MMR_DEPTH keep score order
@@ -107,13 +108,13 @@ class VibeIndex:
 
     def __init__(self, space: VibeSpace, movies: Retriever, movie_ids: np.ndarray,
                  songs_index: Retriever, songs: pd.DataFrame, catalog,
-                 featured: pd.DataFrame | None = None):
+                 featured: pd.DataFrame | None = None, keys: pd.DataFrame | None = None):
         self.space = space
         self.movies = movies          # exact vectors: movies_vectors.npy (mmap)
         self.movie_ids = movie_ids
         self.songs = songs.reset_index(drop=True)
         self.catalog = catalog
-        self.lookup = SongLookup(self.songs)
+        self.lookup = SongLookup(self.songs, keys)
         self.songs_index = songs_index
         self.song_vecs = songs_index.vectors   # songs_vectors.npy (mmap), computed at build
         # plain arrays and lists: a query must not touch pandas (p99 target 2 ms)
@@ -148,7 +149,8 @@ class VibeIndex:
             raise DataError(str(files["song_ids.npy"]), "the crossmedia song index does not "
                             "match songs.parquet", "run `moviebot build --only crossmedia`")
         return cls(space, movies, np.load(files["movie_ids.npy"]), songs_index, songs, catalog,
-                   pd.read_parquet(files["featured.parquet"]))
+                   pd.read_parquet(files["featured.parquet"]),
+                   pd.read_parquet(files["lookup_keys.parquet"]))
 
     # -- songs -> movies --------------------------------------------------------------
     def resolve(self, query: SongQuery) -> tuple[Any, np.ndarray, str, int | None]:

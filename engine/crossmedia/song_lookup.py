@@ -168,33 +168,41 @@ def _trigrams(text: str) -> set[str]:
 class SongLookup:
     """Title/artist/id resolution over a songs table (ARCHITECTURE columns)."""
 
-    def __init__(self, songs: pd.DataFrame):
+    def __init__(self, songs: pd.DataFrame, keys: pd.DataFrame | None = None):
+        """``keys`` (lookup_keys(songs), precomputed by the build) saves normalising 32k
+        titles and artists at every start; without it they are computed here."""
         self.songs = songs.reset_index(drop=True)
+        keys = lookup_keys(self.songs) if keys is None else keys
         self.row_of_id = {tid: i for i, tid in enumerate(self.songs["track_id"].astype(str))}
         self.popularity = self.songs["popularity"].fillna(0).to_numpy(dtype=float)
-        self.artist_keys = [norm_name(a) for a in self.songs["artist"].fillna("")]
+        self.artist_keys = keys["artist_key"].tolist()
         by_title: dict[str, list[int]] = {}
-        for i, name in enumerate(self.songs["name"].fillna("")):
-            key = norm_title(name)
+        for i, key in enumerate(keys["title_key"].tolist()):
             if key:
                 by_title.setdefault(key, []).append(i)
         by_alt: dict[str, list[int]] = {}
-        for i, name in enumerate(self.songs["name"].fillna("")):
-            for key in alternate_titles(name):
+        for i, alts in enumerate(keys["alt_keys"].tolist()):
+            for key in alts.split("|") if alts else ():
                 if key not in by_title:
                     by_alt.setdefault(key, []).append(i)
         by_title.update(by_alt)
         # most popular version first, so [0] is always the default pick
         self.by_title = {k: sorted(v, key=lambda i: -self.popularity[i]) for k, v in by_title.items()}
         self.title_keys = list(self.by_title)
-        self.fuzzy = TrigramIndex(self.title_keys)
+        self._fuzzy: TrigramIndex | None = None
         by_artist: dict[str, list[int]] = {}
-        for i, artist in enumerate(self.songs["artist"].fillna("")):
-            first = norm_name(str(artist).split(",")[0])
+        for i, first in enumerate(keys["first_artist_key"].tolist()):
             if first:
                 by_artist.setdefault(first, []).append(i)
         self.by_artist = {k: sorted(v, key=lambda i: -self.popularity[i])
                           for k, v in by_artist.items()}
+
+    @property
+    def fuzzy(self) -> TrigramIndex:
+        """Built on the first typo (0.3-0.6 s), not at start: most queries never need it."""
+        if self._fuzzy is None:
+            self._fuzzy = TrigramIndex(self.title_keys)
+        return self._fuzzy
 
     # -- public -----------------------------------------------------------------------
     def find(self, query: str) -> int:
@@ -289,6 +297,18 @@ class SongLookup:
                                                limit=k, cutoff=SUGGEST_CUTOFF):
             out.append(self.candidate(self.by_title[match][0], score / 100.0))
         return out
+
+
+def lookup_keys(songs: pd.DataFrame) -> pd.DataFrame:
+    """Normalised title, artist, first-artist and alternate-title keys per song row (the
+    build writes them, so serving does not recompute them at every start)."""
+    names = songs["name"].fillna("").astype(str).tolist()
+    artists = songs["artist"].fillna("").astype(str).tolist()
+    return pd.DataFrame({
+        "title_key": [norm_title(n) for n in names],
+        "artist_key": [norm_name(a) for a in artists],
+        "first_artist_key": [norm_name(a.split(",")[0]) for a in artists],
+        "alt_keys": ["|".join(alternate_titles(n)) for n in names]})
 
 
 def spotify_id(text: str) -> str | None:
