@@ -230,7 +230,7 @@ class VibeIndex:
         if filters is not None and not filters.is_empty():
             movies = [m for m in movies if filters.accepts(m)]
         # a film the track's own name announces first, then the best known
-        rank = {"spotify": 0, "imdb": 1, "imdb-title": 2}
+        rank = {"spotify": 0, "imdb": 1, "spotify-album": 1, "imdb-writer": 2, "imdb-title": 3}
         key = self._source_key(row)
         return sorted(movies, key=lambda m: (rank.get(self._featured_source.get(
             (*key, m.movie_id), ""), 3), -(m.rating_count or 0)))
@@ -242,6 +242,10 @@ class VibeIndex:
         return norm_title(self.names[row]), artists[0]
 
     def _featured_reason(self, row: int, movie: Movie) -> str:
+        source = self._featured_source.get((*self._source_key(row), movie.movie_id))
+        if source == "imdb-title":
+            # about 1 in 5 of these is another recording of the song (docs/crossmedia.md)
+            return f"Featured in the soundtrack of {movie.title} (the song; IMDb does not name the recording)"
         return f"Featured in the soundtrack of {movie.title}"
 
     def _ranked(self, vec: np.ndarray, k: int, filters: Filters | None):
