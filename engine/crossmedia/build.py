@@ -28,6 +28,7 @@ from engine.errors import DataError
 from engine.retrieval import Retriever
 
 from . import evaluate as ev
+from .exposure import REFERENCE_SONGS, exposure_offsets, with_offsets
 from .featured import featured_table
 from .mood import movie_mood_features
 from .serving import MMR_LAMBDA
@@ -83,7 +84,11 @@ def build_stage(ctx: BuildContext) -> StageResult:
         rng = np.random.default_rng(ctx.seed)
         spread_x = all_song_x[rng.choice(len(all_song_x), size=min(200, len(all_song_x)),
                                          replace=False)]
-        params, tuning = tune(train_x, train["movie_id"].to_numpy(), movie_x, GRID, spread_x)
+        # reference songs for the exposure offsets: another draw than the spread check's
+        reference_x = all_song_x[rng.choice(len(all_song_x), size=min(
+            REFERENCE_SONGS, len(all_song_x)), replace=False)]
+        params, tuning = tune(train_x, train["movie_id"].to_numpy(), movie_x, GRID, spread_x,
+                              reference_x)
     params = replace(params, seed=ctx.seed)  # GRID/QUICK are shared constants
     space = fit_space(train_x, train["movie_id"].to_numpy(), movie_x, params)
     space.params["tuning"] = tuning
@@ -91,13 +96,21 @@ def build_stage(ctx: BuildContext) -> StageResult:
 
     movie_vecs = space.embed_movies(movie_x.to_numpy(np.float32)).astype(np.float32)
     song_vecs = space.embed_songs(all_song_x).astype(np.float32)
+    # no film in every list: per-movie offsets over random songs (label-free), folded
+    # into the prior coordinate so serving and evaluation score them as before
+    reference = song_vecs[np.random.default_rng(ctx.seed + 1).choice(
+        len(song_vecs), size=min(REFERENCE_SONGS, len(song_vecs)), replace=False)]
+    offsets = exposure_offsets(reference, movie_vecs, params.exposure_cap)
+    np.save(out / "movie_offsets.npy", offsets)
+    files.append(out / "movie_offsets.npy")
+    movie_vecs = with_offsets(movie_vecs, offsets, space.prior_weight)
     files += write_annoy(out / "movies.ann", movie_vecs, ctx.seed, keep_vectors=True)
     files += write_annoy(out / "songs.ann", song_vecs, ctx.seed, keep_vectors=True)
     np.save(out / "movie_ids.npy", movie_x.index.to_numpy(np.int64))
     # fixed-width unicode, not an object array: loading it never needs pickle
     np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy(dtype=str))
 
-    results = ev.evaluate_space(space, pairs, songs, catalog, mood, movie_x)
+    results = ev.evaluate_space(space, pairs, songs, catalog, mood, movie_x, offsets=offsets)
     (out / "eval.json").write_text(json.dumps(results, indent=1))
     served = results["served model (featured off)"]
     shuffled = results["song sensitivity"]["vs shuffled song"]
@@ -125,6 +138,7 @@ def build_stage(ctx: BuildContext) -> StageResult:
             "metrics": metrics,
             "params": {"w_genre": params.w_genre, "w_audio": params.w_audio,
                        "prior_weight": params.prior_weight,
+                       "exposure_cap": params.exposure_cap,
                        "dim": space.dim, "quick": ctx.quick, "mmr_lambda": MMR_LAMBDA,
                        "annoy_trees": N_TREES, "test_fold": "movie_id % 5 == 0",
                        "tuning_fold": "movie_id % 5 == 1",

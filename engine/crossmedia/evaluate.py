@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import ComponentMissing
 from ..metrics import EvalReport, hits_from_ranks, markdown_table, mean_se, ndcg_rows
 from . import baseline
+from .exposure import with_offsets
 from .mood import movie_mood_features
 from .serving import served_lists
 from .space import SONG_GENRES, VibeSpace, movie_features, song_features, song_genre
@@ -135,7 +136,7 @@ def served_ranks(song_vecs: np.ndarray, movie_vecs: np.ndarray, true_rows: np.nd
 
 def evaluate_space(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame,
                    catalog: pd.DataFrame, mood: pd.DataFrame, movie_x: pd.DataFrame,
-                   seed: int = 0) -> dict[str, dict]:
+                   seed: int = 0, offsets: np.ndarray | None = None) -> dict[str, dict]:
     """Metrics per method on the test-fold pairs; candidates are all catalog movies.
 
     ``pairs`` has movie_id and track_id; ``mood`` are mood features and ``movie_x`` the
@@ -152,11 +153,13 @@ def evaluate_space(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame,
     results: dict[str, dict] = {}
 
     movie_vecs = space.embed_movies(movie_x.to_numpy(np.float32)).astype(np.float32)
+    # the prior alone: the movie's prior coordinate, the same list for every song (before
+    # the exposure offsets: the strongest song-free list)
+    prior = movie_vecs[:, -1].copy()
+    movie_vecs = with_offsets(movie_vecs, offsets, space.prior_weight)
     song_vecs = space.embed_songs(song_features(test_songs)).astype(np.float32)
     served = served_ranks(song_vecs, movie_vecs, true_rows)
     results["served model (featured off)"] = rank_metrics(served)
-    # the prior alone: the movie's prior coordinate, the same list for every song
-    prior = movie_vecs[:, -1]
     prior_ranks = rank_in(np.broadcast_to(prior, (len(test), len(ids))), ids, true)
     results["(ablation) prior only, no song"] = rank_metrics(prior_ranks)
     # the same movies, each queried with another test pair's song (a derangement)
@@ -279,7 +282,9 @@ def evaluate(version_dir: Path, data_dir: Path) -> EvalReport:
     pairs = pd.read_parquet(cm / "pairs.parquet")
     mood = movie_mood_features(catalog)
     movie_x = movie_features(mood, catalog)
-    results = evaluate_space(VibeSpace.load(cm), pairs, songs, catalog, mood, movie_x)
+    offsets = np.load(cm / "movie_offsets.npy") if (cm / "movie_offsets.npy").exists() else None
+    results = evaluate_space(VibeSpace.load(cm), pairs, songs, catalog, mood, movie_x,
+                             offsets=offsets)
     return EvalReport("crossmedia", results, scalars(results),
                       format_table(results) + "\n" + target_check(results))
 

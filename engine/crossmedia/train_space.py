@@ -56,6 +56,7 @@ class FitParams:
     w_genre: float = 0.5        # weight of the genre lift
     w_audio: float = 1.0        # weight of the audio x mood term
     prior_weight: float = 0.25  # the prior's share at serving (tuned on the tuning fold)
+    exposure_cap: float | None = None  # exposure.py: a film's largest share of lists (tuned)
     l2_prior: float = 1e-3      # ridge on the prior's weights
     year_width: float = 2.0     # smoothing of the year-gap counts, in years
     seed: int = 42
@@ -268,11 +269,12 @@ AUDIO_WEIGHTS = (0.0, 1.0, 3.0, 6.0)
 # lists as different as the songs: a setting qualifies only if, over random songs, no movie
 # is in more than MAX_SHARE of the served top 10s (label-free, so a fair constraint)
 MAX_SHARE = 0.05
+MIN_DISTINCT_PER_SONG = 4   # >= 800 distinct films over 200 songs x 10 (issue 17)
 
 
 def tune(song_x: np.ndarray, pair_movie_ids: np.ndarray, movie_feats: pd.DataFrame,
-         grid: list[FitParams] | None = None, spread_songs: np.ndarray | None = None
-         ) -> tuple[FitParams, list[dict]]:
+         grid: list[FitParams] | None = None, spread_songs: np.ndarray | None = None,
+         reference_songs: np.ndarray | None = None) -> tuple[FitParams, list[dict]]:
     """Pick the genre, audio and prior weights with the best mean log-rank on the tuning
     fold (movie_id % 5 == 1), a full-rank measure since hit rates rest on a handful of
     hits, among the settings whose lists for ``spread_songs`` (random songs' features) keep
@@ -312,4 +314,52 @@ def tune(song_x: np.ndarray, pair_movie_ids: np.ndarray, movie_feats: pd.DataFra
     # the most diverse one, since one film in most lists is the failure users see first
     pool = ok or [min(log, key=lambda pe: (pe[1]["largest_share"], pe[1]["valid_mean_log_rank"]))]
     best = min(pool, key=lambda pe: pe[1]["valid_mean_log_rank"])[0]
-    return best, [e for _, e in log]
+    entries = [e for _, e in log]
+    if reference_songs is not None and len(reference_songs) and spread_songs is not None:
+        most_accurate = min(log, key=lambda pe: pe[1]["valid_mean_log_rank"])[0]
+        best, cap_log = _tune_exposure(fitted, [best, most_accurate], song_x[valid],
+                                       pair_movie_ids[valid], candidates, reference_songs,
+                                       spread_songs)
+        entries += cap_log
+    return best, entries
+
+
+def _tune_exposure(fitted: _Fitted, settings: list[FitParams], valid_x: np.ndarray,
+                   valid_ids: np.ndarray, candidates: pd.DataFrame, reference_songs: np.ndarray,
+                   spread_songs: np.ndarray) -> tuple[FitParams, list[dict]]:
+    """The exposure cap (exposure.py) for the tuned weights and for the weights with the
+    best accuracy alone (the cap may make those diverse enough): the best mean
+    log-rank on the tuning fold, with the first page served as /song serves it (MMR),
+    among the settings whose lists for ``spread_songs`` keep every movie under MAX_SHARE
+    and fill MIN_DISTINCT_PER_SONG x 10 distinct slots; else the most diverse one."""
+    from .evaluate import served_ranks
+    from .exposure import EXPOSURE_CAPS, exposure_offsets, with_offsets
+    from .serving import served_lists, spread_of
+
+    ids = candidates.index.to_numpy()
+    col = {int(m): i for i, m in enumerate(ids)}
+    true_rows = np.array([col[int(m)] for m in valid_ids], dtype=np.int64)
+    log = []
+    for params in [p for i, p in enumerate(settings) if p not in settings[:i]]:
+        space = _space(fitted, params, SONG_COLUMNS, list(candidates.columns))
+        movie_vecs = space.embed_movies(candidates.to_numpy(np.float32)).astype(np.float32)
+        ref = space.embed_songs(reference_songs).astype(np.float32)
+        valid_vecs = space.embed_songs(valid_x).astype(np.float32)
+        spread_vecs = space.embed_songs(spread_songs).astype(np.float32)
+        for cap in (None, *EXPOSURE_CAPS):
+            vecs = with_offsets(movie_vecs, exposure_offsets(ref, movie_vecs, cap),
+                                params.prior_weight)
+            ranks = served_ranks(valid_vecs, vecs, true_rows)
+            distinct, share = spread_of(served_lists(spread_vecs, vecs, 10), len(vecs))
+            log.append((replace(params, exposure_cap=cap), {
+                "w_genre": params.w_genre, "w_audio": params.w_audio,
+                "prior_weight": params.prior_weight, "exposure_cap": cap,
+                "valid_mean_log_rank": round(float(np.log(ranks).mean()), 4),
+                "valid_median_rank": float(np.median(ranks)),
+                "valid_hr50": round(float((ranks <= 50).mean()), 4),
+                "distinct": distinct, "largest_share": share}))
+    ok = [(p, e) for p, e in log if e["largest_share"] <= MAX_SHARE
+          and e["distinct"] >= MIN_DISTINCT_PER_SONG * len(spread_songs)]
+    pool = ok or [min(log, key=lambda pe: (pe[1]["largest_share"], -pe[1]["distinct"]))]
+    chosen = min(pool, key=lambda pe: pe[1]["valid_mean_log_rank"])[0]
+    return chosen, [e for _, e in log]
