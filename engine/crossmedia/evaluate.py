@@ -24,7 +24,7 @@ from ..metrics import EvalReport, hits_from_ranks, markdown_table, mean_se, ndcg
 from . import baseline
 from .exposure import with_offsets
 from .mood import movie_mood_features
-from .serving import served_lists
+from .serving import served_lists, served_ranks
 from .space import SONG_GENRES, VibeSpace, movie_features, song_features, song_genre
 from .train_space import is_test_movie, rank_in
 
@@ -112,26 +112,6 @@ def genre_only_scores(songs: pd.DataFrame, movie_genres: list[list[str]],
     table = np.array([[lift.get((s, g), 0.0) for g in names] for s in SONG_GENRES],
                      dtype=np.float32)
     return song_m @ table @ movies.T
-
-
-def served_ranks(song_vecs: np.ndarray, movie_vecs: np.ndarray, true_rows: np.ndarray
-                 ) -> np.ndarray:
-    """1-based rank of movie ``true_rows[i]`` in the list /song serves for song i with the
-    featured lookup off: model score order with the first page diversified (MMR)."""
-    from .serving import MMR_DEPTH, _mmr, unit_rows
-
-    unit = unit_rows(movie_vecs)
-    scores = song_vecs @ movie_vecs.T
-    out = np.empty(len(song_vecs), dtype=np.int64)
-    for i, row in enumerate(scores):
-        order = np.argsort(-row, kind="stable")
-        true_pos = int(np.flatnonzero(order == true_rows[i])[0])
-        if true_pos >= 150:      # MMR only reorders the best 150
-            out[i] = true_pos + 1
-            continue
-        served = _mmr(order, row[order], unit, MMR_DEPTH)
-        out[i] = served.index(true_pos) + 1
-    return out
 
 
 def evaluate_space(space: VibeSpace, pairs: pd.DataFrame, songs: pd.DataFrame,

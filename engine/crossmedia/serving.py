@@ -323,6 +323,24 @@ def served_lists(song_vecs: np.ndarray, movie_vecs: np.ndarray, k: int = 10) -> 
     return np.array(out)
 
 
+def served_ranks(song_vecs: np.ndarray, movie_vecs: np.ndarray, true_rows: np.ndarray
+                 ) -> np.ndarray:
+    """1-based rank of movie ``true_rows[i]`` in the list /song serves for song i with the
+    featured lookup off: model score order with the first page diversified (MMR)."""
+    unit = unit_rows(movie_vecs)
+    scores = song_vecs @ movie_vecs.T
+    out = np.empty(len(song_vecs), dtype=np.int64)
+    for i, row in enumerate(scores):
+        order = np.argsort(-row, kind="stable")
+        true_pos = int(np.flatnonzero(order == true_rows[i])[0])
+        if true_pos >= 150:      # MMR only reorders the best 150
+            out[i] = true_pos + 1
+            continue
+        served = _mmr(order, row[order], unit, MMR_DEPTH)
+        out[i] = served.index(true_pos) + 1
+    return out
+
+
 def spread_of(lists: np.ndarray, n_movies: int) -> tuple[int, float]:
     """(distinct movies, largest share of lists one movie is in) over served lists."""
     counts = np.bincount(np.asarray(lists).ravel(), minlength=n_movies)

@@ -332,9 +332,8 @@ def _tune_exposure(fitted: _Fitted, settings: list[FitParams], valid_x: np.ndarr
     log-rank on the tuning fold, with the first page served as /song serves it (MMR),
     among the settings whose lists for ``spread_songs`` keep every movie under MAX_SHARE
     and fill MIN_DISTINCT_PER_SONG x 10 distinct slots; else the most diverse one."""
-    from .evaluate import served_ranks
     from .exposure import EXPOSURE_CAPS, exposure_offsets, with_offsets
-    from .serving import served_lists, spread_of
+    from .serving import served_lists, served_ranks, spread_of
 
     ids = candidates.index.to_numpy()
     col = {int(m): i for i, m in enumerate(ids)}
