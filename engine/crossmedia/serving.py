@@ -119,7 +119,9 @@ class VibeIndex:
         self.song_vecs = songs_index.vectors   # songs_vectors.npy (mmap), computed at build
         # plain arrays and lists: a query must not touch pandas (p99 target 2 ms)
         self.audio = self.songs[AUDIO].to_numpy(dtype=float)
-        self.song_genres = [list(g) if g is not None else [] for g in self.songs["genres"]]
+        # the genre arrays as they came (object array): turning 32k of them into lists at
+        # start cost ~0.2-0.5 s; a query needs one (_genres_of)
+        self._genres = self.songs["genres"].to_numpy()
         self.names = self.songs["name"].astype(str).tolist()
         self.artists = self.songs["artist"].astype(str).tolist()
         self.track_ids = self.songs["track_id"].astype(str).tolist()
@@ -152,6 +154,10 @@ class VibeIndex:
                    pd.read_parquet(files["featured.parquet"]),
                    pd.read_parquet(files["lookup_keys.parquet"]))
 
+    def _genres_of(self, row: int) -> list[str]:
+        genres = self._genres[row]
+        return [] if genres is None else [str(g) for g in genres]
+
     # -- songs -> movies --------------------------------------------------------------
     def resolve(self, query: SongQuery) -> tuple[Any, np.ndarray, str, int | None]:
         """(resolved query, song vector, song phrase, song row or None) for a query."""
@@ -176,12 +182,13 @@ class VibeIndex:
             resolved = ResolvedArtist(self.artists[top].split(",")[0], len(rows),
                                       f"{_display_title(self.names[top])} - {self.artists[top]}",
                                       describe_song(audio))
-            return resolved, vec, song_phrase(audio, self.song_genres[top]), None
+            return resolved, vec, song_phrase(audio, self._genres_of(top)), None
         row = self.lookup.find(text)
         words = self._words.get(row)
         if words is None:
             words = self._words[row] = describe_song(dict(zip(AUDIO, self.audio[row], strict=True)))
-        phrase = song_phrase(dict(zip(AUDIO, self.audio[row], strict=True)), self.song_genres[row])
+        phrase = song_phrase(dict(zip(AUDIO, self.audio[row], strict=True)),
+                             self._genres_of(row))
         return (ResolvedSong(self.names[row], self.artists[row], self.track_ids[row], words),
                 np.asarray(self.song_vecs[row], dtype=np.float32), phrase, row)
 
