@@ -19,6 +19,7 @@ from engine.crossmedia.mood import (
 )
 from engine.crossmedia.space import SONG_COLUMNS, VibeSpace, vibe_features
 from engine.crossmedia.train_space import (
+    MAX_SHARE,
     FitParams,
     FoldLeak,
     fit_space,
@@ -294,3 +295,23 @@ def test_annoy_path_agrees_with_exact_scoring(engine):
     exact_rows, _ = vibe.movies.top(vec, 10, exact=True)
     annoy_rows, _ = vibe.movies.top(vec, 10, exact=False)
     assert len(set(exact_rows.tolist()) & set(annoy_rows.tolist())) >= 8
+
+
+def test_tuning_picks_an_exposure_cap_on_the_tuning_fold_and_logs_the_trade_off():
+    from engine.crossmedia.exposure import EXPOSURE_CAPS
+
+    song_x, ids, feats = _toy(n_movies=80, n_pairs=120)
+    rng = np.random.default_rng(1)
+    random_songs = song_x[rng.integers(0, len(song_x), 300)].copy()
+    random_songs[:, SONG_COLUMNS.index("valence")] = rng.random(300)
+    params, log = tune(song_x, ids, feats, [FitParams(max_iter=5)],
+                       spread_songs=random_songs[:40], reference_songs=random_songs[40:])
+    capped = [e for e in log if "exposure_cap" in e]
+    assert {e["exposure_cap"] for e in capped} == {None, *EXPOSURE_CAPS}
+    assert params.exposure_cap in (None, *EXPOSURE_CAPS)
+    # the chosen setting meets the share cap, or is at least as diverse as no offsets
+    same = [e for e in capped if (e["w_genre"], e["w_audio"], e["prior_weight"]) ==
+            (params.w_genre, params.w_audio, params.prior_weight)]
+    chosen = next(e for e in same if e["exposure_cap"] == params.exposure_cap)
+    uncapped = next(e for e in same if e["exposure_cap"] is None)
+    assert chosen["largest_share"] <= max(MAX_SHARE, uncapped["largest_share"])
