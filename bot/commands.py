@@ -25,7 +25,7 @@ from typing import Any
 
 from engine import Engine
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
-from engine.queries import HistoryQuery, MovieQuery, ResolvedSong, SongQuery
+from engine.queries import HistoryQuery, MovieQuery, SongQuery
 from engine.results import Filters, Movie, Recommendations
 from engine.toprated.serving import TopQuery
 
@@ -433,12 +433,10 @@ class CommandLayer:
         recs = self.engine.recommend("crossmedia", SongQuery(text),
                                      k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
-        resolved = recs.query if isinstance(recs.query, ResolvedSong) else None
-        song = (resolved.song if resolved else "") or text
-        if resolved and resolved.artist:
-            song = f"{song} – {resolved.artist}"
+        from engine.crossmedia.serving import song_header  # the engine words its own header
+
         return await self._cards(recs, page, "song", PageQuery.of(filters, text=text), {},
-                                 f"Movies with the vibe of {song}:")
+                                 song_header(recs.query))
 
     @COMMANDS.command("recommend", "picks from your 👍/👎 and ratings", FILTERS, read=_only_filters)
     async def cmd_recommend(self, user: User, filters: Filters | None = None) -> Reply:

@@ -67,6 +67,18 @@ class Engine:
         query value of that recommender (engine/queries.py)."""
         return self.recommender(name).recommend(query, k=k, filters=filters)
 
+    def song(self, query: Any, k: int = 10, filters: Filters | None = None,
+             featured: bool = True) -> Recommendations:
+        """Movies for a song (a SongQuery or the text a user typed). ``featured`` puts the
+        films whose soundtrack credits the song first; ``featured=False`` is the vibe model
+        alone, as evaluation uses it. ``k`` may be up to the catalog size."""
+        from .queries import SongQuery
+
+        if not isinstance(query, SongQuery):
+            query = SongQuery(str(query))
+        return self.recommender("crossmedia").rank(query, k=k, filters=filters,
+                                                   featured=featured)
+
     # -- titles ---------------------------------------------------------------
     def search(self, text: str, k: int = 5) -> list[TitleCandidate]:
         return self.catalog.search(text, k)

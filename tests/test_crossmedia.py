@@ -19,6 +19,7 @@ from engine.crossmedia.mood import (
 )
 from engine.crossmedia.space import SONG_COLUMNS, VibeSpace, vibe_features
 from engine.crossmedia.train_space import (
+    MAX_SHARE,
     FitParams,
     FoldLeak,
     fit_space,
@@ -67,15 +68,29 @@ def test_poster_colours_optional():
     assert got.loc[1, "poster_warmth"] == pytest.approx(warmth)
 
 
-# -- the test fold --------------------------------------------------------------------------
+# -- the test fold ---------------------------------------------------------------------------
 def _toy(seed=0, n_movies=60, n_pairs=80):
+    """Movies with a year, a genre and a mood; songs with a year and audio. Each pair's
+    movie is among those released 0-6 years after its song (a planted era relation)."""
+    from engine.crossmedia.space import YEAR_CENTERS, year_basis
+
     rng = np.random.default_rng(seed)
-    movie_feats = pd.DataFrame(rng.normal(size=(n_movies, 5)).astype(np.float32),
-                               index=pd.Index(np.arange(1, n_movies + 1), name="movie_id"),
-                               columns=[f"m{i}" for i in range(5)])
-    song_x = rng.random((n_pairs, len(SONG_COLUMNS))).astype(np.float32)
-    train_ids = movie_feats.index[~is_test_movie(movie_feats.index)].to_numpy()
-    return song_x, rng.choice(train_ids, n_pairs), movie_feats
+    ids = np.arange(1, n_movies + 1)
+    years = rng.integers(1960, 2015, n_movies).astype(float)
+    movie_feats = pd.DataFrame(year_basis(years), index=pd.Index(ids, name="movie_id"),
+                               columns=[f"my_{y}" for y in YEAR_CENTERS])
+    movie_feats["g_Drama"] = rng.integers(0, 2, n_movies).astype(float)
+    movie_feats["prior_valence"] = rng.random(n_movies)
+    movie_feats["pop_log"] = rng.random(n_movies)
+    movie_feats = movie_feats.astype(np.float32)
+    train_ids = ids[~is_test_movie(ids)]
+    song_x = np.zeros((n_pairs, len(SONG_COLUMNS)), dtype=np.float32)
+    pair_ids = rng.choice(train_ids, n_pairs)
+    song_years = years[pair_ids - 1] - rng.integers(0, 7, n_pairs)
+    cols = [SONG_COLUMNS.index(f"sy_{y}") for y in YEAR_CENTERS]
+    song_x[:, cols] = year_basis(song_years)
+    song_x[:, SONG_COLUMNS.index("valence")] = rng.random(n_pairs)
+    return song_x, pair_ids, movie_feats
 
 
 def test_training_refuses_test_fold_pairs():
@@ -90,7 +105,7 @@ def test_training_refuses_test_fold_pairs():
 
 def test_test_fold_movies_cannot_influence_training():
     song_x, ids, feats = _toy()
-    params = FitParams(l2=1.0, dim=4, max_iter=50)
+    params = FitParams(max_iter=50)
     a = fit_space(song_x, ids, feats, params)
     changed = feats.copy()
     changed.loc[is_test_movie(changed.index)] = 1e3  # wildly different test-fold movies
@@ -100,17 +115,17 @@ def test_test_fold_movies_cannot_influence_training():
     assert a.params["train_movies"] == int((~is_test_movie(feats.index)).sum())
 
 
-def test_space_learns_a_planted_relation():
-    # songs with high feature 0 belong to movies with high m0: the fit must rank them up
-    rng = np.random.default_rng(1)
-    song_x, _, feats = _toy(seed=1, n_pairs=200)
+def test_model_learns_a_planted_era_relation_and_the_song_drives_it():
+    song_x, ids, feats = _toy(seed=1, n_movies=120, n_pairs=300)
     train = feats[~is_test_movie(feats.index)]
-    ids = np.array([train.index[np.argsort(-(train["m0"].to_numpy() * (s[0] - 0.5))
-                                           + rng.normal(0, 0.3, len(train)))[0]]
-                    for s in song_x])
-    space = fit_space(song_x, ids, feats, FitParams(l2=0.1, dim=6, max_iter=200))
+    space = fit_space(song_x, ids, feats, FitParams(prior_weight=0.1))
     ranks = ranks_of(space, song_x, ids, train)
-    assert np.median(ranks) < len(train) / 4
+    shuffled = ranks_of(space, song_x[np.roll(np.arange(len(ids)), 1)], ids, train)
+    assert np.median(ranks) < len(train) / 5
+    assert (ranks < shuffled).mean() > 0.7          # the song, not the prior, ranks the movie
+    # the era term says "films come after their songs": a gap of +3 years beats -30
+    llr = space.params["year_gap_llr"]
+    assert llr[0] > llr[-30]
 
 
 def test_metrics_and_random_expectation():
@@ -123,11 +138,14 @@ def test_metrics_and_random_expectation():
 
 def test_space_round_trip(tmp_path):
     song_x, ids, feats = _toy()
-    space = fit_space(song_x, ids, feats, FitParams(dim=3, max_iter=20))
+    space = fit_space(song_x, ids, feats, FitParams(max_iter=20))
     space.save(tmp_path)
     again = VibeSpace.load(tmp_path)
     np.testing.assert_array_equal(space.embed_songs(song_x), again.embed_songs(song_x))
-    assert vibe_features(0.2, 0.9, tempo=128).shape == (len(SONG_COLUMNS),)
+    vibe = vibe_features(0.2, 0.9, tempo=128)
+    assert vibe.shape == (len(SONG_COLUMNS),)
+    np.testing.assert_array_equal(space.embed_vibe(vibe, ["valence", "energy"]),
+                                  again.embed_vibe(vibe, ["valence", "energy"]))
 
 
 # -- the built component (the session's quick build) ----------------------------------------
@@ -149,13 +167,48 @@ def test_song_recommendations(engine):
     assert recs.kind == "song" and recs.query.artist == "Queen"
     assert len(recs.results) == 10
     assert len({r.movie.movie_id for r in recs.results}) == 10
-    scores = [r.score for r in recs.results]
-    assert scores == sorted(scores, reverse=True)
     for rec in recs.results:
-        words, _, genres = rec.reason.partition(" -> ")
-        assert words and genres and "\n" not in rec.reason
+        assert rec.reason and "\n" not in rec.reason
+        # "Featured in the soundtrack of ..." or "a fast, moody rock song → a drama from the 1990s"
+        assert rec.reason.startswith("Featured in the soundtrack") or " → " in rec.reason
     data = recs.to_json()
     assert json.loads(json.dumps(data))["results"][0]["reason"] == recs.results[0].reason
+
+
+def test_featured_in_comes_first_and_turns_off(engine):
+    """Spotify names the film ("Lose Yourself - From "8 Mile" Soundtrack"): 8 Mile first,
+    marked; featured=False is the vibe model alone (what evaluation uses)."""
+    on = engine.song("Lose Yourself - Eminem", k=10)
+    top = [r.movie.title for r in on.results[:3]]
+    assert "8 Mile" in top
+    first = next(r for r in on.results if r.movie.title == "8 Mile")
+    assert first.reason == "Featured in the soundtrack of 8 Mile"
+    off = engine.song("Lose Yourself - Eminem", k=10, featured=False)
+    assert not any(r.reason.startswith("Featured") for r in off.results)
+
+
+def test_song_takes_k_up_to_the_catalog(engine):
+    n = len(engine.recommender("crossmedia").movie_ids)
+    full = engine.song("Bohemian Rhapsody - Queen", k=n, featured=False)
+    assert len({r.movie.movie_id for r in full.results}) == n
+    # the first page of the full ranking is the page the chat shows
+    page = engine.song("Bohemian Rhapsody - Queen", k=10, featured=False)
+    assert [r.movie.movie_id for r in full.results[:10]] == [r.movie.movie_id for r in page.results]
+    with pytest.raises(InvalidInput):
+        engine.song("Bohemian Rhapsody - Queen", k=n + 1)
+
+
+def test_artist_and_mood_queries_say_what_they_did(engine):
+    from engine.crossmedia.serving import ResolvedArtist, song_header
+
+    recs = engine.song("Queen", k=5)
+    assert isinstance(recs.query, ResolvedArtist) and recs.query.artist == "Queen"
+    header = song_header(recs.query)
+    assert "Queen's typical vibe" in header and "/song " in header
+    sad = engine.song("vibe sad", k=5)
+    assert song_header(sad.query) == "Movies for a sad mood:"
+    typed = engine.song("vibe energy=0.1 valence=0.1", k=5)
+    assert "vibe energy" not in song_header(typed.query)
 
 
 def test_song_filters_and_vibes(engine):
@@ -177,7 +230,7 @@ def test_playlist_for_a_movie(engine):
     picks = engine.recommender("crossmedia").songs_for_movie(engine.resolve("Pulp Fiction"), k=8)
     assert len(picks) == 8 and all(isinstance(p, SongPick) for p in picks)
     assert len({(p.song.name, p.song.artist) for p in picks}) == 8
-    assert all(p.song.spotify_url.endswith(p.song.track_id) and " -> " in p.reason for p in picks)
+    assert all(p.song.spotify_url.endswith(p.song.track_id) and " → " in p.reason for p in picks)
 
 
 def test_eval_on_built_version(quick_artifacts, data_dir):
@@ -187,15 +240,39 @@ def test_eval_on_built_version(quick_artifacts, data_dir):
     report = evaluate(current_version(quick_artifacts), data_dir)
     results = report.tables
     assert report.format() == format_table(results) + "\n" + target_check(results)
-    assert report.scalars["test_hr@50"] == round(results["learned space"]["hr@50"], 4)
-    expected = {"learned space", "random (expected)", "popularity (MovieLens ratings)",
+    served = results["served model (featured off)"]
+    assert report.scalars["test_hr@50"] == round(served["hr@50"], 4)
+    expected = {"served model (featured off)", "(ablation) prior only, no song",
+                "(control) shuffled song", "random (expected)", "popularity (MovieLens ratings)",
                 "genre-only", "hand-defined valence/arousal"}
     assert expected <= set(results)
-    pairs = {m["pairs"] for m in results.values()}
+    pairs = {results[name]["pairs"] for name in expected}
     assert len(pairs) == 1 and pairs.pop() > 150
+    assert 0 <= served["hr@50_se"] < 0.1 and served["hr@10"] <= served["hr@50"] <= served["hr@100"]
     # a fitted model over 9,742 movies must do better than chance on held-out soundtracks
-    assert results["learned space"]["median_rank"] < results["random (expected)"]["median_rank"]
-    assert "| learned space |" in format_table(results) and "x" in target_check(results)
+    assert served["median_rank"] < results["random (expected)"]["median_rank"]
+    effect = results["song sensitivity"]["vs shuffled song"]
+    assert 0 <= effect["better"] + effect["worse"] <= 1 and 0 <= effect["sign_p"] <= 1
+    assert results["spread"]["songs"] == 200 and results["spread"]["distinct_movies"] >= 10
+    assert len(results["corners"]["lists"]) == 4
+    text = format_table(results)
+    assert "| served model (featured off) |" in text and "±" in text
+    assert "[met]" in target_check(results) or "[NOT met]" in target_check(results)
+
+
+def test_eval_ranks_are_what_engine_song_serves(engine, quick_artifacts):
+    """The evaluation's served ranks are Engine.song(..., featured=False) over the catalog."""
+    from engine.crossmedia.evaluate import served_ranks
+
+    vibe = engine.recommender("crossmedia")
+    n = len(vibe.movie_ids)
+    row = vibe.lookup.find("Hello - Adele")
+    full = engine.song("Hello - Adele", k=n, featured=False)
+    order = [vibe.row_of_movie[r.movie.movie_id] for r in full.results]
+    probes = np.array([order[0], order[7], order[60], order[n // 2]])
+    vecs = np.repeat(np.asarray(vibe.song_vecs[row], dtype=np.float32)[None, :], len(probes), 0)
+    ranks = served_ranks(vecs, np.asarray(vibe.movies.vectors), probes)
+    assert ranks.tolist() == [1, 8, 61, n // 2 + 1]
 
 
 def test_cli_song_json_and_errors(quick_artifacts, capsys):
@@ -218,3 +295,23 @@ def test_annoy_path_agrees_with_exact_scoring(engine):
     exact_rows, _ = vibe.movies.top(vec, 10, exact=True)
     annoy_rows, _ = vibe.movies.top(vec, 10, exact=False)
     assert len(set(exact_rows.tolist()) & set(annoy_rows.tolist())) >= 8
+
+
+def test_tuning_picks_an_exposure_cap_on_the_tuning_fold_and_logs_the_trade_off():
+    from engine.crossmedia.exposure import EXPOSURE_CAPS
+
+    song_x, ids, feats = _toy(n_movies=80, n_pairs=120)
+    rng = np.random.default_rng(1)
+    random_songs = song_x[rng.integers(0, len(song_x), 300)].copy()
+    random_songs[:, SONG_COLUMNS.index("valence")] = rng.random(300)
+    params, log = tune(song_x, ids, feats, [FitParams(max_iter=5)],
+                       spread_songs=random_songs[:40], reference_songs=random_songs[40:])
+    capped = [e for e in log if "exposure_cap" in e]
+    assert {e["exposure_cap"] for e in capped} == {None, *EXPOSURE_CAPS}
+    assert params.exposure_cap in (None, *EXPOSURE_CAPS)
+    # the chosen setting meets the share cap, or is at least as diverse as no offsets
+    same = [e for e in capped if (e["w_genre"], e["w_audio"], e["prior_weight"]) ==
+            (params.w_genre, params.w_audio, params.prior_weight)]
+    chosen = next(e for e in same if e["exposure_cap"] == params.exposure_cap)
+    uncapped = next(e for e in same if e["exposure_cap"] is None)
+    assert chosen["largest_share"] <= max(MAX_SHARE, uncapped["largest_share"])

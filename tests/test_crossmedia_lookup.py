@@ -109,3 +109,61 @@ def test_serving_never_imports_tensorflow():
     code = ("import sys, engine.crossmedia.serving, engine.crossmedia.cli, "
             "engine.crossmedia.build; assert 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- issue 17: common names, accents, artists, mood words ----------------------------------------
+@pytest.mark.parametrize("query, name_part, artist_part", [
+    ("Clair de lune", "Clair de lune", "Debussy"),
+    ("clair de lune", "Clair de lune", "Debussy"),
+    ("Moonlight Sonata", "Moonlight", "Beethoven"),
+    ("Für Elise", "Für Elise", "Beethoven"),
+    ("Fur Elise", "Für Elise", "Beethoven"),           # accent-insensitive: not "For Elise"
+    ("fur elise!", "Für Elise", "Beethoven"),          # punctuation-insensitive
+])
+def test_classical_pieces_by_their_common_names(lookup, query, name_part, artist_part):
+    name, artist = _found(lookup, query)
+    assert name_part in name and artist_part in artist
+
+
+def test_an_artist_alone_is_an_artist_query(lookup):
+    key, rows = lookup.artist_query("Queen")
+    assert key == "queen" and len(rows) >= 2
+    assert all(lookup.songs.iloc[r]["artist"].startswith("Queen") for r in rows)
+    # a song that merely shares the name does not win over the band, and a title does not
+    # turn into an artist query
+    assert lookup.artist_query("Bohemian Rhapsody") is None
+    assert lookup.artist_query("Bohemian Rhapsody - Queen") is None
+
+
+@pytest.mark.parametrize("word", ["sad", "chill", "hype", "happy", "romantic", "dark", "epic"])
+def test_mood_words_are_vibes(word):
+    assert is_vibe_query(f"vibe {word}") and is_vibe_query(f"vibe {word.upper()}")
+    vibe = parse_vibe(word)
+    assert vibe.name == word and 0 <= vibe.valence <= 1 and 0 <= vibe.energy <= 1
+
+
+def test_mood_words_land_among_songs_of_that_mood(lookup):
+    """Validated values: the 200 songs nearest each mood in (valence, energy, acousticness)
+    have the mood's character on average."""
+    import numpy as np
+
+    songs = lookup.songs
+    audio = songs[["valence", "energy", "acousticness"]].to_numpy(float)
+
+    def near(word):
+        v = parse_vibe(word).values
+        point = np.array([v["valence"], v["energy"], v.get("acousticness", 0.3)])
+        return songs.iloc[np.argsort(((audio - point) ** 2).sum(axis=1))[:200]]
+
+    sad, hype, dark, romantic = near("sad"), near("hype"), near("dark"), near("romantic")
+    assert sad["valence"].mean() < 0.3 and sad["energy"].mean() < 0.4
+    assert hype["valence"].mean() > 0.6 and hype["energy"].mean() > 0.8
+    assert dark["valence"].mean() < 0.25 and dark["energy"].mean() > 0.7
+    assert romantic["energy"].mean() < 0.5 and romantic["acousticness"].mean() > 0.4
+
+
+def test_not_a_mood_is_still_a_song_or_a_clear_error():
+    assert not is_vibe_query("vibe check")       # a song could be called that
+    with pytest.raises(InvalidInput) as err:
+        parse_vibe("sad energy")
+    assert "sad" in str(err.value) or "mood" in str(err.value)

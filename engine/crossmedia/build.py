@@ -6,8 +6,11 @@ Writes only below ``<version>/crossmedia/``:
   movies.ann, movie_ids.npy   Annoy (dot) index of movies in the space
   movies_vectors.npy   the exact movie vectors it indexes (mmap'd for exact scoring)
   songs.ann, song_ids.npy     Annoy (dot) index of songs in the space (playlists for a movie)
+  songs_vectors.npy    every song's vector, computed here so serving starts without it
   songs.parquet               the songs table those were built from (a hard link to the version's)
-  eval.json            test-fold metrics for the learned space and every baseline
+  featured.parquet     "featured in the soundtrack" credits (all folds: a lookup, off in eval)
+  lookup_keys.parquet  normalised title/artist/alternate-title keys of the songs (start-up)
+  eval.json            test-fold metrics for the served model and every baseline
 """
 
 from __future__ import annotations
@@ -25,14 +28,18 @@ from engine.errors import DataError
 from engine.retrieval import Retriever
 
 from . import evaluate as ev
+from .exposure import REFERENCE_SONGS, exposure_offsets, with_offsets
+from .featured import featured_table
 from .mood import movie_mood_features
+from .serving import MMR_LAMBDA
+from .song_lookup import lookup_keys
 from .soundtracks import load_soundtracks, match_songs
 from .space import movie_features, song_features
 from .train_space import FitParams, fit_space, is_test_movie, tune
 
 N_TREES = 20
-GRID = [FitParams(l2=l2, dim=dim) for l2 in (30.0, 100.0, 300.0, 1000.0) for dim in (16, 32)]
-QUICK = FitParams(l2=100.0, dim=16, max_iter=120)
+GRID = [FitParams()]          # the base; tune() searches the term weights around it
+QUICK = FitParams(max_iter=60)
 
 
 def songs_table(ctx: BuildContext) -> pd.DataFrame:
@@ -56,12 +63,15 @@ def build_stage(ctx: BuildContext) -> StageResult:
     catalog = ctx.tables["catalog"]
     songs = songs_table(ctx).reset_index(drop=True)
 
-    pairs = match_songs(load_soundtracks(ctx.data_dir), songs)
+    credits = load_soundtracks(ctx.data_dir)
+    pairs = match_songs(credits, songs)
     pairs = pairs[pairs["movie_id"].isin(set(catalog["movie_id"].astype(int)))]
     pairs.to_parquet(out / "pairs.parquet", index=False)
+    featured = featured_table(pairs, songs, catalog, credits)
+    featured.to_parquet(out / "featured.parquet", index=False)
 
     mood = movie_mood_features(catalog)
-    movie_x = movie_features(mood, catalog["year"].to_numpy())
+    movie_x = movie_features(mood, catalog)
     song_row = pd.Series(np.arange(len(songs)), index=songs["track_id"])
     all_song_x = song_features(songs)
 
@@ -71,7 +81,14 @@ def build_stage(ctx: BuildContext) -> StageResult:
     if ctx.quick:
         params, tuning = QUICK, []
     else:
-        params, tuning = tune(train_x, train["movie_id"].to_numpy(), movie_x, GRID)
+        rng = np.random.default_rng(ctx.seed)
+        spread_x = all_song_x[rng.choice(len(all_song_x), size=min(200, len(all_song_x)),
+                                         replace=False)]
+        # reference songs for the exposure offsets: another draw than the spread check's
+        reference_x = all_song_x[rng.choice(len(all_song_x), size=min(
+            REFERENCE_SONGS, len(all_song_x)), replace=False)]
+        params, tuning = tune(train_x, train["movie_id"].to_numpy(), movie_x, GRID, spread_x,
+                              reference_x)
     params = replace(params, seed=ctx.seed)  # GRID/QUICK are shared constants
     space = fit_space(train_x, train["movie_id"].to_numpy(), movie_x, params)
     space.params["tuning"] = tuning
@@ -79,33 +96,50 @@ def build_stage(ctx: BuildContext) -> StageResult:
 
     movie_vecs = space.embed_movies(movie_x.to_numpy(np.float32)).astype(np.float32)
     song_vecs = space.embed_songs(all_song_x).astype(np.float32)
+    # no film in every list: per-movie offsets over random songs (label-free), folded
+    # into the prior coordinate so serving and evaluation score them as before
+    reference = song_vecs[np.random.default_rng(ctx.seed + 1).choice(
+        len(song_vecs), size=min(REFERENCE_SONGS, len(song_vecs)), replace=False)]
+    offsets = exposure_offsets(reference, movie_vecs, params.exposure_cap)
+    np.save(out / "movie_offsets.npy", offsets)
+    files.append(out / "movie_offsets.npy")
+    movie_vecs = with_offsets(movie_vecs, offsets, space.prior_weight)
     files += write_annoy(out / "movies.ann", movie_vecs, ctx.seed, keep_vectors=True)
-    files += write_annoy(out / "songs.ann", song_vecs, ctx.seed)
+    files += write_annoy(out / "songs.ann", song_vecs, ctx.seed, keep_vectors=True)
     np.save(out / "movie_ids.npy", movie_x.index.to_numpy(np.int64))
     # fixed-width unicode, not an object array: loading it never needs pickle
     np.save(out / "song_ids.npy", songs["track_id"].astype(str).to_numpy(dtype=str))
 
-    results = ev.evaluate_space(space, pairs, songs, catalog, mood, movie_x)
+    results = ev.evaluate_space(space, pairs, songs, catalog, mood, movie_x, offsets=offsets)
     (out / "eval.json").write_text(json.dumps(results, indent=1))
-    learned = results["learned space"]
-    best_baseline = max(m.get("hr@50", 0.0) for name, m in results.items()
-                        if not name.startswith(("learned", "(ablation)")))
+    served = results["served model (featured off)"]
+    shuffled = results["song sensitivity"]["vs shuffled song"]
     metrics = {
         "pairs": int(len(pairs)), "pair_movies": int(pairs["movie_id"].nunique()),
-        "test_pairs": learned.get("pairs", 0),
-        "test_hr@10": round(learned.get("hr@10", 0.0), 4),
-        "test_hr@50": round(learned.get("hr@50", 0.0), 4),
-        "test_ndcg@10": round(learned.get("ndcg@10", 0.0), 4),
-        "test_median_rank": learned.get("median_rank"),
-        "best_baseline_hr@50": round(best_baseline, 4),
+        "featured_credits": int(len(featured)),
+        "test_pairs": served.get("pairs", 0),
+        "test_hr@10": round(served.get("hr@10", 0.0), 4),
+        "test_hr@50": round(served.get("hr@50", 0.0), 4),
+        "test_ndcg@10": round(served.get("ndcg@10", 0.0), 4),
+        "test_median_rank": served.get("median_rank"),
+        "prior_only_hr@50": round(results["(ablation) prior only, no song"].get("hr@50", 0), 4),
+        "popularity_hr@50": round(results["popularity (MovieLens ratings)"].get("hr@50", 0), 4),
+        "beats_shuffled_song": round(shuffled["better"], 4),
+        "spread_distinct_movies": results["spread"]["distinct_movies"],
+        "spread_largest_share": round(results["spread"]["largest_share"], 4),
     }
     ctx.log.debug("crossmedia: %s", metrics)
     files.append(_keep_songs_table(ctx, songs, out))
-    files += [out / n for n in ("pairs.parquet", "movie_ids.npy",
+    lookup_keys(songs).to_parquet(out / "lookup_keys.parquet", index=False)
+    files.append(out / "lookup_keys.parquet")
+    files += [out / n for n in ("pairs.parquet", "featured.parquet", "movie_ids.npy",
                                 "song_ids.npy", "eval.json")]
     return {"files": sorted(str(Path(f).relative_to(ctx.out_dir)) for f in files),
             "metrics": metrics,
-            "params": {"l2": params.l2, "dim": space.dim, "quick": ctx.quick,
+            "params": {"w_genre": params.w_genre, "w_audio": params.w_audio,
+                       "prior_weight": params.prior_weight,
+                       "exposure_cap": params.exposure_cap,
+                       "dim": space.dim, "quick": ctx.quick, "mmr_lambda": MMR_LAMBDA,
                        "annoy_trees": N_TREES, "test_fold": "movie_id % 5 == 0",
                        "tuning_fold": "movie_id % 5 == 1",
                        "poster_colours": "skipped: no TMDB image download in builds"}}

@@ -40,9 +40,23 @@ VIBE_RANGES: dict[str, tuple[float, float]] = {
     "liveness": (0.0, 1.0), "mode": (0.0, 1.0), "tempo": (40.0, 250.0),
     "loudness": (-60.0, 0.0),
 }
-VIBE_HINT = ("You can also describe a vibe directly, e.g. "
-             "`/song vibe energy=0.8 valence=0.2` (0-1 for valence, energy, danceability, "
-             "acousticness; tempo in BPM).")
+# Mood words for `/song vibe sad`: Spotify values that songs people file under the word
+# have (tests/test_crossmedia_lookup.py checks each lands among songs of that mood).
+MOODS: dict[str, dict[str, float]] = {
+    "sad": {"valence": 0.15, "energy": 0.25, "acousticness": 0.7, "mode": 0.0, "tempo": 80.0},
+    "chill": {"valence": 0.5, "energy": 0.3, "acousticness": 0.6, "danceability": 0.6,
+              "tempo": 95.0},
+    "hype": {"valence": 0.75, "energy": 0.92, "danceability": 0.8, "tempo": 128.0,
+             "loudness": -4.0},
+    "happy": {"valence": 0.9, "energy": 0.8, "danceability": 0.75, "mode": 1.0},
+    "romantic": {"valence": 0.6, "energy": 0.35, "acousticness": 0.55, "mode": 1.0,
+                 "tempo": 90.0},
+    "dark": {"valence": 0.1, "energy": 0.85, "mode": 0.0, "loudness": -5.0},
+    "epic": {"valence": 0.35, "energy": 0.85, "instrumentalness": 0.6, "loudness": -5.0},
+}
+VIBE_HINT = ("You can also describe a vibe: `/song vibe sad` (or chill, hype, happy, "
+             "romantic, dark, epic), or `/song vibe energy=0.8 valence=0.2` (0-1 for valence, "
+             "energy, danceability, acousticness; tempo in BPM).")
 
 
 @dataclass
@@ -58,6 +72,7 @@ class UnknownSong(UnknownTitle):
 @dataclass
 class Vibe:
     values: dict[str, float] = field(default_factory=dict)
+    name: str = ""      # the mood word(s) it came from, if any
 
     @property
     def valence(self) -> float:
@@ -74,16 +89,27 @@ class Vibe:
 def is_vibe_query(text: str) -> bool:
     """"vibe" alone or "vibe name=value ..." (a song called "Vibes" is still a song)."""
     lowered = text.strip().lower()
-    return lowered == "vibe" or (lowered.startswith("vibe ") and "=" in lowered)
+    if lowered == "vibe":
+        return True
+    if not lowered.startswith("vibe "):
+        return False
+    words = lowered[5:].replace(",", " ").split()
+    return "=" in lowered or (bool(words) and all(w in MOODS for w in words))
 
 
 def parse_vibe(text: str) -> Vibe:
     """``"energy=0.8 valence=0.2"`` -> Vibe, or InvalidInput saying what is wrong."""
     values: dict[str, float] = {}
+    names = []
     for token in text.replace(",", " ").split():
+        if token.lower() in MOODS:
+            values.update(MOODS[token.lower()])
+            names.append(token.lower())
+            continue
         if "=" not in token:
-            raise InvalidInput(f"“{token}” is not a vibe setting; write name=value, "
-                               f"e.g. energy=0.8. Names: {', '.join(VIBE_RANGES)}.")
+            raise InvalidInput(f"“{token}” is not a vibe setting; write a mood ("
+                               f"{', '.join(MOODS)}) or name=value, e.g. energy=0.8. "
+                               f"Names: {', '.join(VIBE_RANGES)}.")
         name, _, raw = token.partition("=")
         name = name.strip().lower()
         if name not in VIBE_RANGES:
@@ -98,9 +124,9 @@ def parse_vibe(text: str) -> Vibe:
             raise InvalidInput(f"{name} must be between {lo:g} and {hi:g} (got {raw}).")
         values[name] = value
     if not values:
-        raise InvalidInput("Describe the vibe with at least one setting, e.g. "
-                           "`/song vibe energy=0.8 valence=0.2`.")
-    return Vibe(values)
+        raise InvalidInput("Describe the vibe with at least one mood or setting, e.g. `/song vibe sad` "
+                           "or `/song vibe energy=0.8 valence=0.2`.")
+    return Vibe(values, ", ".join(names))
 
 
 class TrigramIndex:
@@ -142,20 +168,41 @@ def _trigrams(text: str) -> set[str]:
 class SongLookup:
     """Title/artist/id resolution over a songs table (ARCHITECTURE columns)."""
 
-    def __init__(self, songs: pd.DataFrame):
+    def __init__(self, songs: pd.DataFrame, keys: pd.DataFrame | None = None):
+        """``keys`` (lookup_keys(songs), precomputed by the build) saves normalising 32k
+        titles and artists at every start; without it they are computed here."""
         self.songs = songs.reset_index(drop=True)
+        keys = lookup_keys(self.songs) if keys is None else keys
         self.row_of_id = {tid: i for i, tid in enumerate(self.songs["track_id"].astype(str))}
         self.popularity = self.songs["popularity"].fillna(0).to_numpy(dtype=float)
-        self.artist_keys = [norm_name(a) for a in self.songs["artist"].fillna("")]
+        self.artist_keys = keys["artist_key"].tolist()
         by_title: dict[str, list[int]] = {}
-        for i, name in enumerate(self.songs["name"].fillna("")):
-            key = norm_title(name)
+        for i, key in enumerate(keys["title_key"].tolist()):
             if key:
                 by_title.setdefault(key, []).append(i)
+        by_alt: dict[str, list[int]] = {}
+        for i, alts in enumerate(keys["alt_keys"].tolist()):
+            for key in alts.split("|") if alts else ():
+                if key not in by_title:
+                    by_alt.setdefault(key, []).append(i)
+        by_title.update(by_alt)
         # most popular version first, so [0] is always the default pick
         self.by_title = {k: sorted(v, key=lambda i: -self.popularity[i]) for k, v in by_title.items()}
         self.title_keys = list(self.by_title)
-        self.fuzzy = TrigramIndex(self.title_keys)
+        self._fuzzy: TrigramIndex | None = None
+        by_artist: dict[str, list[int]] = {}
+        for i, first in enumerate(keys["first_artist_key"].tolist()):
+            if first:
+                by_artist.setdefault(first, []).append(i)
+        self.by_artist = {k: sorted(v, key=lambda i: -self.popularity[i])
+                          for k, v in by_artist.items()}
+
+    @property
+    def fuzzy(self) -> TrigramIndex:
+        """Built on the first typo (0.3-0.6 s), not at start: most queries never need it."""
+        if self._fuzzy is None:
+            self._fuzzy = TrigramIndex(self.title_keys)
+        return self._fuzzy
 
     # -- public -----------------------------------------------------------------------
     def find(self, query: str) -> int:
@@ -183,6 +230,22 @@ class SongLookup:
         return TitleCandidate(movie_id=0, title=f"{rec['name']} – {rec['artist']}",
                               year=int(year) if pd.notna(year) else None, confidence=confidence,
                               ref=str(rec["track_id"]))
+
+    def artist_query(self, query: str) -> tuple[str, list[int]] | None:
+        """(artist key, their rows, most popular first) when ``query`` names an artist
+        rather than a song: an exact artist name with at least two songs, whose best song
+        is at least as popular as the best song titled like the query ("Queen" the band,
+        not "Queen" the song)."""
+        query = (query or "").strip()
+        if not query or len(query) > MAX_QUERY_CHARS or spotify_id(query) or " - " in query:
+            return None
+        rows = self.by_artist.get(norm_name(query))
+        if not rows or len(rows) < 2:
+            return None
+        titled = self.by_title.get(norm_title(query), [])
+        if titled and self.popularity[titled[0]] > self.popularity[rows[0]]:
+            return None
+        return norm_name(query), rows
 
     # -- internals --------------------------------------------------------------------
     def _title_rows(self, title: str, cutoff: float) -> list[tuple[int, float]]:
@@ -236,6 +299,18 @@ class SongLookup:
         return out
 
 
+def lookup_keys(songs: pd.DataFrame) -> pd.DataFrame:
+    """Normalised title, artist, first-artist and alternate-title keys per song row (the
+    build writes them, so serving does not recompute them at every start)."""
+    names = songs["name"].fillna("").astype(str).tolist()
+    artists = songs["artist"].fillna("").astype(str).tolist()
+    return pd.DataFrame({
+        "title_key": [norm_title(n) for n in names],
+        "artist_key": [norm_name(a) for a in artists],
+        "first_artist_key": [norm_name(a.split(",")[0]) for a in artists],
+        "alt_keys": ["|".join(alternate_titles(n)) for n in names]})
+
+
 def spotify_id(text: str) -> str | None:
     for pattern in (_URL, _URI, _BARE_ID):
         match = pattern.search(text.strip())
@@ -252,6 +327,63 @@ def _splits(query: str) -> list[tuple[str, str]]:
     if len(by) == 2:
         out.append((by[0], by[1]))
     return out
+
+
+_QUOTED = re.compile(r"[\"“”]([^\"“”]{3,40})[\"“”]")
+_FORMS = ("sonata", "symphony", "concerto", "nocturne", "etude", "prelude", "suite", "waltz")
+
+
+def alternate_titles(name: str) -> list[str]:
+    """Other normalised names people use for a piece: classical titles are long
+    ("Bagatelle No. 25 in A Minor, WoO 59 "Für Elise"", "Suite bergamasque, L. 75: III.
+    Clair de lune"), and people type the nickname ("Für Elise", "Clair de lune",
+    "Moonlight Sonata")."""
+    text = str(name)
+    out = []
+    for nick in _QUOTED.findall(text):
+        out.append(norm_title(nick))
+        lowered = norm_title(text)
+        for form in _FORMS:
+            if form in lowered.split():
+                out.append(norm_title(f"{nick} {form}"))
+    if ":" in text:
+        tail = text.rsplit(":", 1)[1]
+        tail = re.sub(r"^\s*[IVXLC]+\.\s*", "", tail)        # "III. Clair de lune"
+        out.append(norm_title(tail))
+    return [k for k in dict.fromkeys(out) if k and len(k) >= 4 and k != norm_title(text)]
+
+
+_NOUNS = {"rap": "rap track", "r&b": "R&B song", "edm": "dance track", "latin": "latin song",
+          "rock": "rock song", "pop": "pop song", "jazz": "jazz piece", "classical":
+          "classical piece", "hip-hop": "hip-hop track", "electronic": "electronic track",
+          "metal": "metal song", "country": "country song", "folk": "folk song",
+          "blues": "blues song", "soul": "soul song", "ambient": "ambient piece",
+          "lofi": "lo-fi track"}
+
+
+def song_phrase(features: dict[str, float], genres: list[str]) -> str:
+    """"a slow, melancholic piano piece": the song as a person would describe it."""
+    def get(key: str, default: float = 0.5) -> float:
+        value = features.get(key, default)
+        return default if value is None or value != value else float(value)
+
+    valence, energy = get("valence"), get("energy")
+    pace = ("fast" if energy >= 0.75 else "slow" if energy <= 0.35 else "")
+    mood = ("joyful" if valence >= 0.7 else "upbeat" if valence >= 0.55 else
+            "melancholic" if valence <= 0.3 else "moody" if valence <= 0.45 else "")
+    if get("instrumentalness", 0.0) >= 0.5 and get("acousticness", 0.0) >= 0.6:
+        noun = "quiet instrumental piece" if energy <= 0.35 else "acoustic instrumental"
+        pace = "" if energy <= 0.35 else pace
+    elif get("instrumentalness", 0.0) >= 0.5:
+        noun = "instrumental"
+    else:
+        genre = next((str(g).lower() for g in genres if str(g).lower() in _NOUNS), "")
+        noun = _NOUNS.get(genre, "song")
+        if get("acousticness", 0.0) >= 0.7 and genre not in ("classical",):
+            noun = "acoustic " + noun.replace("R&B ", "")
+    adjectives = ", ".join(w for w in (pace, mood) if w)
+    words = f"{adjectives} {noun}" if adjectives else noun
+    return ("an " if words[0] in "aeiou" else "a ") + words
 
 
 def describe_song(features: dict[str, float] | pd.Series) -> str:

@@ -1,11 +1,10 @@
 """The shared vibe space: songs and movies as vectors whose dot product says "fits".
 
-A learned bilinear map ``score(song, movie) = s^T W m`` (fitted in ``train_space.py``) is
-factorised as ``W = A B^T``, so a song becomes ``s A`` and a movie ``m B``: both live in
-the same ``dim``-dimensional space and an Annoy dot-product index over the movies answers
-a song query. ``s`` and ``m`` end with a constant 1, which lets the map also learn a
-per-movie prior (how likely any song is to be in this movie's soundtrack) and keeps it
-honest about popularity instead of hiding it.
+The model (fitted in ``train_space.py``) is ``score(song, movie) = s_z W m_z + w * prior(m)``
+over standardised features: ``W`` is the song's own effect, ``prior`` how likely any song
+is to be on this movie's soundtrack, and ``w`` a small weight chosen on the tuning fold.
+A song becomes ``[s_z W, w]`` and a movie ``[m_z, prior(m)]``: their dot product is the
+score, so one exact (or Annoy) dot-product index over the movies answers a song query.
 """
 
 from __future__ import annotations
@@ -43,6 +42,9 @@ def year_basis(years: np.ndarray) -> np.ndarray:
     """Soft one-hot of a year over YEAR_CENTERS; a missing year is all zeros."""
     years = np.asarray(years, dtype=float)
     basis = np.exp(-0.5 * ((years[:, None] - np.array(YEAR_CENTERS)[None, :]) / YEAR_WIDTH) ** 2)
+    # far centres would hold 1e-40-ish values: float32 denormals, which make every dot
+    # product with the movie vectors ~50x slower
+    basis[basis < 1e-6] = 0.0
     basis[np.isnan(years)] = 0.0
     return basis / np.maximum(basis.sum(axis=1, keepdims=True), 1e-9)
 
@@ -100,6 +102,49 @@ def vibe_features(valence: float, energy: float, **extra: float) -> np.ndarray:
     return np.array([row[c] for c in SONG_COLUMNS], dtype=np.float32)
 
 
+
+# Which part of the model each column feeds (train_space.structure pairs equal blocks).
+_SONG_AUDIO = set(AUDIO) | {"tempo_z", "loudness_z"}
+_MOVIE_MOOD = {"prior_valence", "prior_arousal", "sent_compound", "sent_pos", "sent_neg",
+               "kw_valence", "kw_arousal", "runtime_z", "short", "long"}
+# the prior's alone: popularity and absolute era say "often on soundtracks", not "fits this song"
+_MOVIE_PRIOR_ONLY = ("pop_log", "votes_log", "ratings_log", "vote_avg", "has_text", "year_z",
+                     "decade_")
+LANGUAGES = ["en", "fr", "es", "it", "de", "ja", "ko", "hi", "zh", "ru", "sv", "pt"]
+
+
+def year_of_basis(x: np.ndarray, columns: list[str], prefix: str = "my_") -> np.ndarray:
+    """The year a soft year basis encodes (its weighted centre); NaN where it is all zero."""
+    idx = [i for i, c in enumerate(columns) if c.startswith(prefix)]
+    centres = np.array([float(columns[i][len(prefix):]) for i in idx])
+    basis = np.asarray(x, dtype=float)[:, idx]
+    total = basis.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        years = basis @ centres / total
+    years[total <= 1e-9] = np.nan
+    return years
+
+
+def song_block(column: str) -> str | None:
+    if column.startswith("sy_"):
+        return "year"
+    if column.startswith(("sg_", "ss_")):
+        return "genre"
+    if column in _SONG_AUDIO:
+        return "audio"
+    return None
+
+
+def movie_block(column: str) -> str | None:
+    if column.startswith("my_"):
+        return "year"
+    if column.startswith(("g_", "lang_")):
+        return "genre"
+    if column.startswith(_MOVIE_PRIOR_ONLY):
+        return None
+    return "audio"    # mood columns, and any other movie feature a caller brings
+
+
 def with_bias(x: np.ndarray) -> np.ndarray:
     x = np.atleast_2d(np.asarray(x, dtype=np.float32))
     return np.hstack([x, np.ones((len(x), 1), dtype=np.float32)])
@@ -107,23 +152,85 @@ def with_bias(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class VibeSpace:
-    """The fitted projections. ``song_proj``: (len(SONG_COLUMNS)+1, dim),
-    ``movie_proj``: (n_movie_features+1, dim); movie feature names are kept for reasons."""
+    """The fitted model as two projections into one space.
+
+    ``song_proj``: (len(SONG_COLUMNS)+1, dim) applied to the standardised song features
+    with a 1 appended; ``movie_proj``: (n_movie_features+1, dim) likewise for movies. The
+    last coordinate is the prior: the movie's prior logit times the song's prior weight.
+    """
 
     song_proj: np.ndarray
     movie_proj: np.ndarray
     movie_columns: list[str]
     params: dict
+    song_mean: np.ndarray
+    song_scale: np.ndarray
+    movie_mean: np.ndarray
+    movie_scale: np.ndarray
+    vibe_proj: np.ndarray | None = None   # song_proj for typed vibes (sound only)
+
+    @classmethod
+    def assemble(cls, W, prior, prior_weight, song_mean, song_scale, movie_mean, movie_scale,
+                 movie_columns, params, W_vibe=None) -> VibeSpace:
+        ds, dm = W.shape
+
+        def song_side(weights):
+            proj = np.zeros((ds + 1, dm + 1), dtype=np.float32)
+            proj[:ds, :dm] = weights
+            proj[ds, dm] = prior_weight
+            return proj
+
+        song_proj = song_side(W)
+        movie_proj = np.zeros((dm + 1, dm + 1), dtype=np.float32)
+        movie_proj[:dm, :dm] = np.eye(dm)
+        movie_proj[:, dm] = prior
+        # movie features no song weight touches (popularity, decades ...) only cost time:
+        # a query scores 9,742 movies, and 74 dimensions run 3-4x slower than 25 on a
+        # loaded box (cache misses), so the space keeps the used ones and the prior
+        used = np.flatnonzero(np.any(W != 0, axis=0) | (np.any(W_vibe != 0, axis=0)
+                                                       if W_vibe is not None else False))
+        keep = np.append(used, dm)
+        movie_proj = movie_proj[:, keep]
+        song_proj = song_proj[:, keep]
+        f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+        return cls(song_proj, movie_proj, list(movie_columns), params, f32(song_mean),
+                   f32(song_scale), f32(movie_mean), f32(movie_scale),
+                   song_side(W if W_vibe is None else W_vibe)[:, keep])
 
     @property
     def dim(self) -> int:
         return self.song_proj.shape[1]
 
+    @property
+    def prior_weight(self) -> float:
+        return float(self.song_proj[-1, -1])
+
     def embed_songs(self, features: np.ndarray) -> np.ndarray:
-        return with_bias(features) @ self.song_proj
+        z = (np.atleast_2d(np.asarray(features, dtype=np.float32)) - self.song_mean) / self.song_scale
+        return with_bias(z) @ self.song_proj
+
+    def embed_vibe(self, features: np.ndarray, known: list[str]) -> np.ndarray:
+        """A typed vibe: only the ``known`` columns come from it; the rest (genre, year)
+        sit at the training mean, so they add nothing either way."""
+        row = self.song_mean.copy()
+        for name in known:
+            i = SONG_COLUMNS.index(name)
+            row[i] = features[i]
+        z = (row - self.song_mean) / self.song_scale
+        proj = self.song_proj if self.vibe_proj is None else self.vibe_proj
+        return (with_bias(z) @ proj)[0]
 
     def embed_movies(self, features: np.ndarray) -> np.ndarray:
-        return with_bias(features) @ self.movie_proj
+        z = (np.atleast_2d(np.asarray(features, dtype=np.float32)) - self.movie_mean) / self.movie_scale
+        return with_bias(z) @ self.movie_proj
+
+    def scores(self, song_x: np.ndarray, movie_x: np.ndarray,
+               prior_weight: float | None = None) -> np.ndarray:
+        """(songs, movies) model scores; ``prior_weight`` overrides the fitted one."""
+        songs = self.embed_songs(song_x)
+        if prior_weight is not None:
+            songs[:, -1] = prior_weight
+        return songs @ self.embed_movies(movie_x).T
 
     def movie_weights(self, song_vec: np.ndarray) -> dict[str, float]:
         """How much each movie feature adds to the score for this song (for reasons)."""
@@ -132,7 +239,10 @@ class VibeSpace:
 
     def save(self, directory: Path) -> list[Path]:
         directory = Path(directory)
-        np.savez(directory / "space.npz", song_proj=self.song_proj, movie_proj=self.movie_proj)
+        np.savez(directory / "space.npz", song_proj=self.song_proj, movie_proj=self.movie_proj,
+                 vibe_proj=self.song_proj if self.vibe_proj is None else self.vibe_proj,
+                 song_mean=self.song_mean, song_scale=self.song_scale,
+                 movie_mean=self.movie_mean, movie_scale=self.movie_scale)
         (directory / "space.json").write_text(json.dumps(
             {"movie_columns": self.movie_columns, "song_columns": SONG_COLUMNS,
              "params": self.params}, indent=1, default=str))
@@ -143,16 +253,23 @@ class VibeSpace:
         directory = Path(directory)
         arrays = np.load(directory / "space.npz")
         meta = json.loads((directory / "space.json").read_text())
-        if meta["song_columns"] != SONG_COLUMNS:
+        if meta["song_columns"] != SONG_COLUMNS or "vibe_proj" not in arrays:
             raise DataError(str(directory / "space.json"), "the crossmedia space was built by "
                             "an older version", "run `moviebot build --only crossmedia`")
         return cls(arrays["song_proj"], arrays["movie_proj"], meta["movie_columns"],
-                   meta["params"])
+                   meta["params"], arrays["song_mean"], arrays["song_scale"],
+                   arrays["movie_mean"], arrays["movie_scale"], arrays["vibe_proj"])
 
 
-def movie_features(mood: pd.DataFrame, years) -> pd.DataFrame:
-    """The space's movie input: mood features plus a soft year basis (matches song years)."""
-    basis = pd.DataFrame(year_basis(np.asarray(pd.to_numeric(pd.Series(years), errors="coerce"),
-                                               dtype=float)),
-                         index=mood.index, columns=[f"my_{y}" for y in YEAR_CENTERS])
-    return pd.concat([mood, basis], axis=1).astype(np.float32)
+def movie_features(mood: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
+    """The model's movie input: mood features, a soft year basis (matches song years) and
+    the original language, indexed like ``mood`` (movie_id, catalog order)."""
+    years = np.asarray(pd.to_numeric(catalog["year"], errors="coerce"), dtype=float)
+    basis = pd.DataFrame(year_basis(years), index=mood.index,
+                         columns=[f"my_{y}" for y in YEAR_CENTERS])
+    lang = catalog["original_language"] if "original_language" in catalog else pd.Series(
+        [""] * len(catalog))
+    lang = lang.fillna("").astype(str).to_numpy()
+    langs = pd.DataFrame({f"lang_{code}": (lang == code).astype(float) for code in LANGUAGES},
+                         index=mood.index)
+    return pd.concat([mood, basis, langs], axis=1).astype(np.float32)
