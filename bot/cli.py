@@ -82,10 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
 def error_json(exc: MovieBotError) -> dict:
     """What a `--json` command prints when it fails: {"error": {"type", "message", ...}},
     with the candidates a title error offers (``suggestions``)."""
-    error: dict = {"type": type(exc).__name__, "message": str(exc)}
+    # Scripts branch on "type": a refinement (NotInCatalog, SeriesChoice) keeps its parent's
+    # stable name and adds what it knows.
+    stable = next((t for t in (UnknownTitle, AmbiguousTitle) if isinstance(exc, t)), type(exc))
+    error: dict = {"type": stable.__name__, "message": str(exc)}
     candidates = getattr(exc, "suggestions", None) or getattr(exc, "candidates", None)
     if isinstance(exc, (UnknownTitle, AmbiguousTitle)):
         error["query"] = exc.query
+        if getattr(exc, "coverage", ""):
+            error["coverage"] = exc.coverage
         error["suggestions"] = [
             {"movie_id": c.movie_id, "title": c.title, "year": c.year,
              "confidence": round(c.confidence, 4), **({"ref": c.ref} if c.ref else {})}
