@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from engine.config import PROJECT_ROOT, Settings, _mask_url
+from engine.errors import MovieBotError
 
 # field -> environment variable (all strings; empty when unset)
 ENV = {
@@ -31,6 +32,24 @@ ENV = {
     "spool": "MOVIEBOT_SPOOL",
 }
 TMDB_API_BASE_URL = "https://api.themoviedb.org/3"
+ADMIN_PLATFORMS = ("telegram", "discord", "console")
+
+
+def parse_admins(text: str) -> frozenset[str]:
+    """MOVIEBOT_ADMINS: "telegram:123,discord:456". A bare id is refused: the same number
+    can be a different person on another platform, so it must say which one."""
+    admins = set()
+    for entry in (a.strip() for a in text.split(",")):
+        if not entry:
+            continue
+        platform, _, user_id = entry.partition(":")
+        if platform not in ADMIN_PLATFORMS or not user_id.strip():
+            raise MovieBotError(
+                f"MOVIEBOT_ADMINS entry “{entry}” must be platform:id, e.g. telegram:{entry} "
+                f"(platforms: {', '.join(ADMIN_PLATFORMS)}); a bare id would make it an "
+                f"admin on every platform.")
+        admins.add(f"{platform}:{user_id.strip()}")
+    return frozenset(admins)
 
 
 @dataclass
@@ -63,8 +82,7 @@ class BotSettings(Settings):
         values.update({name: env.get(var, "") for name, var in ENV.items()})
         if env.get("PORT"):
             values["port"] = int(env["PORT"])
-        admins = env.get("MOVIEBOT_ADMINS", "")
-        values["admins"] = frozenset(a.strip() for a in admins.split(",") if a.strip())
+        values["admins"] = parse_admins(env.get("MOVIEBOT_ADMINS", ""))
         return values
 
     @classmethod
