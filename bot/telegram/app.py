@@ -19,6 +19,17 @@ import logging
 from dataclasses import dataclass
 
 from telegram import ReactionTypeEmoji, Update
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -32,6 +43,7 @@ from telegram.ext import (
 from bot.commands import CommandLayer, MessageRef, User
 from bot.frontend import APOLOGY, Frontend, Incoming, Sent
 from bot.replies import Reply
+from bot.store import is_outage
 
 from .render import quiet_raw_send_hint, send_reply
 from .request import JSONBodyRequest
@@ -57,6 +69,21 @@ class TelegramOptions:
     overall_max_rate: float = 30       # Telegram's documented global send limit (msgs/s)
     group_max_rate: float = 20         # ... and per group (msgs/min)
     admins: frozenset[str] = frozenset()   # MOVIEBOT_ADMINS: "telegram:<id>" entries
+
+
+# The Bot API's answers that will not change however often the update is retried (a 4xx
+# other than 429): the message cannot be sent, the chat is gone, the bot was blocked.
+PERMANENT = (BadRequest, Forbidden, ChatMigrated, Conflict, EndPointNotFound, InvalidToken)
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Worth retrying for as long as Telegram keeps the update: flood control, a network
+    error or 5xx from the Bot API, the database unreachable."""
+    if error is None:
+        return False
+    if isinstance(error, PERMANENT):
+        return False
+    return isinstance(error, RetryAfter | NetworkError | TimedOut) or is_outage(error)
 
 
 def _event_id(update: Update) -> str:
@@ -179,7 +206,10 @@ class TelegramFrontend(Frontend):
 
     async def _failed(self, update: object, error: BaseException, bot) -> None:
         # Never a stack trace in chat: log it, apologise, and keep the update unconfirmed.
-        log.error("update failed: %r", error, exc_info=error)
+        if is_transient(error):      # an outage: one line (the loop says when it retries)
+            log.info("update failed: %s", type(error).__name__)
+        else:
+            log.error("update failed: %r", error, exc_info=error)
         if isinstance(update, Update):
             first_failure = update.update_id not in self._apologised
             self.failed[update.update_id] = error

@@ -27,9 +27,6 @@ import logging
 
 from telegram import Update
 from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Conflict,
     EndPointNotFound,
     Forbidden,
     InvalidToken,
@@ -39,9 +36,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.store import is_outage
-
-from .app import ALLOWED_UPDATES, TelegramFrontend
+from .app import ALLOWED_UPDATES, PERMANENT, TelegramFrontend, is_transient
 from .render import api_call
 
 log = logging.getLogger("moviebot.telegram.polling")
@@ -57,21 +52,6 @@ KEEP_FOR = 24 * 3600.0
 # come again after the restart (Docker kills after 10 s; we promise 5).
 SHUTDOWN_GRACE = 2.5
 CONFIRM_TIMEOUT = 1.0
-
-# The Bot API's answers that will not change however often the update is retried (a 4xx
-# other than 429): the message cannot be sent, the chat is gone, the bot was blocked.
-PERMANENT = (BadRequest, Forbidden, ChatMigrated, Conflict, EndPointNotFound, InvalidToken)
-
-
-def is_transient(error: BaseException | None) -> bool:
-    """Worth retrying for as long as Telegram keeps the update: flood control, a network
-    error or 5xx from the Bot API, the database unreachable."""
-    if error is None:
-        return False
-    if isinstance(error, PERMANENT):
-        return False
-    return isinstance(error, RetryAfter | NetworkError | TimedOut) or is_outage(error)
-
 
 def describe(update: Update) -> str:
     """What a log line may say about an update: its kind, never its text or user names."""
