@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import quote_plus
 
 from engine.config import PROJECT_ROOT, Settings, _mask_url
 from engine.errors import MovieBotError
@@ -33,6 +34,27 @@ ENV = {
 }
 TMDB_API_BASE_URL = "https://api.themoviedb.org/3"
 ADMIN_PLATFORMS = ("telegram", "discord", "console")
+
+
+def _url_password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ""
+    return unquote(password) if password else ""
+
+
+def env_secrets() -> list[str]:
+    """The secrets set in the environment, read even where the settings are invalid (a bad
+    MOVIEBOT_ADMINS must not stop the logs from being redacted)."""
+    env = os.environ
+    names = ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "TMDB_API_KEY", "TELEGRAM_WEBHOOK_SECRET")
+    values = [env.get(name, "") for name in names]
+    password = _url_password(env.get("DATABASE_URL", ""))
+    values += [password, quote_plus(password)] if password else []
+    return [v for v in values if v]
 
 
 def parse_admins(text: str) -> frozenset[str]:
