@@ -49,6 +49,11 @@ RECENT_CARDS = 20_000      # card -> movie mappings kept in memory
 # set by the command layer around one command so its writes get stable keys.
 CURRENT_EVENT: ContextVar[str | None] = ContextVar("moviebot_event", default=None)
 
+# Events already answered are remembered as "sent messages" in this pseudo-chat, so the
+# marker shares the cards' batched writes and their spool, and a redelivered update (kill -9
+# after the reply went out, before Telegram got the confirmation) is not answered twice.
+ANSWERED = "~answered"
+
 NO_STORE = ("I have no memory configured here, so I can't keep likes, ratings or a "
             "watchlist.")
 
@@ -126,7 +131,26 @@ class FeedbackDesk:
                 self._note_sent(MessageKey.of(ref), movie_id)
 
     async def recent_messages(self, platform: str, since: datetime) -> list[SentMessage]:
-        return [] if self.store is None else await self.store.recent_messages(platform, since)
+        if self.store is None:
+            return []
+        return [m for m in await self.store.recent_messages(platform, since)
+                if m.chat_id != ANSWERED]
+
+    async def answered(self, platform: str, event_id: str | None) -> bool:
+        """True if the event ``event_id`` was answered before (a redelivery)."""
+        if self.store is None or not event_id:
+            return False
+        try:
+            return await self.store.lookup_message(platform, ANSWERED, event_id) is not None
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            return False     # database down: answer (a rare double beats a lost command)
+
+    async def mark_answered(self, platform: str, event_id: str | None) -> None:
+        """Remember that ``event_id`` was answered (batched with the cards, spooled if down)."""
+        if self._messages is not None and event_id:
+            await self._messages.remember(platform, ANSWERED, event_id, None, {})
 
     def _note_sent(self, message: MessageKey, movie_id: int) -> int:
         # Recent cards are known without the database, so reactions to them still count

@@ -157,18 +157,18 @@ class Frontend:
                     is_admin=is_admin(self.admins, self.platform, user_id))
 
     async def text(self, ev: Incoming, text: str) -> None:
-        if await self._admit(ev):
+        if await self._admit(ev) and not await self._answered_before(ev):
             reply = await self.layer.handle(text, ev.user, event_id=ev.event_id)
             if reply is not None:    # None: e.g. a group command for another bot
                 await self.deliver(ev, reply)
 
     async def command(self, ev: Incoming, name: str, values: Mapping[str, Any]) -> None:
-        if await self._admit(ev):
+        if await self._admit(ev) and not await self._answered_before(ev):
             await self.deliver(ev, await self.layer.run(name, values, ev.user,
                                                         event_id=ev.event_id))
 
     async def command_text(self, ev: Incoming, name: str, text: str) -> None:
-        if await self._admit(ev):
+        if await self._admit(ev) and not await self._answered_before(ev):
             await self.deliver(ev, await self.layer.run_text(name, text, ev.user,
                                                              event_id=ev.event_id))
 
@@ -176,10 +176,13 @@ class Frontend:
         if not self._allowed(ev):
             await self.toast(ev, SLOW_DOWN)      # a press must always be answered
             return
+        if await self._answered_before(ev):
+            return
         reply = await self.layer.press(payload, ev.user, message_ref=ev.message_ref,
                                        event_id=ev.event_id)
         if reply is not None and is_toast(reply):
             await self.toast(ev, reply.text)
+            await self._remember(ev, [self._mark_answered(ev)])
             return
         await self.toast(ev, None)
         if reply is not None:
@@ -190,12 +193,25 @@ class Frontend:
         sent = await self.send(ev, reply)
         memory = [self.layer.remember(s.ref, s.movie_id, reply.context)
                   for s in sent if s.movie_id is not None]
-        if memory:
-            if self.defer_memory:
-                self._unstored.setdefault(ev.key, []).extend(memory)
-            else:
-                await _all(memory)
+        await self._remember(ev, [*memory, self._mark_answered(ev)])
         await self.send_done(ev, sent)
+
+    async def _remember(self, ev: Incoming, memory: list[Awaitable]) -> None:
+        if self.defer_memory:
+            self._unstored.setdefault(ev.key, []).extend(memory)
+        else:
+            await _all(memory)
+
+    async def _mark_answered(self, ev: Incoming) -> None:
+        await self.layer.feedback.mark_answered(self.platform, ev.event_id)
+
+    async def _answered_before(self, ev: Incoming) -> bool:
+        """A redelivered event that was answered already (its reply went out, the
+        platform never got the confirmation): answer nothing, write nothing."""
+        if await self.layer.feedback.answered(self.platform, ev.event_id):
+            log.info("%s event answered before; not answering it twice", self.platform)
+            return True
+        return False
 
     async def settle(self, key: Any) -> None:
         """Store the cards sent for event ``key``; raises if one could not be stored (then
