@@ -83,7 +83,14 @@ def current_version(root: Path) -> Path:
     if not link.exists():
         raise DataError(str(root), "no built artifacts here (no `current` version)",
                         build_advice(quick_hint=True))
-    return link.resolve()
+    version = link.resolve()
+    if version.parent != root.resolve():
+        # `current` is written by `publish` as a name in the same directory; anything else
+        # (an absolute or ../ link planted on a shared volume) is not ours to load.
+        raise DataError(str(link), f"points outside the artifacts directory (to {version})",
+                        f"publish a version again (`moviebot build`), or point {link} at a "
+                        f"v... directory inside {root}")
+    return version
 
 
 def list_versions(root: Path) -> list[Path]:
@@ -118,9 +125,16 @@ def component_files(dir: Path, component: str, required: list[str]) -> dict[str,
     """
     dir = Path(dir)
     paths = {name: dir / name for name in required}
+    root = dir.resolve()
     for name, path in paths.items():
         if not path.exists():
             raise DataError(str(path), f"the {component} component lacks {name} (not built, "
                             "or built by an older version)",
                             f"run `moviebot build --only {component}`")
+        real = path.resolve()
+        if root not in real.parents:
+            # A build writes plain files; a symlink out of the version (planted on a
+            # shared volume) could feed the bot any file on the machine.
+            raise DataError(str(path), f"leads outside its artifacts version (to {real})",
+                            f"rebuild it: `moviebot build --only {component}`")
     return paths
