@@ -151,8 +151,12 @@ async def open_layer(settings, args, *, warm: bool = True):
         from bot.store.spool import SpoolingStore, default_spool_path
 
         spool = Path(getattr(args, "spool", None) or settings.spool or default_spool_path(settings.database_url))
+        # Short timeouts: a database that stops answering means spooling at once (see
+        # SpoolingStore's circuit breaker), not updates waiting on it.
         store = SpoolingStore(await Store.open(settings.database_url,
-                                               schema=settings.database_schema or None), spool)
+                                               schema=settings.database_schema or None,
+                                               connect_timeout=2.0, statement_timeout=30.0),
+                              spool)
     tmdb = None
     if settings.tmdb_api_key:
         from bot.tmdb import TMDBClient

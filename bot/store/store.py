@@ -90,14 +90,16 @@ class Store(FeedbackStore):
     # -- lifecycle -------------------------------------------------------------
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None,
-                   migrate: bool = True, connect_timeout: float = 5.0) -> Store:
+                   migrate: bool = True, connect_timeout: float = 5.0,
+                   statement_timeout: float | None = None) -> Store:
         """Connect, and bring the schema up to date with the Alembic migrations.
 
         ``url`` and ``schema`` come from the caller's settings (the store reads no
         environment). ``schema`` (PostgreSQL only) keeps every table in that schema,
         created if needed: tests use a fresh one.
         """
-        database = open_database(url, schema=schema, connect_timeout=connect_timeout)
+        database = open_database(url, schema=schema, connect_timeout=connect_timeout,
+                                 statement_timeout=statement_timeout)
         if schema and database.dialect != "postgresql":
             await database.dispose()
             raise MovieBotError(f"A database schema (“{schema}”, MOVIEBOT_DB_SCHEMA) only "
