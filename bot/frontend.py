@@ -193,14 +193,20 @@ class Frontend:
         sent = await self.send(ev, reply)
         memory = [self.layer.remember(s.ref, s.movie_id, reply.context)
                   for s in sent if s.movie_id is not None]
-        await self._remember(ev, [*memory, self._mark_answered(ev)])
+        await self._remember(ev, memory)
         await self.send_done(ev, sent)
 
     async def _remember(self, ev: Incoming, memory: list[Awaitable]) -> None:
-        if self.defer_memory:
-            self._unstored.setdefault(ev.key, []).extend(memory)
-        else:
+        """Store the sent cards, then mark the event answered (never the mark alone: a
+        retry after a failed card write must answer again)."""
+        async def then_mark() -> None:
             await _all(memory)
+            await self._mark_answered(ev)
+
+        if self.defer_memory:
+            self._unstored.setdefault(ev.key, []).append(then_mark())
+        else:
+            await then_mark()
 
     async def _mark_answered(self, ev: Incoming) -> None:
         await self.layer.feedback.mark_answered(self.platform, ev.event_id)
