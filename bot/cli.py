@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         _Parser.json_errors = False
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Every configured token, key and password is blanked out of every log line and
+    # traceback, third-party ones included, at every level (README: tokens are never logged).
+    from bot.logsafe import install
+    from bot.settings import env_secrets
+
+    install(env_secrets())
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

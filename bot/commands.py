@@ -121,8 +121,13 @@ class CommandLayer:
         return self.get_engine()
 
     # -- entry points ----------------------------------------------------------------
-    async def handle(self, text: str, user: User) -> Reply | None:
-        """Answer one chat line; never raises. None: the message was for another bot."""
+    async def handle(self, text: str, user: User, *, event_id: str | None = None) -> Reply | None:
+        """Answer one chat line; never raises. None: the message was for another bot.
+        ``event_id``: the platform's id for this event (see `FeedbackDesk.event_key`)."""
+        with self.feedback.event(event_id):
+            return await self._handle(text, user)
+
+    async def _handle(self, text: str, user: User) -> Reply | None:
         try:
             command = parse(text, self.bot_username)
         except MovieBotError as err:
@@ -156,7 +161,7 @@ class CommandLayer:
                 filters.year_max = movie.year - 1
             else:
                 filters.year_min = movie.year + 1
-            return await self._similar(movie, filters, 0)
+            return await self._similar(movie, filters, 0, user)
         return await self._answer(similar_in_era, Action.more, "similar (era)")
 
     def _is_exact_title(self, text: str) -> bool:
@@ -167,19 +172,23 @@ class CommandLayer:
             return False
         return bool(found) and found[0].confidence >= 1.0
 
-    async def run_text(self, name: str, text: str, user: User) -> Reply:
+    async def run_text(self, name: str, text: str, user: User, *,
+                       event_id: str | None = None) -> Reply:
         """``/name text``: the spec reads its typed arguments from ``text``."""
         spec = COMMANDS.get(name)
         if spec is None:
             return Reply(text=f"I don't know /{name}. Try /help.", is_error=True)
-        return await self._call(spec, user, lambda: spec.read(text))
+        with self.feedback.event(event_id):
+            return await self._call(spec, user, lambda: spec.read(text))
 
-    async def run(self, name: str, values: Mapping[str, Any], user: User) -> Reply:
+    async def run(self, name: str, values: Mapping[str, Any], user: User, *,
+                  event_id: str | None = None) -> Reply:
         """Run one command with typed argument values (a slash command's parameters)."""
         spec = COMMANDS.get(name)
         if spec is None:
             return Reply(text=f"I don't know /{name}. Try /help.", is_error=True)
-        return await self._call(spec, user, lambda: values)
+        with self.feedback.event(event_id):
+            return await self._call(spec, user, lambda: values)
 
     async def _call(self, spec: CommandSpec, user: User,
                     values: Callable[[], Mapping[str, Any]]) -> Reply:
@@ -270,8 +279,8 @@ class CommandLayer:
         return await self.feedback.recent_messages(platform, since)
 
     async def reaction(self, user: User, ref: MessageRef, emoji: str, added: bool,
-                       at: datetime | None = None) -> bool:
-        return await self.feedback.reaction(user, ref, emoji, added, at)
+                       at: datetime | None = None, seq: int | None = None) -> bool:
+        return await self.feedback.reaction(user, ref, emoji, added, at, seq)
 
     async def sync_reactions(self, ref: MessageRef,
                              present: dict[str, tuple[User, set[str]]]) -> None:
@@ -472,8 +481,9 @@ class CommandLayer:
     async def cmd_rate(self, user: User, title: str, stars: float) -> Reply:
         stars = check_stars(stars)
         movie = self.engine.resolve(title)
-        await self.record(user, movie.movie_id, "rating", value=stars, kind="command",
-                          source=f"{user.platform}:command")
+        # Keyed by the update/interaction id: a redelivered /rate stores once.
+        await self.record(user, movie.movie_id, "rating", self.feedback.event_key("rate"),
+                          value=stars, kind="command", source=f"{user.platform}:command")
         return Reply(text=f"Saved: {movie.label} ★ {stars:g}/5.")
 
     @COMMANDS.command("watchlist", "your watchlist: /watchlist add Heat, /watchlist remove Heat",

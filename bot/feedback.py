@@ -7,14 +7,21 @@ into the store's typed values: a `FeedbackEvent` for a button press or a /rate, 
 platform delivering the same event twice stores it once:
 
 * a button press is ``(user, event_id)``: the platform's id for the press;
-* a reaction is (message, user, signal), at most one active at a time: a redelivered
-  addition changes nothing, and one removed and added again counts again.
+* a reaction is state per (message, user, emoji), ordered by the platform's own sequence
+  (Telegram: the update id), never the clock; the like/dislike of a card follows from the
+  emoji on it now (see `ReactionChange`);
+* a /rate (or any command's write) is ``(user, <platform event id>:<what>)``: the front-end
+  passes the update or interaction id down (`CommandLayer.handle(..., event_id=...)`),
+  and `event_key` derives the write's key from it, so a redelivered /rate stores once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -38,6 +45,15 @@ log = logging.getLogger("moviebot.feedback")
 
 RECENT_CARDS = 20_000      # card -> movie mappings kept in memory
 
+# The platform's id of the event being handled (a Telegram update, a Discord interaction),
+# set by the command layer around one command so its writes get stable keys.
+CURRENT_EVENT: ContextVar[str | None] = ContextVar("moviebot_event", default=None)
+
+# Events already answered are remembered as "sent messages" in this pseudo-chat, so the
+# marker shares the cards' batched writes and their spool, and a redelivered update (kill -9
+# after the reply went out, before Telegram got the confirmation) is not answered twice.
+ANSWERED = "~answered"
+
 NO_STORE = ("I have no memory configured here, so I can't keep likes, ratings or a "
             "watchlist.")
 
@@ -49,6 +65,27 @@ class FeedbackDesk:
         self.store = store
         self._messages = MessageBatcher(store) if store is not None else None
         self._recent: OrderedDict[MessageKey, int] = OrderedDict()   # card -> movie id
+
+    @staticmethod
+    @contextlib.contextmanager
+    def event(event_id: str | None) -> Iterator[None]:
+        """Within this block, `event_key` derives write keys from ``event_id`` (None: keep
+        the event already set, e.g. `handle` calling `run_text`)."""
+        if event_id is None:
+            yield
+            return
+        token = CURRENT_EVENT.set(event_id)
+        try:
+            yield
+        finally:
+            CURRENT_EVENT.reset(token)
+
+    @staticmethod
+    def event_key(what: str) -> str | None:
+        """A stable idempotency key for the write ``what`` of the event being handled, or
+        None (a random one is chosen) where the platform gave no id (the console)."""
+        event = CURRENT_EVENT.get()
+        return f"{event}:{what}" if event else None
 
     def need_store(self) -> FeedbackStore:
         if self.store is None:
@@ -94,7 +131,26 @@ class FeedbackDesk:
                 self._note_sent(MessageKey.of(ref), movie_id)
 
     async def recent_messages(self, platform: str, since: datetime) -> list[SentMessage]:
-        return [] if self.store is None else await self.store.recent_messages(platform, since)
+        if self.store is None:
+            return []
+        return [m for m in await self.store.recent_messages(platform, since)
+                if m.chat_id != ANSWERED]
+
+    async def answered(self, platform: str, event_id: str | None) -> bool:
+        """True if the event ``event_id`` was answered before (a redelivery)."""
+        if self.store is None or not event_id:
+            return False
+        try:
+            return await self.store.lookup_message(platform, ANSWERED, event_id) is not None
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            return False     # database down: answer (a rare double beats a lost command)
+
+    async def mark_answered(self, platform: str, event_id: str | None) -> None:
+        """Remember that ``event_id`` was answered (batched with the cards, spooled if down)."""
+        if self._messages is not None and event_id:
+            await self._messages.remember(platform, ANSWERED, event_id, None, {})
 
     def _note_sent(self, message: MessageKey, movie_id: int) -> int:
         # Recent cards are known without the database, so reactions to them still count
@@ -106,9 +162,11 @@ class FeedbackDesk:
         return movie_id
 
     async def reaction(self, user: User, ref: MessageRef, emoji: str, added: bool,
-                       at: datetime | None = None) -> bool:
-        """A reaction put on (or taken off) one of our messages; True if it changed what
-        is stored (or was spooled). ``at``: when it happened, where the platform says.
+                       at: datetime | None = None, seq: int | None = None) -> bool:
+        """An emoji put on (or taken off) one of our messages; True if it changed what is
+        stored (or was spooled). ``at``: when it happened, where the platform says (kept,
+        never used for ordering); ``seq``: the platform's order of the change (Telegram:
+        the update id), which makes redeliveries and replays harmless.
 
         Raises (StoreUnavailable...) when it cannot be stored, so the front-end does not
         confirm the update and it is delivered again.
@@ -118,9 +176,9 @@ class FeedbackDesk:
             return False
         message = MessageKey.of(ref)
         if not added:
-            # Needs neither the movie nor a new user: retracts whatever is active.
-            return await self.store.record_reaction(
-                ReactionChange(message, user.user_id, signal, added=False, at=at))
+            # Needs neither the movie nor a new user.
+            return await self.store.record_reaction(ReactionChange(
+                message, user.user_id, signal, added=False, at=at, emoji=emoji, seq=seq))
         movie_id = self._recent.get(message)
         if movie_id is None:
             sent = await self.store.lookup_message(message.platform, message.chat_id,
@@ -130,7 +188,8 @@ class FeedbackDesk:
             movie_id = self._note_sent(message, sent.movie_id)
         return await self.store.record_reaction(ReactionChange(
             message, user.user_id, signal, added=True, movie_id=movie_id, at=at,
-            user_id=await self._user_id_or_none(user), source=f"{message.platform}:reaction"))
+            user_id=await self._user_id_or_none(user), source=f"{message.platform}:reaction",
+            emoji=emoji, seq=seq))
 
     async def sync_reactions(self, ref: MessageRef,
                              present: dict[str, tuple[User, set[str]]]) -> None:

@@ -44,14 +44,19 @@ from .replies import APOLOGY, Reply
 log = logging.getLogger("moviebot.frontend")
 
 SLOW_DOWN = "You're going fast 🙂 Give me a few seconds and try again."
+# Reactions per user: generous (a user going down a list of cards taps fast) but bounded.
+REACTION_RATE = 30
+REACTION_PERIOD = 30.0
+ADMITTED_KEYS = 10_000     # recent event keys whose retries skip the rate limit
 TOAST_LIMIT = 180          # characters: Telegram shows up to 200 in a callback answer
 __all__ = ["APOLOGY", "SLOW_DOWN", "Frontend", "Incoming", "Sent", "UserRateLimit", "is_admin",
            "is_toast"]
 
 
 def is_admin(admins: frozenset[str], platform: str, user_id: str) -> bool:
-    """MOVIEBOT_ADMINS holds "platform:id" entries (or bare ids, for any platform)."""
-    return f"{platform}:{user_id}" in admins or user_id in admins
+    """MOVIEBOT_ADMINS holds "platform:id" entries only: a bare id would make that number
+    an admin on every platform (settings refuse one, see `bot.settings.parse_admins`)."""
+    return f"{platform}:{user_id}" in admins
 
 
 def is_toast(reply: Reply) -> bool:
@@ -106,7 +111,9 @@ class Incoming:
     key: Any = None                     # the event's id for `settle` (Telegram: the update id)
     reply_to: Any = None                # the message a new answer replies to, if any
     message_ref: MessageRef | None = None   # the message a pressed button is on
-    event_id: str | None = None         # the platform's id of a press (stored once on redelivery)
+    # The platform's id of the event (Telegram update, Discord interaction or message): the
+    # command layer derives its writes' keys from it, so a redelivery stores them once.
+    event_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -123,10 +130,13 @@ class Frontend:
     defer_memory: ClassVar[bool] = False     # True: `settle(key)` stores the sent cards
 
     def __init__(self, layer: CommandLayer, *, admins: frozenset[str] = frozenset(),
-                 user_rate: int = 8, user_period: float = 10.0):
+                 user_rate: int = 8, user_period: float = 10.0,
+                 reaction_rate: int = REACTION_RATE, reaction_period: float = REACTION_PERIOD):
         self.layer = layer
         self.admins = admins
         self.limits = UserRateLimit(user_rate, user_period)
+        self.reaction_limits = UserRateLimit(reaction_rate, reaction_period)
+        self._admitted: OrderedDict[Any, None] = OrderedDict()   # event keys let through
         self._unstored: dict[Any, list[Awaitable]] = {}   # event key -> card memory writes
 
     # -- what an adapter implements -------------------------------------------------
@@ -147,27 +157,32 @@ class Frontend:
                     is_admin=is_admin(self.admins, self.platform, user_id))
 
     async def text(self, ev: Incoming, text: str) -> None:
-        if await self._admit(ev):
-            reply = await self.layer.handle(text, ev.user)
+        if await self._admit(ev) and not await self._answered_before(ev):
+            reply = await self.layer.handle(text, ev.user, event_id=ev.event_id)
             if reply is not None:    # None: e.g. a group command for another bot
                 await self.deliver(ev, reply)
 
     async def command(self, ev: Incoming, name: str, values: Mapping[str, Any]) -> None:
-        if await self._admit(ev):
-            await self.deliver(ev, await self.layer.run(name, values, ev.user))
+        if await self._admit(ev) and not await self._answered_before(ev):
+            await self.deliver(ev, await self.layer.run(name, values, ev.user,
+                                                        event_id=ev.event_id))
 
     async def command_text(self, ev: Incoming, name: str, text: str) -> None:
-        if await self._admit(ev):
-            await self.deliver(ev, await self.layer.run_text(name, text, ev.user))
+        if await self._admit(ev) and not await self._answered_before(ev):
+            await self.deliver(ev, await self.layer.run_text(name, text, ev.user,
+                                                             event_id=ev.event_id))
 
     async def press(self, ev: Incoming, payload: str) -> None:
-        if not self.limits.allow(ev.user.user_id):
+        if not self._allowed(ev):
             await self.toast(ev, SLOW_DOWN)      # a press must always be answered
+            return
+        if await self._answered_before(ev):
             return
         reply = await self.layer.press(payload, ev.user, message_ref=ev.message_ref,
                                        event_id=ev.event_id)
         if reply is not None and is_toast(reply):
             await self.toast(ev, reply.text)
+            await self._remember(ev, [self._mark_answered(ev)])
             return
         await self.toast(ev, None)
         if reply is not None:
@@ -178,12 +193,31 @@ class Frontend:
         sent = await self.send(ev, reply)
         memory = [self.layer.remember(s.ref, s.movie_id, reply.context)
                   for s in sent if s.movie_id is not None]
-        if memory:
-            if self.defer_memory:
-                self._unstored.setdefault(ev.key, []).extend(memory)
-            else:
-                await _all(memory)
+        await self._remember(ev, memory)
         await self.send_done(ev, sent)
+
+    async def _remember(self, ev: Incoming, memory: list[Awaitable]) -> None:
+        """Store the sent cards, then mark the event answered (never the mark alone: a
+        retry after a failed card write must answer again)."""
+        async def then_mark() -> None:
+            await _all(memory)
+            await self._mark_answered(ev)
+
+        if self.defer_memory:
+            self._unstored.setdefault(ev.key, []).append(then_mark())
+        else:
+            await then_mark()
+
+    async def _mark_answered(self, ev: Incoming) -> None:
+        await self.layer.feedback.mark_answered(self.platform, ev.event_id)
+
+    async def _answered_before(self, ev: Incoming) -> bool:
+        """A redelivered event that was answered already (its reply went out, the
+        platform never got the confirmation): answer nothing, write nothing."""
+        if await self.layer.feedback.answered(self.platform, ev.event_id):
+            log.info("%s event answered before; not answering it twice", self.platform)
+            return True
+        return False
 
     async def settle(self, key: Any) -> None:
         """Store the cards sent for event ``key``; raises if one could not be stored (then
@@ -200,9 +234,36 @@ class Frontend:
         except Exception:  # noqa: BLE001 - the apology is best effort
             pass
 
+    async def reaction(self, ev: Incoming, ref: MessageRef, changes: Mapping[str, bool],
+                       *, at: Any = None, seq: int | None = None) -> None:
+        """Emoji put on (True) or taken off (False) one of our messages by ``ev.user``.
+
+        Rate-limited per user like commands, in a bucket of its own (one user toggling
+        500 times must not write 500 rows). A refused change is not stored; on Telegram
+        the next accepted one carries the user's whole emoji set and repairs the state."""
+        if not self.reaction_limits.allow(ev.user.user_id):
+            if self.reaction_limits.first_refusal(ev.user.user_id):
+                log.info("%s reactions rate-limited for one user", self.platform)
+            return
+        for emoji, added in changes.items():
+            await self.layer.reaction(ev.user, ref, emoji, added=added, at=at, seq=seq)
+
+    def _allowed(self, ev: Incoming) -> bool:
+        """The rate limit, charged once per event: a retry of an event already admitted
+        (the Bot API was down when it was answered) must not be refused as a flood."""
+        if ev.key is not None and ev.key in self._admitted:
+            return True
+        if not self.limits.allow(ev.user.user_id):
+            return False
+        if ev.key is not None:
+            self._admitted[ev.key] = None
+            if len(self._admitted) > ADMITTED_KEYS:
+                self._admitted.popitem(last=False)
+        return True
+
     async def _admit(self, ev: Incoming) -> bool:
         user_id = ev.user.user_id
-        if self.limits.allow(user_id):
+        if self._allowed(ev):
             return True
         if self.limits.first_refusal(user_id):
             await self.send(ev, Reply(text=SLOW_DOWN))

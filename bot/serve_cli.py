@@ -59,6 +59,17 @@ def register(groups) -> None:
 NO_TOKEN_EXIT = 78  # EX_CONFIG: not a crash, a setting is missing; restarting will not help
 
 
+class RejectedToken(Exception):
+    """The platform refused the bot token: a setting to fix, not a crash."""
+
+
+def rejected_token(platform: str, error: BaseException) -> RejectedToken:
+    variable = "TELEGRAM_BOT_TOKEN" if platform == "telegram" else "DISCORD_BOT_TOKEN"
+    where = "@BotFather" if platform == "telegram" else "the Discord developer portal"
+    return RejectedToken(f"{platform.title()} rejected the bot token in {variable} "
+                         f"({type(error).__name__}); copy it again from {where}.")
+
+
 class NotConfigured(Exception):
     """`serve auto` with no token and no terminal: nothing to serve."""
 
@@ -116,7 +127,11 @@ def run(args: argparse.Namespace) -> int:
     # httpx logs every request URL at INFO, and Telegram puts the bot token in the URL.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log.info("serving on %s with %r", platform, settings)   # Settings.__repr__ masks tokens
-    return asyncio.run(serve(platform, settings, args))
+    try:
+        return asyncio.run(serve(platform, settings, args))
+    except RejectedToken as exc:     # one clean line, no traceback (which would quote it)
+        print(f"moviebot: {exc}", file=sys.stderr)
+        return NO_TOKEN_EXIT
 
 
 async def open_layer(settings, args, *, warm: bool = True):
@@ -136,8 +151,12 @@ async def open_layer(settings, args, *, warm: bool = True):
         from bot.store.spool import SpoolingStore, default_spool_path
 
         spool = Path(getattr(args, "spool", None) or settings.spool or default_spool_path(settings.database_url))
+        # Short timeouts: a database that stops answering means spooling at once (see
+        # SpoolingStore's circuit breaker), not updates waiting on it.
         store = SpoolingStore(await Store.open(settings.database_url,
-                                               schema=settings.database_schema or None), spool)
+                                               schema=settings.database_schema or None,
+                                               connect_timeout=2.0, statement_timeout=30.0),
+                              spool)
     tmdb = None
     if settings.tmdb_api_key:
         from bot.tmdb import TMDBClient
@@ -165,9 +184,19 @@ async def serve(platform: str, settings, args) -> int:
     layer = await open_layer(settings, args)
     try:
         if platform == "telegram":
-            await serve_telegram(layer, settings, args)
+            from telegram.error import EndPointNotFound, InvalidToken
+
+            try:
+                await serve_telegram(layer, settings, args)
+            except (InvalidToken, EndPointNotFound) as exc:   # a revoked token: 404
+                raise rejected_token(platform, exc) from None
         elif platform == "discord":
-            await serve_discord(layer, settings, args)
+            from discord import LoginFailure
+
+            try:
+                await serve_discord(layer, settings, args)
+            except LoginFailure as exc:
+                raise rejected_token(platform, exc) from None
         else:
             from bot.console import chat
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import quote_plus
 
 from engine.config import PROJECT_ROOT, Settings, _mask_url
+from engine.errors import MovieBotError
 
 # field -> environment variable (all strings; empty when unset)
 ENV = {
@@ -31,6 +33,45 @@ ENV = {
     "spool": "MOVIEBOT_SPOOL",
 }
 TMDB_API_BASE_URL = "https://api.themoviedb.org/3"
+ADMIN_PLATFORMS = ("telegram", "discord", "console")
+
+
+def _url_password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ""
+    return unquote(password) if password else ""
+
+
+def env_secrets() -> list[str]:
+    """The secrets set in the environment, read even where the settings are invalid (a bad
+    MOVIEBOT_ADMINS must not stop the logs from being redacted)."""
+    env = os.environ
+    names = ("TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "TMDB_API_KEY", "TELEGRAM_WEBHOOK_SECRET")
+    values = [env.get(name, "") for name in names]
+    password = _url_password(env.get("DATABASE_URL", ""))
+    values += [password, quote_plus(password)] if password else []
+    return [v for v in values if v]
+
+
+def parse_admins(text: str) -> frozenset[str]:
+    """MOVIEBOT_ADMINS: "telegram:123,discord:456". A bare id is refused: the same number
+    can be a different person on another platform, so it must say which one."""
+    admins = set()
+    for entry in (a.strip() for a in text.split(",")):
+        if not entry:
+            continue
+        platform, _, user_id = entry.partition(":")
+        if platform not in ADMIN_PLATFORMS or not user_id.strip():
+            raise MovieBotError(
+                f"MOVIEBOT_ADMINS entry “{entry}” must be platform:id, e.g. telegram:{entry} "
+                f"(platforms: {', '.join(ADMIN_PLATFORMS)}); a bare id would make it an "
+                f"admin on every platform.")
+        admins.add(f"{platform}:{user_id.strip()}")
+    return frozenset(admins)
 
 
 @dataclass
@@ -63,8 +104,7 @@ class BotSettings(Settings):
         values.update({name: env.get(var, "") for name, var in ENV.items()})
         if env.get("PORT"):
             values["port"] = int(env["PORT"])
-        admins = env.get("MOVIEBOT_ADMINS", "")
-        values["admins"] = frozenset(a.strip() for a in admins.split(",") if a.strip())
+        values["admins"] = parse_admins(env.get("MOVIEBOT_ADMINS", ""))
         return values
 
     @classmethod

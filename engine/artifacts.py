@@ -9,6 +9,7 @@ directories, which leaves already-mapped inodes alive until their readers close 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -38,16 +39,74 @@ def write_manifest(version_dir: Path, manifest: dict[str, Any]) -> None:
     os.replace(tmp, version_dir / MANIFEST)
 
 
+def file_checksums(version_dir: Path) -> dict[str, str]:
+    """sha256 of every file in a built version (relative path -> hex), for its manifest."""
+    version_dir = Path(version_dir)
+    return {path.relative_to(version_dir).as_posix(): _sha256(path)
+            for path in sorted(version_dir.rglob("*"))
+            if path.is_file() and not path.is_symlink() and path.name != MANIFEST
+            and not path.name.endswith(".tmp")}
+
+
+_VERIFIED: dict[tuple, str] = {}    # (path, inode, size, mtime) -> sha256 already checked
+
+
+def _sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _VERIFIED:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _VERIFIED[key] = digest.hexdigest()
+    return _VERIFIED[key]
+
+
+def verify_files(version_dir: Path, paths: list[Path], manifest: dict[str, Any] | None = None,
+                 component: str = "") -> None:
+    """Check ``paths`` (files of a built version) against the sha256 its manifest lists;
+    a DataError names the first file that differs (changed after the build, damaged, or
+    planted on a shared volume). Versions built before checksums were listed are not
+    checked."""
+    version_dir = Path(version_dir)
+    if manifest is None:
+        manifest = json.loads((version_dir / MANIFEST).read_text())
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        return
+    fix = (f"rebuild it: `moviebot build --only {component}`" if component
+           else "rebuild: `moviebot build`")
+    files = []
+    for path in map(Path, paths):        # a directory (collab's model/) stands for its files
+        files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for path in files:
+        name = Path(path).resolve().relative_to(version_dir.resolve()).as_posix()
+        expected = listed.get(name)
+        if expected is None:
+            raise DataError(str(path), "is not listed in the version's manifest.json (it was "
+                            "not written by the build)", fix)
+        actual = _sha256(Path(path))
+        if actual != expected:
+            raise DataError(str(path), f"sha256 is {actual[:12]}…, manifest.json lists "
+                            f"{expected[:12]}…: the file changed after the build", fix)
+
+
 def read_manifest(version_dir: Path) -> dict[str, Any]:
+    """The version's manifest; the files at its top (the catalog) are verified here, as
+    every load starts with this (component files: `component_files`)."""
     path = version_dir / MANIFEST
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except FileNotFoundError:
         raise DataError(str(path), "no manifest.json: this is not a built artifacts version",
                         build_advice()) from None
     except json.JSONDecodeError as exc:
         raise DataError(str(path), f"manifest.json is not valid JSON ({exc})",
                         "rebuild with `moviebot build`") from None
+    top = [version_dir / name for name in manifest.get("files") or {} if "/" not in name]
+    verify_files(version_dir, [p for p in top if p.exists()], manifest)
+    return manifest
 
 
 def publish(root: Path, version_dir: Path) -> None:
@@ -83,7 +142,14 @@ def current_version(root: Path) -> Path:
     if not link.exists():
         raise DataError(str(root), "no built artifacts here (no `current` version)",
                         build_advice(quick_hint=True))
-    return link.resolve()
+    version = link.resolve()
+    if version.parent != root.resolve():
+        # `current` is written by `publish` as a name in the same directory; anything else
+        # (an absolute or ../ link planted on a shared volume) is not ours to load.
+        raise DataError(str(link), f"points outside the artifacts directory (to {version})",
+                        f"publish a version again (`moviebot build`), or point {link} at a "
+                        f"v... directory inside {root}")
+    return version
 
 
 def list_versions(root: Path) -> list[Path]:
@@ -118,9 +184,19 @@ def component_files(dir: Path, component: str, required: list[str]) -> dict[str,
     """
     dir = Path(dir)
     paths = {name: dir / name for name in required}
+    root = dir.resolve()
     for name, path in paths.items():
         if not path.exists():
             raise DataError(str(path), f"the {component} component lacks {name} (not built, "
                             "or built by an older version)",
                             f"run `moviebot build --only {component}`")
+        real = path.resolve()
+        if root not in real.parents:
+            # A build writes plain files; a symlink out of the version (planted on a
+            # shared volume) could feed the bot any file on the machine.
+            raise DataError(str(path), f"leads outside its artifacts version (to {real})",
+                            f"rebuild it: `moviebot build --only {component}`")
+    version = dir if (dir / MANIFEST).exists() else dir.parent
+    if (version / MANIFEST).exists():
+        verify_files(version, list(paths.values()), component=component)
     return paths

@@ -102,6 +102,9 @@ def run_build(ctx: BuildContext, only: list[str] | None = None, publish: bool = 
         log.info("stage %s: done in %.1fs%s", name, seconds, metric_summary(result.get("metrics")))
         log.debug("stage %s metrics: %s", name, result.get("metrics"))
     bar.close()
+    # Every file's sha256, verified when a version is loaded (engine/artifacts.py): a file
+    # changed after the build, or planted on a shared volume, is refused, not served.
+    manifest["files"] = artifacts.file_checksums(ctx.out_dir)
     artifacts.write_manifest(ctx.out_dir, manifest)
     if publish:
         artifacts.publish(ctx.out_dir.parent, ctx.out_dir)

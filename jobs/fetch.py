@@ -22,7 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from engine.datasets.manifest import FileEntry, Manifest, check_file, load_manifest, sha256_file
+from engine.datasets.manifest import (
+    FileEntry,
+    Manifest,
+    check_file,
+    load_manifest,
+    resolve_inside,
+    sha256_file,
+)
 from engine.errors import DataError
 
 USER_AGENT = "moviebot-data-fetch/0.1"
@@ -99,7 +106,8 @@ class _Fetcher:
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why
 
     def target(self, entry: FileEntry) -> Path:
-        return self.data_dir / entry.path
+        # Resolved and checked: a manifest path or a planted symlink must not lead outside.
+        return resolve_inside(self.data_dir, entry.path)
 
     def is_present(self, entry: FileEntry) -> bool:
         path = self.target(entry)
@@ -119,7 +127,7 @@ class _Fetcher:
     def copy(self, entry: FileEntry, mirror: Path) -> Outcome | None:
         if self.is_present(entry):
             return Outcome(entry.path, "present")
-        source = mirror / entry.path
+        source = resolve_inside(mirror, entry.path, "mirror")
         if not source.is_file():
             if entry.documentation:
                 return None
@@ -141,7 +149,8 @@ class _Fetcher:
             return outcomes + [Outcome(e.path, "failed", f"skipped: {self.unreachable[host]}",
                                        severity="error") for e in needed]
         with tempfile.TemporaryDirectory(dir=self.data_dir, prefix=".fetch-") as tmp:
-            archive = Path(tmp) / PurePosixPath(url.split("?")[0]).name
+            name = PurePosixPath(urllib.parse.urlsplit(url).path).name
+            archive = Path(tmp) / (name if name not in ("", ".", "..") else "download")
             try:
                 download(url, archive, progress=self.progress, timeout=self.timeout,
                          connect_timeout=self.connect_timeout)

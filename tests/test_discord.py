@@ -227,9 +227,9 @@ async def test_a_slash_command_reaches_its_handler_with_typed_values(running, fa
     calls = []
     original_run = layer.run
 
-    async def run(name, values, user):
+    async def run(name, values, user, **kwargs):
         calls.append((name, dict(values)))
-        return await original_run(name, values, user)
+        return await original_run(name, values, user, **kwargs)
 
     async def no_text(*args, **kwargs):
         raise AssertionError("a slash command was turned into text")

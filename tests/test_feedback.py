@@ -50,12 +50,15 @@ async def test_add_remove_add_in_one_second_ends_added(layer, store):
 
 
 async def test_a_redelivered_reaction_is_stored_once(layer, store):
-    assert await layer.reaction(ADA, CARD, "👍", added=True, at=AT)
-    assert not await layer.reaction(ADA, CARD, "👍", added=True, at=AT)
-    assert not await layer.reaction(ADA, CARD, "👍🏻", added=True, at=AT)   # same signal
-    # the removal went in; the addition delivered once more after it stays undone
-    assert await layer.reaction(ADA, CARD, "👍", added=False, at=AT + timedelta(seconds=3))
-    assert not await layer.reaction(ADA, CARD, "👍", added=True, at=AT)
+    # seq: Telegram's update ids; every change has the same (one-second) date.
+    assert await layer.reaction(ADA, CARD, "👍", added=True, at=AT, seq=10)
+    assert not await layer.reaction(ADA, CARD, "👍", added=True, at=AT, seq=10)  # redelivered
+    assert not await layer.reaction(ADA, CARD, "👍🏻", added=True, at=AT, seq=11)  # same signal
+    # 👍 goes but 👍🏻 is still on the card: still a like
+    assert not await layer.reaction(ADA, CARD, "👍", added=False, at=AT, seq=12)
+    assert await layer.reaction(ADA, CARD, "👍🏻", added=False, at=AT, seq=13)
+    # the addition delivered once more after its removal stays undone
+    assert not await layer.reaction(ADA, CARD, "👍", added=True, at=AT, seq=10)
     assert (await store.stats())["events"] == 1
     assert await store.history(await store.user_id("telegram", "42")) == []
 

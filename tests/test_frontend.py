@@ -71,7 +71,9 @@ def ev(front: Frontend, user_id: str = "7", **kw) -> Incoming:
 
 async def test_the_admin_check_is_one_function(engine, adapter):
     front = adapter(CommandLayer(lambda: engine), admins=frozenset({f"{adapter.platform}:1", "2"}))
-    assert front.user("1").is_admin and front.user("2").is_admin and not front.user("3").is_admin
+    # a bare id is no admin anywhere (settings refuse one: see test_hardening)
+    assert front.user("1").is_admin and not front.user("2").is_admin
+    assert not front.user("3").is_admin
     assert is_admin(frozenset({"telegram:5"}), "telegram", "5")
     assert not is_admin(frozenset({"telegram:5"}), "discord", "5")
     await front.text(ev(front, "3"), "/stats")
@@ -142,3 +144,28 @@ async def test_the_one_apology(engine, adapter):
     front = adapter(CommandLayer(lambda: engine))
     await front.apologise(ev(front), RuntimeError("boom"))
     assert APOLOGY in front.seen() and "boom" not in front.seen()
+
+
+async def test_reactions_have_their_own_per_user_rate_limit(engine, store):
+    """One user toggling 👍 500 times writes at most the bucket's worth of rows; someone
+    else is not affected (issue 14, item 8)."""
+    layer = CommandLayer(lambda: engine, store=store)
+    front = WebChat(layer, reaction_rate=10, reaction_period=3600)
+    card = MessageRef("web", "room", "c1")
+    await layer.remember(card, 318, {"command": "info"})
+    for n in range(500):
+        await front.reaction(ev(front, "7"), card, {"👍": n % 2 == 0}, seq=n + 1)
+    await front.reaction(ev(front, "8"), card, {"👍": True}, seq=1)
+    stats = await store.stats()
+    assert stats["events"] == 5 + 1          # 10 changes let through: 5 adds, 5 removals
+    assert await store.active_reactions(card) == [("8", "like")]
+
+
+async def test_a_retried_event_is_not_charged_to_the_rate_limit_again(engine):
+    front = WebChat(CommandLayer(lambda: engine), user_rate=2, user_period=3600)
+    for _ in range(5):                       # one event, tried five times (an outage)
+        await front.text(ev(front, key=1), "/help")
+    assert SLOW_DOWN not in front.seen()
+    await front.text(ev(front, key=2), "/help")
+    await front.text(ev(front, key=3), "/help")
+    assert SLOW_DOWN in front.seen()

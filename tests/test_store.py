@@ -31,10 +31,11 @@ def card(message_id: str = "77", chat_id: str = "5") -> MessageKey:
 
 
 def react(user: str, signal: str, added: bool, *, movie_id: int | None = 318,
-          message: MessageKey | None = None, seconds: float = 0) -> ReactionChange:
+          message: MessageKey | None = None, seconds: float = 0,
+          seq: int | None = None, emoji: str = "") -> ReactionChange:
     return ReactionChange(message or card(), user, signal, added,
                           movie_id=movie_id if added else None,
-                          at=T0 + timedelta(seconds=seconds))
+                          at=T0 + timedelta(seconds=seconds), seq=seq, emoji=emoji)
 
 
 async def test_user_id_is_get_or_create(store: Store):
@@ -101,16 +102,30 @@ async def test_add_remove_add_in_one_second_ends_added(store: Store):
 
 
 async def test_stale_reaction_changes_are_ignored(store: Store):
+    # Ordered by the platform's sequence (Telegram's update id), not by the clock: every
+    # change here has the same timestamp.
     uid = await store.user_id("telegram", "1")
-    assert await store.record_reaction(react("1", "like", True, seconds=10))
-    assert await store.record_reaction(react("1", "like", False, seconds=20))
+    assert await store.record_reaction(react("1", "like", True, seq=10, emoji="👍"))
+    assert await store.record_reaction(react("1", "like", False, seq=20, emoji="👍"))
     # the addition delivered again after its removal went in: it stays removed
-    assert not await store.record_reaction(react("1", "like", True, seconds=10))
+    assert not await store.record_reaction(react("1", "like", True, seq=10, emoji="👍"))
     assert await store.history(uid) == []
-    assert await store.record_reaction(react("1", "like", True, seconds=30))
+    assert await store.record_reaction(react("1", "like", True, seq=30, emoji="👍"))
     # a removal from before that new addition does not take it away
-    assert not await store.record_reaction(react("1", "like", False, seconds=20))
+    assert not await store.record_reaction(react("1", "like", False, seq=20, emoji="👍"))
     assert await store.history(uid) == [(318, "like")]
+
+
+async def test_a_like_stays_while_any_like_emoji_is_on_the_card(store: Store):
+    # 👍 and ❤ both say "like": taking ❤ off keeps the like while 👍 is still there.
+    uid = await store.user_id("telegram", "1")
+    assert await store.record_reaction(react("1", "like", True, seq=1, emoji="👍"))
+    assert not await store.record_reaction(react("1", "like", True, seq=2, emoji="❤"))
+    assert not await store.record_reaction(react("1", "like", False, seq=3, emoji="❤"))
+    assert await store.history(uid) == [(318, "like")]
+    assert await store.record_reaction(react("1", "like", False, seq=4, emoji="👍"))
+    assert await store.history(uid) == []
+    assert (await store.stats())["events"] == 1
 
 
 async def test_removing_a_reaction_of_an_unknown_user_creates_nobody(store: Store):

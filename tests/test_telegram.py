@@ -201,9 +201,9 @@ async def test_offsets_are_confirmed_only_after_processing(bot):
     seen = []
     original = frontend.commands.handle
 
-    async def spy(text, user):
+    async def spy(text, user, **kw):
         seen.append((text, {u["update_id"] for u in fake.updates}))
-        return await original(text, user)
+        return await original(text, user, **kw)
 
     frontend.commands.handle = spy
     ids = [fake.push_text(f"/help {i}") for i in range(3)]
@@ -274,9 +274,9 @@ async def test_updates_sent_again_while_in_flight_are_parsed_once(bot, monkeypat
     monkeypatch.setattr(Update, "de_json", classmethod(counting))
     original = frontend.commands.handle
 
-    async def slow(text, user):
+    async def slow(text, user, **kw):
         await asyncio.sleep(0.3)
-        return await original(text, user)
+        return await original(text, user, **kw)
 
     frontend.commands.handle = slow
     polls = fake.get_updates_calls
@@ -331,9 +331,9 @@ async def test_stopping_finishes_in_flight_updates_and_confirms_them(engine, tmp
         async with telegram_bot(engine, tmp_path / "s.db", fake=fake) as (_, frontend, loop):
             original = frontend.commands.handle
 
-            async def slow(text, user):
+            async def slow(text, user, **kw):
                 await asyncio.sleep(0.5)
-                return await original(text, user)
+                return await original(text, user, **kw)
 
             frontend.commands.handle = slow
             update = fake.push_text("/help")

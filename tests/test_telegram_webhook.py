@@ -74,7 +74,7 @@ async def test_wrong_secret_and_garbage_are_refused(webhook):
 async def test_failure_asks_telegram_to_redeliver(webhook):
     fake, frontend, server = webhook
 
-    async def broken(text, user):
+    async def broken(text, user, **kw):
         raise ConnectionError("database went away")
 
     frontend.commands.handle = broken

@@ -95,11 +95,12 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
             return
         text = message.content.replace(f"<@{self.bot.user.id}>", "").replace(
             f"<@!{self.bot.user.id}>", "").strip()
-        await self.text(Incoming(self.who(message.author), chat=message.channel), text)
+        await self.text(Incoming(self.who(message.author), chat=message.channel,
+                                 event_id=f"message:{message.id}"), text)
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
-        ev = Incoming(self.who(ctx.author), chat=ctx)
+        ev = Incoming(self.who(ctx.author), chat=ctx, event_id=f"message:{ctx.message.id}")
         if isinstance(error, commands.CommandNotFound):
             rest = ctx.message.content[len(ctx.prefix or ""):].strip()
             if (ctx.prefix or "").startswith("<@"):
@@ -139,7 +140,7 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         who = self.user(str(payload.user_id), payload.member.display_name if payload.member else "")
         ref = MessageRef(PLATFORM, str(payload.channel_id), str(payload.message_id))
         try:
-            await self.layer.reaction(who, ref, str(payload.emoji), added=added)
+            await self.reaction(Incoming(who), ref, {str(payload.emoji): added})
         except Exception:  # noqa: BLE001 - the gateway will not send it again
             # Typically the database is down. Discord keeps the reactions, so re-read
             # this message through REST later instead of losing the event.

@@ -40,7 +40,8 @@ def _annotation(arg: Arg) -> Any:
 def slash_command(spec: CommandSpec, cog: MovieCog) -> app_commands.Command:
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
         ctx = await commands.Context.from_interaction(interaction)
-        ev = Incoming(cog.who(interaction.user), chat=ctx)
+        ev = Incoming(cog.who(interaction.user), chat=ctx,
+                      event_id=f"interaction:{interaction.id}")
         try:
             await cog.command(ev, spec.name, values)
         except Exception as error:  # noqa: BLE001 - never a traceback in chat
@@ -60,7 +61,8 @@ def slash_command(spec: CommandSpec, cog: MovieCog) -> app_commands.Command:
 
 def prefix_command(spec: CommandSpec, cog: MovieCog) -> commands.Command:
     async def callback(ctx: commands.Context, *, text: str = "") -> None:
-        await cog.command_text(Incoming(cog.who(ctx.author), chat=ctx), spec.name, text)
+        await cog.command_text(Incoming(cog.who(ctx.author), chat=ctx,
+                                        event_id=f"message:{ctx.message.id}"), spec.name, text)
 
     callback.__qualname__ = callback.__name__ = f"prefix_{spec.name}"
     return commands.Command(callback, name=spec.name, aliases=list(spec.aliases),

@@ -67,7 +67,7 @@ def normalise_url(url: str) -> str:
 
 
 def open_database(url: str, *, schema: str | None = None,
-                  connect_timeout: float = 5.0) -> Database:
+                  connect_timeout: float = 5.0, statement_timeout: float | None = None) -> Database:
     """A `Database` for ``url``; nothing is connected until the first ``run``."""
     url = normalise_url(url)
     if url.startswith("sqlite://"):
@@ -75,9 +75,17 @@ def open_database(url: str, *, schema: str | None = None,
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         connect_args: dict[str, Any] = {"timeout": connect_timeout}
+        if statement_timeout:
+            # asyncpg gives up on a statement after this long (a server that went silent),
+            # and the server cancels one running longer than that.
+            connect_args["command_timeout"] = statement_timeout
+            connect_args["server_settings"] = {
+                "statement_timeout": str(int(statement_timeout * 1000))}
         if schema:
-            connect_args["server_settings"] = {"search_path": schema}
-        kwargs.update(pool_pre_ping=True, connect_args=connect_args)
+            connect_args.setdefault("server_settings", {})["search_path"] = schema
+        # pool_timeout: waiting for a free connection is bounded too (SQLAlchemy: 30 s).
+        kwargs.update(pool_pre_ping=True, connect_args=connect_args,
+                      pool_timeout=max(connect_timeout, statement_timeout or 0))
     return AsyncDatabase(url, **kwargs)
 
 

@@ -110,6 +110,27 @@ class FeedbackRow(Base):
     retracted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class ReactionStateRow(Base):
+    """Whether one user has one emoji on one message, and the platform's sequence number
+    (Telegram: the update id) of the change that said so. The like/dislike rows in
+    ``feedback_events`` follow from the emoji present (see ``Store._record_reactions``)."""
+
+    __tablename__ = "reaction_states"
+    __table_args__ = (Index("ix_reaction_states_user", "user_id"),)
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signal: Mapped[str] = mapped_column(String(32))
+    present: Mapped[bool] = mapped_column(Boolean)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    movie_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class SentMessageRow(Base):
     __tablename__ = "sent_messages"
     __table_args__ = (

@@ -197,26 +197,49 @@ class SpoolingStore(FeedbackStore):
     """
 
     def __init__(self, store: Store, spool_path: str | Path, *, retry_every: float = 5.0,
-                 timeout: float = 10.0):
+                 timeout: float = 2.5):
         self.store = store
         self.spool = Spool(spool_path)
         self.retry_every = retry_every
         self.timeout = timeout
         self._down_until = 0.0
+        # A circuit breaker: after a failure the database is left alone for retry_every
+        # seconds (open); then one call at a time tries it (half-open) while every other
+        # call spools or answers "unavailable" at once, so a database that silently drops
+        # packets costs one `timeout` per retry_every, not one per update.
+        self._was_down = False
+        self._probing = False
         self._users: dict[tuple[str, str], int] = {}
         self._flush_lock = asyncio.Lock()
 
     @property
     def db_down(self) -> bool:
-        return time.monotonic() < self._down_until
+        return time.monotonic() < self._down_until or self._probing
 
     def _mark_down(self, exc: BaseException) -> None:
+        if self._probing:      # bounced off the call that is finding out: it decides
+            return
         if not self.db_down:
             log.warning("database unreachable (%s); spooling to %s", exc, self.spool.path)
         self._down_until = time.monotonic() + self.retry_every
+        self._was_down = True
 
     async def _call(self, coro: Awaitable[T]) -> T:
-        return await asyncio.wait_for(coro, self.timeout)
+        probe = self._was_down
+        if probe:
+            if self._probing:             # another call is finding out: do not pile on
+                coro.close()  # type: ignore[attr-defined]
+                raise StoreUnavailable()
+            self._probing = True
+        try:
+            result = await asyncio.wait_for(coro, self.timeout)
+        finally:
+            if probe:
+                self._probing = False
+        if self._was_down:
+            log.info("database reachable again")
+            self._was_down = False
+        return result
 
     async def _write(self, ops: list[dict[str, Any]], direct: Callable[[], Awaitable[T]],
                      spooled_result: T) -> T:

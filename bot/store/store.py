@@ -24,6 +24,7 @@ from .models import (
     ACTIVE_REACTION,
     FeedbackRow,
     JobRunRow,
+    ReactionStateRow,
     SentMessageRow,
     User,
     WatchlistRow,
@@ -89,14 +90,16 @@ class Store(FeedbackStore):
     # -- lifecycle -------------------------------------------------------------
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None,
-                   migrate: bool = True, connect_timeout: float = 5.0) -> Store:
+                   migrate: bool = True, connect_timeout: float = 5.0,
+                   statement_timeout: float | None = None) -> Store:
         """Connect, and bring the schema up to date with the Alembic migrations.
 
         ``url`` and ``schema`` come from the caller's settings (the store reads no
         environment). ``schema`` (PostgreSQL only) keeps every table in that schema,
         created if needed: tests use a fresh one.
         """
-        database = open_database(url, schema=schema, connect_timeout=connect_timeout)
+        database = open_database(url, schema=schema, connect_timeout=connect_timeout,
+                                 statement_timeout=statement_timeout)
         if schema and database.dialect != "postgresql":
             await database.dispose()
             raise MovieBotError(f"A database schema (“{schema}”, MOVIEBOT_DB_SCHEMA) only "
@@ -208,8 +211,9 @@ class Store(FeedbackStore):
             msg = change.message
             user_id = change.user_id or users.get(change.platform_user_id)
             if user_id is None:
-                # An addition creates the user; a removal by someone unknown changes nothing.
-                if change.added:
+                # A removal by someone unknown has nothing to take back, unless it is
+                # ordered (seq): then its state must stop a late redelivered addition.
+                if change.added or change.seq is not None:
                     user_id = self._user_id(conn, msg.platform, change.platform_user_id, None)
                 else:
                     user_id = conn.execute(select(User.id).where(
@@ -218,33 +222,82 @@ class Store(FeedbackStore):
                     if user_id is None:
                         continue
                 users[change.platform_user_id] = user_id
-            at = change.at or utcnow()
-            same = (FeedbackRow.kind == "reaction", FeedbackRow.platform == msg.platform,
-                    FeedbackRow.chat_id == msg.chat_id, FeedbackRow.message_id == msg.message_id,
-                    FeedbackRow.user_id == user_id, FeedbackRow.signal == change.signal)
-            if change.added:
-                # A removal later than this addition was applied: it is a stale redelivery.
-                removed_later = conn.execute(
-                    select(FeedbackRow.id)
-                    .where(*same, FeedbackRow.movie_id == int(change.movie_id),
-                           FeedbackRow.retracted_at > at).limit(1)).first()
-                if removed_later is not None:
-                    continue
-                inserted = conn.execute(self._reaction_stmt, {
-                    "user_id": user_id, "movie_id": int(change.movie_id),
-                    "signal": change.signal, "value": None,
-                    "source": change.source or f"{msg.platform}:reaction", "kind": "reaction",
-                    "platform": msg.platform, "chat_id": msg.chat_id,
-                    "message_id": msg.message_id, "event_id": None, "created_at": at,
-                    "retracted": False, "retracted_at": None}).first()
-                changed += inserted is not None
+            if self._set_reaction_state(conn, user_id, change):
+                changed += self._derive_reaction_signals(conn, user_id, change)
+        return changed
+
+    def _set_reaction_state(self, conn: Connection, user_id: int, change: ReactionChange) -> bool:
+        """Apply one change to the per-emoji state; False if it is stale or changes nothing."""
+        msg = change.message
+        on_message = (ReactionStateRow.platform == msg.platform,
+                      ReactionStateRow.chat_id == msg.chat_id,
+                      ReactionStateRow.message_id == msg.message_id,
+                      ReactionStateRow.user_id == user_id)
+        if change.emoji:
+            keys = [change.emoji]
+        elif change.added:
+            keys = [change.signal]      # a line from before per-emoji state: the signal is the key
+        else:                           # the whole signal goes: each of its emoji
+            keys = list(conn.execute(select(ReactionStateRow.emoji).where(
+                *on_message, ReactionStateRow.signal == change.signal,
+                ReactionStateRow.present.is_(True))).scalars()) or [change.signal]
+        applied = False
+        now = change.at or utcnow()
+        for emoji in keys:
+            row = conn.execute(select(ReactionStateRow.present, ReactionStateRow.seq,
+                                      ReactionStateRow.movie_id)
+                               .where(*on_message, ReactionStateRow.emoji == emoji)).first()
+            if row is not None:
+                if change.seq is not None and row.seq is not None and change.seq <= row.seq:
+                    continue                    # a redelivery, or older than what is stored
+                if change.seq is None and row.present == change.added:
+                    continue                    # unordered and already so
+                conn.execute(update(ReactionStateRow).where(
+                    *on_message, ReactionStateRow.emoji == emoji).values(
+                    present=change.added, updated_at=now,
+                    seq=change.seq if change.seq is not None else row.seq,
+                    movie_id=change.movie_id if change.movie_id is not None else row.movie_id))
             else:
-                # Only what was added before this removal (not a later re-add) goes.
-                result = conn.execute(
-                    update(FeedbackRow)
-                    .where(text(ACTIVE_REACTION), *same, FeedbackRow.created_at <= at)
-                    .values(retracted=True, retracted_at=at))
-                changed += result.rowcount > 0
+                conn.execute(self._insert(ReactionStateRow).values(
+                    platform=msg.platform, chat_id=msg.chat_id, message_id=msg.message_id,
+                    user_id=user_id, emoji=emoji, signal=change.signal, present=change.added,
+                    seq=change.seq, movie_id=change.movie_id, updated_at=now))
+            applied = True
+        return applied or not change.added and not change.emoji
+
+    def _derive_reaction_signals(self, conn: Connection, user_id: int,
+                                 change: ReactionChange) -> int:
+        """Make the active reaction rows of (message, user) the signals of the emoji on it
+        now: a like while any like emoji is there, retracted when the last one goes."""
+        msg = change.message
+        present = conn.execute(select(ReactionStateRow.signal, ReactionStateRow.movie_id).where(
+            ReactionStateRow.platform == msg.platform, ReactionStateRow.chat_id == msg.chat_id,
+            ReactionStateRow.message_id == msg.message_id, ReactionStateRow.user_id == user_id,
+            ReactionStateRow.present.is_(True))).all()
+        wanted = {signal for signal, _ in present}
+        movie_id = change.movie_id
+        if movie_id is None:
+            movie_id = next((m for _, m in present if m is not None), None)
+        same = (text(ACTIVE_REACTION), FeedbackRow.platform == msg.platform,
+                FeedbackRow.chat_id == msg.chat_id, FeedbackRow.message_id == msg.message_id,
+                FeedbackRow.user_id == user_id)
+        active = set(conn.execute(select(FeedbackRow.signal).where(*same)).scalars())
+        at = change.at or utcnow()
+        changed = 0
+        for signal in sorted(active - wanted):
+            conn.execute(update(FeedbackRow).where(*same, FeedbackRow.signal == signal)
+                         .values(retracted=True, retracted_at=at))
+            changed = 1
+        for signal in sorted(wanted - active):
+            if movie_id is None:
+                continue
+            conn.execute(self._reaction_stmt, {
+                "user_id": user_id, "movie_id": int(movie_id), "signal": signal, "value": None,
+                "source": change.source or f"{msg.platform}:reaction", "kind": "reaction",
+                "platform": msg.platform, "chat_id": msg.chat_id,
+                "message_id": msg.message_id, "event_id": None, "created_at": at,
+                "retracted": False, "retracted_at": None}).first()
+            changed = 1
         return changed
 
     @functools.cached_property
@@ -382,6 +435,7 @@ class Store(FeedbackStore):
             def deleted(table: Any, column: Any) -> int:
                 return conn.execute(delete(table).where(column == user_id)).rowcount
 
+            deleted(ReactionStateRow, ReactionStateRow.user_id)
             return {"feedback_events": deleted(FeedbackRow, FeedbackRow.user_id),
                     "watchlist": deleted(WatchlistRow, WatchlistRow.user_id),
                     "users": deleted(User, User.id)}

@@ -105,16 +105,20 @@ class FeedbackEvent:
 
 @dataclass
 class ReactionChange:
-    """A user put an emoji signal on a message (``added``) or took it off.
+    """A user put an emoji on a message (``added``) or took it off.
 
-    Identified by (message, user, signal): at most one such reaction is active, so adding
-    it again while it is active changes nothing (a redelivery) and removing it retracts
-    it. ``at`` is when it happened (the platform's time where it has one, else now): a
-    change older than the last one applied to the same reaction is stale and ignored, so
-    a late redelivery of an addition cannot undo a removal that came after it, and
-    applying a sequence of changes again (a spool replay) changes nothing. Changes in the
-    same second (Telegram's resolution) cannot be ordered by time: applied again they
-    still end in the same state, with possibly an extra retracted row.
+    State is kept per (message, user, emoji); the like/dislike a movie gets from a
+    (message, user) is derived from the set of emoji on it now, so removing ❤ from a card
+    that still has 👍 keeps the like. ``seq`` is the platform's own order of the change
+    (Telegram: the update id; the same for every emoji one update changes): a change whose
+    ``seq`` is not above the one stored for its emoji is a redelivery or stale and changes
+    nothing, so any replay (redelivery after kill -9, the spool) ends in the same state.
+    Wall-clock time never orders changes (Telegram's has one-second resolution). Without a
+    ``seq`` (Discord, which does not redeliver) changes apply in arrival order.
+
+    ``emoji`` empty: the change is about ``signal`` as a whole (spool lines written before
+    per-emoji state, and the Discord reconciliation): removing takes every emoji of that
+    signal off.
     """
 
     message: MessageKey
@@ -125,9 +129,13 @@ class ReactionChange:
     at: datetime | None = None
     user_id: int | None = None        # the store's id, when known
     source: str = ""
+    emoji: str = ""
+    seq: int | None = None
 
     def __post_init__(self) -> None:
         self.message = MessageKey.of(self.message)
+        if len(self.emoji) > 64:
+            raise InvalidInput("That reaction is not one I know.")
         self.platform_user_id = str(self.platform_user_id)
         _check_signal(self.signal)
         if self.added and self.movie_id is None:

@@ -19,6 +19,17 @@ import logging
 from dataclasses import dataclass
 
 from telegram import ReactionTypeEmoji, Update
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -32,6 +43,7 @@ from telegram.ext import (
 from bot.commands import CommandLayer, MessageRef, User
 from bot.frontend import APOLOGY, Frontend, Incoming, Sent
 from bot.replies import Reply
+from bot.store import is_outage
 
 from .render import quiet_raw_send_hint, send_reply
 from .request import JSONBodyRequest
@@ -56,7 +68,28 @@ class TelegramOptions:
     flood_retries: int = 3             # resend after a 429, waiting the server's retry_after
     overall_max_rate: float = 30       # Telegram's documented global send limit (msgs/s)
     group_max_rate: float = 20         # ... and per group (msgs/min)
-    admins: frozenset[str] = frozenset()   # MOVIEBOT_ADMINS: "telegram:<id>" or bare ids
+    admins: frozenset[str] = frozenset()   # MOVIEBOT_ADMINS: "telegram:<id>" entries
+
+
+# The Bot API's answers that will not change however often the update is retried (a 4xx
+# other than 429): the message cannot be sent, the chat is gone, the bot was blocked.
+PERMANENT = (BadRequest, Forbidden, ChatMigrated, Conflict, EndPointNotFound, InvalidToken)
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """Worth retrying for as long as Telegram keeps the update: flood control, a network
+    error or 5xx from the Bot API, the database unreachable."""
+    if error is None:
+        return False
+    if isinstance(error, PERMANENT):
+        return False
+    return isinstance(error, RetryAfter | NetworkError | TimedOut) or is_outage(error)
+
+
+def _event_id(update: Update) -> str:
+    """The id a command's writes are keyed by: Telegram's update id, the same on every
+    redelivery of the update (after a kill -9, or a retry in `DurableUpdateLoop`)."""
+    return f"update:{update.update_id}"
 
 
 def bot_api_base(url: str) -> str:
@@ -141,7 +174,8 @@ class TelegramFrontend(Frontend):
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         await self.text(Incoming(self.who(update), chat=int(message.chat_id), key=update.update_id,
-                                 reply_to=message.message_id), message.text or "")
+                                 reply_to=message.message_id, event_id=_event_id(update)),
+                        message.text or "")
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -156,21 +190,26 @@ class TelegramFrontend(Frontend):
         change = update.message_reaction
         if change is None or change.user is None:   # anonymous group admins: no one to credit
             return
-        who = self.who(update)
         old = {r.emoji for r in change.old_reaction if isinstance(r, ReactionTypeEmoji)}
         new = {r.emoji for r in change.new_reaction if isinstance(r, ReactionTypeEmoji)}
         ref = MessageRef(PLATFORM, str(change.chat.id), str(change.message_id))
-        for emoji in new - old:
-            await self.commands.reaction(who, ref, emoji, added=True, at=change.date)
-        for emoji in old - new:
-            await self.commands.reaction(who, ref, emoji, added=False, at=change.date)
+        # Telegram sends the user's whole emoji set: every emoji in it is on the message
+        # (stating the unchanged ones too repairs a change the rate limit held back), the
+        # ones that left are off. The update id orders the changes (the date has
+        # one-second resolution), so a redelivery or a replay changes nothing.
+        changes = {emoji: False for emoji in old - new} | {emoji: True for emoji in new}
+        await self.reaction(Incoming(self.who(update), key=update.update_id), ref, changes,
+                            at=change.date, seq=update.update_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._failed(update, context.error, context.bot)
 
     async def _failed(self, update: object, error: BaseException, bot) -> None:
         # Never a stack trace in chat: log it, apologise, and keep the update unconfirmed.
-        log.error("update failed: %r", error, exc_info=error)
+        if is_transient(error):      # an outage: one line (the loop says when it retries)
+            log.info("update failed: %s", type(error).__name__)
+        else:
+            log.error("update failed: %r", error, exc_info=error)
         if isinstance(update, Update):
             first_failure = update.update_id not in self._apologised
             self.failed[update.update_id] = error

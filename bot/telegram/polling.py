@@ -32,12 +32,11 @@ from telegram.error import (
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
     TimedOut,
 )
 
-from bot.store import is_outage
-
-from .app import ALLOWED_UPDATES, TelegramFrontend
+from .app import ALLOWED_UPDATES, PERMANENT, TelegramFrontend, is_transient
 from .render import api_call
 
 log = logging.getLogger("moviebot.telegram.polling")
@@ -45,11 +44,26 @@ log = logging.getLogger("moviebot.telegram.polling")
 # A long poll may take its ``timeout`` to answer; the read timeout allows that plus this
 # (PTB's get_updates does the same with its default read timeout of 5 s).
 READ_MARGIN = 5.0
+# Telegram keeps an unconfirmed update for 24 hours: a transient failure (the Bot API or
+# the database down) is retried, with this cap on the wait between tries, that long.
+MAX_BACKOFF = 30.0
+KEEP_FOR = 24 * 3600.0
+# On SIGTERM, in-flight updates get this long to finish; the rest stay unconfirmed and
+# come again after the restart (Docker kills after 10 s; we promise 5).
+SHUTDOWN_GRACE = 2.5
+CONFIRM_TIMEOUT = 1.0
+
+def describe(update: Update) -> str:
+    """What a log line may say about an update: its kind, never its text or user names."""
+    kind = next((k for k in ("message", "callback_query", "message_reaction")
+                 if getattr(update, k, None) is not None), "other")
+    return f"{update.update_id} ({kind})"
 
 
 class DurableUpdateLoop:
     def __init__(self, frontend: TelegramFrontend, *, poll_timeout: int = 25, limit: int = 100,
-                 retries: int = 3, retry_delay: float = 1.0):
+                 retries: int = 3, retry_delay: float = 1.0, max_backoff: float = MAX_BACKOFF,
+                 keep_for: float = KEEP_FOR, shutdown_grace: float = SHUTDOWN_GRACE):
         self.frontend = frontend
         self.poll_timeout = poll_timeout
         self.limit = limit                    # updates per getUpdates (Telegram's maximum: 100)
@@ -58,9 +72,14 @@ class DurableUpdateLoop:
         # too late leaves the workers idle for a round trip: 3x the worker count measured
         # best with a 30 ms Bot API round trip.
         self.low_water = 3 * frontend.options.concurrency
-        self.retries = retries
-        self.retry_delay = retry_delay
+        self.retries = retries                # tries for an unexpected error (a bug)
+        self.retry_delay = retry_delay        # first wait between tries, doubled each time ...
+        self.max_backoff = max_backoff        # ... up to this
+        self.keep_for = keep_for              # how long Telegram keeps an update
+        self.shutdown_grace = shutdown_grace
         self.processed = 0
+        self.given_up = 0                     # permanent failures, counted (and logged)
+        self._waiting: set[int] = set()       # failed transiently, waiting to be tried again
         self._newest: int | None = None       # highest update id seen
         self._inflight: dict[int, asyncio.Task] = {}
         self._held: set[int] = set()          # stopped before they could be stored
@@ -86,7 +105,9 @@ class DurableUpdateLoop:
         backoff = 1.0
         idle = 0.02
         while not self._stop.is_set():
-            if len(self._inflight) > self.low_water:
+            # Updates waiting out a Bot API or database outage take no worker: they must
+            # not keep the others from being fetched.
+            if len(self._inflight) - len(self._waiting) > self.low_water:
                 await self._some_done()           # plenty to do: fetch more later
                 continue
             try:
@@ -95,11 +116,11 @@ class DurableUpdateLoop:
             except (InvalidToken, EndPointNotFound, Forbidden):
                 raise    # a revoked token reads as EndPointNotFound from do_api_request
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await self._sleep(_seconds(exc.retry_after))
                 continue
             except (NetworkError, TimedOut) as exc:
-                log.warning("getUpdates failed (%s); retrying in %.0fs", exc, backoff)
-                await asyncio.sleep(backoff)
+                log.warning("getUpdates failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                await self._sleep(backoff)      # SIGTERM ends the wait at once
                 backoff = min(backoff * 2, 60.0)
                 continue
             if updates is None:                   # stopped while waiting
@@ -174,43 +195,91 @@ class DurableUpdateLoop:
         await self.handle_one(update)       # the frontend bounds how many run at once
 
     async def handle_one(self, update: Update) -> None:
+        """Process one update until it is handled, or its failure is permanent.
+
+        A transient failure (the Bot API or the database down, flood control) never drops
+        the update: it stays unconfirmed (so it also survives a restart) and is tried
+        again with capped exponential backoff for as long as Telegram keeps it, while
+        updates from other chats go on. Only a permanent Bot API error (a 4xx other than
+        429), or an unexpected error `retries` times in a row, gives up on it."""
         attempt = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        error: BaseException | None = None
         while True:
             if await self.frontend.process(update):
                 self.processed += 1
                 return
             error = self.frontend.failed.get(update.update_id)
-            if error is not None and is_outage(error):
-                # The database is down: Telegram keeps the update (24 h), so wait for the
-                # database instead of giving up, and never confirm it before it is stored.
-                if self._stop.is_set():
-                    self._held.add(update.update_id)
-                    return
-                await asyncio.sleep(min(self.retry_delay * (2 ** attempt), 30.0))
-                attempt += 1
-                continue
-            if attempt >= self.retries:
+            transient = is_transient(error)
+            if not transient and (attempt >= self.retries or isinstance(error, PERMANENT)):
                 break
-            await asyncio.sleep(self.retry_delay * (2 ** attempt))
+            if transient and loop.time() - started > self.keep_for:
+                break      # Telegram has dropped it by now anyway
+            if self._stop.is_set():
+                self._held.add(update.update_id)   # unconfirmed: delivered again after restart
+                return
+            if isinstance(error, RetryAfter):
+                delay = _seconds(error.retry_after)
+            else:
+                delay = min(self.retry_delay * (2 ** min(attempt, 30)), self.max_backoff)
+            if attempt == 0 or delay >= self.max_backoff:
+                log.warning("update %s failed (%s); trying again in %.1fs", describe(update),
+                            _error_name(error), delay)
+            self._waiting.add(update.update_id)
+            try:
+                await self._sleep(delay)
+            finally:
+                self._waiting.discard(update.update_id)
             attempt += 1
-        # A poison update must not block everyone behind it forever; it is logged for replay.
-        log.error("giving up on update %s after %d attempts: %s", update.update_id,
-                  attempt + 1, update.to_json())
+        # A poison update must not block its chat forever. Logged without its text or the
+        # user's name: the update id and the error are enough to find it.
+        self.given_up += 1
+        log.error("giving up on update %s after %d attempts: %s (%d given up so far)",
+                  describe(update), attempt + 1, _error_name(error), self.given_up)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when stopped (SIGTERM must not wait out a backoff)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _drain(self, bot) -> None:
-        """On stop: let in-flight updates finish, then confirm what is done."""
+        """On stop: let in-flight updates finish (briefly), then confirm what is done.
+
+        Bounded in time whatever the Bot API or the database do: what has not finished
+        within `shutdown_grace` is cancelled and stays unconfirmed, so Telegram delivers
+        it again after the restart (its writes are idempotent, see bot.feedback)."""
         if self._inflight:
-            await asyncio.wait(list(self._inflight.values()), timeout=30)
+            tasks = dict(self._inflight)
+            _, late = await asyncio.wait(tasks.values(), timeout=self.shutdown_grace)
+            for update_id, task in tasks.items():
+                if task in late:
+                    self._held.add(update_id)     # before cancelling: never confirmed
+                    task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+                log.warning("stopped with %d updates unfinished; Telegram sends them again",
+                            len(late))
         if self.offset is not None:
             try:
-                await self._fetch(bot, timeout=0, limit=1)
-            except (NetworkError, TimedOut) as exc:   # they come again on the next start
-                log.warning("could not confirm the last updates: %s", exc)
+                await asyncio.wait_for(self._fetch(bot, timeout=0, limit=1), CONFIRM_TIMEOUT)
+            except (TelegramError, TimeoutError) as exc:   # they come again on the next start
+                log.warning("could not confirm the last updates: %s", _error_name(exc))
 
 
 def _chat_key(update: Update) -> object:
     chat = update.effective_chat
     return chat.id if chat else update.update_id
+
+
+def _error_name(error: BaseException | None) -> str:
+    """An error's class and, for the Bot API's own errors, its short description (which
+    never holds message text); other errors' messages might, so only their class."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, TelegramError):
+        return f"{type(error).__name__}: {error.message[:120]}"
+    return type(error).__name__
 
 
 def _seconds(value) -> float:

@@ -60,6 +60,21 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def escape_cut(text: str, limit: int) -> str:
+    """``text`` HTML-escaped and at most ``limit`` characters: cut in the raw text, where a
+    character is whole, never inside an entity such as ``&amp;`` (cutting the escaped text
+    could leave ``&am``, which Telegram rejects)."""
+    escaped = html.escape(text, quote=False)
+    if len(escaped) <= limit:
+        return escaped
+    room, size = limit - 1, 0            # one character for the "…"
+    for end, char in enumerate(text):
+        size += len(html.escape(char, quote=False))
+        if size > room:
+            return html.escape(text[:end].rstrip(), quote=False) + "…"
+    return escaped
+
+
 def card_html(card: Card, limit: int = CAPTION_LIMIT) -> str:
     """The card as Telegram HTML, at most ``limit`` characters (escaping can make text up
     to 5x longer, so the raw parts are shortened until the result fits)."""
@@ -123,7 +138,7 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply,
     sent: list[SentCard] = []
     trailing = _rows(reply.buttons)
     if reply.text or not reply.cards:
-        text = _cut(html.escape(reply.text or "…", quote=False), TEXT_LIMIT)
+        text = escape_cut(reply.text or "…", TEXT_LIMIT)
         markup = keyboard(trailing) if not reply.cards else None
         params = _message(chat_id, markup, text=text, link_preview_options=NO_PREVIEW)
         if reply_to is not None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from engine.errors import DataError, InvalidInput
 
@@ -114,9 +114,34 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     return Manifest(datasets, path)
 
 
+def safe_relative(path: str, where: str) -> str:
+    """``path`` if it is a plain relative path (no ``..``, not absolute, no drive or
+    backslash tricks); a manifest naming anything else could read or write outside the
+    data directory (`moviebot data fetch` with a crafted --manifest)."""
+    parts = PurePosixPath(path).parts if isinstance(path, str) else ()
+    if (not parts or "\\" in path or "\0" in path or PurePosixPath(path).is_absolute()
+            or ".." in parts or ":" in parts[0]):
+        raise DataError(where, f"the manifest names the file {str(path)[:120]!r}, which is not "
+                        "a path inside the data directory (absolute, or with ..)",
+                        "fix the manifest: every file path is relative to the data directory")
+    return path
+
+
+def resolve_inside(root: str | Path, relative: str, what: str = "data directory") -> Path:
+    """``root / relative`` with symlinks resolved, refused (DataError) unless it stays
+    inside ``root``: a symlink planted in the data directory or a mirror must not lead a
+    fetch to read or write elsewhere."""
+    base = Path(root).resolve()
+    target = (base / safe_relative(relative, str(root))).resolve()
+    if target != base and base not in target.parents:
+        raise DataError(str(Path(root) / relative), f"leads outside the {what} "
+                        f"(to {target}), through a symlink", f"remove that symlink from {root}")
+    return target
+
+
 def _file_entry(f: dict, d: dict) -> FileEntry:
     dl = f.get("download")
-    return FileEntry(path=f["path"], dataset=d["name"], format=f.get("format", "csv"),
+    return FileEntry(path=safe_relative(f["path"], f"data manifest, dataset {d.get('name')}"), dataset=d["name"], format=f.get("format", "csv"),
                      encoding=f.get("encoding", "utf-8"), columns=tuple(f.get("columns", ())),
                      sep=f.get("sep", ","), fields=tuple(f.get("fields", ())),
                      rows=f.get("rows"), sha256=f.get("sha256"),

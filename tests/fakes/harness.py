@@ -18,7 +18,7 @@ from .telegram_api import FakeTelegram
 @asynccontextmanager
 async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
                        fake: FakeTelegram | None = None, poll_timeout: int = 1,
-                       spool: Path | None = None):
+                       spool: Path | None = None, loop_options: dict | None = None):
     """Yields (fake, frontend, loop) with the loop polling in the background.
     With ``spool``, the store is a SpoolingStore, as in production."""
     own_fake = fake is None
@@ -32,7 +32,8 @@ async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
     frontend = TelegramFrontend(layer, TelegramOptions(token=fake.token, base_url=fake.base_url,
                                                        **(options or {})))
     await frontend.start()
-    loop = DurableUpdateLoop(frontend, poll_timeout=poll_timeout, retry_delay=0.05)
+    loop = DurableUpdateLoop(frontend, poll_timeout=poll_timeout,
+                             **({"retry_delay": 0.05} | (loop_options or {})))
     task = asyncio.create_task(loop.run())
     try:
         yield fake, frontend, loop

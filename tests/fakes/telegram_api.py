@@ -55,6 +55,8 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.latency = 0.0     # seconds added to every answer, like a real network round trip
+        self.down_methods: set[str] = set()   # methods answering 502 Bad Gateway (an outage)
+        self.outage_failures = 0              # calls refused by that outage
         self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -120,6 +122,14 @@ class FakeTelegram:
             answer["parameters"] = {"retry_after": retry_after}
         self.fail_next.setdefault(method, []).extend([answer] * times)
 
+    def down(self, *methods: str) -> None:
+        """Start an outage: these methods answer 502 Bad Gateway until `up()`."""
+        self.down_methods |= set(methods)
+
+    def up(self) -> None:
+        self.down_methods = set()
+        self._notify()
+
     async def wait_for(self, predicate, timeout: float = 10.0) -> None:
         """Wait until ``predicate(self)`` holds (checked whenever the server state changes)."""
         async with self._changed:
@@ -143,6 +153,11 @@ class FakeTelegram:
         params = await _params(request)
         if self.latency:
             await asyncio.sleep(self.latency)
+        if method in self.down_methods:
+            self.outage_failures += 1
+            self._notify()
+            return web.json_response({"ok": False, "error_code": 502,
+                                      "description": "Bad Gateway"}, status=502)
         if method != "getUpdates" and self.fail_next.get(method):
             answer = self.fail_next[method].pop(0)
             self.calls.append(SentCall(method + ":failed", params,
