@@ -126,6 +126,21 @@ async def test_like_button_press(running, fake, store):
     assert await store.history(uid) == [(1, "like")]
 
 
+async def test_a_press_that_cannot_be_answered_is_reported_to_the_presser(running, fake, store):
+    """Discord never redelivers an interaction: when the answer cannot be posted (403, no
+    permission in the channel) the presser alone is told, instead of "interaction failed"."""
+    await fake.send_user_message("!info toy story")
+    card = await _card(fake)
+    fake.refuse_posts = 1                               # the "More like this" cards
+    interaction = await fake.press(card, "mb:more:1")
+    await fake.wait_for(lambda f: any(m.get("interaction_id") == interaction
+                                      and "not allowed to post" in m["content"] for m in f.sent))
+    apology = next(m for m in fake.sent if m.get("interaction_id") == interaction
+                   and "not allowed to post" in m["content"])
+    assert apology["flags"] & 64                        # ephemeral: only the presser sees it
+    assert "Traceback" not in apology["content"]
+
+
 async def test_mentions_titles_unknown_commands_and_injection(running, fake):
     await fake.send_user_message(f"<@{fake.bot_user['id']}> toy story", mention_bot=True)
     assert (await _card(fake))["embeds"][0]["title"] == "Toy Story (1995)"

@@ -21,7 +21,7 @@ import discord
 from discord.ext import commands
 
 from bot.commands import CommandLayer, MessageRef, User
-from bot.frontend import Frontend, Incoming, Sent
+from bot.frontend import APOLOGY, Frontend, Incoming, Sent
 from bot.replies import Reply
 
 from .render import ACTION_PREFIX, render
@@ -122,9 +122,31 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         ref = None
         if interaction.message is not None:
             ref = MessageRef(PLATFORM, str(interaction.message.channel.id), str(interaction.message.id))
-        await self.press(Incoming(self.who(interaction.user), chat=interaction.channel,
-                                  source=interaction, message_ref=ref, event_id=str(interaction.id)),
-                         custom_id[len(ACTION_PREFIX):])
+        ev = Incoming(self.who(interaction.user), chat=interaction.channel, source=interaction,
+                      message_ref=ref, event_id=str(interaction.id))
+        try:
+            await self.press(ev, custom_id[len(ACTION_PREFIX):])
+        except Exception as error:  # noqa: BLE001 - the presser must hear about it
+            await self.report_failed_press(interaction, error)
+
+    async def report_failed_press(self, interaction: discord.Interaction,
+                                  error: BaseException) -> None:
+        """Discord never redelivers an interaction, and discord.py has already retried
+        transient 5xx/429 answers; what is left failed for good (e.g. no permission to post
+        in this channel). Tell the presser alone, and log without the message's content."""
+        log.warning("discord press %s could not be answered: %s", interaction.id,
+                    type(error).__name__)
+        text = APOLOGY
+        if isinstance(error, discord.Forbidden):
+            text = "I'm not allowed to post in this channel, so I couldn't answer that button."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("discord press %s: the apology failed too: %s", interaction.id,
+                        type(exc).__name__)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:

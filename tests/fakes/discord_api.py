@@ -56,6 +56,7 @@ class FakeDiscord:
         self.sent: list[dict] = []                   # messages the bot created, in order
         self.reactions: dict[tuple[str, str], list[str]] = {}  # (message, emoji) -> user ids
         self.callbacks: list[dict] = []              # interaction responses
+        self.refuse_posts = 0                        # next N channel posts get 403 Missing Permissions
         self.requests: list[tuple[str, str]] = []
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = itertools.count(1)
@@ -239,6 +240,9 @@ class FakeDiscord:
     async def _create_message(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        if self.refuse_posts > 0:
+            self.refuse_posts -= 1
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
         body = await _body(request)
         message = self._message(request.match_info["channel"], self.bot_user,
                                 body.get("content") or "", embeds=body.get("embeds") or [],
@@ -323,6 +327,7 @@ class FakeDiscord:
         message = self._message(self.channel_id, self.bot_user, body.get("content") or "",
                                 embeds=body.get("embeds") or [],
                                 components=body.get("components") or [],
+                                flags=body.get("flags", 0),
                                 interaction_id=request.match_info["token"].removeprefix("itoken-"))
         self.sent.append(message)
         await self._notify()
