@@ -63,8 +63,10 @@ class ContentIndex:
 
     def with_hybrid(self, dir: Path, vectors: np.ndarray) -> ContentIndex:
         weights, cf, counts, _ = hybrid.load(dir)
+        # the audience stand-in for films without co-likes, only where validation chose it
+        audience = np.load(dir / "audience.npy") if weights.w_audience else None
         self.scorer = hybrid.HybridScorer(np.asarray(vectors), self.prior_base(), cf,
-                                          Facets.load(dir), weights)
+                                          Facets.load(dir), weights, audience)
         self.counts = counts
         return self
 
