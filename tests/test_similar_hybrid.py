@@ -102,10 +102,12 @@ def test_a_film_without_co_likes_borrows_its_predicted_audience_when_weighted():
     facets = _facets([[f"d{i}"] for i in range(n)], [-1] * n, ["en"] * n)
     empty = sparse.csr_matrix((n, n), dtype=np.float32)   # nobody has co-liked anything
     base = hybrid.HybridWeights(w_cf=1.0, cold_lam=0.0, cold_candidates=5)
-    content_only = hybrid.HybridScorer(fused, np.ones(n), empty, facets, base, audience)
+    warm = np.ones(n, dtype=bool)
+    warm[0] = False                                    # the query: a prediction, no real vector
+    content_only = hybrid.HybridScorer(fused, np.ones(n), empty, facets, base, audience, warm)
     with_head = hybrid.HybridScorer(fused, np.ones(n), empty, facets,
                                     hybrid.HybridWeights(**{**base.__dict__, "w_audience": 3.0}),
-                                    audience)
+                                    audience, warm)
     top = hybrid.top_rows(content_only.scores(np.array([0])), k=5)[0]
     assert 37 not in top
     assert content_only.audience is None               # weight 0: the vectors are not even kept

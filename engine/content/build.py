@@ -11,8 +11,8 @@ Writes only below ``<version>/content/``:
   hybrid.json cf_*.npy                the served hybrid's weights and co-like neighbours (hybrid.py)
   facets.json franchise.npy ...       franchise, director, language and country facts (facets.py)
   audience.npy audience_predicted.npy the encoder's audience head (audience.py): every film's
-                                      audience vector (real if warm, else predicted) and the
-                                      raw predictions
+  audience_warm.npy                   audience vector (real if warm, else predicted), the raw
+                                      predictions, and which films have a real one
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def build_stage(ctx) -> dict:
     audience = stand_in(predicted, targets)
     np.save(out / "audience.npy", audience)
     np.save(out / "audience_predicted.npy", predicted.astype(np.float32))
+    np.save(out / "audience_warm.npy", targets.warm)
     for name, vecs in blocks.items():
         np.save(out / BLOCK_FILES[name], vecs.astype(np.float32))
     encoder.vocab.save(out / "vocab.json", max_len=encoder.max_len)
@@ -175,7 +176,7 @@ def build_stage(ctx) -> dict:
         hweights.beta)
     w_audience, audience_info = hybrid.choose_audience_weight(
         lambda v: hybrid.HybridScorer(fused, percentile, cf_cold, facets,
-                                      replace(hweights, w_audience=v), audience),
+                                      replace(hweights, w_audience=v), audience, targets.warm),
         val_q.queries[cold_val], [r for r, k in zip(val_q.relevant, cold_val, strict=True) if k])
     if encoder.audience is None:
         w_audience = 0.0
@@ -210,13 +211,14 @@ def build_stage(ctx) -> dict:
         catalog=catalog, ratings=ratings, blocks=blocks, fused=fused, percentile=percentile,
         content_choice=choice, weights=hweights, cf=cf, facets=facets, train_users=train_users,
         test_q=test_sets["co-liked"], seed=ctx.seed, quick=ctx.quick,
-        audience=audience, audience_predicted=predicted,
+        audience=audience, audience_predicted=predicted, audience_warm=targets.warm,
         audience_alternative=best_nonzero_audience(hybrid_info))
     ctx.log.info("hybrid /similar, test users:\n%s", hybrid_table.format())
     files = [f"content/{name}" for name in (*BLOCK_FILES.values(), "vocab.json", "labels.json",
                                             "ids.npy", "prior.npy", "index.ann", VECTORS, CONFIG,
                                             *hybrid_files, *facet_files,
-                                            "audience.npy", "audience_predicted.npy")]
+                                            "audience.npy", "audience_predicted.npy",
+                                            "audience_warm.npy")]
     metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
                "index_recall@10": round(index_params.recall_at_10, 4),
                "index_mean_query_ms": round(index_params.mean_query_ms, 4),

@@ -16,8 +16,11 @@
   content model exactly as it was validated (two-stage rerank, its lam and gamma) plus the
   facts: "few or none -> content carries it" for the query as well as for each pair.
   With ``w_audience`` > 0 its missing co-like part is stood in for by the BiLSTM's
-  audience head (audience.py): + w_audience * cos(its predicted audience vector, each
-  film's audience vector), and that term's top films join the candidates. The weight is
+  audience head (audience.py): + w_audience * cos(its predicted audience vector, the real
+  audience vector of each film that has one), and that term's top films join the
+  candidates. Films without a real vector get nothing from it, as a film without co-likes
+  gets nothing from the co-like part (predictions regress to the mean, so two predicted
+  vectors look alike whatever the films). The weight is
   chosen on validation users' co-likes of cold films (``choose_audience_weight``).
 
 Every weight is chosen on validation users (co-liked NDCG@10) by coordinate ascent over
@@ -139,10 +142,14 @@ class HybridScorer:
     build-time choice, evaluation and serving all call it)."""
 
     def __init__(self, fused: np.ndarray, percentile: np.ndarray, cf: sparse.csr_matrix,
-                 facets: Facets, weights: HybridWeights, audience: np.ndarray | None = None):
+                 facets: Facets, weights: HybridWeights, audience: np.ndarray | None = None,
+                 audience_warm: np.ndarray | None = None):
         self.fused = fused
-        # used only with weights.w_audience > 0 (audience.stand_in: one row per film)
+        # used only with weights.w_audience > 0: audience.stand_in's rows (the query side)
+        # and the same rows kept only where they are real (the candidate side)
         self.audience = audience if weights.w_audience else None
+        self.audience_real = (None if self.audience is None else
+                              audience * np.asarray(audience_warm, dtype=np.float32)[:, None])
         self.percentile = np.asarray(percentile, dtype=np.float32)
         self.cf = cf
         self.facets = facets
@@ -181,7 +188,7 @@ class HybridScorer:
         """The content score plus the audience head's guess at the co-likes it lacks; the
         films that guess ranks highest become candidates too."""
         w = self.w
-        aud = self.audience @ self.audience[row]
+        aud = self.audience_real @ self.audience[row]
         aud[row] = -np.inf
         n = min(w.cold_candidates, len(aud) - 1)
         pool = np.isfinite(content)

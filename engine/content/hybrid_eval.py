@@ -172,10 +172,11 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
                     cf, facets: Facets, train_users: np.ndarray, test_q: QuerySet, seed: int,
                     quick: bool = False, audience: np.ndarray | None = None,
                     audience_predicted: np.ndarray | None = None,
+                    audience_warm: np.ndarray | None = None,
                     audience_alternative: float = 0.0) -> Table:
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
     table = Table()
-    scorer = HybridScorer(fused, percentile, cf, facets, weights, audience)
+    scorer = HybridScorer(fused, percentile, cf, facets, weights, audience, audience_warm)
     co = CoLikes(like_matrix(ratings, train_users, movie_ids))
     content = content_scores(fused, percentile ** content_choice.gamma, content_choice.lam,
                              content_choice.n_candidates)
@@ -239,7 +240,8 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
     if len(cold_q):
         co_cold = CoLikes(like_matrix(ratings, train_users, movie_ids, cold=cold_ids))
         cf_cold, _ = colike_csr(co_cold, weights.beta)
-        cold_scorer = HybridScorer(fused, percentile, cf_cold, facets, weights, audience)
+        cold_scorer = HybridScorer(fused, percentile, cf_cold, facets, weights, audience,
+                                   audience_warm)
         cold_rankers: dict[str, Ranker] = {
             "hybrid (served)": lambda q: served_ranks(cold_scorer, q),
             "content only (before)": lambda q: batched_ranks(content, q),
@@ -252,15 +254,18 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
                      f"hybrid + audience stand-in (w {other:g}, not served)")
             if weights.w_audience or other:
                 alt = HybridScorer(fused, percentile, cf_cold, facets,
-                                   HybridWeights(**{**weights.__dict__, "w_audience": other}), audience)
+                                   HybridWeights(**{**weights.__dict__, "w_audience": other}), audience,
+                                   audience_warm)
                 cold_rankers[label] = lambda q, s=alt: served_ranks(s, q)
             predicted = _unit(audience_predicted) if audience_predicted is not None else None
             if predicted is not None and np.abs(predicted).sum() > 0:
                 cold_rankers["bilstm audience head only (text → predicted audience)"] = (
                     lambda q, b=predicted: batched_ranks(lambda r: _cos(b, r), q))
-            stand_ins = _unit(audience)
-            cold_rankers["bilstm audience head → audience vectors (real if warm)"] = (
-                lambda q, b=stand_ins: batched_ranks(lambda r: _cos(b, r), q))
+            queries_side = _unit(audience)
+            real_side = queries_side * np.asarray(audience_warm, dtype=np.float32)[:, None]
+            cold_rankers["bilstm audience head → warm films' real audience vectors"] = (
+                lambda q, a=queries_side, b=real_side: batched_ranks(
+                    lambda r: _cross_cos(a, b, r), q))
         for name, vecs in blocks.items():
             if (np.linalg.norm(vecs, axis=1) > 0).any():
                 block = fuse({name: vecs}, {name: 1.0})
@@ -276,6 +281,12 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+def _cross_cos(queries: np.ndarray, candidates: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    out = (queries[rows] @ candidates.T).astype(np.float64)
+    out[np.arange(len(rows)), rows] = -np.inf
+    return out
 
 
 def _cos(block: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -303,16 +314,17 @@ def hybrid_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | Non
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
     train_users, _, test_users = split(ratings, config["seed"])
     weights, cf, _, meta = hybrid.load(content)
-    audience = predicted = None
-    if (content / "audience.npy").exists():
+    audience = predicted = warm = None
+    if (content / "audience_warm.npy").exists():
         audience = np.load(content / "audience.npy")
         predicted = np.load(content / "audience_predicted.npy")
+        warm = np.load(content / "audience_warm.npy")
     return evaluate_hybrid(
         catalog=catalog, ratings=ratings, blocks=blocks, fused=fuse(blocks, choice.weights),
         percentile=vote_percentile(catalog), content_choice=choice, weights=weights, cf=cf,
         facets=Facets.load(content), train_users=train_users,
         test_q=co_liked(ratings, test_users, movie_ids, **config.get("co_liked", {})),
-        seed=config["seed"], audience=audience, audience_predicted=predicted,
+        seed=config["seed"], audience=audience, audience_predicted=predicted, audience_warm=warm,
         audience_alternative=best_nonzero_audience(meta))
 
 
