@@ -177,7 +177,8 @@ def build_stage(ctx) -> dict:
     w_audience, audience_info = hybrid.choose_audience_weight(
         lambda v: hybrid.HybridScorer(fused, percentile, cf_cold, facets,
                                       replace(hweights, w_audience=v), audience, targets.warm),
-        val_q.queries[cold_val], [r for r, k in zip(val_q.relevant, cold_val, strict=True) if k])
+        val_q.queries[cold_val], [r for r, k in zip(val_q.relevant, cold_val, strict=True) if k],
+        locale_val, facets.language)
     if encoder.audience is None:
         w_audience = 0.0
     hweights = replace(hweights, w_audience=w_audience)
