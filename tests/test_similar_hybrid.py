@@ -89,6 +89,43 @@ def test_co_like_similarity_shrinks_with_little_evidence():
     assert sims[0, 1] == pytest.approx(shrunk[1]) and counts[0, 1] == 4
 
 
+# -- the audience stand-in for a film nobody has co-liked ----------------------------------------
+def test_a_film_without_co_likes_borrows_its_predicted_audience_when_weighted():
+    n = 40
+    rng = np.random.default_rng(0)
+    fused = rng.normal(size=(n, 8)).astype(np.float32)
+    fused /= np.linalg.norm(fused, axis=1, keepdims=True)
+    audience = np.zeros((n, 4), np.float32)
+    audience[:, 0] = 1.0
+    audience[0] = audience[37] = [0, 1, 0, 0]          # the head says: 37 has 0's audience
+    fused[37] = -fused[0]                              # ... though its text is 0's opposite
+    facets = _facets([[f"d{i}"] for i in range(n)], [-1] * n, ["en"] * n)
+    empty = sparse.csr_matrix((n, n), dtype=np.float32)   # nobody has co-liked anything
+    base = hybrid.HybridWeights(w_cf=1.0, cold_lam=0.0, cold_candidates=5)
+    warm = np.ones(n, dtype=bool)
+    warm[0] = False                                    # the query: a prediction, no real vector
+    content_only = hybrid.HybridScorer(fused, np.ones(n), empty, facets, base, audience, warm)
+    with_head = hybrid.HybridScorer(fused, np.ones(n), empty, facets,
+                                    hybrid.HybridWeights(**{**base.__dict__, "w_audience": 3.0}),
+                                    audience, warm)
+    top = hybrid.top_rows(content_only.scores(np.array([0])), k=5)[0]
+    assert 37 not in top
+    assert content_only.audience is None               # weight 0: the vectors are not even kept
+    assert hybrid.top_rows(with_head.scores(np.array([0])), k=1)[0, 0] == 37
+
+
+def test_the_audience_weight_is_chosen_by_cold_validation_and_ties_go_to_zero():
+    class Flat:   # every weighting ranks alike: the stand-in would add nothing
+        facets = _facets([[f"d{i}"] for i in range(12)], [-1] * 12, ["en"] * 12)
+
+        def scores(self, rows):
+            return np.tile(np.linspace(1, 0, 12), (len(rows), 1))
+
+    weight, info = hybrid.choose_audience_weight(lambda v: Flat(), np.array([0, 1]),
+                                                 [np.array([2, 3]), np.array([4])])
+    assert weight == 0.0 and info["cold_val_queries"] == 2
+
+
 # -- reasons ----------------------------------------------------------------------------------
 def test_reasons_name_the_strongest_shared_thing_and_genre_only_as_a_last_resort():
     a = Movie(1, "Mad Max: Fury Road", genres=["Action"], directors=["George Miller"])
@@ -154,6 +191,9 @@ def test_cli_eval_content_has_the_hybrid_table(quick_artifacts, data_dir, capsys
     sections = {row["section"] for row in table.values()}
     assert any(s.startswith("franchise hit rate") for s in sections)
     assert any(s.startswith("cold items") for s in sections)
+    cold_models = {row["model"] for row in table.values() if row["section"].startswith("cold items")}
+    assert {"bilstm audience head only (text → predicted audience)", "tfidf block only",
+            "metadata block only", "content only (before)"} <= cold_models
     assert "same-language share, non-English queries" in sections
 
 

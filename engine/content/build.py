@@ -10,13 +10,16 @@ Writes only below ``<version>/content/``:
   content.json                        weights, prior, rerank size, selection, index parameters
   hybrid.json cf_*.npy                the served hybrid's weights and co-like neighbours (hybrid.py)
   facets.json franchise.npy ...       franchise, director, language and country facts (facets.py)
+  audience.npy audience_predicted.npy the encoder's audience head (audience.py): every film's
+  audience_warm.npy                   audience vector (real if warm, else predicted), the raw
+                                      predictions, and which films have a real one
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pandas as pd
@@ -26,9 +29,10 @@ from ..errors import DataError
 from . import evaluate as ev
 from . import hybrid
 from . import index as idx
+from .audience import DIM, QUICK_DIM, AudienceTargets, audience_targets, stand_in
 from .facets import Facets
 from .fusion import RULE, BlockSimilarity, choose_fusion, fuse, usable_blocks
-from .hybrid_eval import evaluate_hybrid, locale_queries
+from .hybrid_eval import best_nonzero_audience, cold_movies, evaluate_hybrid, locale_queries
 from .layout import BLOCK_FILES, CONFIG
 from .metadata import metadata_vectors, vote_percentile
 from .serving import VECTORS
@@ -61,11 +65,21 @@ def block_metric(val_q: ev.QuerySet):
         BlockSimilarity({"b": vectors}, val_q.queries).scores({"b": 1.0}), val_q)["ndcg@10"]
 
 
+def encoder_targets(ratings: pd.DataFrame, movie_ids: np.ndarray, seed: int,
+                    quick: bool) -> AudienceTargets:
+    """The encoder's audience targets: training users only (split_users3), the cold-item
+    films (hybrid_eval.cold_movies) left out, so the cold rows of the eval are honest."""
+    train_users, _, _ = ev.split_users3(ratings, seed)
+    return audience_targets(ratings, train_users, movie_ids, cold_movies(movie_ids, seed), seed,
+                            dim=QUICK_DIM if quick else DIM)
+
+
 def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool,
-                   val_q: ev.QuerySet | None = None):
+                   val_q: ev.QuerySet | None = None, audience: AudienceTargets | None = None):
     """Every block's vectors plus the encoder's artifacts and metrics.
 
     With validation queries (full builds), TF-IDF's per-field weights are chosen on them.
+    With audience targets the encoder also learns to predict them (audience.py).
     """
     # lazy: TensorFlow takes seconds to import and only this build step needs it
     from .train_encoder import EncoderConfig, train_encoder
@@ -74,7 +88,8 @@ def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool
     texts = [movie_text(row) for _, row in catalog.iterrows()]
     encoder = train_encoder(texts, [list(g) for g in catalog["genres"]],
                             EncoderConfig.quick() if quick else EncoderConfig(),
-                            seed=seed, progress=progress)
+                            seed=seed, progress=progress,
+                            audience=None if audience is None else audience.vectors)
     encoder_s = time.perf_counter() - started
     tfidf, tfidf_params = tfidf_vectors(catalog, TfidfConfig.quick() if quick else TfidfConfig(), seed,
                                         metric=block_metric(val_q) if val_q is not None else None)
@@ -102,8 +117,16 @@ def build_stage(ctx) -> dict:
                         f"only {len(val_q)} movies have {CO_LIKED['min_likes']}+ likes among the "
                         "validation users, too few to choose the content fusion weights",
                         fix="build with a larger MovieLens ratings file (--ratings)")
+    cold_ids = cold_movies(movie_ids, ctx.seed)
+    targets = encoder_targets(ratings, movie_ids, ctx.seed, ctx.quick)
     blocks, encoder, params = compute_blocks(catalog, ctx.quick, ctx.seed, ctx.progress,
-                                             None if ctx.quick else val_q)
+                                             None if ctx.quick else val_q, targets)
+    predicted = (encoder.audience if encoder.audience is not None
+                 else np.zeros_like(targets.vectors))
+    audience = stand_in(predicted, targets)
+    np.save(out / "audience.npy", audience)
+    np.save(out / "audience_predicted.npy", predicted.astype(np.float32))
+    np.save(out / "audience_warm.npy", targets.warm)
     for name, vecs in blocks.items():
         np.save(out / BLOCK_FILES[name], vecs.astype(np.float32))
     encoder.vocab.save(out / "vocab.json", max_len=encoder.max_len)
@@ -144,6 +167,26 @@ def build_stage(ctx) -> dict:
                                               cold_lam=choice.lam, cold_gamma=choice.gamma,
                                               cold_candidates=choice.n_candidates or 10),
         log=ctx.log.info)
+    # The audience stand-in for films without co-likes, weighted on the validation users'
+    # co-likes of the cold films (which lost their training ratings, as in the eval)
+    cold_rows = np.flatnonzero(np.isin(movie_ids, cold_ids))
+    cold_val = np.isin(val_q.queries, cold_rows)
+    cf_cold, _ = hybrid.colike_csr(
+        hybrid.CoLikes(hybrid.like_matrix(ratings, train_users, movie_ids, cold=cold_ids)),
+        hweights.beta)
+    w_audience, audience_info = hybrid.choose_audience_weight(
+        lambda v: hybrid.HybridScorer(fused, percentile, cf_cold, facets,
+                                      replace(hweights, w_audience=v), audience, targets.warm),
+        val_q.queries[cold_val], [r for r, k in zip(val_q.relevant, cold_val, strict=True) if k],
+        locale_val, facets.language)
+    if encoder.audience is None:
+        w_audience = 0.0
+    hweights = replace(hweights, w_audience=w_audience)
+    hybrid_info = {**hybrid_info, "audience": {**audience_info, "w_audience": w_audience,
+                                               "warm_targets": int(targets.warm.sum()),
+                                               "dim": targets.dim}}
+    ctx.log.info("audience stand-in: w_audience %s (cold validation NDCG@10 %s)", w_audience,
+                 audience_info["cold_val_ndcg@10"])
     cf, counts = hybrid.colike_csr(co, hweights.beta)
     hybrid_files = hybrid.save(out, hweights, cf, counts, {
         **hybrid_info, "train_users": len(train_users), "locale_validation_queries": len(locale_val),
@@ -168,11 +211,15 @@ def build_stage(ctx) -> dict:
     hybrid_table = evaluate_hybrid(
         catalog=catalog, ratings=ratings, blocks=blocks, fused=fused, percentile=percentile,
         content_choice=choice, weights=hweights, cf=cf, facets=facets, train_users=train_users,
-        test_q=test_sets["co-liked"], seed=ctx.seed, quick=ctx.quick)
+        test_q=test_sets["co-liked"], seed=ctx.seed, quick=ctx.quick,
+        audience=audience, audience_predicted=predicted, audience_warm=targets.warm,
+        audience_alternative=best_nonzero_audience(hybrid_info))
     ctx.log.info("hybrid /similar, test users:\n%s", hybrid_table.format())
     files = [f"content/{name}" for name in (*BLOCK_FILES.values(), "vocab.json", "labels.json",
                                             "ids.npy", "prior.npy", "index.ann", VECTORS, CONFIG,
-                                            *hybrid_files, *facet_files)]
+                                            *hybrid_files, *facet_files,
+                                            "audience.npy", "audience_predicted.npy",
+                                            "audience_warm.npy")]
     metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
                "index_recall@10": round(index_params.recall_at_10, 4),
                "index_mean_query_ms": round(index_params.mean_query_ms, 4),

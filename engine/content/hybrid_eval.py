@@ -9,7 +9,11 @@ Models compared (all on the same test users' co-liked ground truth, evaluate.py)
 * ``item-kNN co-likes``: the training users' co-like cosine alone (what /similar would be
   from ratings only); for cold films its content neighbours' co-like rows (as the collab
   engine gives cold films vectors, engine/collab/cold_items.py);
-* single content blocks on the cold items (does the BiLSTM beat TF-IDF and metadata there).
+* single content blocks on the cold items (does the BiLSTM beat TF-IDF and metadata there),
+  and the BiLSTM's audience head alone: its predicted audience vectors compared with each
+  other (text only, like the blocks), and the cold query's prediction compared with every
+  film's audience vector (real where the film is warm: the stand-in hybrid.py can serve);
+  plus the hybrid with the audience stand-in switched the other way from what is served.
 
 Product metrics: franchise hit rate (a query with siblings gets one in its top 10),
 same-language share for non-English queries, and the distinct films across the top 10
@@ -166,10 +170,13 @@ def ndcg_of(ranked: np.ndarray, qs: QuerySet) -> np.ndarray:
 def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Mapping[str, np.ndarray],
                     fused: np.ndarray, percentile: np.ndarray, content_choice, weights: HybridWeights,
                     cf, facets: Facets, train_users: np.ndarray, test_q: QuerySet, seed: int,
-                    quick: bool = False) -> Table:
+                    quick: bool = False, audience: np.ndarray | None = None,
+                    audience_predicted: np.ndarray | None = None,
+                    audience_warm: np.ndarray | None = None,
+                    audience_alternative: float = 0.0) -> Table:
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
     table = Table()
-    scorer = HybridScorer(fused, percentile, cf, facets, weights)
+    scorer = HybridScorer(fused, percentile, cf, facets, weights, audience, audience_warm)
     co = CoLikes(like_matrix(ratings, train_users, movie_ids))
     content = content_scores(fused, percentile ** content_choice.gamma, content_choice.lam,
                              content_choice.n_candidates)
@@ -233,13 +240,32 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
     if len(cold_q):
         co_cold = CoLikes(like_matrix(ratings, train_users, movie_ids, cold=cold_ids))
         cf_cold, _ = colike_csr(co_cold, weights.beta)
-        cold_scorer = HybridScorer(fused, percentile, cf_cold, facets, weights)
+        cold_scorer = HybridScorer(fused, percentile, cf_cold, facets, weights, audience,
+                                   audience_warm)
         cold_rankers: dict[str, Ranker] = {
             "hybrid (served)": lambda q: served_ranks(cold_scorer, q),
             "content only (before)": lambda q: batched_ranks(content, q),
             "item-kNN co-likes (content-neighbour fallback)": lambda q: batched_ranks(
                 colike_scores(co_cold, fused, popularity=votes), q),
         }
+        if audience is not None and (np.abs(audience).sum() > 0):
+            other = 0.0 if weights.w_audience else audience_alternative
+            label = ("hybrid without audience stand-in" if weights.w_audience else
+                     f"hybrid + audience stand-in (w {other:g}, not served)")
+            if weights.w_audience or other:
+                alt = HybridScorer(fused, percentile, cf_cold, facets,
+                                   HybridWeights(**{**weights.__dict__, "w_audience": other}), audience,
+                                   audience_warm)
+                cold_rankers[label] = lambda q, s=alt: served_ranks(s, q)
+            predicted = _unit(audience_predicted) if audience_predicted is not None else None
+            if predicted is not None and np.abs(predicted).sum() > 0:
+                cold_rankers["bilstm audience head only (text → predicted audience)"] = (
+                    lambda q, b=predicted: batched_ranks(lambda r: _cos(b, r), q))
+            queries_side = _unit(audience)
+            real_side = queries_side * np.asarray(audience_warm, dtype=np.float32)[:, None]
+            cold_rankers["bilstm audience head → warm films' real audience vectors"] = (
+                lambda q, a=queries_side, b=real_side: batched_ranks(
+                    lambda r: _cross_cos(a, b, r), q))
         for name, vecs in blocks.items():
             if (np.linalg.norm(vecs, axis=1) > 0).any():
                 block = fuse({name: vecs}, {name: 1.0})
@@ -250,6 +276,17 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
             table.add(f"cold items: co-liked NDCG@10 ({COLD_SHARE:.0%} of films unrated)", name, v,
                       cold["hybrid (served)"])
     return table
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+def _cross_cos(queries: np.ndarray, candidates: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    out = (queries[rows] @ candidates.T).astype(np.float64)
+    out[np.arange(len(rows)), rows] = -np.inf
+    return out
 
 
 def _cos(block: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -276,10 +313,24 @@ def hybrid_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | Non
     choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
     movie_ids = catalog["movie_id"].to_numpy(np.int64)
     train_users, _, test_users = split(ratings, config["seed"])
-    weights, cf, _, _ = hybrid.load(content)
+    weights, cf, _, meta = hybrid.load(content)
+    audience = predicted = warm = None
+    if (content / "audience_warm.npy").exists():
+        audience = np.load(content / "audience.npy")
+        predicted = np.load(content / "audience_predicted.npy")
+        warm = np.load(content / "audience_warm.npy")
     return evaluate_hybrid(
         catalog=catalog, ratings=ratings, blocks=blocks, fused=fuse(blocks, choice.weights),
         percentile=vote_percentile(catalog), content_choice=choice, weights=weights, cf=cf,
         facets=Facets.load(content), train_users=train_users,
         test_q=co_liked(ratings, test_users, movie_ids, **config.get("co_liked", {})),
-        seed=config["seed"])
+        seed=config["seed"], audience=audience, audience_predicted=predicted, audience_warm=warm,
+        audience_alternative=best_nonzero_audience(meta))
+
+
+def best_nonzero_audience(meta: dict) -> float:
+    """The audience weight with the best cold validation NDCG@10 other than 0 (for the row
+    showing what the stand-in would do when validation left it out)."""
+    scores = {float(k): v for k, v in
+              meta.get("audience", {}).get("cold_val_ndcg@10", {}).items() if float(k)}
+    return max(scores, key=lambda k: (scores[k], -k)) if scores else 0.0

@@ -63,8 +63,12 @@ class ContentIndex:
 
     def with_hybrid(self, dir: Path, vectors: np.ndarray) -> ContentIndex:
         weights, cf, counts, _ = hybrid.load(dir)
+        # the audience stand-in for films without co-likes, only where validation chose it
+        audience = warm = None
+        if weights.w_audience:
+            audience, warm = np.load(dir / "audience.npy"), np.load(dir / "audience_warm.npy")
         self.scorer = hybrid.HybridScorer(np.asarray(vectors), self.prior_base(), cf,
-                                          Facets.load(dir), weights)
+                                          Facets.load(dir), weights, audience, warm)
         self.counts = counts
         return self
 

@@ -1,4 +1,10 @@
-"""The BiLSTM text encoder, trained to predict genres; its 256-d hidden layer is the embedding.
+"""The BiLSTM text encoder, trained to predict genres and, given audience targets, each
+film's audience (co-like) vector (audience.py); its 256-d hidden layer is the embedding.
+
+The audience head is a second output on the same dropout layer: Dense(dim), cosine loss
+against the film's L2-normalised co-like factors, on warm films only (a zero target row
+means "no target" and costs nothing). Its prediction for every film, including those
+nobody has rated, is the "audience-aware" vector the hybrid can use for cold films.
 
 Only the build imports this module, and TensorFlow is imported inside the functions, so
 `import engine.content` never pulls TensorFlow into a serving process.
@@ -41,6 +47,8 @@ class EncoderConfig:
     # cross-entropy: rare genres (Film-Noir, Western, Documentary) otherwise barely move
     # the loss, and the model learns to predict "no" for them (macro F1 0.33 -> 0.47).
     weight_positives: bool = True
+    # the audience head's share of the loss (the genre loss is ~0.3 at the start, 1 - cos ~1)
+    audience_weight: float = 1.0
     threads: int = 2
     subset: int | None = None    # train on at most this many movies (quick mode)
     min_movies: int = 50         # fewer labelled texts than this: no encoder (zero vectors)
@@ -60,6 +68,8 @@ class EncoderResult:
     max_len: int
     metrics: dict[str, float]
     params: dict[str, Any]
+    # (n_movies, audience dim) predicted audience vectors; None without audience targets
+    audience: np.ndarray | None = None
 
 
 def choose_max_len(lengths: np.ndarray, cfg: EncoderConfig) -> int:
@@ -98,8 +108,22 @@ def weighted_binary_crossentropy(pos_weight: np.ndarray):
     return loss
 
 
+def masked_cosine_loss(y_true, y_pred):
+    """1 - cos(target, prediction) for rows with a target; a zero target row (a film with
+    too few fans, or a cold one) contributes nothing. Rescaled so that the batch mean Keras
+    takes is the mean over the rows with a target: only ~1 film in 5 has one, and the
+    head's share of the loss should not shrink with that."""
+    import tensorflow as tf
+
+    y_true = tf.cast(y_true, tf.float32)
+    has = tf.cast(tf.reduce_sum(tf.square(y_true), axis=-1) > 0, tf.float32)
+    cos = tf.reduce_sum(tf.math.l2_normalize(y_true, -1) * tf.math.l2_normalize(y_pred, -1), -1)
+    share = tf.maximum(tf.reduce_mean(has), 1e-6)
+    return has * (1.0 - cos) / share
+
+
 def build_model(vocab_size: int, max_len: int, n_labels: int, cfg: EncoderConfig,
-                pos_weight: np.ndarray | None = None):
+                pos_weight: np.ndarray | None = None, audience_dim: int = 0):
     import keras
     from keras import layers
 
@@ -116,11 +140,20 @@ def build_model(vocab_size: int, max_len: int, n_labels: int, cfg: EncoderConfig
     x = layers.Dense(cfg.dense_units, activation="relu", name="movie_embedding")(x)
     x = layers.Dropout(cfg.dropout, name="dropout")(x)
     outputs = layers.Dense(n_labels, activation="sigmoid", name="genres")(x)
-    model = keras.Model(inputs, outputs, name="bilstm_genre_encoder")
+    genre_loss = ("binary_crossentropy" if pos_weight is None
+                  else weighted_binary_crossentropy(pos_weight))
+    if not audience_dim:
+        model = keras.Model(inputs, outputs, name="bilstm_genre_encoder")
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=genre_loss,
+                      metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
+        return model
+    audience = layers.Dense(audience_dim, name="audience")(x)
+    model = keras.Model(inputs, {"genres": outputs, "audience": audience},
+                        name="bilstm_genre_audience_encoder")
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=("binary_crossentropy" if pos_weight is None
-                        else weighted_binary_crossentropy(pos_weight)),
-                  metrics=[keras.metrics.AUC(multi_label=True, name="auc")])
+                  loss={"genres": genre_loss, "audience": masked_cosine_loss},
+                  loss_weights={"genres": 1.0, "audience": cfg.audience_weight},
+                  metrics={"genres": [keras.metrics.AUC(multi_label=True, name="auc")]})
     return model
 
 
@@ -142,14 +175,16 @@ def tune_thresholds(y_true: np.ndarray, probs: np.ndarray, grid: np.ndarray = _T
     return out
 
 
-def _no_encoder(tokens, lengths, has_text, cfg: EncoderConfig, seed: int, why: str) -> EncoderResult:
+def _no_encoder(tokens, lengths, has_text, cfg: EncoderConfig, seed: int,
+                audience: np.ndarray | None, why: str) -> EncoderResult:
     log.warning("content encoder skipped: %s", why)
     vocab = Vocab.build(tokens, max_size=cfg.vocab_size)
     embeddings = np.zeros((len(tokens), cfg.dense_units), dtype=np.float32)
     params = {**asdict(cfg), "max_len": choose_max_len(lengths, cfg), "vocab_len": len(vocab),
               "n_labels": 0, "seed": seed, "skipped": why}
     return EncoderResult(embeddings, has_text, vocab, [], params["max_len"],
-                         {"encoder_skipped": 1, "n_train_movies": 0, "n_test_movies": 0}, params)
+                         {"encoder_skipped": 1, "n_train_movies": 0, "n_test_movies": 0}, params,
+                         None if audience is None else np.zeros_like(audience, dtype=np.float32))
 
 
 def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -160,11 +195,13 @@ def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 
 def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig | None = None,
-                  seed: int = 42, progress: bool = True) -> EncoderResult:
+                  seed: int = 42, progress: bool = True,
+                  audience: np.ndarray | None = None) -> EncoderResult:
     """Fit the genre model on movies that have text; embed every movie.
 
     Movies are split 80/10/10 (seeded): train, validation (early stopping and the
-    checkpoint), and held-out test movies for the reported genre F1.
+    checkpoint), and held-out test movies for the reported genre F1 (and, with
+    ``audience`` targets, the mean cosine of predicted to real audience vectors).
     """
     cfg = cfg or EncoderConfig()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # errors only (moviebot build -v: all)
@@ -192,7 +229,7 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
     if len(labelled) < cfg.min_movies or n_classes < 2:
         # e.g. a data dir without TMDB/IMDb metadata: (almost) no overviews to learn from.
         # Every movie then gets a zero text vector and fusion falls back to the other blocks.
-        return _no_encoder(tokens, lengths, has_text, cfg, seed,
+        return _no_encoder(tokens, lengths, has_text, cfg, seed, audience,
                            f"{len(labelled)} movies with text and genres (< {cfg.min_movies}) "
                            f"or {n_classes} genre(s)")
     n_val = n_test = max(1, len(labelled) // 10)
@@ -206,11 +243,18 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
     labels = [str(c) for c in binarizer.classes_]
     X = vocab.encode_many(tokens, max_len)
     Y = binarizer.transform(genres).astype("float32")
+    use_audience = audience is not None and bool(np.abs(audience[train_idx]).sum())
+    if use_audience:
+        A = np.asarray(audience, dtype="float32")
+        targets = lambda idx: {"genres": Y[idx], "audience": A[idx]}  # noqa: E731
+    else:
+        targets = lambda idx: Y[idx]  # noqa: E731
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_MASK_WARNING)
         weights = positive_weights(Y[train_idx]) if cfg.weight_positives else None
-        model = build_model(len(vocab), max_len, len(labels), cfg, weights)
+        model = build_model(len(vocab), max_len, len(labels), cfg, weights,
+                            audience_dim=A.shape[1] if use_audience else 0)
         with tempfile.TemporaryDirectory() as tmp:
             best = Path(tmp) / "best.weights.h5"
             callbacks = [
@@ -221,19 +265,23 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
             ]
             bar = EpochBar(cfg.epochs, "content encoder", disable=not progress)
             # Keras' own bars (ANSI codes, on stdout) stay off: one tqdm bar on stderr
-            history = model.fit(X[train_idx], Y[train_idx], validation_data=(X[val_idx], Y[val_idx]),
+            history = model.fit(X[train_idx], targets(train_idx),
+                                validation_data=(X[val_idx], targets(val_idx)),
                                 epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True,
                                 callbacks=[*callbacks, bar.callback(keras)], verbose=0)
             bar.close()
             model.load_weights(str(best))  # the checkpoint with the lowest validation loss
 
-        probs = model.predict(X[test_idx], batch_size=256, verbose=0)
+        def genre_probs(idx):
+            out = model.predict(X[idx], batch_size=256, verbose=0)
+            return out["genres"] if use_audience else out
+
+        probs = genre_probs(test_idx)
         metrics = _f1(Y[test_idx].astype(int), (probs >= 0.5).astype(int))
         # Rare genres rarely reach 0.5, which is what keeps macro F1 low; per-genre
         # thresholds chosen on the validation movies (never the test ones) fix the decision
         # rule without touching the embedding.
-        thresholds = tune_thresholds(Y[val_idx].astype(int), model.predict(X[val_idx], batch_size=256,
-                                                                             verbose=0))
+        thresholds = tune_thresholds(Y[val_idx].astype(int), genre_probs(val_idx))
         tuned = _f1(Y[test_idx].astype(int), (probs >= thresholds).astype(int))
         metrics.update({f"{k}_tuned": v for k, v in tuned.items()})
         val_losses = history.history["val_loss"]
@@ -243,13 +291,38 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
 
         embedder = keras.Model(model.input, model.get_layer("movie_embedding").output)
         embeddings = embedder.predict(X, batch_size=256, verbose=0).astype(np.float32)
+        predicted = None
+        if use_audience:
+            predicted = model.predict(X, batch_size=256, verbose=0)["audience"].astype(np.float32)
+            metrics.update(_audience_fit(predicted, A, train_idx, test_idx))
     # An empty text would embed as the bias alone: the same vector for every such movie,
     # which would make them all "similar"; zero rows let fusion fall back to metadata.
     embeddings[~has_text] = 0.0
+    if predicted is not None:
+        predicted[~has_text] = 0.0
     params = {**asdict(cfg), "max_len": max_len, "vocab_len": len(vocab), "n_labels": len(labels),
               "seed": seed, "thresholds": [round(float(t), 2) for t in thresholds],
               "positive_weights": ([round(float(w), 2) for w in weights] if weights is not None else None)}
     log.info("encoder: %d epochs, best val loss %.4f", metrics["epochs_run"],
              metrics["best_val_loss"])
     log.debug("encoder metrics: %s", metrics)
-    return EncoderResult(embeddings, has_text, vocab, labels, max_len, metrics, params)
+    return EncoderResult(embeddings, has_text, vocab, labels, max_len, metrics, params, predicted)
+
+
+def _audience_fit(predicted: np.ndarray, target: np.ndarray, train_idx: np.ndarray,
+                  test_idx: np.ndarray) -> dict[str, float]:
+    """Mean cosine of prediction to real audience vector on training and held-out warm
+    films, and the same for a prediction that is every training target's mean (the
+    trivial baseline a regression head must beat)."""
+    def unit(x):
+        return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+
+    out = {}
+    mean = unit(target[train_idx][np.abs(target[train_idx]).sum(axis=1) > 0].mean(axis=0))
+    for name, idx in (("train", train_idx), ("test", test_idx)):
+        idx = idx[np.abs(target[idx]).sum(axis=1) > 0]
+        if len(idx):
+            out[f"audience_cos_{name}"] = float((unit(predicted[idx]) * target[idx]).sum(1).mean())
+            out[f"audience_cos_{name}_mean_baseline"] = float((target[idx] @ mean).mean())
+            out[f"audience_n_{name}"] = int(len(idx))
+    return out
