@@ -132,7 +132,7 @@ async def test_like_button_stores_feedback_and_answers_with_a_toast(bot):
     ("\x00\x07\x1b", "Send me a movie title"),
     ("<b>bold</b> & <script>", "couldn"),
     ("**boom** _x_ [a](http://e.vil)", "couldn"),
-    ("🎬🍿🎥", "couldn"),
+    ("🎬🍿🎥", "I recommend movies"),      # no words at all: small talk, so the help
     ("千と千尋の神隠し", None),
     ("/info", "Which movie"),
     ("/nope", "I don't know /nope"),
