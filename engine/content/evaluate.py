@@ -19,7 +19,6 @@ score the top 10 with NDCG@10 and recall@10 = hits / min(10, number relevant).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,12 +27,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..catalog import CATALOG_FILE
-from ..datasets import movielens
 from ..errors import ComponentMissing
 from ..metrics import EvalReport, markdown_table, mean_se, paired_difference
-from .fusion import FusionChoice, K, choose_fusion, fuse, l2_rows
-from .layout import CONFIG, load_blocks
+from .built import load_built
+from .fusion import K, choose_fusion, fuse, l2_rows
+from .layout import CONFIG
 from .metadata import genre_matrix, vote_percentile
 from .queryset import QuerySet, per_query_metrics
 
@@ -272,14 +270,9 @@ def content_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | No
     content = Path(version_dir) / "content"
     if not (content / CONFIG).exists():
         raise ComponentMissing("content")
-    config = json.loads((content / CONFIG).read_text())
-    catalog = pd.read_parquet(Path(version_dir) / CATALOG_FILE)
-    ratings_path = ratings_path or (Path(config["ratings"]) if config.get("ratings") else None)
-    ratings = (movielens.ratings(ratings_path) if ratings_path
-               else movielens.small_ratings(data_dir))
-    blocks = load_blocks(content)
-    choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
-    movie_ids = catalog["movie_id"].to_numpy(np.int64)
+    built = load_built(version_dir, data_dir, ratings_path)
+    config, catalog, ratings = built.config, built.catalog, built.ratings
+    blocks, choice, movie_ids = built.blocks, built.choice, built.movie_ids
     has_hybrid = (content / hybrid.HYBRID).exists() and (content / FACETS).exists()
     if has_hybrid:
         _, val_users, test_users = split_users3(ratings, config["seed"])

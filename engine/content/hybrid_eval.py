@@ -27,19 +27,17 @@ of them against the co-likes the test users actually have.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..catalog import CATALOG_FILE
-from ..datasets import movielens
 from ..metrics import markdown_table, mean_se, paired_difference
 from . import hybrid
+from .built import load_built
 from .facets import FACETS, NEUTRAL_LANGUAGE, Facets
-from .fusion import FusionChoice, fuse
+from .fusion import fuse
 from .hybrid import (
     CoLikes,
     HybridScorer,
@@ -49,7 +47,6 @@ from .hybrid import (
     served_list,
     top_rows,
 )
-from .layout import CONFIG, load_blocks
 from .metadata import vote_percentile
 from .queryset import QuerySet, per_query_metrics
 
@@ -304,14 +301,9 @@ def hybrid_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | Non
     content = Path(version_dir) / "content"
     if not ((content / hybrid.HYBRID).exists() and (content / FACETS).exists()):
         return None
-    config = json.loads((content / CONFIG).read_text())
-    catalog = pd.read_parquet(Path(version_dir) / CATALOG_FILE)
-    ratings_path = ratings_path or (Path(config["ratings"]) if config.get("ratings") else None)
-    ratings = (movielens.ratings(ratings_path) if ratings_path
-               else movielens.small_ratings(data_dir))
-    blocks = load_blocks(content)
-    choice = FusionChoice(config["weights"], config["lam"], config["gamma"], config["n_candidates"])
-    movie_ids = catalog["movie_id"].to_numpy(np.int64)
+    built = load_built(version_dir, data_dir, ratings_path)
+    config, catalog, ratings = built.config, built.catalog, built.ratings
+    blocks, choice, movie_ids = built.blocks, built.choice, built.movie_ids
     train_users, _, test_users = split(ratings, config["seed"])
     weights, cf, _, meta = hybrid.load(content)
     audience = predicted = warm = None
