@@ -30,7 +30,7 @@ from scipy import sparse
 from ..errors import ComponentMissing
 from ..metrics import EvalReport, markdown_table, mean_se, paired_difference
 from .built import load_built
-from .fusion import K, choose_fusion, fuse, l2_rows
+from .fusion import K, choose_fusion, fuse, l2_rows, rerank_with_prior
 from .layout import CONFIG
 from .metadata import genre_matrix, vote_percentile
 from .queryset import QuerySet, per_query_metrics
@@ -183,12 +183,7 @@ def served_scorer(fused: np.ndarray, prior: np.ndarray, lam: float,
     def score(queries: np.ndarray) -> np.ndarray:
         cos = cosine(queries).astype(np.float64)
         cos[np.arange(len(queries)), queries] = -np.inf
-        n = min(n_candidates, cos.shape[1] - 1)
-        cand = np.argpartition(-cos, n - 1, axis=1)[:, :n]
-        rows = np.arange(len(queries))[:, None]
-        out = np.full_like(cos, -np.inf)
-        out[rows, cand] = (1 - lam) * cos[rows, cand] + lam * prior[cand]
-        return out
+        return rerank_with_prior(cos, prior, lam, n_candidates)
     return score
 
 

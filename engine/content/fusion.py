@@ -62,6 +62,19 @@ def usable_blocks(blocks: Mapping[str, np.ndarray], min_share: float = 0.01) -> 
             if (np.linalg.norm(b, axis=1) > 0).mean() >= min_share}
 
 
+def rerank_with_prior(cos: np.ndarray, prior: np.ndarray, lam: float,
+                      n_candidates: int) -> np.ndarray:
+    """The served two-stage score for a batch of query rows of cosines (the query itself
+    already -inf): the top ``n_candidates`` keep ``(1 - lam) * cosine + lam * prior``,
+    every other movie gets -inf (never listed)."""
+    n = min(n_candidates, cos.shape[1] - 1)
+    cand = np.argpartition(-cos, n - 1, axis=1)[:, :n]
+    rows = np.arange(len(cos))[:, None]
+    out = np.full_like(cos, -np.inf)
+    out[rows, cand] = (1 - lam) * cos[rows, cand] + lam * prior[cand]
+    return out
+
+
 def fuse(blocks: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
     parts = [prepare_block(blocks[name]) * np.sqrt(weights[name])
              for name in blocks if weights.get(name, 0) > 0]

@@ -37,7 +37,7 @@ from ..metrics import markdown_table, mean_se, paired_difference
 from . import hybrid
 from .built import load_built
 from .facets import FACETS, NEUTRAL_LANGUAGE, Facets
-from .fusion import fuse
+from .fusion import fuse, rerank_with_prior
 from .hybrid import (
     CoLikes,
     HybridScorer,
@@ -93,14 +93,7 @@ def content_scores(fused: np.ndarray, prior: np.ndarray, lam: float, n_candidate
     def score(rows: np.ndarray) -> np.ndarray:
         cos = (fused[rows] @ fused.T).astype(np.float64)
         cos[np.arange(len(rows)), rows] = -np.inf
-        if not lam:
-            return cos
-        n = min(n_candidates, cos.shape[1] - 1)
-        cand = np.argpartition(-cos, n - 1, axis=1)[:, :n]
-        r = np.arange(len(rows))[:, None]
-        out = np.full_like(cos, -np.inf)
-        out[r, cand] = (1 - lam) * cos[r, cand] + lam * prior[cand]
-        return out
+        return rerank_with_prior(cos, prior, lam, n_candidates) if lam else cos
     return score
 
 
