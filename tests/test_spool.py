@@ -85,6 +85,21 @@ async def test_outage_spools_then_flushes_exactly_once(sqlite_store, tmp_path):
     assert not list(tmp_path.glob("spool.jsonl.flushing*"))
 
 
+async def test_a_flush_that_gets_through_closes_the_breaker(sqlite_store, tmp_path):
+    # The breaker keeps the database alone for retry_every after a failure; a flush that
+    # then succeeds proves it answers, so reads must not stay "unavailable" until then.
+    db = BrokenSQLite(sqlite_store, tmp_path)
+    s = SpoolingStore(sqlite_store, tmp_path / "spool.jsonl", retry_every=3600)
+    uid = await s.user_id("telegram", "1")
+    db.down()
+    assert await s.record_feedback(ev(uid, 2, "k2"))         # fails, opens the breaker
+    with pytest.raises(StoreUnavailable):
+        await s.history(uid)
+    db.up()
+    assert await s.flush() == 1
+    assert await s.history(uid) == [(2, "like")]
+
+
 async def test_writes_keep_order_behind_spooled_ones(sqlite_store, tmp_path):
     db = BrokenSQLite(sqlite_store, tmp_path)
     s = SpoolingStore(sqlite_store, tmp_path / "spool.jsonl", retry_every=0)

@@ -239,6 +239,9 @@ class SpoolingStore(FeedbackStore):
         if self._was_down:
             log.info("database reachable again")
             self._was_down = False
+        # Any call that got through closes the breaker: a flush that has just emptied the
+        # spool must not be followed by "unavailable" for the rest of retry_every.
+        self._down_until = 0.0
         return result
 
     async def _write(self, ops: list[dict[str, Any]], direct: Callable[[], Awaitable[T]],
