@@ -159,7 +159,7 @@ async def open_layer(settings, args, *, warm: bool = True):
                               spool)
     tmdb = None
     if settings.tmdb_api_key:
-        from bot.tmdb import TMDBClient
+        from engine.tmdb import TMDBClient
 
         tmdb = TMDBClient(settings.tmdb_api_key,
                           base_url=settings.tmdb_api_base_url)

@@ -69,7 +69,7 @@ def test_serving_never_imports_tensorflow(quick_artifacts):
         "from bot import serve_cli, commands\n"
         "from bot.telegram import app, polling, webhook\n"
         "from bot.discord import client\n"
-        "from bot import tmdb\n"
+        "from engine import tmdb\n"
         "from engine import Engine\n"
         "layer = commands.CommandLayer(lambda e=Engine.load(sys.argv[1]): e)\n"
         "u = commands.User('console', 'me')\n"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.tmdb import TMDBClient
+from engine.tmdb import TMDBClient
 from engine.config import Settings
 from engine.results import Movie
 from tests.fakes.tmdb_api import FakeTMDB, movies_from_dataset
