@@ -124,6 +124,11 @@ class Catalog:
             end = str(self.last_year or "")
         years = self.df["year"].dropna()
         first = self.span.get("first_year") or (int(years.min()) if len(years) else "")
+        if updated := self.span.get("updated"):
+            # a catalog update (jobs/catalog_update.py) added TMDB's recent films
+            day = f"{int(updated[8:10])} {_MONTHS[int(updated[5:7]) - 1]} {updated[:4]}"
+            return (f"My catalog has {len(self):,} films, from {first} to {end} "
+                    f"(updated from TMDB on {day}).")
         return (f"My catalog has {len(self):,} films, from {first} to {end}; newer films need "
                 "the live TMDB catalog (set TMDB_API_KEY).")
 
