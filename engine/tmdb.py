@@ -207,6 +207,7 @@ class TMDBCatalogClient(TMDBClient):
         self.retries = retries                  # per request, for timeouts and 5xx answers
         self.max_retry_after = max_retry_after  # a longer Retry-After is waited this long
         self.throttled = 0                      # 429 answers seen (for the job's summary)
+        self.sleep = asyncio.sleep              # how Retry-After and backoff waits are spent
 
     async def get_json(self, path: str, params: dict | None = None) -> dict | None:
         """One paced GET of ``/3/<path>``: the decoded JSON, None for a 404.
@@ -228,8 +229,8 @@ class TMDBCatalogClient(TMDBClient):
                 async with self._session.get(url, params=query, headers=headers) as resp:
                     if resp.status == 429:
                         self.throttled += 1
-                        await asyncio.sleep(_retry_after(resp.headers.get("Retry-After"),
-                                                         self.max_retry_after))
+                        await self.sleep(_retry_after(resp.headers.get("Retry-After"),
+                                                      self.max_retry_after))
                         continue
                     if resp.status == 404:
                         return None
@@ -245,7 +246,7 @@ class TMDBCatalogClient(TMDBClient):
                 if failures > self.retries:
                     raise TMDBUnavailable(f"TMDB did not answer /{path} after {failures} tries "
                                           f"({type(exc).__name__})") from None
-                await asyncio.sleep(min(2.0 ** failures * 0.25, 5.0))
+                await self.sleep(min(2.0 ** failures * 0.25, 5.0))
 
     async def list_page(self, name: str, page: int = 1) -> ListPage:
         """One page of a TMDB list (``LISTS``: now_playing, upcoming, popular, trending)."""

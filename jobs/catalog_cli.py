@@ -71,9 +71,16 @@ def run_update(args: argparse.Namespace) -> int:
         return 2
     options = UpdateOptions(since=args.since, until=args.until, pages=args.pages, lists=lists,
                             keep=args.keep, progress=not args.no_progress)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from .quiet import quiet_native_logs
+
     try:
-        result = asyncio.run(update_catalog(settings.artifacts, settings.tmdb_api_key,
-                                            settings.tmdb_api_base_url, options))
+        # the content fold-in runs the build's encoder: TensorFlow's native log lines are
+        # filtered as in `moviebot build` (shown with `moviebot -v`)
+        with quiet_native_logs(getattr(args, "verbose", False)), logging_redirect_tqdm():
+            result = asyncio.run(update_catalog(settings.artifacts, settings.tmdb_api_key,
+                                                settings.tmdb_api_base_url, options))
     except MovieBotError as exc:
         print(f"moviebot catalog update: {exc}", file=sys.stderr)
         return 2

@@ -51,6 +51,7 @@ import pandas as pd
 
 from engine import artifacts
 from engine.catalog import CATALOG_FILE, CATALOG_INFO
+from engine.datasets import hygiene as hy
 from engine.errors import MovieBotError
 from engine.tmdb import LISTS, TMDBCatalogClient, TMDBUnavailable
 
@@ -239,31 +240,34 @@ def catalog_row(record: Any, today: str | None = None) -> dict:
         year = datetime.strptime(released, "%Y-%m-%d").year if released else None
     except (TypeError, ValueError):
         raise MalformedRecord(f"film {tmdb_id}: release_date {released!r} is not a date") from None
-    genres = _names(record.get("genres") or [])
+    # the build's own hygiene (engine/datasets/hygiene.py): repaired text, TMDB's genre
+    # vocabulary, no production tags ("aftercreditsstinger") among the themes
+    genres = hy.clean_genres(_names(record.get("genres") or []), hy.TMDB_GENRES)
     credits = record.get("credits") or {}
     cast = sorted((c for c in credits.get("cast") or [] if isinstance(c, dict) and c.get("name")),
                   key=lambda c: c.get("order", 0))
     directors = [c["name"] for c in credits.get("crew") or []
                  if isinstance(c, dict) and c.get("job") == "Director" and c.get("name")]
-    keywords = _names(((record.get("keywords") or {}).get("keywords")) or [])
+    keywords = hy.clean_keywords(hy.fix_list(_names(((record.get("keywords") or {}).get("keywords")) or [])))
     videos = (record.get("videos") or {}).get("results") or []
     youtube = [v for v in videos if isinstance(v, dict) and v.get("site") == "YouTube" and v.get("key")]
     youtube.sort(key=lambda v: (v.get("type") != "Trailer", not v.get("official", False)))
     collection = record.get("belongs_to_collection") or {}
     imdb = record.get("imdb_id") or ""
-    text = lambda key: (record.get(key) or "").strip() if isinstance(record.get(key), str) else ""  # noqa: E731
+    text = lambda key: (hy.fix_text(record[key]).strip() if isinstance(record.get(key), str)  # noqa: E731
+                        else "")
     row = {
-        "movie_id": NEW_ID_BASE + tmdb_id, "title": title.strip(), "akas": [],
-        "ml_title": f"{title.strip()} ({year})" if year else title.strip(),
+        "movie_id": NEW_ID_BASE + tmdb_id, "title": text("title"), "akas": [],
+        "ml_title": f"{text('title')} ({year})" if year else text("title"),
         "year": year, "genres": list(dict.fromkeys(ML_GENRE[g] for g in genres if g in ML_GENRE)),
         "imdb_id": imdb if isinstance(imdb, str) and imdb.startswith("tt") else "",
         "tmdb_id": tmdb_id, "overview": text("overview"), "tagline": text("tagline"),
         "original_language": text("original_language"),
         "poster_path": text("poster_path"),
         "collection": str(collection.get("name") or "") if isinstance(collection, dict) else "",
-        "keywords": keywords, "cast": [c["name"] for c in cast[:5]],
-        "directors": list(dict.fromkeys(directors)), "tmdb_genres": genres,
-        "countries": _names(record.get("production_countries") or []),
+        "keywords": keywords, "cast": hy.fix_list(c["name"] for c in cast[:5]),
+        "directors": hy.fix_list(directors), "tmdb_genres": genres,
+        "countries": hy.fix_list(_names(record.get("production_countries") or [])),
         "runtime": _float(record.get("runtime")) or math.nan,
         "popularity": _float(record.get("popularity")),
         "vote_average": _float(record.get("vote_average")),

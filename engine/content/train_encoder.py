@@ -336,6 +336,8 @@ def encode(texts: list[str], vocab_path: Path, weights_path: Path, params: dict[
     X = vocab.encode_many(tokens, max_len)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_MASK_WARNING)
+        # the saved file also holds the trained optimizer's state, which inference skips
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model = build_model(len(vocab), max_len, int(params["n_labels"]), cfg,
                             audience_dim=audience_dim)
         model.load_weights(str(weights_path))

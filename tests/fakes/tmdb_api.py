@@ -165,13 +165,16 @@ class FakeTMDB:
         if self._runner:
             await self._runner.cleanup()
 
-    async def _gate(self, request: web.Request) -> web.Response | None:
-        """What every endpoint does first: the key, the delay, an injected 429."""
+    async def _gate(self, request: web.Request, movie_id: int | None = None) -> web.Response | None:
+        """What every endpoint does first: the key, the delay, an injected 429 (a detail
+        request counts in ``requests`` once the key is accepted, throttled or not)."""
         key = request.query.get("api_key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
         if key != self.api_key:
             return web.json_response({"success": False, "status_code": 7,
                                       "status_message": "Invalid API key: You must be granted a valid key."},
                                      status=401)
+        if movie_id is not None:
+            self.requests.append(movie_id)
         page = request.query.get("page")
         self.paths.append(request.path + (f"?page={page}" if page else ""))
         if self.delay:
@@ -237,10 +240,9 @@ class FakeTMDB:
                                   "change_keys": []})
 
     async def _movie(self, request: web.Request) -> web.Response:
-        if (refused := await self._gate(request)) is not None:
-            return refused
         movie_id = int(request.match_info["id"])
-        self.requests.append(movie_id)
+        if (refused := await self._gate(request, movie_id)) is not None:
+            return refused
         if self.hang_details_after is not None and len(self.requests) > self.hang_details_after:
             await asyncio.sleep(3600)   # TMDB stopped answering: the client's timeout fires
         if movie_id in self.malformed:
