@@ -180,21 +180,23 @@ class Journal:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def read_pending(root: Path) -> list[dict]:
-    """Titles users asked for that were not found (written by the bots, one JSON object a
-    line: {"title", "tmdb_id" or null, "asked_at"}); unreadable lines are skipped."""
+def read_pending(root: Path) -> tuple[list[dict], int]:
+    """(titles users asked for that were not found, lines read): written by the bots, one
+    JSON object a line, {"title", "tmdb_id" or null, "asked_at"}; unreadable lines are
+    skipped (and cleared with the others once the update is published)."""
     path = Path(root) / PENDING_TITLES
     if not path.exists():
-        return []
+        return [], 0
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for line in lines:
         try:
             item = json.loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(item, dict) and (item.get("tmdb_id") or item.get("title")):
             out.append(item)
-    return out
+    return out, len(lines)
 
 
 def clear_pending(root: Path, seen: int) -> None:
@@ -433,6 +435,9 @@ def write_version(root: Path, prev: Path, catalog: pd.DataFrame, new: pd.DataFra
     written = {CATALOG_FILE, CATALOG_INFO}
     components = manifest.get("components", {})
     if len(new):
+        # the slow part after the fetch (the encoder's inference, Annoy rebuilds): one log
+        # line per component, as `moviebot build` logs its stages
+        log.info("catalog update: %d new films -> content vectors (no retraining)", len(new))
         started = time.perf_counter()
         if "content" in components:
             from engine.content.extend import FIT_CATALOG
@@ -443,6 +448,8 @@ def write_version(root: Path, prev: Path, catalog: pd.DataFrame, new: pd.DataFra
             if f"content/{FIT_CATALOG}" not in files:
                 files.append(f"content/{FIT_CATALOG}")
         record["seconds"]["content"] = round(time.perf_counter() - started, 2)
+        log.info("catalog update: content done in %.1fs; collab vectors from content neighbours",
+                 record["seconds"]["content"])
         started = time.perf_counter()
         if "collab" in components:
             from engine.collab.extend import extend as collab_extend
@@ -450,6 +457,8 @@ def write_version(root: Path, prev: Path, catalog: pd.DataFrame, new: pd.DataFra
             written.update(collab_extend(prev, out, catalog, new["movie_id"].to_numpy(np.int64),
                                          seed=options.seed))
         record["seconds"]["collab"] = round(time.perf_counter() - started, 2)
+        log.info("catalog update: collab done in %.1fs; cross-media vectors",
+                 record["seconds"]["collab"])
         started = time.perf_counter()
         if "crossmedia" in components:
             from engine.crossmedia.extend import extend as crossmedia_extend
@@ -474,6 +483,7 @@ def write_version(root: Path, prev: Path, catalog: pd.DataFrame, new: pd.DataFra
     catalog_entry.setdefault("metrics", {})["movies"] = len(catalog)
     catalog_entry["metrics"]["date_range"] = span
     manifest.setdefault("metrics", {}).setdefault("catalog", {})["movies"] = len(catalog)
+    log.info("catalog update: checksumming %s", out.name)
     manifest["files"] = artifacts.file_checksums(out)
     artifacts.write_manifest(out, manifest)
     return out
@@ -503,7 +513,7 @@ async def update_catalog(root: Path, api_key: str, base_url: str,
                 # a crash while writing it: never published, nothing points at it
                 shutil.rmtree(root / abandoned, ignore_errors=True)
                 journal.building(None)
-            pending = read_pending(root)
+            pending, pending_lines = read_pending(root)
             stats.pending = len(pending)
             try:
                 ids = await fetch(client, journal, options, pending, stats)
@@ -529,7 +539,7 @@ async def update_catalog(root: Path, api_key: str, base_url: str,
             stats.added = len(new)
             if not stats.added and not stats.refreshed:
                 journal.clear()
-                clear_pending(root, stats.pending)
+                clear_pending(root, pending_lines)
                 result = JobResult(JOB_NAME, "unchanged", prev.name, reasons=[
                     f"TMDB listed {stats.listed} films: none new, none changed"],
                     details=stats.to_dict())
@@ -556,7 +566,7 @@ async def update_catalog(root: Path, api_key: str, base_url: str,
             journal.building(None)
             artifacts.prune(root, keep=options.keep)
             journal.clear()
-            clear_pending(root, stats.pending)
+            clear_pending(root, pending_lines)
     finally:
         if own_client:
             await client.close()

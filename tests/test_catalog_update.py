@@ -303,3 +303,28 @@ def test_without_a_key_the_command_says_what_is_needed(root):
     assert "TMDB_API_KEY" in out.stderr and "Traceback" not in out.stderr
     assert not (root / STAGING).exists()
     assert len(pd.read_parquet(artifacts.current_version(root) / "catalog.parquet")) > 9000
+
+
+async def test_the_scheduled_job_is_skipped_without_a_key(root):
+    from jobs.scheduler import Schedule, run_job
+
+    class NoKey:
+        artifacts, tmdb_api_key, tmdb_api_base_url = root, "", ""
+
+    result = await run_job("catalog-update", NoKey(), None, Schedule())
+    assert result.status == "skipped" and "TMDB_API_KEY" in result.reasons[0]
+    assert artifacts.current_version(root).name == artifacts.list_versions(root)[-1].name
+
+
+def test_pending_titles_asked_during_an_update_are_kept(tmp_path):
+    from jobs.catalog_update import clear_pending, read_pending
+
+    path = tmp_path / PENDING_TITLES
+    path.write_text('{"title": "Oppenheimer", "tmdb_id": 872585, "asked_at": "t1"}\nnot json\n'
+                    '{"title": "Barbie", "tmdb_id": null, "asked_at": "t2"}\n')
+    seen, lines = read_pending(tmp_path)
+    assert [p["title"] for p in seen] == ["Oppenheimer", "Barbie"] and lines == 3
+    with path.open("a") as fh:        # a bot queues another title meanwhile
+        fh.write('{"title": "Dune: Part Two", "tmdb_id": null, "asked_at": "t3"}\n')
+    clear_pending(tmp_path, lines)
+    assert [p["title"] for p in read_pending(tmp_path)[0]] == ["Dune: Part Two"]
