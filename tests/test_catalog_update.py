@@ -214,6 +214,17 @@ async def test_update_publishes_new_films_that_a_running_bot_serves(root, fake, 
                                  client=_client(fake))
     assert again.status == "unchanged" and again.version == result.version
 
+    # TMDB's numbers move: the film is refreshed in place (same id), with its provenance
+    fake.movies[opp] = {**fake.movies[opp], "vote_count": 99_999, "vote_average": 8.9}
+    refreshed = await update_catalog(root, fake.api_key, fake.base_url,
+                                     UpdateOptions(since="2019-01-01", pages=2, progress=False),
+                                     client=_client(fake))
+    assert refreshed.status == "published" and refreshed.details["refreshed"] == 1
+    assert refreshed.details["added"] == 0
+    row = Engine.load(root).catalog.df.loc[opp_id]
+    assert (row["vote_count"], row["vote_average"]) == (99_999, 8.9)
+    assert json.loads(row["sources"])["vote_count"].startswith("tmdb_api@")
+
 
 async def test_a_crash_publishes_nothing_and_the_rerun_continues(root, fake, recent, monkeypatch):
     served = artifacts.current_version(root)
