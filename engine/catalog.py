@@ -17,6 +17,10 @@ from .search import EXACT, TitleIndex, split_year
 
 CATALOG_FILE = "catalog.parquet"
 CATALOG_INFO = "catalog.json"   # its date range, written beside it by the build
+# Films that catalog updates (jobs/catalog_update.py) add from TMDB have movie_id
+# TMDB_ID_BASE + their TMDB id: MovieLens ids stay below 300,000 and TMDB's below
+# 10,000,000, so the two never clash and a film keeps its id across updates and builds.
+TMDB_ID_BASE = 10_000_000
 MAX_QUERY_CHARS = 200
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,40}>")
 

@@ -26,7 +26,9 @@ the pending titles are cleared only after the new version is published.
 
 Text fields of films already in the catalog are not rewritten: their vectors were computed
 from that text by the build, and the content fold-in refits TF-IDF on the built catalog.
-A full `moviebot build` starts again from the raw data files.
+A later full build (`moviebot build`, the rebuild-content job) keeps the films added here
+(engine/datasets/catalog_build.py reads them from the version it replaces) and trains on
+them like any other film.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from engine import artifacts
-from engine.catalog import CATALOG_FILE, CATALOG_INFO
+from engine.catalog import CATALOG_FILE, CATALOG_INFO, TMDB_ID_BASE
 from engine.datasets import hygiene as hy
 from engine.errors import MovieBotError
 from engine.tmdb import LISTS, TMDBCatalogClient, TMDBUnavailable
@@ -59,7 +61,7 @@ from .runs import JobLock, JobResult, record_job_run
 
 log = logging.getLogger("moviebot.catalog_update")
 
-NEW_ID_BASE = 10_000_000
+NEW_ID_BASE = TMDB_ID_BASE     # engine/catalog.py: a full build keeps these films too
 STAGING = Path("staging") / "catalog-update"
 PENDING_TITLES = "pending_titles.jsonl"
 DEFAULT_LISTS = tuple(LISTS)

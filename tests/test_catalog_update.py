@@ -339,3 +339,30 @@ def test_pending_titles_asked_during_an_update_are_kept(tmp_path):
         fh.write('{"title": "Dune: Part Two", "tmdb_id": null, "asked_at": "t3"}\n')
     clear_pending(tmp_path, lines)
     assert [p["title"] for p in read_pending(tmp_path)[0]] == ["Dune: Part Two"]
+
+
+def test_a_full_rebuild_keeps_the_films_updates_added(tmp_path, data_dir):
+    from engine.build_context import BuildContext
+    from engine.datasets.catalog_build import build_stage
+
+    barbie = {"id": 346698, "title": "Barbie", "release_date": "2023-07-19", "imdb_id": "tt1517268",
+              "genres": [{"name": "Comedy"}], "overview": "Barbie and Ken ...", "vote_count": 8000}
+    # a film the raw data already has (Toy Story, TMDB 862): the built row wins
+    toy_story = {"id": 862, "title": "Toy Story (TMDB copy)", "release_date": "1995-10-30"}
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    pd.DataFrame([catalog_row(barbie), catalog_row(toy_story)]).drop(
+        columns="release_date").to_parquet(previous / "catalog.parquet", index=False)
+    (previous / "catalog.json").write_text(json.dumps(
+        {"first_year": 1902, "last_year": 2023, "last_date": "2023-07-19", "updated": "2026-11-26"}))
+    out = tmp_path / "out"
+    out.mkdir()
+    build_stage(BuildContext(data_dir=data_dir, out_dir=out, previous_dir=previous,
+                             progress=False))
+    from engine.catalog import Catalog
+
+    catalog = Catalog.load(out)
+    assert NEW_ID_BASE + 346698 in catalog and NEW_ID_BASE + 862 not in catalog
+    assert catalog.movie(NEW_ID_BASE + 346698).title == "Barbie"
+    assert catalog.movie(1).title == "Toy Story"
+    assert "to July 2023 (updated from TMDB on 26 November 2026)" in catalog.coverage_sentence()
