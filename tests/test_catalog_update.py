@@ -366,3 +366,31 @@ def test_a_full_rebuild_keeps_the_films_updates_added(tmp_path, data_dir):
     assert catalog.movie(NEW_ID_BASE + 346698).title == "Barbie"
     assert catalog.movie(1).title == "Toy Story"
     assert "to July 2023 (updated from TMDB on 26 November 2026)" in catalog.coverage_sentence()
+
+
+def test_a_full_tmdb_record_fills_every_catalog_field():
+    record = {
+        "id": 693134, "title": "Dune: Part Two", "release_date": "2024-02-27",
+        "imdb_id": "tt15239678", "overview": "Paul Atreides unites with Chani.", "tagline": "Long live the fighters.",
+        "runtime": 167, "original_language": "en", "poster_path": "/dune2.jpg",
+        "popularity": 300.5, "vote_average": 8.2, "vote_count": 5000, "budget": 190000000, "revenue": 0,
+        "genres": [{"id": 878, "name": "Science Fiction"}, {"id": 12, "name": "Adventure"},
+                   {"id": 10770, "name": "TV Movie"}],
+        "production_countries": [{"name": "United States of America"}],
+        "belongs_to_collection": {"id": 726871, "name": "Dune Collection"},
+        "keywords": {"keywords": [{"name": "desert"}, {"name": "aftercreditsstinger"}, {"name": "desert"}]},
+        "credits": {"cast": [{"name": f"Actor {i}", "order": 6 - i} for i in range(7)],
+                    "crew": [{"name": "Denis Villeneuve", "job": "Director"},
+                             {"name": "Jon Spaihts", "job": "Screenplay"}]},
+        "videos": {"results": [{"site": "YouTube", "key": "teaser", "type": "Teaser", "official": True},
+                               {"site": "YouTube", "key": "trailer", "type": "Trailer", "official": True}]},
+    }
+    row = catalog_row(record, today="2026-11-26")
+    assert row["movie_id"] == NEW_ID_BASE + 693134 and row["ml_title"] == "Dune: Part Two (2024)"
+    assert row["genres"] == ["Sci-Fi", "Adventure"]               # MovieLens names
+    assert row["tmdb_genres"] == ["Science Fiction", "Adventure"]  # "TV Movie" is a medium
+    assert row["cast"] == ["Actor 6", "Actor 5", "Actor 4", "Actor 3", "Actor 2"]  # top billed
+    assert row["directors"] == ["Denis Villeneuve"] and row["collection"] == "Dune Collection"
+    assert row["keywords"] == ["desert"] and row["youtube_id"] == "trailer"
+    assert row["revenue"] != row["revenue"]                        # 0 means unknown: NaN
+    assert json.loads(row["sources"])["cast"] == "tmdb_api@2026-11-26"
