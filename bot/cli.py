@@ -31,6 +31,7 @@ FRONT_END_MODULES = [
     "jobs.data_cli",
     "jobs.build_cli",
     "jobs.jobs_cli",
+    "jobs.catalog_cli",
 ]
 
 

@@ -17,6 +17,10 @@ from .search import EXACT, TitleIndex, split_year
 
 CATALOG_FILE = "catalog.parquet"
 CATALOG_INFO = "catalog.json"   # its date range, written beside it by the build
+# Films that catalog updates (jobs/catalog_update.py) add from TMDB have movie_id
+# TMDB_ID_BASE + their TMDB id: MovieLens ids stay below 300,000 and TMDB's below
+# 10,000,000, so the two never clash and a film keeps its id across updates and builds.
+TMDB_ID_BASE = 10_000_000
 MAX_QUERY_CHARS = 200
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,40}>")
 
@@ -124,6 +128,11 @@ class Catalog:
             end = str(self.last_year or "")
         years = self.df["year"].dropna()
         first = self.span.get("first_year") or (int(years.min()) if len(years) else "")
+        if updated := self.span.get("updated"):
+            # a catalog update (jobs/catalog_update.py) added TMDB's recent films
+            day = f"{int(updated[8:10])} {_MONTHS[int(updated[5:7]) - 1]} {updated[:4]}"
+            return (f"My catalog has {len(self):,} films, from {first} to {end} "
+                    f"(updated from TMDB on {day}).")
         return (f"My catalog has {len(self):,} films, from {first} to {end}; newer films need "
                 "the live TMDB catalog (set TMDB_API_KEY).")
 

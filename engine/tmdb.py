@@ -163,3 +163,124 @@ def parse_movie(data: dict) -> TMDBMovie:
         cast=[c for c in cast if c],
         youtube_id=youtube[0]["key"] if youtube else "",
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Catalog updates (issue 18, `moviebot catalog update`): listing and detail calls.
+#
+# Unlike `movie()` above (a card must not wait, so any failure means "no enrichment"), an
+# update is a batch job that must not silently lose movies: a 429 is waited out as often as
+# TMDB asks (Retry-After), a timeout is retried a few times and then raised as
+# `TMDBUnavailable`, so the job stops with its journal intact and a rerun continues.
+# ---------------------------------------------------------------------------------------
+
+# TMDB's list endpoints, by the name `moviebot catalog update --lists` uses
+LISTS = {
+    "now_playing": "movie/now_playing",
+    "upcoming": "movie/upcoming",
+    "popular": "movie/popular",
+    "trending": "trending/movie/week",
+}
+DETAILS_APPEND = "credits,keywords,videos"
+MAX_PAGES = 500            # TMDB refuses page > 500 on every list
+
+
+class TMDBUnavailable(Exception):
+    """TMDB did not answer (timeouts, 5xx, refused key) after the retries an update allows."""
+
+
+@dataclass
+class ListPage:
+    ids: list[int]
+    page: int
+    total_pages: int
+
+
+class TMDBCatalogClient(TMDBClient):
+    """The TMDB calls a catalog update makes: paged lists, discover by release date, and
+    full details (``append_to_response=credits,keywords,videos``)."""
+
+    def __init__(self, api_key: str, *, retries: int = 3, max_retry_after: float = 60.0,
+                 timeout: float = 10.0, requests_per_second: float = 20.0, **kwargs):
+        super().__init__(api_key, timeout=timeout, requests_per_second=requests_per_second,
+                         **kwargs)
+        self.retries = retries                  # per request, for timeouts and 5xx answers
+        self.max_retry_after = max_retry_after  # a longer Retry-After is waited this long
+        self.throttled = 0                      # 429 answers seen (for the job's summary)
+        self.sleep = asyncio.sleep              # how Retry-After and backoff waits are spent
+
+    async def get_json(self, path: str, params: dict | None = None) -> dict | None:
+        """One paced GET of ``/3/<path>``: the decoded JSON, None for a 404.
+
+        429: sleep the Retry-After TMDB sent, then try again (not counted as a failure).
+        Timeouts, connection errors and 5xx: up to ``retries`` more tries, then
+        `TMDBUnavailable`. 401 (a wrong key) is raised at once: retrying cannot fix it.
+        """
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        headers, auth = self._auth()
+        query = {**auth, "language": self.language, **(params or {})}
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        failures = 0
+        while True:
+            await self._wait_turn()
+            self.requests += 1
+            try:
+                async with self._session.get(url, params=query, headers=headers) as resp:
+                    if resp.status == 429:
+                        self.throttled += 1
+                        await self.sleep(_retry_after(resp.headers.get("Retry-After"),
+                                                      self.max_retry_after))
+                        continue
+                    if resp.status == 404:
+                        return None
+                    if resp.status == 401:
+                        raise TMDBUnavailable("TMDB refused the API key (401): check TMDB_API_KEY")
+                    if resp.status >= 500:
+                        raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status)
+                    if resp.status != 200:
+                        raise TMDBUnavailable(f"TMDB answered {resp.status} for /{path}")
+                    return await resp.json()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                failures += 1
+                if failures > self.retries:
+                    raise TMDBUnavailable(f"TMDB did not answer /{path} after {failures} tries "
+                                          f"({type(exc).__name__})") from None
+                await self.sleep(min(2.0 ** failures * 0.25, 5.0))
+
+    async def list_page(self, name: str, page: int = 1) -> ListPage:
+        """One page of a TMDB list (``LISTS``: now_playing, upcoming, popular, trending)."""
+        if name not in LISTS:
+            raise ValueError(f"unknown TMDB list {name!r}; choose from {', '.join(LISTS)}")
+        return _page(await self.get_json(LISTS[name], {"page": page}), page)
+
+    async def discover_page(self, since: str, page: int = 1, until: str | None = None) -> ListPage:
+        """One page of the films released from ``since`` (YYYY-MM-DD) on, most popular first."""
+        params = {"primary_release_date.gte": since, "sort_by": "popularity.desc", "page": page,
+                  "include_adult": "false"}
+        if until:
+            params["primary_release_date.lte"] = until
+        return _page(await self.get_json("discover/movie", params), page)
+
+    async def movie_details(self, tmdb_id: int) -> dict | None:
+        """The raw details of one film with credits, keywords and videos; None if unknown."""
+        return await self.get_json(f"movie/{int(tmdb_id)}",
+                                   {"append_to_response": DETAILS_APPEND})
+
+
+def _retry_after(value: str | None, cap: float) -> float:
+    """Retry-After in seconds (TMDB sends an integer; an HTTP date or junk means 1 s)."""
+    try:
+        return min(max(float(value), 0.0), cap) if value is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+def _page(body: dict | None, page: int) -> ListPage:
+    body = body or {}
+    ids = []
+    for item in body.get("results") or []:
+        if isinstance(item, dict) and isinstance(item.get("id"), int) and not item.get("adult"):
+            ids.append(item["id"])
+    total = body.get("total_pages")
+    return ListPage(ids, page, min(int(total), MAX_PAGES) if isinstance(total, int) else page)

@@ -49,12 +49,17 @@ def register(groups) -> None:
     p.set_defaults(func=run_once, job_name="rebuild-content")
     p = job_parser("eval", "re-evaluate the published version on held-out data")
     p.set_defaults(func=run_once, job_name="eval")
+    p = job_parser("catalog-update", "add new releases from TMDB (needs TMDB_API_KEY; "
+                                     "options: `moviebot catalog update`)")
+    p.set_defaults(func=run_once, job_name="catalog-update")
 
     p = job_parser("run", "run the scheduler in this process (Ctrl-C to stop)")
     gated(p)
     p.add_argument("--retrain-every", type=float, default=6.0, metavar="HOURS")
     p.add_argument("--content-every", type=float, default=24.0, metavar="HOURS")
     p.add_argument("--eval-every", type=float, default=24.0, metavar="HOURS")
+    p.add_argument("--catalog-every", type=float, default=24.0, metavar="HOURS",
+                   help="TMDB catalog updates (skipped without TMDB_API_KEY)")
     p.add_argument("--tick", type=float, default=60.0, metavar="SECONDS",
                    help="how often to look for due jobs")
     p.add_argument("--once", action="store_true", help="run the due jobs once and exit")
@@ -95,6 +100,7 @@ def _schedule(args: argparse.Namespace):
                     retrain_every=getattr(args, "retrain_every", 6.0) * 3600,
                     content_every=getattr(args, "content_every", 24.0) * 3600,
                     eval_every=getattr(args, "eval_every", 24.0) * 3600,
+                    catalog_every=getattr(args, "catalog_every", 24.0) * 3600,
                     tick=getattr(args, "tick", 60.0))
 
 
@@ -120,7 +126,7 @@ def run_once(args: argparse.Namespace) -> int:
 
     result = asyncio.run(main())
     _print(result, args.json)
-    return 0 if result.status in ("published", "rejected", "unchanged", "ok") else 1
+    return 0 if result.status in ("published", "rejected", "unchanged", "ok", "skipped") else 1
 
 
 def run_scheduler(args: argparse.Namespace) -> int:

@@ -2,7 +2,8 @@
 
 The scheduler wakes up every ``tick`` seconds and runs what is due: ``retrain`` every
 ``retrain_every``, ``rebuild-content`` (a no-op unless the raw data changed) every
-``content_every``, ``eval`` every ``eval_every``. "Due" is measured from the last run
+``content_every``, ``eval`` every ``eval_every``, ``catalog-update`` (new releases from
+TMDB, jobs/catalog_update.py; skipped without TMDB_API_KEY) every ``catalog_every``. "Due" is measured from the last run
 recorded in the store, so a restarted scheduler does not retrain at once. Cron users run
 the same jobs one-shot (``moviebot jobs retrain`` ...); both take the ``JobLock`` (runs.py).
 """
@@ -27,6 +28,7 @@ class Schedule:
     retrain_every: float = 6 * 3600.0
     content_every: float = 24 * 3600.0
     eval_every: float = 24 * 3600.0
+    catalog_every: float = 24 * 3600.0
     tick: float = 60.0
     quick: bool = False
     tolerance: float | None = None
@@ -35,7 +37,7 @@ class Schedule:
 
     def jobs(self) -> dict[str, float]:
         return {"retrain": self.retrain_every, "rebuild-content": self.content_every,
-                "eval": self.eval_every}
+                "eval": self.eval_every, "catalog-update": self.catalog_every}
 
 
 async def last_runs(store: Any) -> dict[str, float]:
@@ -61,6 +63,10 @@ async def run_job(name: str, settings: Any, store: Any, schedule: Schedule) -> A
         return await jobs.rebuild_content(settings, store, **kwargs)
     if name == "eval":
         return await report.evaluate_current(settings, store)
+    if name == "catalog-update":
+        from . import catalog_update
+
+        return await catalog_update.run(settings, store)
     raise ValueError(f"unknown job {name!r}")
 
 
@@ -79,6 +85,8 @@ async def run_scheduler(settings: Any, store: Any, schedule: Schedule,
         for name, every in schedule.jobs().items():
             if stop.is_set() or last is None or now - last.get(name, 0.0) < every:
                 continue
+            if name == "catalog-update" and not getattr(settings, "tmdb_api_key", ""):
+                continue   # without a key the catalog stays as built, as it always was
             started = time.perf_counter()
             try:
                 result = await run_job(name, settings, store, schedule)

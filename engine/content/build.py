@@ -3,6 +3,7 @@
 Writes only below ``<version>/content/``:
   bilstm.npy tfidf.npy metadata.npy   per-block movie vectors (float32, catalog row order)
   vocab.json labels.json              the encoder's tokenizer vocabulary and genre labels
+  encoder.weights.h5                  the trained encoder (catalog updates embed new films with it)
   ids.npy                             movie_id of each index item
   index.ann                           Annoy (angular) over the fused content vectors
   prior.npy                           the popularity prior of each item (for the rerank)
@@ -33,7 +34,7 @@ from .audience import DIM, QUICK_DIM, AudienceTargets, audience_targets, stand_i
 from .facets import Facets
 from .fusion import RULE, BlockSimilarity, choose_fusion, fuse, usable_blocks
 from .hybrid_eval import best_nonzero_audience, cold_movies, evaluate_hybrid, locale_queries
-from .layout import BLOCK_FILES, CONFIG
+from .layout import BLOCK_FILES, CONFIG, ENCODER_WEIGHTS
 from .metadata import metadata_vectors, vote_percentile
 from .serving import VECTORS
 from .text import movie_text
@@ -75,7 +76,8 @@ def encoder_targets(ratings: pd.DataFrame, movie_ids: np.ndarray, seed: int,
 
 
 def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool,
-                   val_q: ev.QuerySet | None = None, audience: AudienceTargets | None = None):
+                   val_q: ev.QuerySet | None = None, audience: AudienceTargets | None = None,
+                   weights_out=None):
     """Every block's vectors plus the encoder's artifacts and metrics.
 
     With validation queries (full builds), TF-IDF's per-field weights are chosen on them.
@@ -89,7 +91,8 @@ def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool
     encoder = train_encoder(texts, [list(g) for g in catalog["genres"]],
                             EncoderConfig.quick() if quick else EncoderConfig(),
                             seed=seed, progress=progress,
-                            audience=None if audience is None else audience.vectors)
+                            audience=None if audience is None else audience.vectors,
+                            weights_out=weights_out)
     encoder_s = time.perf_counter() - started
     tfidf, tfidf_params = tfidf_vectors(catalog, TfidfConfig.quick() if quick else TfidfConfig(), seed,
                                         metric=block_metric(val_q) if val_q is not None else None)
@@ -120,7 +123,8 @@ def build_stage(ctx) -> dict:
     cold_ids = cold_movies(movie_ids, ctx.seed)
     targets = encoder_targets(ratings, movie_ids, ctx.seed, ctx.quick)
     blocks, encoder, params = compute_blocks(catalog, ctx.quick, ctx.seed, ctx.progress,
-                                             None if ctx.quick else val_q, targets)
+                                             None if ctx.quick else val_q, targets,
+                                             weights_out=out / ENCODER_WEIGHTS)
     predicted = (encoder.audience if encoder.audience is not None
                  else np.zeros_like(targets.vectors))
     audience = stand_in(predicted, targets)
@@ -215,7 +219,10 @@ def build_stage(ctx) -> dict:
         audience=audience, audience_predicted=predicted, audience_warm=targets.warm,
         audience_alternative=best_nonzero_audience(hybrid_info))
     ctx.log.info("hybrid /similar, test users:\n%s", hybrid_table.format())
+    # the trained encoder, so catalog updates embed new films with it (none if it was skipped)
+    encoder_files = [ENCODER_WEIGHTS] if (out / ENCODER_WEIGHTS).exists() else []
     files = [f"content/{name}" for name in (*BLOCK_FILES.values(), "vocab.json", "labels.json",
+                                            *encoder_files,
                                             "ids.npy", "prior.npy", "index.ann", VECTORS, CONFIG,
                                             *hybrid_files, *facet_files,
                                             "audience.npy", "audience_predicted.npy",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 CONFIG = "content.json"
+ENCODER_WEIGHTS = "encoder.weights.h5"   # the trained BiLSTM (catalog updates embed new films)
 BLOCK_FILES = {"tfidf": "tfidf.npy", "bilstm": "bilstm.npy", "metadata": "metadata.npy"}
 
 

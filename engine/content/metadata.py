@@ -16,42 +16,51 @@ NUMERIC = ("year", "runtime", "vote_average")
 _LOGGED = {"popularity", "vote_count", "runtime"}
 
 
-def genre_matrix(catalog: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """MovieLens genres as a 0/1 matrix (also used by the genre-Jaccard baseline)."""
-    names = sorted({g for gs in catalog["genres"] for g in gs})
+def genre_matrix(catalog: pd.DataFrame, names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """MovieLens genres as a 0/1 matrix (also used by the genre-Jaccard baseline); with
+    ``names``, those columns (a genre outside them is dropped)."""
+    names = names if names is not None else sorted({g for gs in catalog["genres"] for g in gs})
     col = {g: i for i, g in enumerate(names)}
     out = np.zeros((len(catalog), len(names)), dtype=np.float32)
     for row, gs in enumerate(catalog["genres"]):
         for g in gs:
-            out[row, col[g]] = 1.0
+            if g in col:
+                out[row, col[g]] = 1.0
     return out, names
 
 
-def metadata_vectors(catalog: pd.DataFrame, numeric_share: float = 0.5) -> tuple[np.ndarray, dict]:
+def metadata_vectors(catalog: pd.DataFrame, numeric_share: float = 0.5,
+                     reference: pd.DataFrame | None = None) -> tuple[np.ndarray, dict]:
     """Genre one-hots (unit length) next to standardised numbers (unit length in total).
 
     ``numeric_share`` is the share of the squared norm given to the numbers, so neither
-    part dominates just because it has more columns.
+    part dominates just because it has more columns. With ``reference`` (the catalog a
+    build fitted on), its genre columns and its means and deviations are used: films
+    added later get vectors in the build's own space.
     """
-    genres, names = genre_matrix(catalog)
+    reference = catalog if reference is None else reference
+    genres, names = genre_matrix(catalog, genre_matrix(reference)[1] if reference is not catalog else None)
     norms = np.linalg.norm(genres, axis=1, keepdims=True)
     genres = np.divide(genres, norms, out=np.zeros_like(genres), where=norms > 0)
 
     cols = []
     for name in NUMERIC:
-        values = pd.to_numeric(catalog[name], errors="coerce").astype(float).to_numpy()
-        if name in _LOGGED:
-            values = np.log1p(np.clip(values, 0, None))
-        if np.isnan(values).all():  # a source that is absent (e.g. no TMDB files): all mean
+        values, fitted = _numeric(catalog, name), _numeric(reference, name)
+        if np.isnan(fitted).all():  # a source that is absent (e.g. no TMDB files): all mean
             cols.append(np.zeros(len(values)))
             continue
-        mean, std = np.nanmean(values), np.nanstd(values)
+        mean, std = np.nanmean(fitted), np.nanstd(fitted)
         z = (values - mean) / (std if std > 0 else 1.0)
         cols.append(np.nan_to_num(np.clip(z, -3, 3), nan=0.0))
     numeric = np.stack(cols, axis=1).astype(np.float32) / np.sqrt(len(NUMERIC))
     vectors = np.hstack([genres * np.sqrt(1 - numeric_share), numeric * np.sqrt(numeric_share)])
     return vectors.astype(np.float32), {"genres": names, "numeric": list(NUMERIC),
                                         "numeric_share": numeric_share}
+
+
+def _numeric(table: pd.DataFrame, name: str) -> np.ndarray:
+    values = pd.to_numeric(table[name], errors="coerce").astype(float).to_numpy()
+    return np.log1p(np.clip(values, 0, None)) if name in _LOGGED else values
 
 
 def vote_percentile(catalog: pd.DataFrame) -> np.ndarray:

@@ -56,18 +56,26 @@ class TfidfConfig:
         return cls(n_components=16, max_features=5000)
 
 
-def field_matrices(catalog: pd.DataFrame, cfg: TfidfConfig) -> dict[str, sparse.csr_matrix]:
-    """One TF-IDF matrix per field (rows L2-normalised; empty fields are left out)."""
+def field_matrices(catalog: pd.DataFrame, cfg: TfidfConfig,
+                   also: pd.DataFrame | None = None) -> dict[str, sparse.csr_matrix]:
+    """One TF-IDF matrix per field (rows L2-normalised; empty fields are left out).
+
+    With ``also``, its rows are transformed by the vectorisers fitted on ``catalog`` and
+    stacked below (films added after a build: catalog_update's fold-in)."""
     docs = field_documents(catalog)
+    extra = field_documents(also) if also is not None else None
     mats = {}
     for name in FIELDS:
         vec = TfidfVectorizer(analyzer=lambda toks: toks, min_df=cfg.min_df, sublinear_tf=True,
                               max_features=cfg.max_features)
+        # stop words only matter for prose; credits are names
+        prep = _drop_stop_words if name == "overview" else (lambda d: d)
         try:
-            # stop words only matter for prose; credits are names
-            mats[name] = vec.fit_transform(_drop_stop_words(docs[name]) if name == "overview" else docs[name])
+            mats[name] = vec.fit_transform(prep(docs[name]))
         except ValueError:  # a field empty everywhere (tiny test catalogs)
             continue
+        if extra is not None:
+            mats[name] = sparse.vstack([mats[name], vec.transform(prep(extra[name]))]).tocsr()
     return mats
 
 
@@ -119,6 +127,27 @@ def tfidf_vectors(catalog: pd.DataFrame, cfg: TfidfConfig | None = None, seed: i
               "explained_variance": round(explained, 4), "field_weights": field_weights,
               "field_weight_trials": tried}
     return vectors, params
+
+
+def fold_in(fit_catalog: pd.DataFrame, fit_vectors: np.ndarray, new: pd.DataFrame,
+            cfg: TfidfConfig, field_weights: Mapping[str, float]) -> np.ndarray:
+    """TF-IDF vectors for films that were not in the build, in the build's own space.
+
+    The build kept its vectors (``fit_vectors`` = X V, X the weighted TF-IDF rows of
+    ``fit_catalog``, V the SVD's right singular vectors) but not V itself (150k x 128
+    floats for a full build). The vectorisers are refitted on the same rows (fitting is
+    deterministic), and V is recovered from the vectors: X^T X V = V S^2 and the squared
+    column norms of X V are S^2, so a new row x maps to x V = (x X^T)(X V) S^-2. Nothing
+    is retrained and no film already served moves.
+    """
+    mats = field_matrices(fit_catalog, cfg, also=new)
+    n_fit = len(fit_catalog)
+    stacked = sparse.hstack([mats[n] * field_weights.get(n, 1.0) for n in mats]).tocsr()
+    fit, rows = stacked[:n_fit], stacked[n_fit:]
+    basis = np.asarray(fit_vectors, dtype=np.float64)
+    s2 = (basis ** 2).sum(axis=0)
+    projected = np.asarray((rows @ fit.T).todense()) @ basis
+    return (projected / np.where(s2 > 0, s2, 1.0)).astype(np.float32)
 
 
 def _drop_stop_words(docs: list[list[str]]) -> list[list[str]]:

@@ -196,8 +196,12 @@ def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig | None = None,
                   seed: int = 42, progress: bool = True,
-                  audience: np.ndarray | None = None) -> EncoderResult:
+                  audience: np.ndarray | None = None,
+                  weights_out: Path | None = None) -> EncoderResult:
     """Fit the genre model on movies that have text; embed every movie.
+
+    ``weights_out`` (a ``*.weights.h5`` path): the trained weights are kept there, so films
+    added later (catalog updates) are embedded by this same model (``encode``).
 
     Movies are split 80/10/10 (seeded): train, validation (early stopping and the
     checkpoint), and held-out test movies for the reported genre F1 (and, with
@@ -271,6 +275,8 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
                                 callbacks=[*callbacks, bar.callback(keras)], verbose=0)
             bar.close()
             model.load_weights(str(best))  # the checkpoint with the lowest validation loss
+        if weights_out is not None:
+            model.save_weights(str(weights_out))
 
         def genre_probs(idx):
             out = model.predict(X[idx], batch_size=256, verbose=0)
@@ -302,11 +308,47 @@ def train_encoder(texts: list[str], genres: list[list[str]], cfg: EncoderConfig 
         predicted[~has_text] = 0.0
     params = {**asdict(cfg), "max_len": max_len, "vocab_len": len(vocab), "n_labels": len(labels),
               "seed": seed, "thresholds": [round(float(t), 2) for t in thresholds],
+              "audience_dim": int(A.shape[1]) if use_audience else 0,
               "positive_weights": ([round(float(w), 2) for w in weights] if weights is not None else None)}
     log.info("encoder: %d epochs, best val loss %.4f", metrics["epochs_run"],
              metrics["best_val_loss"])
     log.debug("encoder metrics: %s", metrics)
     return EncoderResult(embeddings, has_text, vocab, labels, max_len, metrics, params, predicted)
+
+
+def encode(texts: list[str], vocab_path: Path, weights_path: Path, params: dict[str, Any]
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(embeddings, predicted audience or None) of ``texts`` by a build's trained encoder
+    (its vocab.json, encoder.weights.h5 and the manifest's encoder params): inference only,
+    for films added after the build. Empty texts get zero rows, as in training."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import json
+
+    import keras
+
+    saved = json.loads(Path(vocab_path).read_text())
+    vocab, max_len = Vocab(saved["words"]), int(saved.get("max_len") or params["max_len"])
+    names = set(EncoderConfig.__dataclass_fields__)
+    cfg = EncoderConfig(**{k: v for k, v in params.items() if k in names})
+    audience_dim = int(params.get("audience_dim", 0))
+    tokens = [tokenize(t) for t in texts]
+    has_text = np.array([len(t) > 0 for t in tokens], dtype=bool)
+    X = vocab.encode_many(tokens, max_len)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_MASK_WARNING)
+        # the saved file also holds the trained optimizer's state, which inference skips
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = build_model(len(vocab), max_len, int(params["n_labels"]), cfg,
+                            audience_dim=audience_dim)
+        model.load_weights(str(weights_path))
+        embedder = keras.Model(model.input, model.get_layer("movie_embedding").output)
+        embeddings = embedder.predict(X, batch_size=256, verbose=0).astype(np.float32)
+        predicted = (model.predict(X, batch_size=256, verbose=0)["audience"].astype(np.float32)
+                     if audience_dim else None)
+    embeddings[~has_text] = 0.0
+    if predicted is not None:
+        predicted[~has_text] = 0.0
+    return embeddings, predicted
 
 
 def _audience_fit(predicted: np.ndarray, target: np.ndarray, train_idx: np.ndarray,

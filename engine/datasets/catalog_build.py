@@ -252,13 +252,42 @@ def coverage(catalog: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def tmdb_additions(previous_dir: Path | None, built: pd.DataFrame) -> pd.DataFrame:
+    """The films catalog updates added to the version being replaced (movie_id from
+    TMDB_ID_BASE on), except those the raw data now has itself (same TMDB or IMDb id):
+    a rebuild must not drop films the bots were serving."""
+    path = Path(previous_dir) / "catalog.parquet" if previous_dir else None
+    if path is None or not path.exists() or not (path.parent / CATALOG_INFO).exists():
+        return built.iloc[0:0]
+    from ..catalog import TMDB_ID_BASE
+
+    previous = pd.read_parquet(path)
+    added = previous[previous["movie_id"] >= TMDB_ID_BASE]
+    known_tmdb = set(built["tmdb_id"].dropna().astype(int))
+    known_imdb = set(built["imdb_id"]) - {""}
+    added = added[~added["tmdb_id"].isin(known_tmdb) & ~added["imdb_id"].isin(known_imdb)]
+    added = added.reindex(columns=built.columns)
+    for column in built.columns:
+        added[column] = added[column].astype(built[column].dtype)
+    return added.reset_index(drop=True)
+
+
 def build_stage(ctx) -> dict:
     ratings = movielens.ratings(ctx.ratings_path) if ctx.ratings_path else None
     if ratings is None:
         ratings = movielens.small_ratings(ctx.data_dir)
     catalog = build_catalog(ctx.data_dir, ratings)
+    added = tmdb_additions(ctx.previous_dir, catalog)
+    if len(added):
+        catalog = pd.concat([catalog, added], ignore_index=True)
+        log.info("catalog: %d films added by catalog updates kept", len(added))
     catalog.to_parquet(ctx.out_dir / "catalog.parquet", index=False)
     span = date_range(catalog, ratings)
+    if len(added):
+        # the range the updates reached, and when (engine/catalog.py's coverage sentence)
+        before = json.loads((ctx.previous_dir / CATALOG_INFO).read_text())
+        span["last_date"] = max(d for d in (span["last_date"], before.get("last_date")) if d)
+        span["updated"] = before.get("updated")
     # Beside the table, so the serving catalog can say what it covers ("runs to
     # September 2018") without reading the manifest.
     (ctx.out_dir / CATALOG_INFO).write_text(json.dumps(span, indent=1) + "\n")

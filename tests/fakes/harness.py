@@ -18,9 +18,12 @@ from .telegram_api import FakeTelegram
 @asynccontextmanager
 async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
                        fake: FakeTelegram | None = None, poll_timeout: int = 1,
-                       spool: Path | None = None, loop_options: dict | None = None):
+                       spool: Path | None = None, loop_options: dict | None = None,
+                       holder=None):
     """Yields (fake, frontend, loop) with the loop polling in the background.
-    With ``spool``, the store is a SpoolingStore, as in production."""
+    With ``spool``, the store is a SpoolingStore, as in production. With ``holder`` (an
+    engine.reload.EngineHolder, as `moviebot serve` uses), it serves whatever version is
+    published, and ``engine`` is ignored."""
     own_fake = fake is None
     fake = fake or await FakeTelegram().start()
     store = await Store.open(f"sqlite:///{db_path}")
@@ -28,7 +31,7 @@ async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
         from bot.store.spool import SpoolingStore
 
         store = SpoolingStore(store, spool, retry_every=0.2)
-    layer = CommandLayer(lambda: engine, store=store)
+    layer = CommandLayer(holder or (lambda: engine), store=store)
     frontend = TelegramFrontend(layer, TelegramOptions(token=fake.token, base_url=fake.base_url,
                                                        **(options or {})))
     await frontend.start()
