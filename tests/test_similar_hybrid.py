@@ -89,6 +89,66 @@ def test_co_like_similarity_shrinks_with_little_evidence():
     assert sims[0, 1] == pytest.approx(shrunk[1]) and counts[0, 1] == 4
 
 
+def _dense_reference(scorer: hybrid.HybridScorer, row: int) -> np.ndarray:
+    """The served score written out over every film, as the module docstring states it."""
+    w, n = scorer.w, len(scorer.fused)
+    cos = (scorer.fused @ scorer.fused[row]).astype(np.float32)
+    feats = scorer.facets.features(np.array([row]))
+    facts = (w.w_franchise * feats["franchise"][0] + w.w_creator * feats["creator"][0]
+             + w.w_locale * feats["locale"][0])
+    if scorer.cf.indptr[row] < scorer.cf.indptr[row + 1]:
+        out = (1 - w.lam) * cos + w.lam * scorer.percentile ** w.gamma
+        out += w.w_cf * scorer.cf[row].toarray()[0]
+    else:   # no co-likes: the content model's own pool and score, plus the facts' films
+        others = np.delete(np.arange(n), row)
+        pool = np.zeros(n, bool)
+        pool[others[np.argsort(-cos[others], kind="stable")[:w.cold_candidates]]] = True
+        pool |= facts > 0
+        out = (1 - w.cold_lam) * cos + w.cold_lam * scorer.percentile ** w.cold_gamma
+        if scorer.audience is not None:
+            warm = scorer.audience_warm
+            aud = scorer.audience_real @ scorer.audience[row]
+            aud = np.where(warm, aud - aud[warm].mean(), 0.0)
+            ranked = others[np.argsort(-aud[others], kind="stable")[:w.cold_candidates]]
+            pool[ranked] = True
+            out = out + w.w_audience * aud
+        pool[row] = False
+        out = np.where(pool, out, -np.inf)
+    out = out + facts
+    out[row] = -np.inf
+    return out
+
+
+def test_the_served_score_is_the_documented_formula_for_warm_and_cold_queries():
+    n = 60
+    rng = np.random.default_rng(3)
+    fused = rng.normal(size=(n, 6)).astype(np.float32)
+    fused /= np.linalg.norm(fused, axis=1, keepdims=True)
+    cf = sparse.random(n, n, density=0.1, random_state=4, format="csr", dtype=np.float32)
+    cf = sparse.csr_matrix(cf.multiply(np.arange(n)[:, None] % 3 != 0))   # every third: no co-likes
+    directors = [[f"d{i % 7}"] for i in range(n)]
+    facets = _facets(directors, [i % 11 if i % 4 == 0 else -1 for i in range(n)],
+                     ["fr" if i % 5 == 0 else "en" for i in range(n)])
+    audience = rng.normal(size=(n, 4)).astype(np.float32)
+    warm = rng.random(n) < 0.6
+    weights = hybrid.HybridWeights(w_cf=2.0, lam=0.3, gamma=2.0, w_franchise=0.4, w_creator=0.2,
+                                   w_locale=0.3, cold_lam=0.4, cold_gamma=3.0, cold_candidates=8,
+                                   w_audience=0.3)
+    for w_audience in (0.0, 0.3):
+        scorer = hybrid.HybridScorer(fused, rng.random(n), cf,
+                                     facets, hybrid.HybridWeights(**{**weights.__dict__,
+                                                                     "w_audience": w_audience}),
+                                     audience, warm)
+        batch = scorer.scores(np.arange(n))
+        for row in range(n):
+            expected = _dense_reference(scorer, row)
+            assert np.array_equal(np.isfinite(batch[row]), np.isfinite(expected)), row
+            finite = np.isfinite(expected)
+            np.testing.assert_allclose(batch[row][finite], expected[finite], rtol=1e-5, atol=1e-6)
+            single = scorer.scores(np.array([row]))[0]   # one query or many: the same
+            np.testing.assert_allclose(single[finite], batch[row][finite], rtol=1e-5, atol=1e-6)
+
+
 # -- the audience stand-in for a film nobody has co-liked ----------------------------------------
 def test_a_film_without_co_likes_borrows_its_predicted_audience_when_weighted():
     n = 40

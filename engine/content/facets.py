@@ -155,6 +155,17 @@ def _vocab_matrix(lists: list[list[str]], drop: str = "") -> tuple[sparse.csr_ma
     return m, list(vocab)
 
 
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _members(ids: np.ndarray) -> dict[int, np.ndarray]:
+    """id -> the rows holding it, ascending (-1, "none", left out)."""
+    order = np.argsort(ids, kind="stable")
+    values, starts = np.unique(ids[order], return_index=True)
+    groups = np.split(order.astype(np.int64), starts[1:])
+    return {int(v): g for v, g in zip(values, groups, strict=True) if v >= 0}
+
+
 @dataclass
 class Facets:
     franchise: np.ndarray          # franchise id per row, -1 none
@@ -180,6 +191,37 @@ class Facets:
         self._countries_by = self.countries.tocsc()
         codes = {code: i for i, code in enumerate(sorted(set(self.language) - {"", NEUTRAL_LANGUAGE}))}
         self._lang = np.array([codes.get(code, -1) for code in self.language], dtype=np.int32)
+        self._lang_rows = _members(self._lang)
+        self._franchise_of: np.ndarray | None = None   # the array _franchise_rows was built from
+
+    def _same_franchise(self, row: int) -> np.ndarray:
+        """Rows in ``row``'s franchise (itself included), ascending; empty for none. Looked up,
+        not compared over the catalog: serving asks this on every query."""
+        if self._franchise_of is not self.franchise:    # tests may swap the array in
+            self._franchise_rows, self._franchise_of = _members(self.franchise), self.franchise
+        return self._franchise_rows.get(int(self.franchise[row]), _NONE)
+
+    def facts(self, row: int, w_franchise: float, w_creator: float, w_locale: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weighted facts) for one query row: the rows where ``features`` is non-zero
+        and w_franchise * franchise + w_creator * creator + w_locale * locale there, added
+        in that order in float32 as the dense sum is (serving's sparse form of the same
+        numbers: most films share no fact with the query)."""
+        franchise = self._same_franchise(row)
+        creator = self._sharing(self._directors_by, self.directors, row)
+        country = self._sharing(self._countries_by, self.countries, row)
+        language = self._lang_rows.get(int(self._lang[row]), _NONE)
+        rows = np.unique(np.concatenate([franchise, creator, country, language]))
+        parts = np.zeros((3, len(rows)), np.float32)
+        parts[0, np.searchsorted(rows, franchise)] = 1.0
+        parts[1, np.searchsorted(rows, creator)] = 1.0
+        parts[2, np.searchsorted(rows, country)] = 0.5
+        parts[2, np.searchsorted(rows, language)] = 1.0
+        values = np.zeros(len(rows), np.float32)
+        for part, weight in zip(parts, (w_franchise, w_creator, w_locale), strict=True):
+            if weight:
+                values += weight * part
+        return rows, values
 
     @staticmethod
     def _sharing(by: sparse.csc_matrix, m: sparse.csr_matrix, row: int) -> np.ndarray:
@@ -207,10 +249,7 @@ class Facets:
         return {"franchise": franchise, "creator": creator, "locale": locale}
 
     def siblings(self, row: int) -> np.ndarray:
-        f = self.franchise[row]
-        if f < 0:
-            return np.zeros(0, dtype=np.int64)
-        out = np.flatnonzero(self.franchise == f)
+        out = self._same_franchise(row)
         return out[out != row]
 
     def franchise_name(self, row: int) -> str:
