@@ -36,6 +36,24 @@ def test_sequel_titles_join_their_original_but_remakes_and_namesakes_do_not():
     assert sequel_base("The Matrix") == ("matrix", False)
 
 
+def test_x_and_the_titles_are_one_series_but_not_a_namesake():
+    titles = ["Harry Potter and the Sorcerer's Stone", "Harry Potter and the Prisoner of Azkaban",
+              "Harry Potter and the Deathly Hallows: Part 1", "Alexander",
+              "Alexander and the Terrible, Horrible, No Good, Very Bad Day"]
+    years = [2001, 2004, 2010, 2004, 2014]
+    collections = ["", "", "Harry Potter Collection", "", ""]
+    ids, names = franchise_groups(titles, collections, years)
+    assert ids[0] == ids[1] == ids[2] >= 0 and names[ids[0]] == "Harry Potter"
+    assert ids[3] == ids[4] == -1                # "X and the ..." never joins a plain "X"
+    # a remake 23 years after the last sequel stays out of the original's collection
+    ids, _ = franchise_groups(["Beauty and the Beast", "Beauty and the Beast: The Enchanted Christmas",
+                               "Beauty and the Beast"], ["Beauty and the Beast Collection"] * 2 + [""],
+                              [1991, 1994, 2017])
+    assert ids[0] == ids[1] >= 0 and ids[2] == -1
+    assert sequel_base("Harry Potter and the Goblet of Fire") == ("harry potter and the", True)
+    assert sequel_base("Percy Jackson & the Olympians: The Lightning Thief")[0] == "percy jackson and the"
+
+
 def _facets(directors: list[list[str]], franchise: list[int], language: list[str]) -> Facets:
     cat = pd.DataFrame({"title": [f"film {i}" for i in range(len(directors))],
                         "year": [2000] * len(directors), "directors": directors,
@@ -87,6 +105,9 @@ def test_co_like_similarity_shrinks_with_little_evidence():
     assert shrunk[2] == 0.0
     sims, counts = hybrid.colike_csr(co, beta=3.0)
     assert sims[0, 1] == pytest.approx(shrunk[1]) and counts[0, 1] == 4
+    # a higher evidence floor (chosen on validation) drops the 4-fan pair as well
+    assert hybrid.shrunk(cos, common, beta=3.0, min_co=5)[0, 1] == 0.0
+    assert hybrid.colike_csr(co, beta=3.0, min_co=5)[0].nnz == 0
 
 
 def _dense_reference(scorer: hybrid.HybridScorer, row: int) -> np.ndarray:

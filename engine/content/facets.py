@@ -30,6 +30,7 @@ FACETS = "facets.json"
 # A sequel marker at the end of a title's main part: "Saw II", "Toy Story 3", "Part 2".
 _SEQUEL = re.compile(r"\s+(\d{1,2}|ii|iii|iv|v|vi|vii|viii|ix|part \w+|chapter \w+|vol \w+)$")
 _ARTICLES = re.compile(r"^(the|a|an|le|la|les|el|der|die|das) ")
+_AND_THE = re.compile(r"\s+(?:and|&)\s+the\s+")
 # A base this common is a word, not a franchise
 MAX_STEM_GROUP = 12
 # sequels follow within years; a same-title film decades apart is a remake or unrelated
@@ -64,14 +65,21 @@ def sequel_base(title: str) -> tuple[str, bool]:
 
     The key is the part before a subtitle with any sequel number removed: "Iron Man 3",
     "Iron Man" -> "iron man"; "Star Wars: Episode V" -> "star wars"; "Kick-Ass 2" ->
-    "kick ass". Two films with the same key where neither is marked are remakes
-    ("Psycho" 1960 and 1998), not a franchise.
+    "kick ass"; "Harry Potter and the Goblet of Fire" -> "harry potter and the" (marked).
+    Two films with the same key where neither is marked are remakes ("Psycho" 1960 and
+    1998), not a franchise.
     """
     head, colon, _ = title.lower().partition(":")
+    series = _AND_THE.split(head, maxsplit=1)
+    if len(series) == 2:
+        # "Harry Potter and the Chamber of Secrets": the series' name, then the episode.
+        # The key keeps "and the", so such a title joins only other "X and the ..." titles,
+        # never a film called plain "X" ("Alexander" and "Alexander and the Terrible, ...").
+        head = series[0] + " and the"
     head = " ".join(re.findall(r"[a-z0-9]+", head))
     head = _ARTICLES.sub("", head)
     base = _SEQUEL.sub("", head)
-    return base, bool(colon) or base != head
+    return base, bool(colon) or len(series) == 2 or base != head
 
 
 def _by_era(members: list[int], years: list[float | None], gap: int = YEAR_GAP) -> list[list[int]]:
@@ -120,8 +128,10 @@ def franchise_groups(titles: list[str], collections: list[str],
                for g in _by_era(m, years) if len(g) > 1 and marked[g].any()]
     # a sequel-looking title joins a TMDB collection sharing its base, however many years
     # later ("Mad Max: Fury Road", 30 years after the Mad Max collection's last film)
-    for members in by_base.values():
-        if len(members) <= MAX_STEM_GROUP:
+    # (not an "X and the ..." title: "Beauty and the Beast" 2017 remakes the 1991 film, it
+    # does not join that film's collection of direct-to-video sequels)
+    for base, members in by_base.items():
+        if len(members) <= MAX_STEM_GROUP and not base.endswith(" and the"):
             anchors = [j for j in members if collections[j]]
             linked += [[i, anchors[0]] for i in members if marked[i] and anchors and i != anchors[0]]
     for members in linked:

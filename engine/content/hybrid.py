@@ -56,7 +56,8 @@ LOCALE_TARGET = 0.3
 LIKE = 4.0
 MIN_CO = 3   # as evaluate.CO_LIKED's min_co and serving.FANS_REASON
 K = 10
-GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 10.0, 30.0),
+GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 10.0, 30.0, 100.0),
+        "min_co": (3, 4, 5, 6, 8),
         "lam": (0.0, 0.1, 0.2, 0.3, 0.5), "w_franchise": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8),
         "w_creator": (0.0, 0.05, 0.1, 0.2, 0.4), "w_locale": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)}
 
@@ -65,6 +66,8 @@ GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 1
 class HybridWeights:
     w_cf: float = 1.0
     beta: float = 10.0
+    # fewer fans in common than this is no co-like evidence at all (``shrunk``)
+    min_co: int = MIN_CO
     lam: float = 0.0
     gamma: float = 1.0
     w_franchise: float = 0.0
@@ -109,22 +112,24 @@ class CoLikes:
         return cos, common
 
 
-def shrunk(cos: np.ndarray, common: np.ndarray, beta: float) -> np.ndarray:
-    """Co-like cosine times n / (n + beta); pairs with fewer than ``MIN_CO`` fans in common
-    count as no evidence (one or two people liking both is noise that a film with few fans
-    turns into a large cosine, and the ground truth asks for the same three)."""
-    return np.where(common >= MIN_CO, cos * common / (common + beta), 0.0).astype(np.float32)
+def shrunk(cos: np.ndarray, common: np.ndarray, beta: float, min_co: int = MIN_CO) -> np.ndarray:
+    """Co-like cosine times n / (n + beta); pairs with fewer than ``min_co`` fans in common
+    count as no evidence (a few people liking both is noise that a film with few fans
+    turns into a large cosine: Get Out -> Crazy, Stupid, Love. on 3 shared fans). The
+    floor is chosen on validation users with the other weights; never below the ground
+    truth's own 3."""
+    return np.where(common >= min_co, cos * common / (common + beta), 0.0).astype(np.float32)
 
 
-def colike_csr(co: CoLikes, beta: float, top: int = CF_TOP, batch: int = 512
-               ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+def colike_csr(co: CoLikes, beta: float, min_co: int = MIN_CO, top: int = CF_TOP,
+               batch: int = 512) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """(shrunk co-like similarity, co-like counts) of every film, its ``top`` best only."""
     n = co.likes.shape[1]
     sims, counts = [], []
     for start in range(0, n, batch):
         rows = np.arange(start, min(n, start + batch))
         cos, common = co.rows(rows)
-        s = shrunk(cos, common, beta)
+        s = shrunk(cos, common, beta, min_co)
         keep = min(top, n - 1)
         idx = np.argpartition(-s, keep - 1, axis=1)[:, :keep]
         vals = np.take_along_axis(s, idx, axis=1)
@@ -244,7 +249,7 @@ class Components:
         if w.lam:
             out = out + w.lam * (self.percentile ** w.gamma)[None, :]
         if w.w_cf:
-            out = out + w.w_cf * shrunk(self.cos, self.common, w.beta)
+            out = out + w.w_cf * shrunk(self.cos, self.common, w.beta, w.min_co)
         out = (out + w.w_franchise * self.feats["franchise"] + w.w_creator * self.feats["creator"]
                + w.w_locale * self.feats["locale"])
         out[np.arange(len(self.rows)), self.rows] = -np.inf

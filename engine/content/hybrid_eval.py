@@ -229,7 +229,7 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
     cold_q = QuerySet(test_q.queries[keep], [r for r, k in zip(test_q.relevant, keep, strict=True) if k])
     if len(cold_q):
         co_cold = CoLikes(like_matrix(ratings, train_users, movie_ids, cold=cold_ids))
-        cf_cold, _ = colike_csr(co_cold, weights.beta)
+        cf_cold, _ = colike_csr(co_cold, weights.beta, weights.min_co)
         cold_scorer = HybridScorer(fused, percentile, cf_cold, facets, weights, audience,
                                    audience_warm)
         cold_rankers: dict[str, Ranker] = {
