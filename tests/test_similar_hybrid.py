@@ -276,6 +276,36 @@ def test_cli_eval_content_has_the_hybrid_table(quick_artifacts, data_dir, capsys
     assert {"bilstm audience head only (text → predicted audience)", "tfidf block only",
             "metadata block only", "content only (before)"} <= cold_models
     assert "same-language share, non-English queries" in sections
+    # /recommend on the cold films: the collab model refitted without their ratings
+    recommend = {row["model"]: row for row in table.values()
+                 if row["section"].startswith("/recommend, cold films")}
+    assert {"TF-IDF content neighbours (served)", "hybrid /similar neighbours (cold co-likes removed)",
+            "cold films by TMDB vote count (same list for all)"} <= set(recommend)
+    assert all(0 <= row["value"] <= 1 and row["n"] > 0 for row in recommend.values())
+
+
+def test_recommend_cold_films_are_never_in_a_history_and_only_their_likes_are_the_truth():
+    from engine.collab.interactions import Interactions
+    from engine.content.recommend_cold import _neighbour_weights, _user_histories
+
+    ratings = pd.DataFrame({"userId": [1, 1, 1, 2, 2, 3], "movieId": [10, 20, 30, 10, 30, 20],
+                            "rating": [5.0, 4.5, 2.0, 4.0, 3.0, 5.0]})
+    inter = Interactions.from_ratings(ratings.rename(columns={"userId": "user", "movieId": "item"})
+                                      .assign(user=lambda d: d["user"].astype(str))
+                                      .query("item != 30"))
+    histories, truths = _user_histories(ratings, np.array([1, 2, 3]), inter, {30: 0})
+    # nobody liked the cold film (2 and 3 stars; user 3 never rated it)
+    assert len(histories) == 0 and truths == []
+    ratings.loc[2, "rating"] = 4.5
+    histories, truths = _user_histories(ratings, np.array([1, 2, 3]), inter, {30: 0})
+    assert [t.tolist() for t in truths] == [[0]]
+    cols, weights = histories[0]
+    assert sorted(inter.item_ids[cols].tolist()) == [10, 20] and (weights > 0).all()
+    # a cold film's vector: its best neighbours, weighted by similarity, negatives count 0
+    W = _neighbour_weights(np.array([[0.2, -1.0, 0.6] + [0.0] * 9]))
+    assert W.shape == (1, 12) and W.sum() == pytest.approx(1.0)
+    assert W[0, 2] == pytest.approx(0.75) and W[0, 0] == pytest.approx(0.25) and W[0, 1] == 0
+    assert _neighbour_weights(np.arange(12.0)[None, :], equal=True)[0, 2:].sum() == pytest.approx(1.0)
 
 
 # -- personal context in the chat ---------------------------------------------------------------
