@@ -36,6 +36,24 @@ def test_sequel_titles_join_their_original_but_remakes_and_namesakes_do_not():
     assert sequel_base("The Matrix") == ("matrix", False)
 
 
+def test_x_and_the_titles_are_one_series_but_not_a_namesake():
+    titles = ["Harry Potter and the Sorcerer's Stone", "Harry Potter and the Prisoner of Azkaban",
+              "Harry Potter and the Deathly Hallows: Part 1", "Alexander",
+              "Alexander and the Terrible, Horrible, No Good, Very Bad Day"]
+    years = [2001, 2004, 2010, 2004, 2014]
+    collections = ["", "", "Harry Potter Collection", "", ""]
+    ids, names = franchise_groups(titles, collections, years)
+    assert ids[0] == ids[1] == ids[2] >= 0 and names[ids[0]] == "Harry Potter"
+    assert ids[3] == ids[4] == -1                # "X and the ..." never joins a plain "X"
+    # a remake 23 years after the last sequel stays out of the original's collection
+    ids, _ = franchise_groups(["Beauty and the Beast", "Beauty and the Beast: The Enchanted Christmas",
+                               "Beauty and the Beast"], ["Beauty and the Beast Collection"] * 2 + [""],
+                              [1991, 1994, 2017])
+    assert ids[0] == ids[1] >= 0 and ids[2] == -1
+    assert sequel_base("Harry Potter and the Goblet of Fire") == ("harry potter and the", True)
+    assert sequel_base("Percy Jackson & the Olympians: The Lightning Thief")[0] == "percy jackson and the"
+
+
 def _facets(directors: list[list[str]], franchise: list[int], language: list[str]) -> Facets:
     cat = pd.DataFrame({"title": [f"film {i}" for i in range(len(directors))],
                         "year": [2000] * len(directors), "directors": directors,
@@ -87,6 +105,69 @@ def test_co_like_similarity_shrinks_with_little_evidence():
     assert shrunk[2] == 0.0
     sims, counts = hybrid.colike_csr(co, beta=3.0)
     assert sims[0, 1] == pytest.approx(shrunk[1]) and counts[0, 1] == 4
+    # a higher evidence floor (chosen on validation) drops the 4-fan pair as well
+    assert hybrid.shrunk(cos, common, beta=3.0, min_co=5)[0, 1] == 0.0
+    assert hybrid.colike_csr(co, beta=3.0, min_co=5)[0].nnz == 0
+
+
+def _dense_reference(scorer: hybrid.HybridScorer, row: int) -> np.ndarray:
+    """The served score written out over every film, as the module docstring states it."""
+    w, n = scorer.w, len(scorer.fused)
+    cos = (scorer.fused @ scorer.fused[row]).astype(np.float32)
+    feats = scorer.facets.features(np.array([row]))
+    facts = (w.w_franchise * feats["franchise"][0] + w.w_creator * feats["creator"][0]
+             + w.w_locale * feats["locale"][0])
+    if scorer.cf.indptr[row] < scorer.cf.indptr[row + 1]:
+        out = (1 - w.lam) * cos + w.lam * scorer.percentile ** w.gamma
+        out += w.w_cf * scorer.cf[row].toarray()[0]
+    else:   # no co-likes: the content model's own pool and score, plus the facts' films
+        others = np.delete(np.arange(n), row)
+        pool = np.zeros(n, bool)
+        pool[others[np.argsort(-cos[others], kind="stable")[:w.cold_candidates]]] = True
+        pool |= facts > 0
+        out = (1 - w.cold_lam) * cos + w.cold_lam * scorer.percentile ** w.cold_gamma
+        if scorer.audience is not None:
+            warm = scorer.audience_warm
+            aud = scorer.audience_real @ scorer.audience[row]
+            aud = np.where(warm, aud - aud[warm].mean(), 0.0)
+            ranked = others[np.argsort(-aud[others], kind="stable")[:w.cold_candidates]]
+            pool[ranked] = True
+            out = out + w.w_audience * aud
+        pool[row] = False
+        out = np.where(pool, out, -np.inf)
+    out = out + facts
+    out[row] = -np.inf
+    return out
+
+
+def test_the_served_score_is_the_documented_formula_for_warm_and_cold_queries():
+    n = 60
+    rng = np.random.default_rng(3)
+    fused = rng.normal(size=(n, 6)).astype(np.float32)
+    fused /= np.linalg.norm(fused, axis=1, keepdims=True)
+    cf = sparse.random(n, n, density=0.1, random_state=4, format="csr", dtype=np.float32)
+    cf = sparse.csr_matrix(cf.multiply(np.arange(n)[:, None] % 3 != 0))   # every third: no co-likes
+    directors = [[f"d{i % 7}"] for i in range(n)]
+    facets = _facets(directors, [i % 11 if i % 4 == 0 else -1 for i in range(n)],
+                     ["fr" if i % 5 == 0 else "en" for i in range(n)])
+    audience = rng.normal(size=(n, 4)).astype(np.float32)
+    warm = rng.random(n) < 0.6
+    weights = hybrid.HybridWeights(w_cf=2.0, lam=0.3, gamma=2.0, w_franchise=0.4, w_creator=0.2,
+                                   w_locale=0.3, cold_lam=0.4, cold_gamma=3.0, cold_candidates=8,
+                                   w_audience=0.3)
+    for w_audience in (0.0, 0.3):
+        scorer = hybrid.HybridScorer(fused, rng.random(n), cf,
+                                     facets, hybrid.HybridWeights(**{**weights.__dict__,
+                                                                     "w_audience": w_audience}),
+                                     audience, warm)
+        batch = scorer.scores(np.arange(n))
+        for row in range(n):
+            expected = _dense_reference(scorer, row)
+            assert np.array_equal(np.isfinite(batch[row]), np.isfinite(expected)), row
+            finite = np.isfinite(expected)
+            np.testing.assert_allclose(batch[row][finite], expected[finite], rtol=1e-5, atol=1e-6)
+            single = scorer.scores(np.array([row]))[0]   # one query or many: the same
+            np.testing.assert_allclose(single[finite], batch[row][finite], rtol=1e-5, atol=1e-6)
 
 
 # -- the audience stand-in for a film nobody has co-liked ----------------------------------------
@@ -195,6 +276,36 @@ def test_cli_eval_content_has_the_hybrid_table(quick_artifacts, data_dir, capsys
     assert {"bilstm audience head only (text → predicted audience)", "tfidf block only",
             "metadata block only", "content only (before)"} <= cold_models
     assert "same-language share, non-English queries" in sections
+    # /recommend on the cold films: the collab model refitted without their ratings
+    recommend = {row["model"]: row for row in table.values()
+                 if row["section"].startswith("/recommend, cold films")}
+    assert {"TF-IDF content neighbours (served)", "hybrid /similar neighbours (cold co-likes removed)",
+            "cold films by TMDB vote count (same list for all)"} <= set(recommend)
+    assert all(0 <= row["value"] <= 1 and row["n"] > 0 for row in recommend.values())
+
+
+def test_recommend_cold_films_are_never_in_a_history_and_only_their_likes_are_the_truth():
+    from engine.collab.interactions import Interactions
+    from engine.content.recommend_cold import _neighbour_weights, _user_histories
+
+    ratings = pd.DataFrame({"userId": [1, 1, 1, 2, 2, 3], "movieId": [10, 20, 30, 10, 30, 20],
+                            "rating": [5.0, 4.5, 2.0, 4.0, 3.0, 5.0]})
+    inter = Interactions.from_ratings(ratings.rename(columns={"userId": "user", "movieId": "item"})
+                                      .assign(user=lambda d: d["user"].astype(str))
+                                      .query("item != 30"))
+    histories, truths = _user_histories(ratings, np.array([1, 2, 3]), inter, {30: 0})
+    # nobody liked the cold film (2 and 3 stars; user 3 never rated it)
+    assert len(histories) == 0 and truths == []
+    ratings.loc[2, "rating"] = 4.5
+    histories, truths = _user_histories(ratings, np.array([1, 2, 3]), inter, {30: 0})
+    assert [t.tolist() for t in truths] == [[0]]
+    cols, weights = histories[0]
+    assert sorted(inter.item_ids[cols].tolist()) == [10, 20] and (weights > 0).all()
+    # a cold film's vector: its best neighbours, weighted by similarity, negatives count 0
+    W = _neighbour_weights(np.array([[0.2, -1.0, 0.6] + [0.0] * 9]))
+    assert W.shape == (1, 12) and W.sum() == pytest.approx(1.0)
+    assert W[0, 2] == pytest.approx(0.75) and W[0, 0] == pytest.approx(0.25) and W[0, 1] == 0
+    assert _neighbour_weights(np.arange(12.0)[None, :], equal=True)[0, 2:].sum() == pytest.approx(1.0)
 
 
 # -- personal context in the chat ---------------------------------------------------------------

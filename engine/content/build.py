@@ -177,7 +177,7 @@ def build_stage(ctx) -> dict:
     cold_val = np.isin(val_q.queries, cold_rows)
     cf_cold, _ = hybrid.colike_csr(
         hybrid.CoLikes(hybrid.like_matrix(ratings, train_users, movie_ids, cold=cold_ids)),
-        hweights.beta)
+        hweights.beta, hweights.min_co)
     w_audience, audience_info = hybrid.choose_audience_weight(
         lambda v: hybrid.HybridScorer(fused, percentile, cf_cold, facets,
                                       replace(hweights, w_audience=v), audience, targets.warm),
@@ -191,7 +191,7 @@ def build_stage(ctx) -> dict:
                                                "dim": targets.dim}}
     ctx.log.info("audience stand-in: w_audience %s (cold validation NDCG@10 %s)", w_audience,
                  audience_info["cold_val_ndcg@10"])
-    cf, counts = hybrid.colike_csr(co, hweights.beta)
+    cf, counts = hybrid.colike_csr(co, hweights.beta, hweights.min_co)
     hybrid_files = hybrid.save(out, hweights, cf, counts, {
         **hybrid_info, "train_users": len(train_users), "locale_validation_queries": len(locale_val),
         "rule": "coordinate ascent on validation co-liked NDCG@10; configurations whose "

@@ -30,6 +30,7 @@ FACETS = "facets.json"
 # A sequel marker at the end of a title's main part: "Saw II", "Toy Story 3", "Part 2".
 _SEQUEL = re.compile(r"\s+(\d{1,2}|ii|iii|iv|v|vi|vii|viii|ix|part \w+|chapter \w+|vol \w+)$")
 _ARTICLES = re.compile(r"^(the|a|an|le|la|les|el|der|die|das) ")
+_AND_THE = re.compile(r"\s+(?:and|&)\s+the\s+")
 # A base this common is a word, not a franchise
 MAX_STEM_GROUP = 12
 # sequels follow within years; a same-title film decades apart is a remake or unrelated
@@ -64,14 +65,21 @@ def sequel_base(title: str) -> tuple[str, bool]:
 
     The key is the part before a subtitle with any sequel number removed: "Iron Man 3",
     "Iron Man" -> "iron man"; "Star Wars: Episode V" -> "star wars"; "Kick-Ass 2" ->
-    "kick ass". Two films with the same key where neither is marked are remakes
-    ("Psycho" 1960 and 1998), not a franchise.
+    "kick ass"; "Harry Potter and the Goblet of Fire" -> "harry potter and the" (marked).
+    Two films with the same key where neither is marked are remakes ("Psycho" 1960 and
+    1998), not a franchise.
     """
     head, colon, _ = title.lower().partition(":")
+    series = _AND_THE.split(head, maxsplit=1)
+    if len(series) == 2:
+        # "Harry Potter and the Chamber of Secrets": the series' name, then the episode.
+        # The key keeps "and the", so such a title joins only other "X and the ..." titles,
+        # never a film called plain "X" ("Alexander" and "Alexander and the Terrible, ...").
+        head = series[0] + " and the"
     head = " ".join(re.findall(r"[a-z0-9]+", head))
     head = _ARTICLES.sub("", head)
     base = _SEQUEL.sub("", head)
-    return base, bool(colon) or base != head
+    return base, bool(colon) or len(series) == 2 or base != head
 
 
 def _by_era(members: list[int], years: list[float | None], gap: int = YEAR_GAP) -> list[list[int]]:
@@ -120,8 +128,10 @@ def franchise_groups(titles: list[str], collections: list[str],
                for g in _by_era(m, years) if len(g) > 1 and marked[g].any()]
     # a sequel-looking title joins a TMDB collection sharing its base, however many years
     # later ("Mad Max: Fury Road", 30 years after the Mad Max collection's last film)
-    for members in by_base.values():
-        if len(members) <= MAX_STEM_GROUP:
+    # (not an "X and the ..." title: "Beauty and the Beast" 2017 remakes the 1991 film, it
+    # does not join that film's collection of direct-to-video sequels)
+    for base, members in by_base.items():
+        if len(members) <= MAX_STEM_GROUP and not base.endswith(" and the"):
             anchors = [j for j in members if collections[j]]
             linked += [[i, anchors[0]] for i in members if marked[i] and anchors and i != anchors[0]]
     for members in linked:
@@ -155,6 +165,17 @@ def _vocab_matrix(lists: list[list[str]], drop: str = "") -> tuple[sparse.csr_ma
     return m, list(vocab)
 
 
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _members(ids: np.ndarray) -> dict[int, np.ndarray]:
+    """id -> the rows holding it, ascending (-1, "none", left out)."""
+    order = np.argsort(ids, kind="stable")
+    values, starts = np.unique(ids[order], return_index=True)
+    groups = np.split(order.astype(np.int64), starts[1:])
+    return {int(v): g for v, g in zip(values, groups, strict=True) if v >= 0}
+
+
 @dataclass
 class Facets:
     franchise: np.ndarray          # franchise id per row, -1 none
@@ -180,6 +201,37 @@ class Facets:
         self._countries_by = self.countries.tocsc()
         codes = {code: i for i, code in enumerate(sorted(set(self.language) - {"", NEUTRAL_LANGUAGE}))}
         self._lang = np.array([codes.get(code, -1) for code in self.language], dtype=np.int32)
+        self._lang_rows = _members(self._lang)
+        self._franchise_of: np.ndarray | None = None   # the array _franchise_rows was built from
+
+    def _same_franchise(self, row: int) -> np.ndarray:
+        """Rows in ``row``'s franchise (itself included), ascending; empty for none. Looked up,
+        not compared over the catalog: serving asks this on every query."""
+        if self._franchise_of is not self.franchise:    # tests may swap the array in
+            self._franchise_rows, self._franchise_of = _members(self.franchise), self.franchise
+        return self._franchise_rows.get(int(self.franchise[row]), _NONE)
+
+    def facts(self, row: int, w_franchise: float, w_creator: float, w_locale: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weighted facts) for one query row: the rows where ``features`` is non-zero
+        and w_franchise * franchise + w_creator * creator + w_locale * locale there, added
+        in that order in float32 as the dense sum is (serving's sparse form of the same
+        numbers: most films share no fact with the query)."""
+        franchise = self._same_franchise(row)
+        creator = self._sharing(self._directors_by, self.directors, row)
+        country = self._sharing(self._countries_by, self.countries, row)
+        language = self._lang_rows.get(int(self._lang[row]), _NONE)
+        rows = np.unique(np.concatenate([franchise, creator, country, language]))
+        parts = np.zeros((3, len(rows)), np.float32)
+        parts[0, np.searchsorted(rows, franchise)] = 1.0
+        parts[1, np.searchsorted(rows, creator)] = 1.0
+        parts[2, np.searchsorted(rows, country)] = 0.5
+        parts[2, np.searchsorted(rows, language)] = 1.0
+        values = np.zeros(len(rows), np.float32)
+        for part, weight in zip(parts, (w_franchise, w_creator, w_locale), strict=True):
+            if weight:
+                values += weight * part
+        return rows, values
 
     @staticmethod
     def _sharing(by: sparse.csc_matrix, m: sparse.csr_matrix, row: int) -> np.ndarray:
@@ -207,10 +259,7 @@ class Facets:
         return {"franchise": franchise, "creator": creator, "locale": locale}
 
     def siblings(self, row: int) -> np.ndarray:
-        f = self.franchise[row]
-        if f < 0:
-            return np.zeros(0, dtype=np.int64)
-        out = np.flatnonzero(self.franchise == f)
+        out = self._same_franchise(row)
         return out[out != row]
 
     def franchise_name(self, row: int) -> str:

@@ -56,7 +56,8 @@ LOCALE_TARGET = 0.3
 LIKE = 4.0
 MIN_CO = 3   # as evaluate.CO_LIKED's min_co and serving.FANS_REASON
 K = 10
-GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 10.0, 30.0),
+GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 10.0, 30.0, 100.0),
+        "min_co": (3, 4, 5, 6, 8),
         "lam": (0.0, 0.1, 0.2, 0.3, 0.5), "w_franchise": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8),
         "w_creator": (0.0, 0.05, 0.1, 0.2, 0.4), "w_locale": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)}
 
@@ -65,6 +66,8 @@ GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 1
 class HybridWeights:
     w_cf: float = 1.0
     beta: float = 10.0
+    # fewer fans in common than this is no co-like evidence at all (``shrunk``)
+    min_co: int = MIN_CO
     lam: float = 0.0
     gamma: float = 1.0
     w_franchise: float = 0.0
@@ -109,22 +112,24 @@ class CoLikes:
         return cos, common
 
 
-def shrunk(cos: np.ndarray, common: np.ndarray, beta: float) -> np.ndarray:
-    """Co-like cosine times n / (n + beta); pairs with fewer than ``MIN_CO`` fans in common
-    count as no evidence (one or two people liking both is noise that a film with few fans
-    turns into a large cosine, and the ground truth asks for the same three)."""
-    return np.where(common >= MIN_CO, cos * common / (common + beta), 0.0).astype(np.float32)
+def shrunk(cos: np.ndarray, common: np.ndarray, beta: float, min_co: int = MIN_CO) -> np.ndarray:
+    """Co-like cosine times n / (n + beta); pairs with fewer than ``min_co`` fans in common
+    count as no evidence (a few people liking both is noise that a film with few fans
+    turns into a large cosine: Get Out -> Crazy, Stupid, Love. on 3 shared fans). The
+    floor is chosen on validation users with the other weights; never below the ground
+    truth's own 3."""
+    return np.where(common >= min_co, cos * common / (common + beta), 0.0).astype(np.float32)
 
 
-def colike_csr(co: CoLikes, beta: float, top: int = CF_TOP, batch: int = 512
-               ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+def colike_csr(co: CoLikes, beta: float, min_co: int = MIN_CO, top: int = CF_TOP,
+               batch: int = 512) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """(shrunk co-like similarity, co-like counts) of every film, its ``top`` best only."""
     n = co.likes.shape[1]
     sims, counts = [], []
     for start in range(0, n, batch):
         rows = np.arange(start, min(n, start + batch))
         cos, common = co.rows(rows)
-        s = shrunk(cos, common, beta)
+        s = shrunk(cos, common, beta, min_co)
         keep = min(top, n - 1)
         idx = np.argpartition(-s, keep - 1, axis=1)[:, :keep]
         vals = np.take_along_axis(s, idx, axis=1)
@@ -156,70 +161,76 @@ class HybridScorer:
         self.facets = facets
         self.w = weights
         self.prior = self.percentile ** weights.gamma
+        # the per-query work is a few passes over the catalog: the constant parts are kept
+        self._prior_term = weights.lam * self.prior
+        self._cold_prior_term = weights.cold_lam * self.percentile ** weights.cold_gamma
+        self._fused_t = np.asarray(fused).T
+        self._warm_rows = (np.zeros(0, dtype=np.int64) if self.audience is None
+                           else np.flatnonzero(self.audience_warm))
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         rows = np.atleast_1d(np.asarray(rows))
         w = self.w
-        cos = np.asarray(self.fused[rows]) @ np.asarray(self.fused).T
-        out = (1 - w.lam) * cos
-        if w.lam:
-            out += w.lam * self.prior[None, :]
+        cos = np.asarray(self.fused[rows]) @ self._fused_t
+        out = np.empty_like(cos)
         cf = self.cf
-        if w.w_cf:
-            for i, row in enumerate(rows):   # CSR slices: far cheaper than scipy's fancy indexing
-                lo, hi = cf.indptr[row], cf.indptr[row + 1]
+        # the facts are sparse (most films share none with the query): rows and values only
+        facts = ([self.facets.facts(int(row), w.w_franchise, w.w_creator, w.w_locale) for row in rows]
+                 if (w.w_franchise or w.w_creator or w.w_locale) else None)
+        for i, row in enumerate(rows):
+            lo, hi = cf.indptr[row], cf.indptr[row + 1]
+            if w.cold_candidates and lo == hi:
+                has_facts = np.zeros(out.shape[1], dtype=bool)
+                if facts is not None:
+                    has_facts[facts[i][0][facts[i][1] > 0]] = True
+                out[i] = self._cold_row(cos[i], int(row), has_facts)
+                continue
+            np.multiply(cos[i], 1 - w.lam, out=out[i])
+            if w.lam:
+                out[i] += self._prior_term
+            if w.w_cf:   # CSR slices: far cheaper than scipy's fancy indexing
                 out[i, cf.indices[lo:hi]] += w.w_cf * cf.data[lo:hi]
-        feats = self.facets.features(rows) if (w.w_franchise or w.w_creator or w.w_locale) else {}
-        facts = np.zeros_like(out)
-        for name, weight in (("franchise", w.w_franchise), ("creator", w.w_creator),
-                             ("locale", w.w_locale)):
-            if weight:
-                facts += weight * feats[name]
-        if w.cold_candidates:
-            lonely = [i for i, row in enumerate(rows) if cf.indptr[row] == cf.indptr[row + 1]]
-            for i in lonely:
-                out[i] = self._content_only(cos[i], rows[i], facts[i] > 0)
-                if self.audience is not None:
-                    out[i] = self._audience_stand_in(out[i], rows[i])
-        out += facts
+        if facts is not None:
+            for i, (idx, values) in enumerate(facts):
+                out[i, idx] += values
         out[np.arange(len(rows)), rows] = -np.inf
         return out
 
-    def _audience_stand_in(self, content: np.ndarray, row: int) -> np.ndarray:
-        """The content score plus the audience head's guess at the co-likes it lacks; the
-        films that guess ranks highest become candidates too."""
-        w = self.w
-        aud = self.audience_real @ self.audience[row]
-        # centred over the films with a real vector, 0 for the rest: every audience vector
-        # shares a large common direction, so uncentred the term lifts the ~1,100 films
-        # with one above all others and drowns the language and franchise facts
-        # (a first full build: same-language share 0.52 -> 0.32)
-        warm = self.audience_warm
-        aud = np.where(warm, aud - (aud[warm].mean() if warm.any() else 0.0), 0.0)
-        aud[row] = -np.inf
-        n = min(w.cold_candidates, len(aud) - 1)
-        pool = np.isfinite(content)
-        pool[np.argpartition(-aud, n - 1)[:n]] = True
-        base = np.where(np.isfinite(content), content, self._cold_base(row))
-        return np.where(pool, base + w.w_audience * aud, -np.inf)
-
-    def _cold_base(self, row: int) -> np.ndarray:
-        w = self.w
-        cos = np.asarray(self.fused[row]) @ np.asarray(self.fused).T
-        return (1 - w.cold_lam) * cos + w.cold_lam * self.percentile ** w.cold_gamma
-
-    def _content_only(self, cos: np.ndarray, row: int, has_facts: np.ndarray) -> np.ndarray:
+    def _cold_row(self, cos: np.ndarray, row: int, has_facts: np.ndarray) -> np.ndarray:
         """A film nobody has co-liked yet: the validated content score (fusion.py's two-stage
         rerank, its own lam and gamma), so with no audience evidence content carries the list
-        as the content model was chosen to; films sharing a fact stay eligible."""
+        as the content model was chosen to; films sharing a fact stay eligible. With
+        ``w_audience`` the audience head's guess at the missing co-likes is added, and the
+        films that guess ranks highest become candidates too."""
         w = self.w
-        cos = cos.copy()
-        cos[row] = -np.inf
         n = min(w.cold_candidates, len(cos) - 1)
-        pool = np.zeros(len(cos), dtype=bool)
-        pool[np.argpartition(-cos, n - 1)[:n]] = True
-        score = (1 - w.cold_lam) * cos + w.cold_lam * self.percentile ** w.cold_gamma
-        return np.where(pool | has_facts, score, -np.inf)
+        pool = has_facts
+        masked = -cos
+        masked[row] = np.inf                       # never its own candidate
+        pool[np.argpartition(masked, n - 1)[:n]] = True
+        pool[row] = False
+        base = (1 - w.cold_lam) * cos
+        base += self._cold_prior_term
+        if self.audience is not None:
+            base += w.w_audience * self._audience_term(row, n, pool)
+        base[~pool] = -np.inf
+        return base
+
+    def _audience_term(self, row: int, n: int, pool: np.ndarray) -> np.ndarray:
+        """The cold query's predicted audience vector against the real vectors of the films
+        that have one, centred over those films (0 for the rest); its ``n`` best join
+        ``pool``. Centred because every audience vector shares a large common direction:
+        uncentred, the term lifts the ~1,100 films with one above all others and drowns the
+        language and franchise facts (a first full build: same-language share 0.52 -> 0.32)."""
+        aud = self.audience_real @ self.audience[row]
+        warm = self._warm_rows
+        centre = aud[warm].mean() if len(warm) else 0.0
+        out = np.zeros_like(aud)
+        out[warm] = aud[warm] - centre
+        out[row] = -np.inf
+        pool[np.argpartition(-out, n - 1)[:n]] = True
+        out[row] = 0.0
+        return out
 
 
 class Components:
@@ -238,7 +249,7 @@ class Components:
         if w.lam:
             out = out + w.lam * (self.percentile ** w.gamma)[None, :]
         if w.w_cf:
-            out = out + w.w_cf * shrunk(self.cos, self.common, w.beta)
+            out = out + w.w_cf * shrunk(self.cos, self.common, w.beta, w.min_co)
         out = (out + w.w_franchise * self.feats["franchise"] + w.w_creator * self.feats["creator"]
                + w.w_locale * self.feats["locale"])
         out[np.arange(len(self.rows)), self.rows] = -np.inf

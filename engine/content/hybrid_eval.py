@@ -22,7 +22,9 @@ shows up here).
 
 Cold items: a seeded ``COLD_SHARE`` of the films lose every training rating (as if just
 released); their co-like signal is then absent and the table shows what each model makes
-of them against the co-likes the test users actually have.
+of them against the co-likes the test users actually have. ``moviebot eval content`` (not
+the build: it refits the collab model) adds /recommend on the same cold films, per test
+user, for each way of giving a cold film its collab vector (recommend_cold.py).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from .hybrid import (
 )
 from .metadata import vote_percentile
 from .queryset import QuerySet, per_query_metrics
+from .recommend_cold import SERVED as RECOMMEND_SERVED
+from .recommend_cold import recommend_cold_rows
 
 COLD_SHARE = 0.15
 MOST_RATED = 300
@@ -148,9 +152,10 @@ class Table:
         for row in self.rows.values():
             se = f" ± {row['se']:.4f}" if row.get("se") is not None else ""
             delta = (f"{row['delta']:+.4f} ± {row['se_delta']:.4f}" if "delta" in row
-                     and row["model"] != "hybrid (served)" else "")
+                     and "(served)" not in row["model"] else "")
             out.append((row["section"], row["model"], f"{row['value']:.4f}{se}", delta, str(row["n"])))
-        return markdown_table(("metric", "model", "value ± SE", "vs hybrid (paired)", "queries"), out)
+        return markdown_table(("metric", "model", "value ± SE", "vs the section's served row (paired)",
+                               "queries (users for /recommend)"), out)
 
 
 def ndcg_of(ranked: np.ndarray, qs: QuerySet) -> np.ndarray:
@@ -229,7 +234,7 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
     cold_q = QuerySet(test_q.queries[keep], [r for r, k in zip(test_q.relevant, keep, strict=True) if k])
     if len(cold_q):
         co_cold = CoLikes(like_matrix(ratings, train_users, movie_ids, cold=cold_ids))
-        cf_cold, _ = colike_csr(co_cold, weights.beta)
+        cf_cold, _ = colike_csr(co_cold, weights.beta, weights.min_co)
         cold_scorer = HybridScorer(fused, percentile, cf_cold, facets, weights, audience,
                                    audience_warm)
         cold_rankers: dict[str, Ranker] = {
@@ -304,13 +309,27 @@ def hybrid_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | Non
         audience = np.load(content / "audience.npy")
         predicted = np.load(content / "audience_predicted.npy")
         warm = np.load(content / "audience_warm.npy")
-    return evaluate_hybrid(
-        catalog=catalog, ratings=ratings, blocks=blocks, fused=fuse(blocks, choice.weights),
-        percentile=vote_percentile(catalog), content_choice=choice, weights=weights, cf=cf,
-        facets=Facets.load(content), train_users=train_users,
+    fused, percentile, facets = fuse(blocks, choice.weights), vote_percentile(catalog), Facets.load(content)
+    table = evaluate_hybrid(
+        catalog=catalog, ratings=ratings, blocks=blocks, fused=fused,
+        percentile=percentile, content_choice=choice, weights=weights, cf=cf,
+        facets=facets, train_users=train_users,
         test_q=co_liked(ratings, test_users, movie_ids, **config.get("co_liked", {})),
         seed=config["seed"], audience=audience, audience_predicted=predicted, audience_warm=warm,
         audience_alternative=best_nonzero_audience(meta))
+    # /recommend on the same cold films: a collab refit, so only here, not in the build
+    cold_ids = cold_movies(movie_ids, config["seed"])
+    cf_cold, _ = colike_csr(CoLikes(like_matrix(ratings, train_users, movie_ids, cold=cold_ids)),
+                            weights.beta, weights.min_co)
+    rows = recommend_cold_rows(
+        version_dir=Path(version_dir), catalog=catalog, ratings=ratings, train_users=train_users,
+        test_users=test_users, cold_ids=cold_ids, fused=fused, audience=audience, audience_warm=warm,
+        cold_scorer=HybridScorer(fused, percentile, cf_cold, facets, weights, audience, warm))
+    if rows:
+        section = f"/recommend, cold films ({COLD_SHARE:.0%} unrated): NDCG@10 among them"
+        for name, values in rows.items():
+            table.add(section, name, values, rows[RECOMMEND_SERVED])
+    return table
 
 
 def best_nonzero_audience(meta: dict) -> float:

@@ -165,11 +165,17 @@ def _lowered(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(x.lower() for x in values)
 
 
+@lru_cache(maxsize=1 << 12)
+def _lowered_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((x, x.lower()) for x in values)
+
+
 def _shared(a: list[str], b: list[str]) -> list[str]:
     if not a or not b:
         return []
-    lowered = _lowered(tuple(b))   # cached: serving explains ten films per query
-    return [x for x in a if x.lower() in lowered]
+    # cached: serving explains ten films per query, each against the same query film
+    lowered = _lowered(tuple(b))
+    return [x for x, low in _lowered_pairs(tuple(a)) if low in lowered]
 
 
 def _distinct(keywords: list[str]) -> list[str]:
