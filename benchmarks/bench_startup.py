@@ -19,7 +19,9 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +46,10 @@ def commands(artifacts: str, query: str) -> dict[str, list[str]]:
 def run_once(cmd: list[str]) -> tuple[float, float, float]:
     """(wall s, user+sys CPU s, peak RSS MB) of one fresh process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # cwd outside any checkout: `python -m` puts the cwd first on sys.path, so the code
+    # measured is the one on PYTHONPATH (or installed), e.g. main's against a branch's
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=tempfile.gettempdir())
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -63,7 +68,7 @@ def main() -> int:
     parser.add_argument("--query", default="Hallelujah - Jeff Buckley")
     parser.add_argument("--only", choices=["song", "engine", "serve"], action="append")
     args = parser.parse_args()
-    artifacts = str(args.artifacts or Settings.from_env().artifacts)
+    artifacts = str(Path(args.artifacts or Settings.from_env().artifacts).resolve())
     cmds = commands(artifacts, args.query)
     chosen = args.only or list(cmds)
     samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in chosen}

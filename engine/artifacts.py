@@ -202,6 +202,13 @@ def component_files(dir: Path, component: str, required: list[str]) -> dict[str,
     return paths
 
 
+def read_parquet_names(path: Path) -> list[str]:
+    """The column names of a Parquet file (its schema only)."""
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
 def read_columns(path: Path, columns: list[str] | None = None) -> dict[str, Any]:
     """A Parquet table of a built version as plain columns (name -> numpy array for
     numbers, an integer column with gaps as floats with NaN; a list for everything else,
@@ -222,7 +229,7 @@ def read_columns(path: Path, columns: list[str] | None = None) -> dict[str, Any]
         # to_pylist, not to_numpy: pyarrow's to_numpy imports pandas too
         values = column.to_pylist()
         if pat.is_floating(column.type) or (pat.is_integer(column.type) and column.null_count):
-            out[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            out[name] = np.array(values, dtype=np.float64)     # None -> NaN
         elif pat.is_integer(column.type):
             out[name] = np.array(values, dtype=np.int64)
         else:

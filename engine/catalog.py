@@ -15,6 +15,11 @@ from .results import Movie
 from .search import EXACT, TitleIndex, split_year
 
 CATALOG_FILE = "catalog.parquet"
+# what serving reads at load (Movie fields, titles, series, filters)
+SERVED_COLUMNS = {"movie_id", "title", "akas", "year", "genres", "overview", "tagline",
+                  "keywords", "cast", "directors", "runtime", "vote_average", "vote_count",
+                  "popularity", "poster_path", "youtube_id", "imdb_id", "tmdb_id", "rating_mean",
+                  "rating_count", "collection"}
 CATALOG_INFO = "catalog.json"   # its date range, written beside it by the build
 MAX_QUERY_CHARS = 200
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,40}>")
@@ -137,17 +142,25 @@ class Catalog:
 
     @classmethod
     def load(cls, version_dir: Path) -> Catalog:
-        from .artifacts import read_columns
+        from .artifacts import read_columns, read_parquet_names
 
         path = Path(version_dir) / CATALOG_FILE
         if not path.exists():
             raise DataError(str(path), "catalog missing from this artifacts version",
                             "run `moviebot build`")
-        catalog = cls(read_columns(path), path)
+        # the columns a Movie, the title index and the filters read; the rest (TMDB genres,
+        # countries, sources ...) stay in the file until something asks (``values``, ``df``)
+        names = read_parquet_names(path)
+        catalog = cls(read_columns(path, [c for c in names if c in SERVED_COLUMNS]), path)
         info = Path(version_dir) / CATALOG_INFO
         if info.exists():
             catalog.span = json.loads(info.read_text())
         return catalog
+
+    def _file_ids(self) -> np.ndarray:
+        from .artifacts import read_columns
+
+        return np.asarray(read_columns(self._path, ["movie_id"])["movie_id"], dtype=np.int64)
 
     @property
     def df(self):
@@ -176,6 +189,11 @@ class Catalog:
 
     def values(self, name: str, movie_ids) -> list:
         """Column ``name`` for ``movie_ids``, in that order (None for an unknown id)."""
+        if name not in self._columns and self._path is not None:   # not read at load
+            from .artifacts import read_columns
+
+            self._columns[name] = _object_array(read_columns(self._path, [name])[name])[
+                np.argsort(self._file_ids(), kind="stable")]
         column = self._columns[name]
         return [column[p] if (p := self._position.get(int(m))) is not None else None
                 for m in movie_ids]

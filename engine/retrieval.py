@@ -229,8 +229,7 @@ class FilterColumns:
     @classmethod
     def of(cls, catalog, movie_ids: np.ndarray) -> FilterColumns:
         def numbers(name: str) -> np.ndarray:   # None (an id not in the catalog) -> NaN
-            return np.array([np.nan if v is None else v
-                             for v in catalog.values(name, movie_ids)], dtype="float64")
+            return np.array(catalog.values(name, movie_ids), dtype="float64")
 
         years = numbers("year")
         votes = np.maximum(np.nan_to_num(numbers("vote_count")).astype(np.int64),

@@ -44,6 +44,9 @@ FETCH_FACTOR = 5
 FILES = ["space.npz", "space.json", "movies.ann", "movies_vectors.npy", "movie_ids.npy",
          "songs.parquet", "songs.ann", "songs_vectors.npy", "song_ids.npy", "featured.parquet",
          "lookup_keys.parquet"]
+# the song-table columns serving reads (subgenres, key, duration ... are the build's)
+SONG_TABLE_COLUMNS = ["track_id", "name", "artist", "album", "year", "popularity", "genres",
+                      *AUDIO, "tempo", "loudness"]
 MAX_FEATURED = 5        # featured films shown before the vibe list
 # MMR: each next movie maximises (1 - MMR_LAMBDA) * score - MMR_LAMBDA * max similarity to
 # the ones already picked, over the MMR_POOL best; positions past MMR_DEPTH keep score order
@@ -121,7 +124,8 @@ def song_header(query) -> str:
         return (f"{query.label} is not in my song table, so I can't hear its vibe; "
                 "it is featured on these soundtracks:")
     if isinstance(query, ResolvedVibe):
-        return f"Movies for a {query.mood} mood:"
+        article = "an" if query.mood[:1].lower() in "aeiou" else "a"
+        return f"Movies for {article} {query.mood} mood:"    # "an epic mood"
     return "Movies for that vibe:"
 
 
@@ -170,7 +174,7 @@ class VibeIndex:
         movies = Retriever.load(files["movies.ann"], space.dim, "dot", vectors=True,
                                 fetch_factor=FETCH_FACTOR, ties="select_always", **options)
         songs_index = Retriever.load(files["songs.ann"], space.dim, "dot", vectors=True, **options)
-        songs = read_columns(files["songs.parquet"])
+        songs = read_columns(files["songs.parquet"], SONG_TABLE_COLUMNS)
         song_ids = np.load(files["song_ids.npy"])  # never allow_pickle: a file must not run code
         track_ids = np.array([str(t) for t in songs["track_id"]])
         if (len(song_ids) != len(track_ids) or len(songs_index.vectors) != len(track_ids)

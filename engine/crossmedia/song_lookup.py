@@ -192,26 +192,29 @@ class SongLookup:
         self._years = np.asarray(songs["year"], dtype=float)
         self._track_ids = [str(t) for t in songs["track_id"]]
         self.artist_keys = list(keys["artist_key"])
+        # rows visited most popular first, so every list below is in that order and [0] is
+        # always the default pick (one sort, not one per key: ~0.2 s less at start)
+        order = np.argsort(-self.popularity, kind="stable").tolist()
+        title_keys, alt_keys = list(keys["title_key"]), list(keys["alt_keys"])
+        first_keys = list(keys["first_artist_key"])
         by_title: dict[str, list[int]] = {}
-        for i, key in enumerate(keys["title_key"]):
-            if key:
-                by_title.setdefault(key, []).append(i)
+        for i in order:
+            if title_keys[i]:
+                by_title.setdefault(title_keys[i], []).append(i)
         by_alt: dict[str, list[int]] = {}
-        for i, alts in enumerate(keys["alt_keys"]):
-            for key in alts.split("|") if alts else ():
+        for i in order:
+            for key in alt_keys[i].split("|") if alt_keys[i] else ():
                 if key not in by_title:
                     by_alt.setdefault(key, []).append(i)
         by_title.update(by_alt)
-        # most popular version first, so [0] is always the default pick
-        self.by_title = {k: sorted(v, key=lambda i: -self.popularity[i]) for k, v in by_title.items()}
+        self.by_title = by_title
         self.title_keys = list(self.by_title)
         self._fuzzy: TrigramIndex | None = None
         by_artist: dict[str, list[int]] = {}
-        for i, first in enumerate(keys["first_artist_key"]):
-            if first:
-                by_artist.setdefault(first, []).append(i)
-        self.by_artist = {k: sorted(v, key=lambda i: -self.popularity[i])
-                          for k, v in by_artist.items()}
+        for i in order:
+            if first_keys[i]:
+                by_artist.setdefault(first_keys[i], []).append(i)
+        self.by_artist = by_artist
 
     @property
     def fuzzy(self) -> TrigramIndex:
