@@ -50,7 +50,8 @@ def startup_seconds(artifacts: str, runs: int = 3) -> float:
 
 def make_queries(songs, n: int, seed: int = 0) -> list[tuple[str, str]]:
     rng = random.Random(seed)
-    rows = songs[["name", "artist", "track_id"]].dropna().to_numpy().tolist()
+    rows = [[n, a, t] for n, a, t in zip(songs["name"], songs["artist"], songs["track_id"],
+                                         strict=True) if n and a and t]
     out = []
     for _ in range(n):
         name, artist, track_id = rng.choice(rows)
@@ -93,7 +94,7 @@ def main() -> int:
     t0 = time.perf_counter()
     vibe = engine.recommender("crossmedia")
     print(f"load crossmedia: {1000 * (time.perf_counter() - t0):.0f} ms "
-          f"({len(vibe.songs)} songs, {len(vibe.movie_ids)} movies, dim {vibe.space.dim})")
+          f"({len(vibe.names)} songs, {len(vibe.movie_ids)} movies, dim {vibe.space.dim})")
     # The served path scores all movies exactly up to EXACT_MAX; Annoy is the path beyond.
     # Its recall@k against exact inner products, for 500 real songs, per search_k:
     from engine.crossmedia.serving import EXACT_MAX, SEARCH_K

@@ -200,3 +200,38 @@ def component_files(dir: Path, component: str, required: list[str]) -> dict[str,
     if (version / MANIFEST).exists():
         verify_files(version, list(paths.values()), component=component)
     return paths
+
+
+def read_parquet_names(path: Path) -> list[str]:
+    """The column names of a Parquet file (its schema only)."""
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
+def read_columns(path: Path, columns: list[str] | None = None) -> dict[str, Any]:
+    """A Parquet table of a built version as plain columns (name -> numpy array for
+    numbers, an integer column with gaps as floats with NaN; a list for everything else,
+    None where a value is missing).
+
+    Serving reads its tables this way, not with pandas: importing pandas costs a serving
+    process ~0.5 s of CPU and ~100 MB at every start (benchmarks/bench_startup.py)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    import pyarrow.types as pat
+
+    # ParquetFile, not pq.read_table: read_table goes through pyarrow.dataset, which
+    # imports all of pandas
+    table = pq.ParquetFile(path).read(columns=columns)
+    out: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        # to_pylist, not to_numpy: pyarrow's to_numpy imports pandas too
+        values = column.to_pylist()
+        if pat.is_floating(column.type) or (pat.is_integer(column.type) and column.null_count):
+            out[name] = np.array(values, dtype=np.float64)     # None -> NaN
+        elif pat.is_integer(column.type):
+            out[name] = np.array(values, dtype=np.int64)
+        else:
+            out[name] = values
+    return out

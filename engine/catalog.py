@@ -9,13 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .errors import AmbiguousTitle, DataError, InvalidInput, TitleCandidate, UnknownTitle
 from .results import Movie
 from .search import EXACT, TitleIndex, split_year
 
 CATALOG_FILE = "catalog.parquet"
+# what serving reads at load (Movie fields, titles, series, filters)
+SERVED_COLUMNS = {"movie_id", "title", "akas", "year", "genres", "overview", "tagline",
+                  "keywords", "cast", "directors", "runtime", "vote_average", "vote_count",
+                  "popularity", "poster_path", "youtube_id", "imdb_id", "tmdb_id", "rating_mean",
+                  "rating_count", "collection"}
 CATALOG_INFO = "catalog.json"   # its date range, written beside it by the build
 # Films that catalog updates (jobs/catalog_update.py) add from TMDB have movie_id
 # TMDB_ID_BASE + their TMDB id: MovieLens ids stay below 300,000 and TMDB's below
@@ -63,58 +67,147 @@ class SeriesChoice(AmbiguousTitle):
         return f"“{self.query}” is a series: {opts}. Which one?"
 
 
+def _missing(value) -> bool:
+    """None or NaN (pandas' NA reads as missing too: a frame may hold it)."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (
+        type(value).__name__ in ("NAType", "NaTType"))
+
+
 def _list(value) -> list[str]:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return []
     return [str(v) for v in value]
 
 
+def _text(value) -> str:
+    return "" if _missing(value) else str(value)
+
+
 def _num(value, kind=float):
-    if value is None or pd.isna(value):
+    if _missing(value):
         return None
     return kind(value)
 
 
+def _votes(value) -> float:
+    """TMDB's vote count as a number (0 when missing or unreadable)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(number) else number
+
+
+def _object_array(values) -> np.ndarray:
+    """A column as a 1-d object array, even when its cells are lists."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
 class Catalog:
-    def __init__(self, frame: pd.DataFrame):
-        self.df = frame.set_index("movie_id", drop=False).sort_index()
+    """The movie table, held as plain columns sorted by movie id.
+
+    ``Catalog.load`` reads the Parquet file without pandas (importing pandas costs a
+    serving process ~0.5 s at start, and /song never needs it); ``df`` is the same table
+    as a DataFrame, made on first use for the code (builds, evaluations) that wants one.
+    The title index is built on the first title search, not at start, for the same reason.
+    """
+
+    def __init__(self, table, path: Path | None = None):
+        """``table``: a DataFrame, or columns (name -> list or array) as
+        ``engine.artifacts.read_columns`` gives them."""
+        if hasattr(table, "to_dict") and hasattr(table, "columns"):   # a DataFrame
+            self._frame = table.set_index("movie_id", drop=False).sort_index()
+            columns = {name: self._frame[name].to_numpy(dtype=object)
+                       for name in self._frame.columns}
+        else:
+            self._frame = None
+            order = np.argsort(np.asarray(table["movie_id"], dtype=np.int64), kind="stable")
+            columns = {name: _object_array(values)[order]
+                       for name, values in table.items()}
+        self._path = path
+        # Plain arrays per column: building a Movie from them is ~20x cheaper than df.loc.
+        self._columns: dict[str, np.ndarray] = columns
+        self._ids = np.asarray(columns["movie_id"], dtype=np.int64)
+        self._position = {int(m): i for i, m in enumerate(self._ids)}
         self._cache: dict[int, Movie] = {}
-        counts = self.df["rating_count"].fillna(0).to_numpy(dtype=float)
-        weights = np.log1p(counts) / max(np.log1p(counts).max(), 1.0)
-        akas = self.df["akas"] if "akas" in self.df else [[]] * len(self.df)
-        self.titles = TitleIndex(zip(self.df["movie_id"], self.df["title"],
-                                     self.df["year"].astype("float").tolist(), akas, weights,
-                                     strict=True))
-        self._rating_count = dict(zip(self.df["movie_id"].tolist(), counts.tolist(), strict=True))
+        self._titles: TitleIndex | None = None
+        self._counts = np.array([0.0 if _missing(c) else float(c)
+                                 for c in columns["rating_count"]])
+        self._rating_count = dict(zip(self._ids.tolist(), self._counts.tolist(), strict=True))
         # How well known a film is: MovieLens ratings, with TMDB votes for the films the
         # 610 MovieLens users barely rated (200 votes count as one rating).
-        votes = pd.to_numeric(self.df.get("vote_count", pd.Series(0, index=self.df.index)),
-                              errors="coerce").fillna(0).to_numpy(dtype=float)
-        self._notability = dict(zip(self.df["movie_id"].tolist(), (counts + votes / 200).tolist(),
+        votes = np.array([_votes(v) for v in columns["vote_count"]]) if "vote_count" in columns \
+            else np.zeros(len(self._ids))
+        self._notability = dict(zip(self._ids.tolist(), (self._counts + votes / 200).tolist(),
                                     strict=True))
         self.span: dict = {}
-        # Plain arrays per column: building a Movie from them is ~20x cheaper than df.loc.
-        self._position = {int(m): i for i, m in enumerate(self.df["movie_id"])}
-        self._columns = {name: self.df[name].to_numpy(dtype=object) for name in self.df.columns}
 
     @classmethod
     def load(cls, version_dir: Path) -> Catalog:
+        from .artifacts import read_columns, read_parquet_names
+
         path = Path(version_dir) / CATALOG_FILE
         if not path.exists():
             raise DataError(str(path), "catalog missing from this artifacts version",
                             "run `moviebot build`")
-        catalog = cls(pd.read_parquet(path))
+        # the columns a Movie, the title index and the filters read; the rest (TMDB genres,
+        # countries, sources ...) stay in the file until something asks (``values``, ``df``)
+        names = read_parquet_names(path)
+        catalog = cls(read_columns(path, [c for c in names if c in SERVED_COLUMNS]), path)
         info = Path(version_dir) / CATALOG_INFO
         if info.exists():
             catalog.span = json.loads(info.read_text())
         return catalog
 
+    def _file_ids(self) -> np.ndarray:
+        from .artifacts import read_columns
+
+        return np.asarray(read_columns(self._path, ["movie_id"])["movie_id"], dtype=np.int64)
+
+    @property
+    def df(self):
+        """The catalog as a DataFrame indexed by movie id (pandas imported on first use)."""
+        if self._frame is None:
+            import pandas as pd
+
+            frame = pd.read_parquet(self._path) if self._path is not None else pd.DataFrame(
+                {name: list(values) for name, values in self._columns.items()})
+            self._frame = frame.set_index("movie_id", drop=False).sort_index()
+        return self._frame
+
+    @property
+    def titles(self) -> TitleIndex:
+        """The title index, built on the first title search (~0.3 s for ~10k films and
+        their alternate titles): a process that only answers /song never needs it."""
+        if self._titles is None:
+            weights = np.log1p(self._counts) / max(np.log1p(self._counts).max(), 1.0)
+            akas = self._columns.get("akas")
+            self._titles = TitleIndex(zip(
+                self._ids.tolist(), self._columns["title"],
+                [float("nan") if _missing(y) else float(y) for y in self._columns["year"]],
+                [[] if a is None else a for a in akas] if akas is not None
+                else [[]] * len(self), weights, strict=True))
+        return self._titles
+
+    def values(self, name: str, movie_ids) -> list:
+        """Column ``name`` for ``movie_ids``, in that order (None for an unknown id)."""
+        if name not in self._columns and self._path is not None:   # not read at load
+            from .artifacts import read_columns
+
+            self._columns[name] = _object_array(read_columns(self._path, [name])[name])[
+                np.argsort(self._file_ids(), kind="stable")]
+        column = self._columns[name]
+        return [column[p] if (p := self._position.get(int(m))) is not None else None
+                for m in movie_ids]
+
     # -- what the catalog covers -------------------------------------------------------
     @property
     def last_year(self) -> int | None:
         year = self.span.get("last_year")
-        if year is None and len(self.df):
-            year = int(self.df["year"].dropna().max())
+        if year is None and len(self):
+            year = max(self._years(), default=None)
         return year
 
     def coverage_sentence(self) -> str:
@@ -126,8 +219,7 @@ class Catalog:
             end = f"{_MONTHS[month - 1]} {year}"
         else:
             end = str(self.last_year or "")
-        years = self.df["year"].dropna()
-        first = self.span.get("first_year") or (int(years.min()) if len(years) else "")
+        first = self.span.get("first_year") or min(self._years(), default="")
         if updated := self.span.get("updated"):
             # a catalog update (jobs/catalog_update.py) added TMDB's recent films
             day = f"{int(updated[8:10])} {_MONTHS[int(updated[5:7]) - 1]} {updated[:4]}"
@@ -136,15 +228,18 @@ class Catalog:
         return (f"My catalog has {len(self):,} films, from {first} to {end}; newer films need "
                 "the live TMDB catalog (set TMDB_API_KEY).")
 
+    def _years(self) -> list[int]:
+        return [int(y) for y in self._columns["year"] if not _missing(y)]
+
     def __len__(self) -> int:
-        return len(self.df)
+        return len(self._ids)
 
     def __contains__(self, movie_id: int) -> bool:
-        return int(movie_id) in self.df.index
+        return int(movie_id) in self._position
 
     @property
     def ids(self) -> np.ndarray:
-        return self.df.index.to_numpy()
+        return self._ids.copy()
 
     def movie(self, movie_id: int) -> Movie:
         movie_id = int(movie_id)
@@ -156,13 +251,13 @@ class Catalog:
         row = {name: column[pos] for name, column in self._columns.items()}
         movie = Movie(
             movie_id=movie_id, title=row["title"], year=_num(row["year"], int),
-            genres=_list(row["genres"]), overview=row["overview"] or "",
-            tagline=row["tagline"] or "", keywords=_list(row["keywords"]),
+            genres=_list(row["genres"]), overview=_text(row["overview"]),
+            tagline=_text(row["tagline"]), keywords=_list(row["keywords"]),
             cast=_list(row["cast"]), directors=_list(row["directors"]),
             runtime=_num(row["runtime"]), vote_average=_num(row["vote_average"]),
             vote_count=_num(row["vote_count"], int), popularity=_num(row["popularity"]),
-            poster_path=row["poster_path"] or "", youtube_id=row["youtube_id"] or "",
-            imdb_id=row["imdb_id"] or "", tmdb_id=_num(row["tmdb_id"], int),
+            poster_path=_text(row["poster_path"]), youtube_id=_text(row["youtube_id"]),
+            imdb_id=_text(row["imdb_id"]), tmdb_id=_num(row["tmdb_id"], int),
             rating_mean=_num(row["rating_mean"]), rating_count=int(row["rating_count"] or 0),
         )
         self._cache[movie_id] = movie
@@ -207,15 +302,16 @@ class Catalog:
         if "collection" not in self._columns:
             return None
         value = self._columns["collection"][self._position[int(movie_id)]]
-        return None if value is None or pd.isna(value) or value == "" else value
+        return None if _missing(value) or value == "" else value
 
     def _collection(self, movie_id: int) -> list[tuple[int, str, int | None]] | None:
         cid = self._collection_id(movie_id)
         if cid is None:
             return None
-        rows = self.df[self.df["collection"] == cid]
-        return [(int(m), str(t), None if pd.isna(y) else int(y))
-                for m, t, y in zip(rows["movie_id"], rows["title"], rows["year"], strict=True)]
+        columns = self._columns
+        return [(int(m), str(t), None if _missing(y) else int(y))
+                for m, t, y, c in zip(self._ids, columns["title"], columns["year"],
+                                      columns["collection"], strict=True) if c == cid]
 
     def resolve(self, query: str | int | Movie) -> Movie:
         """One movie for what the user typed, as a fan means it; or a question back.

@@ -31,8 +31,10 @@ log = logging.getLogger("moviebot.reload")
 
 
 def load_warm(version_dir: Path) -> Engine:
-    """Load a version and all of its serving components now rather than on first use."""
+    """Load a version and all of its serving components now rather than on first use,
+    the catalog's title index included (built lazily otherwise: /song never needs it)."""
     engine = Engine.load(version_dir)
+    engine.catalog.titles  # noqa: B018 (built on first access)
     for spec in COMPONENTS:
         if engine.has(spec.name):
             engine.recommender(spec.name)

@@ -228,14 +228,16 @@ class FilterColumns:
 
     @classmethod
     def of(cls, catalog, movie_ids: np.ndarray) -> FilterColumns:
-        df = catalog.df.reindex(movie_ids)
-        years = df["year"].astype("float64").to_numpy()
-        votes = np.maximum(df["vote_count"].fillna(0).to_numpy(float).astype(np.int64),
-                           df["rating_count"].fillna(0).to_numpy(float))
+        def numbers(name: str) -> np.ndarray:   # None (an id not in the catalog) -> NaN
+            return np.array(catalog.values(name, movie_ids), dtype="float64")
+
+        years = numbers("year")
+        votes = np.maximum(np.nan_to_num(numbers("vote_count")).astype(np.int64),
+                           np.nan_to_num(numbers("rating_count")))
         genres: dict[str, np.ndarray] = {}
-        for row, gs in enumerate(df["genres"]):
+        for row, gs in enumerate(catalog.values("genres", movie_ids)):
             for g in (gs if isinstance(gs, list | np.ndarray) else ()):
-                genres.setdefault(str(g).lower(), np.zeros(len(df), dtype=bool))[row] = True
+                genres.setdefault(str(g).lower(), np.zeros(len(movie_ids), dtype=bool))[row] = True
         return cls(years, votes, genres)
 
     def mask(self, filters: Filters) -> np.ndarray:

@@ -211,6 +211,35 @@ def test_artist_and_mood_queries_say_what_they_did(engine):
     assert "vibe energy" not in song_header(typed.query)
 
 
+def test_a_song_only_the_soundtracks_know_answers_where_it_is_featured(engine):
+    """"Take Five" is not in the song table (so there is no sound to read), yet IMDb credits
+    it on Pleasantville and Mighty Aphrodite: /song says so instead of answering with the
+    band "Take/Five"'s horror-film vibe."""
+    from engine.crossmedia.serving import ResolvedCredit, song_header
+
+    for query in ("Take Five", "Take Five - Dave Brubeck"):
+        recs = engine.song(query, k=10)
+        assert isinstance(recs.query, ResolvedCredit) and recs.query.song == "Take Five"
+        titles = {r.movie.title for r in recs.results}
+        assert {"Pleasantville", "Mighty Aphrodite"} <= titles
+        assert all(r.reason.startswith("Featured in the soundtrack of") for r in recs.results)
+        assert "not in my song table" in song_header(recs.query)
+    with pytest.raises(UnknownTitle):      # the vibe model alone has nothing to go on
+        engine.song("Take Five", k=10, featured=False)
+    assert "Take/Five" in song_header(engine.song("Take/Five", k=5).query)
+
+
+def test_the_romantic_corner_is_love_stories(engine):
+    """Read as calm alone, "romantic" found documentaries and quiet dramas."""
+    recs = engine.song("vibe romantic", k=10)
+    genres = [r.movie.genres for r in recs.results]
+    assert sum("Romance" in g for g in genres) >= 5
+    assert not any("Documentary" in g for g in genres)
+    happy, sad = engine.song("vibe happy", k=10), engine.song("vibe sad", k=10)
+    assert len({r.movie.movie_id for r in happy.results}
+               & {r.movie.movie_id for r in sad.results}) <= 1
+
+
 def test_song_filters_and_vibes(engine):
     filters = Filters(year_min=2000, genres=["Horror"])
     recs = song(engine, "Hello - Adele", k=5, filters=filters)

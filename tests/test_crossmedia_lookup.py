@@ -135,6 +135,17 @@ def test_an_artist_alone_is_an_artist_query(lookup):
     assert lookup.artist_query("Bohemian Rhapsody - Queen") is None
 
 
+def test_a_song_title_beats_an_artist_that_only_matches_without_punctuation(lookup):
+    """"Take Five" is the Dave Brubeck Quartet's tune, not the band "Take/Five": the song is
+    not in the Spotify data, but the soundtrack credits know it; "Queen" stays the band."""
+    assert lookup.artist_query("Take Five") is not None       # without credits: the band
+    credited = SongLookup(lookup.songs, credited={"take five"})
+    assert credited.artist_query("Take Five") is None
+    assert credited.artist_query("take/five") is not None     # spelled like the band
+    assert credited.artist_query("Queen") is not None          # a title "Queen" exists too
+    assert credited.artist_query("beyonce") is not None     # accents are not punctuation
+
+
 @pytest.mark.parametrize("word", ["sad", "chill", "hype", "happy", "romantic", "dark", "epic"])
 def test_mood_words_are_vibes(word):
     assert is_vibe_query(f"vibe {word}") and is_vibe_query(f"vibe {word.upper()}")

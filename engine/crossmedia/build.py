@@ -29,7 +29,7 @@ from engine.retrieval import Retriever
 
 from . import evaluate as ev
 from .exposure import REFERENCE_SONGS, exposure_offsets, with_offsets
-from .featured import featured_table
+from .featured import credited_only_table, featured_table
 from .mood import movie_mood_features
 from .serving import MMR_LAMBDA
 from .song_lookup import lookup_keys
@@ -130,8 +130,14 @@ def build_stage(ctx: BuildContext) -> StageResult:
     }
     ctx.log.debug("crossmedia: %s", metrics)
     files.append(_keep_songs_table(ctx, songs, out))
-    lookup_keys(songs).to_parquet(out / "lookup_keys.parquet", index=False)
+    keys = lookup_keys(songs)
+    keys.to_parquet(out / "lookup_keys.parquet", index=False)
     files.append(out / "lookup_keys.parquet")
+    known = set(keys["title_key"]) | {k for alts in keys["alt_keys"] for k in alts.split("|") if k}
+    credited = credited_only_table(credits, known, set(catalog["movie_id"].astype(int)))
+    credited.to_parquet(out / "credited.parquet", index=False)
+    files.append(out / "credited.parquet")
+    metrics["credited_only_songs"] = int(credited["title_key"].nunique())
     files += [out / n for n in ("pairs.parquet", "featured.parquet", "movie_ids.npy",
                                 "song_ids.npy", "eval.json")]
     return {"files": sorted(str(Path(f).relative_to(ctx.out_dir)) for f in files),

@@ -17,11 +17,14 @@ recording of the song (album, single, remaster) finds it.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .soundtracks import _artist_names, norm_name, norm_title
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # `Title - From "Film" Soundtrack`, `Title (From "Film")`, `... from the Soundtrack "Film"`
 _FROM_FILM = re.compile(r"""\bfrom\s+(?:the\s+)?(?:soundtrack\s+)?["“'](?P<film>[^"”]+?)["”']""",
@@ -50,6 +53,8 @@ class _Titles:
     """Catalog movies by normalised title (and AKA), for names Spotify gives films."""
 
     def __init__(self, catalog: pd.DataFrame):
+        import pandas as pd
+
         self.by_key: dict[str, list[tuple[int, float, int]]] = {}
         for movie_id, title, akas, year, count in zip(
                 catalog["movie_id"], catalog["title"], catalog.get("akas", [None] * len(catalog)),
@@ -76,6 +81,8 @@ class _Titles:
         """An album named exactly like a film of its year ("Rocky IV", 1985; "Purple Rain",
         1984), two words or more and not the track's own name (a single called "Inside
         Out" is not Pixar's soundtrack)."""
+        import pandas as pd
+
         key = norm_title(album)
         if len(key.split()) < 2 or key == norm_title(track) or year is None or pd.isna(year):
             return None
@@ -91,6 +98,8 @@ DOMINANCE = 15.0   # popularity points by which one artist's version must lead t
 def _dominant_versions(songs: pd.DataFrame) -> dict[str, tuple[str, float]]:
     """title key -> (artist key, earliest year) of its one clearly dominant version (the
     only artist with that title, or ahead of the next by DOMINANCE popularity points)."""
+    import pandas as pd
+
     best: dict[str, dict[str, float]] = {}
     first_year: dict[tuple[str, str], float] = {}
     for name, artist, pop, year in zip(songs["name"], songs["artist"],
@@ -152,6 +161,8 @@ def _writer_only_rows(credits: pd.DataFrame, songs: pd.DataFrame, catalog: pd.Da
 
     Hand-checked precision of each kind is in docs/crossmedia.md.
     """
+    import pandas as pd
+
     dominant = _dominant_versions(songs)
     movie_year = dict(zip(catalog["movie_id"].astype(int), catalog["year"], strict=True))
     keys = [norm_title(t) for t in credits["title"]]
@@ -208,6 +219,8 @@ def featured_table(pairs: pd.DataFrame, songs: pd.DataFrame, catalog: pd.DataFra
     (_writer_only_rows: "Son of a Preacher Man Written by John Hurley and Ronnie Wilkins"
     for Dusty Springfield's recording; not "I Get Around Written by Brian Wilson" for 2Pac's).
     """
+    import pandas as pd
+
     songs_by_id = songs.set_index("track_id")
     in_catalog = set(catalog["movie_id"].astype(int))
     rows = []
@@ -251,3 +264,59 @@ class FeaturedIndex:
             return []
         artists = set(_artist_names(artist))
         return list(dict.fromkeys(m for a, m in entries if a in artists))
+
+
+# -- songs the soundtracks credit that the song table lacks ------------------------------------
+CREDITED_COLUMNS = ["title_key", "title", "credit", "movie_id"]
+
+
+def credited_only_table(credits: pd.DataFrame, song_title_keys: set[str],
+                        movie_ids: set[int]) -> pd.DataFrame:
+    """IMDb credit lines for songs the song table does not have, when they name someone
+    ("Take Five Written by Paul Desmond" is on Pleasantville's soundtrack; the Spotify data
+    has no Take Five). /song cannot hear such a song, but it can say where it is featured
+    instead of answering something else (the band "Take/Five"). One-word titles ("Theme",
+    "Intro") name too many different songs to be looked up this way."""
+    import pandas as pd
+
+    from .soundtracks import parse_credit
+
+    rows = []
+    for movie_id, title, raw in zip(credits["movie_id"], credits["title"], credits["raw"],
+                                    strict=True):
+        key = norm_title(title)
+        if len(key.split()) < 2 or key in song_title_keys or int(movie_id) not in movie_ids:
+            continue
+        credit = parse_credit(str(raw))
+        who = (f"performed by {credit.performers[0]}" if credit.performers else
+               f"written by {credit.people[0]}" if credit.people else "")
+        if who:
+            rows.append((key, _FILM_YEAR.sub("", str(title))[:120], who[:100], int(movie_id)))
+    table = pd.DataFrame(rows, columns=CREDITED_COLUMNS)
+    return table.drop_duplicates(["title_key", "movie_id"]).reset_index(drop=True)
+
+
+_FILM_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
+
+
+class CreditedSongs:
+    """title key -> [(title as credited, "performed by X" / "written by X", movie_id)],
+    from ``credited.parquet``."""
+
+    def __init__(self, table):
+        self.by_title: dict[str, list[tuple[str, str, int]]] = {}
+        for key, title, who, movie_id in zip(table["title_key"], table["title"],
+                                             table["credit"], table["movie_id"], strict=True):
+            self.by_title.setdefault(str(key), []).append((str(title), str(who), int(movie_id)))
+
+    def __contains__(self, title_key: str) -> bool:
+        return title_key in self.by_title
+
+    def find(self, title: str, artist: str = "") -> list[tuple[str, str, int]]:
+        """The credits of ``title``; those naming ``artist`` first when one is given (IMDb
+        often names only the writer: "Take Five - Dave Brubeck" still finds Take Five)."""
+        entries = self.by_title.get(norm_title(title), [])
+        if artist:
+            want = norm_name(artist)
+            entries = sorted(entries, key=lambda e: want not in norm_name(e[1]))
+        return entries

@@ -10,17 +10,22 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Hand-set (valence, arousal) per MovieLens genre, both in [0, 1]. These are priors, not
 # measurements: they encode the usual reading (comedies are light, horror is tense) and
 # serve as the hand-defined baseline mapping and as features for the learned one.
+# Documentary is a form, not a mood: neutral, so its keywords and overview say how one
+# feels (read as calm, 0.30, documentaries filled the romantic/soft vibe corner).
 GENRE_MOOD: dict[str, tuple[float, float]] = {
     "Action": (0.55, 0.90), "Adventure": (0.70, 0.80), "Animation": (0.80, 0.60),
     "Children": (0.85, 0.55), "Comedy": (0.85, 0.60), "Crime": (0.30, 0.70),
-    "Documentary": (0.50, 0.30), "Drama": (0.35, 0.35), "Fantasy": (0.70, 0.60),
+    "Documentary": (0.50, 0.50), "Drama": (0.35, 0.35), "Fantasy": (0.70, 0.60),
     "Film-Noir": (0.25, 0.45), "Horror": (0.10, 0.90), "IMAX": (0.60, 0.80),
     "Musical": (0.85, 0.65), "Mystery": (0.30, 0.55), "Romance": (0.75, 0.35),
     "Sci-Fi": (0.45, 0.75), "Thriller": (0.25, 0.85), "War": (0.15, 0.80),
@@ -75,6 +80,7 @@ def keyword_shift(keywords: Iterable[str]) -> tuple[float, float]:
 
 def movie_mood_features(catalog: pd.DataFrame) -> pd.DataFrame:
     """One row per movie_id, the MOOD_COLUMNS as floats (no NaN)."""
+    import pandas as pd
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     vader = SentimentIntensityAnalyzer()
@@ -140,6 +146,8 @@ def poster_features(catalog: pd.DataFrame,
     ``fetch`` is the TMDB client's image download; with none (offline, no API key) this
     returns None and the caller leaves the poster features out entirely.
     """
+    import pandas as pd
+
     if fetch is None:
         return None
     rows = {}

@@ -8,24 +8,26 @@ re-embedded at start.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
-from engine.artifacts import component_files
+from engine.artifacts import component_files, read_columns
 from engine.errors import DataError, InvalidInput, UnknownTitle
 from engine.queries import ResolvedSong, ResolvedVibe, SongQuery
 from engine.recommender import check_k
 from engine.results import Filters, Movie, Recommendation, Recommendations, Song, SongPick
 from engine.retrieval import FilterColumns, Retriever
 
-from .featured import FeaturedIndex
+from .featured import CREDITED_COLUMNS, CreditedSongs, FeaturedIndex
 from .mood import genre_prior
 from .song_lookup import (
     SongLookup,
+    UnknownSong,
+    _splits,
     describe_song,
     is_vibe_query,
     parse_vibe,
@@ -42,6 +44,9 @@ FETCH_FACTOR = 5
 FILES = ["space.npz", "space.json", "movies.ann", "movies_vectors.npy", "movie_ids.npy",
          "songs.parquet", "songs.ann", "songs_vectors.npy", "song_ids.npy", "featured.parquet",
          "lookup_keys.parquet"]
+# the song-table columns serving reads (subgenres, key, duration ... are the build's)
+SONG_TABLE_COLUMNS = ["track_id", "name", "artist", "album", "year", "popularity", "genres",
+                      *AUDIO, "tempo", "loudness"]
 MAX_FEATURED = 5        # featured films shown before the vibe list
 # MMR: each next movie maximises (1 - MMR_LAMBDA) * score - MMR_LAMBDA * max similarity to
 # the ones already picked, over the MMR_POOL best; positions past MMR_DEPTH keep score order
@@ -80,6 +85,23 @@ class ResolvedArtist:
                 "mood": self.mood}
 
 
+@dataclass(frozen=True)
+class ResolvedCredit:
+    """A song the soundtrack credits know but the song table lacks: no audio to hear, so
+    /song answers with the films it is featured in and says why there is nothing more."""
+
+    song: str
+    credit: str          # "performed by X" / "written by X", as the soundtrack credits say
+    mood: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.song} ({self.credit})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"song": self.song, "credit": self.credit, "in_song_table": False}
+
+
 def _display_title(name: str) -> str:
     """"Bohemian Rhapsody - 2011 Mix" -> "Bohemian Rhapsody": the version is noise here."""
     return _VERSION.sub("", name).strip() or name
@@ -98,8 +120,12 @@ def song_header(query) -> str:
     if isinstance(query, ResolvedArtist):
         return (f"Movies with {query.artist}'s typical vibe ({query.mood}, from "
                 f"{query.songs} of their songs). For one song, try /song {query.example}:")
+    if isinstance(query, ResolvedCredit):
+        return (f"{query.label} is not in my song table, so I can't hear its vibe; "
+                "it is featured on these soundtracks:")
     if isinstance(query, ResolvedVibe):
-        return f"Movies for a {query.mood} mood:"
+        article = "an" if query.mood[:1].lower() in "aeiou" else "a"
+        return f"Movies for {article} {query.mood} mood:"    # "an epic mood"
     return "Movies for that vibe:"
 
 
@@ -107,29 +133,33 @@ class VibeIndex:
     name: ClassVar[str] = "crossmedia"
 
     def __init__(self, space: VibeSpace, movies: Retriever, movie_ids: np.ndarray,
-                 songs_index: Retriever, songs: pd.DataFrame, catalog,
-                 featured: pd.DataFrame | None = None, keys: pd.DataFrame | None = None):
+                 songs_index: Retriever, songs: Mapping[str, Sequence], catalog,
+                 featured: Mapping[str, Sequence] | None = None,
+                 keys: Mapping[str, Sequence] | None = None,
+                 credited: Mapping[str, Sequence] | None = None):
+        """``songs``, ``featured``, ``keys``: tables as columns (``read_columns``) or
+        DataFrames; serving reads them as columns, so it never imports pandas."""
         self.space = space
         self.movies = movies          # exact vectors: movies_vectors.npy (mmap)
         self.movie_ids = movie_ids
-        self.songs = songs.reset_index(drop=True)
+        self.songs = songs
         self.catalog = catalog
-        self.lookup = SongLookup(self.songs, keys)
+        self.credited = CreditedSongs(credited if credited is not None else {
+            name: [] for name in CREDITED_COLUMNS})
+        self.lookup = SongLookup(songs, keys, self.credited)
         self.songs_index = songs_index
         self.song_vecs = songs_index.vectors   # songs_vectors.npy (mmap), computed at build
         # plain arrays and lists: a query must not touch pandas (p99 target 2 ms)
-        self.audio = self.songs[AUDIO].to_numpy(dtype=float)
-        # the genre arrays as they came (object array): turning 32k of them into lists at
-        # start cost ~0.2-0.5 s; a query needs one (_genres_of)
-        self._genres = self.songs["genres"].to_numpy()
-        self.names = self.songs["name"].astype(str).tolist()
-        self.artists = self.songs["artist"].astype(str).tolist()
-        self.track_ids = self.songs["track_id"].astype(str).tolist()
+        self.audio = np.column_stack([np.asarray(songs[c], dtype=float) for c in AUDIO])
+        self._genres = list(songs["genres"])
+        self.names = [str(n) for n in songs["name"]]
+        self.artists = [str(a) for a in songs["artist"]]
+        self.track_ids = [str(t) for t in songs["track_id"]]
         self._words: dict[int, str] = {}
         self.row_of_movie = {int(m): i for i, m in enumerate(movie_ids)}
         self._columns = FilterColumns.of(catalog, movie_ids)
-        self.featured = FeaturedIndex(featured if featured is not None else pd.DataFrame(
-            columns=["title_key", "artist_key", "movie_id", "source"]))
+        self.featured = FeaturedIndex(featured if featured is not None else {
+            "title_key": [], "artist_key": [], "movie_id": [], "source": []})
         self._featured_source = {} if featured is None else {
             (str(t), str(a), int(m)): str(s) for t, a, m, s in zip(
                 featured["title_key"], featured["artist_key"], featured["movie_id"],
@@ -144,19 +174,23 @@ class VibeIndex:
         movies = Retriever.load(files["movies.ann"], space.dim, "dot", vectors=True,
                                 fetch_factor=FETCH_FACTOR, ties="select_always", **options)
         songs_index = Retriever.load(files["songs.ann"], space.dim, "dot", vectors=True, **options)
-        songs = pd.read_parquet(files["songs.parquet"])
+        songs = read_columns(files["songs.parquet"], SONG_TABLE_COLUMNS)
         song_ids = np.load(files["song_ids.npy"])  # never allow_pickle: a file must not run code
-        if (len(song_ids) != len(songs) or len(songs_index.vectors) != len(songs)
-                or (songs["track_id"].astype(str).to_numpy() != song_ids).any()):
+        track_ids = np.array([str(t) for t in songs["track_id"]])
+        if (len(song_ids) != len(track_ids) or len(songs_index.vectors) != len(track_ids)
+                or (track_ids != song_ids).any()):
             raise DataError(str(files["song_ids.npy"]), "the crossmedia song index does not "
                             "match songs.parquet", "run `moviebot build --only crossmedia`")
         return cls(space, movies, np.load(files["movie_ids.npy"]), songs_index, songs, catalog,
-                   pd.read_parquet(files["featured.parquet"]),
-                   pd.read_parquet(files["lookup_keys.parquet"]))
+                   read_columns(files["featured.parquet"]),
+                   read_columns(files["lookup_keys.parquet"]),
+                   # optional: versions built before it existed still load
+                   read_columns(dir / "credited.parquet")
+                   if (Path(dir) / "credited.parquet").is_file() else None)
 
     def _genres_of(self, row: int) -> list[str]:
         genres = self._genres[row]
-        return [] if genres is None else [str(g) for g in genres]
+        return [] if genres is None or isinstance(genres, float) else [str(g) for g in genres]
 
     # -- songs -> movies --------------------------------------------------------------
     def resolve(self, query: SongQuery) -> tuple[Any, np.ndarray, str, int | None]:
@@ -183,7 +217,13 @@ class VibeIndex:
                                       f"{_display_title(self.names[top])} - {self.artists[top]}",
                                       describe_song(audio))
             return resolved, vec, song_phrase(audio, self._genres_of(top)), None
-        row = self.lookup.find(text)
+        try:
+            row = self.lookup.find(text)
+        except UnknownSong:
+            credit = self._credited(text)
+            if credit is None:
+                raise
+            return credit[0], np.zeros(self.space.dim, dtype=np.float32), "", None
         words = self._words.get(row)
         if words is None:
             words = self._words[row] = describe_song(dict(zip(AUDIO, self.audio[row], strict=True)))
@@ -206,6 +246,12 @@ class VibeIndex:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self.movie_ids):
             raise InvalidInput(f"Please ask for between 1 and {len(self.movie_ids)} movies.")
         resolved, vec, phrase, row = self.resolve(query)
+        if isinstance(resolved, ResolvedCredit):
+            if not featured:     # the vibe model alone has nothing to go on
+                raise UnknownSong(query.text, [], kind="song",
+                                  note=f"{resolved.label} is not in my song table.")
+            return Recommendations(query=resolved, results=self._credited_films(
+                query.text, k, filters), kind="song")
         results: list[Recommendation] = []
         seen: set[int] = set()
         if featured and row is not None:
@@ -221,11 +267,34 @@ class VibeIndex:
         return Recommendations(query=resolved, results=results, kind="song")
 
     def explain(self, query: SongQuery, movie: Movie) -> str:
-        _, _, phrase, row = self.resolve(query)
+        resolved, _, phrase, row = self.resolve(query)
+        if isinstance(resolved, ResolvedCredit):
+            return f"Featured in the soundtrack of {movie.title} ({resolved.song}, {resolved.credit})"
         if row is not None and movie.movie_id in self.featured.movies(self.names[row],
                                                                        self.artists[row]):
             return self._featured_reason(row, movie)
         return self._reason(phrase, movie)
+
+    def _credited(self, text: str) -> tuple[ResolvedCredit, list[tuple[str, str, int]]] | None:
+        """The credited-only song ``text`` names ("Take Five", "Take Five - Dave
+        Brubeck") and its credits, or None."""
+        for title, artist in [*_splits(text), (text, "")]:
+            entries = self.credited.find(title, artist)
+            if entries:
+                return ResolvedCredit(_display_title(entries[0][0]), entries[0][1]), entries
+        return None
+
+    def _credited_films(self, text: str, k: int, filters: Filters | None
+                        ) -> list[Recommendation]:
+        resolved, entries = self._credited(text)
+        movies = [self.catalog.movie(m) for m in dict.fromkeys(m for _, _, m in entries)
+                  if m in self.catalog]
+        if filters is not None and not filters.is_empty():
+            movies = [m for m in movies if filters.accepts(m)]
+        movies.sort(key=lambda m: -(m.rating_count or 0))
+        return [Recommendation(m, 0.0, f"Featured in the soundtrack of {m.title} "
+                                        f"({resolved.song}, {resolved.credit})")
+                for m in movies[:k]]
 
     def _score(self, vec: np.ndarray, movie_id: int) -> float:
         return float(np.asarray(self.movies.vectors[self.row_of_movie[movie_id]]) @ vec)
@@ -299,12 +368,11 @@ class VibeIndex:
         genres = ", ".join(g.lower() for g in movie.genres[:2]) or "this film"
         picks, seen = [], set()
         for r, score in zip(rows, scores, strict=True):
-            rec = self.songs.iloc[r]
-            key = (str(rec["name"]).lower(), str(rec["artist"]).lower())
+            key = (self.names[r].lower(), self.artists[r].lower())
             if key in seen:  # the same song on several albums
                 continue
             seen.add(key)
-            song = _song(rec)
+            song = _song(self.songs, r)
             picks.append(SongPick(song, float(score),
                                   f"{genres} → {describe_song(song.features)}"))
             if len(picks) == k:
@@ -378,15 +446,19 @@ def _mmr(rows: np.ndarray, scores: np.ndarray, unit: np.ndarray, depth: int) -> 
     return order + [i for i in range(n) if i < pool and not taken[i]] + list(range(pool, n))
 
 
-def _song(rec: pd.Series) -> Song:
-    year = rec.get("year")
-    pop = rec.get("popularity")
-    return Song(track_id=str(rec["track_id"]), name=str(rec["name"]), artist=str(rec["artist"]),
-                album=str(rec.get("album") or ""),
-                year=int(year) if year is not None and pd.notna(year) else None,
-                popularity=int(pop) if pop is not None and pd.notna(pop) else None,
-                genres=[str(g) for g in (rec.get("genres") if rec.get("genres") is not None else [])],
-                features={c: float(rec[c]) for c in AUDIO + ["tempo", "loudness"]
-                          if pd.notna(rec.get(c))})
+def _song(songs: Mapping[str, Sequence], row: int) -> Song:
+    """Row ``row`` of the song columns as a `Song`."""
+    def get(name: str):
+        value = songs[name][row] if name in songs else None
+        return None if value is None or (isinstance(value, float) and value != value) else value
+
+    year, pop, genres = get("year"), get("popularity"), get("genres")
+    return Song(track_id=str(get("track_id")), name=str(get("name")), artist=str(get("artist")),
+                album=str(get("album") or ""),
+                year=int(year) if year is not None else None,
+                popularity=int(pop) if pop is not None else None,
+                genres=[str(g) for g in (genres if genres is not None else [])],
+                features={c: float(get(c)) for c in AUDIO + ["tempo", "loudness"]
+                          if get(c) is not None})
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from unidecode import unidecode
 
 from engine.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOUNDTRACK_FILE = Path("movie_soundtracks_imdb") / "imbd-movies-soundtracks-movielens-small.csv"
 
@@ -126,6 +129,8 @@ def norm_name(name: str) -> str:
 
 def load_soundtracks(data_dir: Path) -> pd.DataFrame:
     """One row per credit line: movie_id, position, raw, title, people (list)."""
+    import pandas as pd
+
     path = Path(data_dir) / SOUNDTRACK_FILE
     if not path.exists():
         raise DataError(str(path), "the soundtrack file is missing")
@@ -156,6 +161,8 @@ def match_songs(credits: pd.DataFrame, songs: pd.DataFrame) -> pd.DataFrame:
     When several tracks qualify (album and single versions) the most popular one wins.
     Returns movie_id, track_id, title, raw.
     """
+    import pandas as pd
+
     by_title: dict[str, list[tuple[str, list[str], float]]] = {}
     pops = songs["popularity"].fillna(0).to_numpy()
     for tid, name, artist, pop in zip(songs["track_id"], songs["name"], songs["artist"], pops,

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from engine.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Song audio features as Spotify defines them, and how each is put on a ~[0, 1] scale.
 AUDIO = ["valence", "energy", "danceability", "acousticness", "instrumentalness",
@@ -65,6 +68,8 @@ SONG_COLUMNS = (AUDIO + ["tempo_z", "loudness_z", "popularity", "has_year"]
 
 def song_features(songs: pd.DataFrame) -> np.ndarray:
     """SONG_COLUMNS for each row of a songs table (ARCHITECTURE columns), float32."""
+    import pandas as pd
+
     n = len(songs)
     cols = [songs[c].astype(float).fillna(0.5 if c != "mode" else 1.0).clip(0, 1).to_numpy()
             for c in AUDIO]
@@ -264,6 +269,8 @@ class VibeSpace:
 def movie_features(mood: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
     """The model's movie input: mood features, a soft year basis (matches song years) and
     the original language, indexed like ``mood`` (movie_id, catalog order)."""
+    import pandas as pd
+
     years = np.asarray(pd.to_numeric(catalog["year"], errors="coerce"), dtype=float)
     basis = pd.DataFrame(year_basis(years), index=mood.index,
                          columns=[f"my_{y}" for y in YEAR_CENTERS])
