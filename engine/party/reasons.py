@@ -16,8 +16,10 @@ import numpy as np
 
 from ..results import Movie
 
-# a member "loves" a pick when it scores at least this share of their favourite unseen film
+# a member "loves" a pick when its benefit is at least this share of their favourite
+# unseen film's; from ALSO_AT on, the pick "also fits" them
 FAN_AT = 0.5
+ALSO_AT = 0.25
 
 
 def names(parts: Sequence[str]) -> str:
@@ -72,6 +74,11 @@ def group_reason(movie: Movie, members: Sequence[str], utility: np.ndarray,
         if detail:
             text += f" ({detail})"
         parts.append(text)
+        also = [i for i in order if ALSO_AT <= utility[i] < FAN_AT and anchors[i] is not None
+                and i not in watchers and i not in lovers]
+        if also:
+            parts.append("it also fits " + names([f"{members[i]} (who liked {anchors[i].title})"
+                                                  for i in also[:2]]))
     elif not watchers:
         if movie.rating_count and movie.rating_mean:
             parts.append(f"a crowd-pleaser: {movie.rating_mean:.1f}★ from "
@@ -84,7 +91,7 @@ def group_reason(movie: Movie, members: Sequence[str], utility: np.ndarray,
     else:
         parts.append(", ".join(f"{name} turned it down" if r <= 2 else f"{name} rated it {r:g}★"
                                for name, r in rated))
-    cool = [members[i] for i in range(len(members)) if utility[i] < 0 and ratings[i] is None]
+    cool = [members[i] for i in range(len(members)) if utility[i] <= 0 and ratings[i] is None]
     if cool:
         parts.append(f"{names(cool)} may be less keen")
     return "; ".join(parts)
