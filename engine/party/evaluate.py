@@ -181,7 +181,7 @@ def evaluate(version_dir: Path | None, data_dir: Path, *, quick: bool = False, s
     X = split.train.matrix(positive_only=False)
     fitted = kinds[kind].fit(X)
     popularity = np.log1p(np.asarray((X > 0).sum(axis=0), dtype=np.float64).ravel())
-    per_size = per_size or (15 if quick else 150)
+    per_size = per_size or (15 if quick else 300)
     rng = np.random.default_rng(seed)
     tables = {"model": kind, "k": K, "seed": seed, "per_size": per_size}
     for name, held in (("validation", split.val), ("test", split.test)):

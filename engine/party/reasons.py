@@ -57,11 +57,15 @@ def group_reason(movie: Movie, members: Sequence[str], utility: np.ndarray,
         who = names([members[i] for i in watchers])
         parts.append(f"on {who}'s watchlist" if len(watchers) == 1
                      else f"on the watchlists of {who}")
-    lovers = [i for i in order if utility[i] >= FAN_AT and anchors[i] is not None
-              and i not in watchers]
-    if not lovers and not watchers and anchors[order[0]] is not None and utility[order[0]] > 0:
-        lovers = [order[0]]   # nobody is a fan: the member it suits best still says why
-    if lovers:
+    # a member who has rated the film (rewatch) speaks for it by their rating instead
+    unrated = [i for i in order if ratings[i] is None and i not in watchers]
+    lovers = [i for i in unrated if utility[i] >= FAN_AT and anchors[i] is not None]
+    if not lovers and not watchers and unrated and anchors[unrated[0]] is not None \
+            and utility[unrated[0]] > 0:
+        # nobody is a fan: the member it suits best still says why, without overclaiming
+        best = unrated[0]
+        parts.append(f"closest to what {members[best]} liked ({anchors[best].title})")
+    elif lovers:
         liked: dict[int, Movie] = {}
         for i in lovers:
             liked.setdefault(anchors[i].movie_id, anchors[i])
@@ -74,8 +78,8 @@ def group_reason(movie: Movie, members: Sequence[str], utility: np.ndarray,
         if detail:
             text += f" ({detail})"
         parts.append(text)
-        also = [i for i in order if ALSO_AT <= utility[i] < FAN_AT and anchors[i] is not None
-                and i not in watchers and i not in lovers]
+        also = [i for i in unrated if ALSO_AT <= utility[i] < FAN_AT and anchors[i] is not None
+                and i not in lovers]
         if also:
             parts.append("it also fits " + names([f"{members[i]} (who liked {anchors[i].title})"
                                                   for i in also[:2]]))

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..catalog import Catalog
-from ..collab.diversity import diversify
+from ..collab.diversity import diversify, title_stem
 from ..collab.serving import CollabRecommender, FoldIn
 from ..collab.signals import NEGATIVE_AT, POSITIVE_AT, History
 from ..content.serving import ContentIndex, NotIndexed
@@ -230,6 +230,11 @@ class PartyRecommender:
         scores, utility = self._utility(profiles, ids, cols)
         vetoed = np.isin(ids, list(set().union(*(p.vetoed for p in profiles))))
         predicted = aggregate.predicted_dislike(scores, np.array([p.favourite for p in profiles]))
+        # a sequel or another part of a series someone turned down: ALS reads a dislike as
+        # mere absence, so the model alone may still rank it high for them
+        turned_down = {title_stem(self.catalog.movie(m).title)
+                       for p in profiles for m in p.vetoed if m in self.catalog}
+        predicted |= np.array([title_stem(m.title) in turned_down for m in movies], dtype=bool)
         keep, level = aggregate.admissible(vetoed, predicted)
         k = np.flatnonzero(keep)
         return cols[k], [movies[i] for i in k], utility[:, k], level
