@@ -197,3 +197,14 @@ def test_cli_eval_party_quick(data_dir, quick_artifacts, tmp_path, capsys):
             assert 0 <= row["min_ndcg"] <= row["mean_ndcg"] <= 1
             assert row["mean_se"] >= 0
     assert tables["chosen_on_validation"] in tables["validation"]
+
+
+def test_content_neighbour_ids_are_the_films_recommend_lists(engine):
+    from engine.queries import MovieQuery
+
+    content = engine.recommender("content")
+    exclude = frozenset({STAR_WARS, EMPIRE})
+    for movie_id in (SHAWSHANK, MATRIX, ALIEN):
+        movie = engine.movie(movie_id)
+        listed = [r.movie.movie_id for r in content.recommend(MovieQuery(movie, exclude), 12).results]
+        assert content.neighbour_ids(movie, 12, exclude) == listed

@@ -189,11 +189,10 @@ class PartyRecommender:
 
     def _neighbours(self, movie_id: int, profile: Profile) -> list[int]:
         try:
-            recs = self.content.recommend(MovieQuery(self.catalog.movie(movie_id),
-                                                     frozenset(profile.seen)), k=NEIGHBOURS)
+            return self.content.neighbour_ids(self.catalog.movie(movie_id), NEIGHBOURS,
+                                              frozenset(profile.seen))
         except NotIndexed:   # a film newer than the content index: no neighbours yet
             return []
-        return [r.movie.movie_id for r in recs.results]
 
     def _scores(self, profile: Profile, cols: np.ndarray) -> np.ndarray:
         """The member's collaborative scores of model columns ``cols`` (0 for -1)."""
@@ -234,7 +233,9 @@ class PartyRecommender:
         # mere absence, so the model alone may still rank it high for them
         turned_down = {title_stem(self.catalog.movie(m).title)
                        for p in profiles for m in p.vetoed if m in self.catalog}
-        predicted |= np.array([title_stem(m.title) in turned_down for m in movies], dtype=bool)
+        if turned_down:
+            predicted |= np.array([title_stem(m.title) in turned_down for m in movies],
+                                  dtype=bool)
         keep, level = aggregate.admissible(vetoed, predicted)
         k = np.flatnonzero(keep)
         return cols[k], [movies[i] for i in k], utility[:, k], level
