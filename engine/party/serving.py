@@ -112,7 +112,7 @@ class PartyRecommender:
         resolved = ResolvedGroup(tuple(p.name for p in profiles), fairness=fairness,
                                  rewatch=query.rewatch,
                                  unknown_ids=sorted({u for p in profiles for u in p.unknown}))
-        cols, movies, utility, level = self._pool(profiles, filters, query.rewatch)
+        movies, utility, level = self._pool(profiles, filters, query.rewatch)
         if level != aggregate.STRICT:
             resolved.relaxed_veto, resolved.note = True, NOTES[level]
         if not movies:
@@ -211,19 +211,21 @@ class PartyRecommender:
         return scores, utility
 
     def _pool(self, profiles: list[Profile], filters: Filters, rewatch: bool
-              ) -> tuple[np.ndarray, list[Movie], np.ndarray, str]:
-        """(model columns, movies, members x movies benefits, relaxation level) of the
-        candidates that pass, at the strictest level that leaves any."""
+              ) -> tuple[list[Movie], np.ndarray, str]:
+        """(movies, members x movies benefits, relaxation level) of the candidates that
+        pass, at the strictest level that leaves any."""
         seen = set().union(*(p.seen for p in profiles))
         movies = [self.catalog.movie(m) for m in self._candidates(profiles)
                   if rewatch or m not in seen]
         movies = [m for m in movies if filters.accepts(m)]
         if not filters.is_empty() and len(movies) < 3:
             # filters starve the candidates: every film that passes them competes
-            extra = [int(m) for m in self.collab.item_ids if m in self.catalog]
-            movies += [self.catalog.movie(m) for m in extra
-                       if (rewatch or m not in seen) and m not in {x.movie_id for x in movies}
-                       and filters.accepts(self.catalog.movie(m))]
+            have = {m.movie_id for m in movies}
+            for movie_id in (int(m) for m in self.catalog.ids):
+                if movie_id not in have and (rewatch or movie_id not in seen):
+                    movie = self.catalog.movie(movie_id)
+                    if filters.accepts(movie):
+                        movies.append(movie)
         ids = [m.movie_id for m in movies]
         cols = self.collab.columns(ids)
         scores, utility = self._utility(profiles, ids, cols)
@@ -238,25 +240,28 @@ class PartyRecommender:
                                   dtype=bool)
         keep, level = aggregate.admissible(vetoed, predicted)
         k = np.flatnonzero(keep)
-        return cols[k], [movies[i] for i in k], utility[:, k], level
+        return [movies[i] for i in k], utility[:, k], level
 
     def _reason(self, profiles: list[Profile], movie: Movie, utility: np.ndarray) -> str:
         anchors = [self.collab.reason_for(p.fold, [movie.movie_id])[0]
                    if p.fold is not None else None for p in profiles]
+        ratings = [p.ratings.get(movie.movie_id) for p in profiles]
+        watching = [movie.movie_id in p.watchlist for p in profiles]
+        # each member's benefit relative to their favourite unseen film's
+        favourites = aggregate.benefit(np.array([p.favourite for p in profiles]))
+        relative = utility / np.maximum(favourites, 1e-9)
+        # the member the sentence leads with (as group_reason orders them) and the content
+        # recommender's most specific fact between their liked film and the pick; its
+        # co-like count and shared genres would repeat what the sentence already says
         detail = ""
-        fan = int(np.argmax(utility))   # the member it suits best
-        if self.content is not None and anchors[fan] is not None:
-            # the content recommender's most specific shared fact; its co-like count and
-            # shared genres would repeat what the sentence already says
-            facts = [part for part in self.content.explain(MovieQuery(anchors[fan]), movie)
+        lead = [i for i in np.argsort(-relative, kind="stable")
+                if ratings[i] is None and not watching[i] and anchors[i] is not None]
+        if self.content is not None and lead:
+            facts = [part for part in self.content.explain(MovieQuery(anchors[lead[0]]), movie)
                      .split(" · ") if not part.startswith(("fans of", "both "))]
             detail = facts[0] if facts else ""
-        # each member's benefit relative to their favourite unseen film's
-        relative = utility / np.maximum(aggregate.benefit(np.array([p.favourite for p in profiles])),
-                                        1e-9)
-        return group_reason(movie, [p.name for p in profiles], relative, anchors,
-                            [p.ratings.get(movie.movie_id) for p in profiles],
-                            [movie.movie_id in p.watchlist for p in profiles], detail)
+        return group_reason(movie, [p.name for p in profiles], relative, anchors, ratings,
+                            watching, detail)
 
 
 def as_group_query(query: GroupQuery | Sequence[GroupMember]) -> GroupQuery:
