@@ -22,8 +22,10 @@ from engine.errors import MovieBotError
 from .database import Database, open_database
 from .models import (
     ACTIVE_REACTION,
+    OPEN_PARTY,
     FeedbackRow,
     JobRunRow,
+    PartyRow,
     ReactionStateRow,
     SentMessageRow,
     User,
@@ -36,6 +38,7 @@ from .values import (
     FeedbackEvent,
     JobRun,
     MessageKey,
+    PartyRecord,
     ReactionChange,
     SentMessage,
 )
@@ -424,6 +427,57 @@ class Store(FeedbackStore):
         ids = await self.database.run(lambda conn: conn.execute(query).scalars().all())
         return [int(m) for m in ids]
 
+    # -- watch parties ---------------------------------------------------------
+    async def open_party(self, party: PartyRecord) -> PartyRecord | None:
+        """Store a new open party; None (nothing stored) if its chat has one open already."""
+        now = utcnow()
+        stmt = (self._insert(PartyRow)
+                .values(platform=party.platform, chat_id=str(party.chat_id), host=party.host,
+                        state=party.state, deadline=party.deadline, data=party.data,
+                        version=0, created_at=now, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["platform", "chat_id"],
+                                        index_where=text(OPEN_PARTY))
+                .returning(PartyRow.id))
+        new_id = await self.database.run(lambda conn: conn.execute(stmt).scalar(), write=True)
+        if new_id is None:
+            return None
+        party.id, party.version, party.created_at = int(new_id), 0, now
+        return party
+
+    async def party(self, party_id: int) -> PartyRecord | None:
+        query = select(PartyRow).where(PartyRow.id == int(party_id))
+        row = await self.database.run(lambda conn: conn.execute(query).first())
+        return _party(row) if row else None
+
+    async def open_party_in(self, platform: str, chat_id: str) -> PartyRecord | None:
+        """The chat's open party, if any."""
+        query = select(PartyRow).where(PartyRow.platform == platform,
+                                       PartyRow.chat_id == str(chat_id), text(OPEN_PARTY))
+        row = await self.database.run(lambda conn: conn.execute(query).first())
+        return _party(row) if row else None
+
+    async def save_party(self, party: PartyRecord) -> bool:
+        """Write ``party`` if nobody saved it since it was read (compare-and-set on its
+        version); False otherwise, and nothing changes. On success its version moves on."""
+        stmt = (update(PartyRow)
+                .where(PartyRow.id == party.id, PartyRow.version == party.version)
+                .values(state=party.state, deadline=party.deadline, data=party.data,
+                        version=party.version + 1, updated_at=utcnow()))
+        saved = await self.database.run(lambda conn: conn.execute(stmt).rowcount == 1,
+                                        write=True)
+        if saved:
+            party.version += 1
+        return saved
+
+    async def due_parties(self, platform: str, now: datetime) -> list[PartyRecord]:
+        """Open parties on ``platform`` whose deadline has passed, oldest deadline first."""
+        query = (select(PartyRow)
+                 .where(PartyRow.platform == platform, text(OPEN_PARTY),
+                        PartyRow.deadline.is_not(None), PartyRow.deadline <= now)
+                 .order_by(PartyRow.deadline, PartyRow.id))
+        rows = await self.database.run(lambda conn: conn.execute(query).all())
+        return [_party(r) for r in rows]
+
     # -- privacy ---------------------------------------------------------------
     async def forget_user(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a user (/forget); returns deleted row counts.
@@ -509,3 +563,8 @@ def _job_dict(run: JobRun) -> dict[str, Any]:
 def _sent(row: Any) -> SentMessage:
     return SentMessage(row.platform, row.chat_id, row.message_id, row.movie_id,
                        row.context or {}, row.created_at)
+
+
+def _party(row: Any) -> PartyRecord:
+    return PartyRecord(row.platform, row.chat_id, row.host, row.state, dict(row.data or {}),
+                       row.deadline, int(row.id), int(row.version), row.created_at)
