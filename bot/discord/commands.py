@@ -41,7 +41,8 @@ def slash_command(spec: CommandSpec, cog: MovieCog) -> app_commands.Command:
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
         ctx = await commands.Context.from_interaction(interaction)
         ev = Incoming(cog.who(interaction.user), chat=ctx,
-                      event_id=f"interaction:{interaction.id}")
+                      event_id=f"interaction:{interaction.id}",
+                      where=cog.where(interaction.channel_id, interaction.guild_id))
         try:
             await cog.command(ev, spec.name, values)
         except Exception as error:  # noqa: BLE001 - never a traceback in chat
@@ -62,7 +63,9 @@ def slash_command(spec: CommandSpec, cog: MovieCog) -> app_commands.Command:
 def prefix_command(spec: CommandSpec, cog: MovieCog) -> commands.Command:
     async def callback(ctx: commands.Context, *, text: str = "") -> None:
         await cog.command_text(Incoming(cog.who(ctx.author), chat=ctx,
-                                        event_id=f"message:{ctx.message.id}"), spec.name, text)
+                                        event_id=f"message:{ctx.message.id}",
+                                        where=cog.where(ctx.channel.id, ctx.guild)),
+                               spec.name, text)
 
     callback.__qualname__ = callback.__name__ = f"prefix_{spec.name}"
     return commands.Command(callback, name=spec.name, aliases=list(spec.aliases),

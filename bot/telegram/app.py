@@ -15,6 +15,7 @@ PTB's own `Updater` (it confirms updates before the handlers have run).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -40,12 +41,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import CommandLayer, MessageRef, User
+from bot.commands import Chat, CommandLayer, MessageRef, User
 from bot.frontend import APOLOGY, Frontend, Incoming, Sent
 from bot.replies import Reply
 from bot.store import is_outage
 
-from .render import quiet_raw_send_hint, send_reply
+from .render import edit_reply, quiet_raw_send_hint, send_reply
 from .request import JSONBodyRequest
 
 log = logging.getLogger("moviebot.telegram")
@@ -69,6 +70,7 @@ class TelegramOptions:
     overall_max_rate: float = 30       # Telegram's documented global send limit (msgs/s)
     group_max_rate: float = 20         # ... and per group (msgs/min)
     admins: frozenset[str] = frozenset()   # MOVIEBOT_ADMINS: "telegram:<id>" entries
+    party_tick: float = 1.0            # how often the party clock looks for due parties (s)
 
 
 # The Bot API's answers that will not change however often the update is retried (a 4xx
@@ -90,6 +92,11 @@ def _event_id(update: Update) -> str:
     """The id a command's writes are keyed by: Telegram's update id, the same on every
     redelivery of the update (after a kill -9, or a retry in `DurableUpdateLoop`)."""
     return f"update:{update.update_id}"
+
+
+def _where(chat) -> Chat:
+    """The chat as the command layer sees it: groups and supergroups are groups."""
+    return Chat(PLATFORM, str(chat.id), group=chat.type in ("group", "supergroup"))
 
 
 def bot_api_base(url: str) -> str:
@@ -114,6 +121,7 @@ class TelegramFrontend(Frontend):
         # At most options.concurrency updates run their handlers at once (CPU work on a
         # small box); waiting for the database (see `process`) does not take a slot.
         self._slots = asyncio.Semaphore(options.concurrency)
+        self._clock: asyncio.Task | None = None
         self.app = self._build()
 
     def _build(self) -> Application:
@@ -140,8 +148,14 @@ class TelegramFrontend(Frontend):
         quiet_raw_send_hint()
         await self.app.initialize()
         self.commands.bot_username = self.app.bot.username or ""
+        if self.commands.store is not None:
+            self._clock = asyncio.create_task(self.party_clock(self.options.party_tick))
 
     async def stop(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
         await self.app.shutdown()
 
     async def process(self, update: Update) -> bool:
@@ -174,17 +188,20 @@ class TelegramFrontend(Frontend):
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         await self.text(Incoming(self.who(update), chat=int(message.chat_id), key=update.update_id,
-                                 reply_to=message.message_id, event_id=_event_id(update)),
+                                 reply_to=message.message_id, event_id=_event_id(update),
+                                 where=_where(message.chat)),
                         message.text or "")
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        chat, ref = None, None
+        chat, ref, where = None, None, None
         if query.message is not None:
             chat = int(query.message.chat.id)
             ref = MessageRef(PLATFORM, str(chat), str(query.message.message_id))
+            where = _where(query.message.chat)
         await self.press(Incoming(self.who(update), chat=chat, source=query, key=update.update_id,
-                                  message_ref=ref, event_id=query.id), query.data or "")
+                                  message_ref=ref, event_id=query.id, where=where),
+                         query.data or "")
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.message_reaction
@@ -231,3 +248,13 @@ class TelegramFrontend(Frontend):
 
     async def toast(self, ev: Incoming, text: str | None) -> None:
         await ev.source.answer(text)
+
+    async def edit(self, ev: Incoming, reply: Reply) -> None:
+        await self.toast(ev, reply.notice or None)
+        await edit_reply(self.app.bot, int(ev.message_ref.chat_id),
+                         int(ev.message_ref.message_id), reply)
+
+    async def post(self, chat_id: str, reply: Reply) -> list[Sent]:
+        sent = await send_reply(self.app.bot, int(chat_id), reply)
+        return [Sent(MessageRef(PLATFORM, str(chat_id), str(item.message_id)), item.movie_id)
+                for item in sent]

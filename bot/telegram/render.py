@@ -129,7 +129,24 @@ def keyboard(rows: list[list[Button]]) -> dict | None:
 
 
 def _rows(buttons: list[Button], per_row: int = 4) -> list[list[Button]]:
+    if any(b.row is not None for b in buttons):    # the reply says which go together
+        rows: dict[int, list[Button]] = {}
+        for b in buttons:
+            rows.setdefault(b.row if b.row is not None else -1, []).append(b)
+        return [rows[r] for r in sorted(rows)]
     return [buttons[i:i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+async def edit_reply(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+    """Redraw a text message the bot sent as ``reply`` (its text and buttons)."""
+    params = _message(chat_id, keyboard(_rows(reply.buttons)) or {"inline_keyboard": []},
+                      message_id=message_id, text=escape_cut(reply.text or "…", TEXT_LIMIT),
+                      link_preview_options=NO_PREVIEW)
+    try:
+        await api_call(bot, "editMessageText", params)
+    except BadRequest as exc:
+        if "not modified" not in exc.message:   # two presses drawing the same counts
+            raise
 
 
 async def send_reply(bot: Bot, chat_id: int, reply: Reply,
