@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import current_version, read_manifest
 from .catalog import Catalog
@@ -12,6 +13,10 @@ from .errors import ComponentMissing, DataError, MovieBotError, TitleCandidate
 from .recommender import Recommender
 from .results import Filters, Movie, Recommendations
 from .spec import load_target
+
+if TYPE_CHECKING:
+    from .party.serving import PartyRecommender
+    from .queries import GroupMember, GroupQuery
 
 
 class Engine:
@@ -27,6 +32,7 @@ class Engine:
         self.manifest = manifest
         self.catalog = catalog
         self._recommenders: dict[str, Recommender] = {}
+        self._party: PartyRecommender | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> Engine:
@@ -78,6 +84,29 @@ class Engine:
             query = SongQuery(str(query))
         return self.recommender("crossmedia").rank(query, k=k, filters=filters,
                                                    featured=featured)
+
+    # -- groups ----------------------------------------------------------------
+    def party(self) -> PartyRecommender:
+        """The group recommender, composed from this version's collab and (when built)
+        content recommenders; it has no artifacts of its own (engine/party/__init__.py)."""
+        if self._party is None:
+            from .party.serving import PartyRecommender
+
+            content = self.recommender("content") if self.has("content") else None
+            self._party = PartyRecommender(self.recommender("collab"), content, self.catalog)
+        return self._party
+
+    def group_recommend(self, members: Sequence[GroupMember] | GroupQuery, k: int = 5,
+                        filters: Filters | None = None) -> Recommendations:
+        """Films for a group (kind="party"): each member folded into the collaborative
+        space, a veto for films anyone disliked or rated <= 2, films anyone rated left out
+        unless ``GroupQuery.rewatch``, a fairness term; ``results[i].reason`` is a sentence
+        the group reads ("Ann and Bo love sci-fi films like Alien; nobody has seen it")."""
+        return self.party().recommend(members, k=k, filters=filters)
+
+    def group_onboarding(self, k: int = 8) -> list[Movie]:
+        """Well-known, varied films a member with no history picks favourites from."""
+        return self.party().onboarding(k)
 
     # -- titles ---------------------------------------------------------------
     def search(self, text: str, k: int = 5) -> list[TitleCandidate]:

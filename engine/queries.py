@@ -1,20 +1,20 @@
 """Typed query values: what a caller asks a recommender, and what it resolved that to.
 
-A request is a small frozen value (`MovieQuery`, `SongQuery`, `HistoryQuery`); the result's
-``Recommendations.query`` is the resolved query (`ResolvedMovie`, `ResolvedSong` /
-`ResolvedVibe`, `ResolvedHistory`, `Onboarding`), whose ``to_json()`` gives the JSON keys
-the CLI and the bots have always printed.
+A request is a small frozen value (`MovieQuery`, `SongQuery`, `HistoryQuery`, `GroupQuery`);
+the result's ``Recommendations.query`` is the resolved query (`ResolvedMovie`, `ResolvedSong` /
+`ResolvedVibe`, `ResolvedHistory`, `Onboarding`, `ResolvedGroup`), whose ``to_json()`` gives
+the JSON keys the CLI and the bots have always printed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .results import Filters, Movie
 
-Signal = str | float  # a 0.5-5 rating, or "like" / "dislike"
+Signal = str | float  # a 0.5-5 rating, or "like" / "dislike" (a group member also "watchlist")
 
 
 # -- requests ---------------------------------------------------------------------------
@@ -52,6 +52,37 @@ class HistoryQuery:
 
     def to_json(self) -> dict[str, Any]:
         return {"history": [list(p) for p in self.history]}
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """One member of a watch party: a display name (used in reasons: "Ann") and their
+    history like `HistoryQuery`'s, oldest first; a signal may also be "watchlist"."""
+
+    name: str
+    history: tuple[tuple[int, Signal], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, pairs: Iterable[tuple[int, Signal]]) -> GroupMember:
+        return cls(str(name), tuple((int(m), s) for m, s in pairs))
+
+
+@dataclass(frozen=True)
+class GroupQuery:
+    """Party: films for a group to watch together.
+
+    ``rewatch``: False leaves out films any member has rated; ``fairness``: "least_misery"
+    or "proportional" (how the members' benefits are combined, engine/party/aggregate.py),
+    "average" (no fairness term, the evaluation's baseline); None: the evaluated default."""
+
+    members: tuple[GroupMember, ...]
+    rewatch: bool = False
+    fairness: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"members": [{"name": m.name, "history": [list(p) for p in m.history]}
+                            for m in self.members],
+                "rewatch": self.rewatch, "fairness": self.fairness}
 
 
 # -- resolved queries (Recommendations.query) ---------------------------------------------
@@ -126,4 +157,22 @@ class Onboarding:
         return {"onboarding": True}
 
 
-ResolvedQuery = ResolvedMovie | ResolvedSong | ResolvedVibe | ResolvedHistory | Onboarding
+@dataclass
+class ResolvedGroup:
+    """What a party request resolved to (``Recommendations.query`` for kind="party")."""
+
+    members: tuple[str, ...]
+    relaxed_veto: bool = False   # True when no film passed the veto and it was relaxed
+    note: str = ""               # a sentence for the group when relaxed_veto (or nothing fits)
+    fairness: str = ""           # the aggregation used
+    rewatch: bool = False
+    unknown_ids: list[int] = field(default_factory=list)   # ids not in the catalog, ignored
+
+    def to_json(self) -> dict[str, Any]:
+        return {"members": list(self.members), "relaxed_veto": self.relaxed_veto,
+                "note": self.note, "fairness": self.fairness, "rewatch": self.rewatch,
+                "unknown_ids": self.unknown_ids}
+
+
+ResolvedQuery = (ResolvedMovie | ResolvedSong | ResolvedVibe | ResolvedHistory | Onboarding
+                 | ResolvedGroup)

@@ -10,7 +10,7 @@ popular films in the genres the user liked.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -112,6 +112,37 @@ class CollabRecommender:
         ok = idx >= 0
         weights = np.array([confidence(r) for r in known.values()], dtype=np.float32)
         return idx[ok], weights[ok], self.model.user_vector(idx[ok], weights[ok])
+
+    # -- for callers that combine several users (engine/party) -------------------
+    def fold_in(self, ratings: dict[int, float]) -> FoldIn:
+        """One user's history folded into the model, exactly as `recommend` does it."""
+        known, unknown, _ = self._known(ratings)
+        idx, weights, user = self._fold_in(known)
+        return FoldIn(known, unknown, idx, weights, user)
+
+    def scores(self, fold: FoldIn) -> np.ndarray:
+        """Exact scores of every model column for one folded-in user (what `recommend`'s
+        Annoy candidates are re-scored with), indexed like ``item_ids``."""
+        if not len(fold.idx):
+            return np.zeros(len(self.item_ids), dtype=np.float32)
+        return np.asarray(self.model.rescore(fold.idx, fold.weights, fold.user,
+                                             np.arange(len(self.item_ids))), dtype=np.float32)
+
+    def reason_for(self, fold: FoldIn, movie_ids: list[int]) -> list[Movie | None]:
+        """For each film, the liked film of this user that points to it most strongly (the
+        evidence behind "because you liked X"); None when the user liked nothing."""
+        liked = fold.idx[fold.weights > 0]
+        if not len(liked) or not movie_ids:
+            return [None] * len(movie_ids)
+        cols = self._columns(movie_ids)
+        strength = self.model.explain(liked, np.maximum(cols, 0))
+        best = liked[np.argmax(strength, axis=0)]
+        return [self.catalog.movie(int(self.item_ids[b])) if c >= 0 else None
+                for b, c in zip(best, cols, strict=True)]
+
+    def columns(self, movie_ids: list[int]) -> np.ndarray:
+        """Model column of each movie id (-1: not in the model)."""
+        return self._columns(movie_ids)
 
     def onboarding(self, k: int = 10, exclude: set[int] | None = None) -> Recommendations:
         """Well-known, varied films to rate with one tap (chosen at build time)."""
@@ -215,6 +246,17 @@ class CollabRecommender:
         onboarding = [r.movie.brief() for r in self.onboarding(k, exclude=set(known)).results]
         return Recommendations(replace(query, onboarding=onboarding), results[:k],
                                kind="recommend")
+
+
+@dataclass(frozen=True)
+class FoldIn:
+    """A user's known ratings and their fold-in: model columns, signed confidences, vector."""
+
+    known: dict[int, float]
+    unknown: list[int]
+    idx: np.ndarray
+    weights: np.ndarray
+    user: np.ndarray
 
 
 def _diversified(ranked: list[tuple[Movie, object]], k: int) -> list[tuple[Movie, object]]:
