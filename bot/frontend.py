@@ -238,11 +238,10 @@ class Frontend:
         """Background task: move on the parties whose time ran out (the automatic start,
         the end of a vote) and post what happened. The deadlines are in the store, so a
         restarted bot picks up where the old one stopped."""
-        desk = party.desk(self.layer)
         while True:
             await asyncio.sleep(every)
             try:
-                for chat_id, reply in await desk.due(self.platform):
+                for chat_id, reply in await party.desk(self.layer).due(self.platform):
                     await self.announce(chat_id, reply)
             except asyncio.CancelledError:
                 raise

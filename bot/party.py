@@ -44,13 +44,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.errors import InvalidInput, MovieBotError
-from engine.results import Movie
+from engine.queries import GroupMember, GroupQuery
+from engine.results import Filters, Movie
 
 from .actions import Action
-from .cards import movie_card
+from .cards import filters_label, movie_card
 from .commands import COMMANDS, Chat, CommandLayer, MessageRef, User
-from .parsing import emoji_signal
-from .registry import Arg
+from .parsing import FILTER_HELP, emoji_signal, parse_filters
+from .registry import FILTERS, Arg
 from .replies import Button, Reply, plural
 from .store import FeedbackStore, PartyRecord
 
@@ -163,6 +164,11 @@ class Party:
         if uid == self.record.host and self.members():
             self.record.host = self.members()[0]     # the party goes on with a new host
 
+    def filters(self) -> Filters:
+        f = self.data.get("filters") or {}
+        return Filters(year_min=f.get("year_min"), year_max=f.get("year_max"),
+                       genres=list(f.get("genres") or []), min_votes=f.get("min_votes") or 0)
+
     def ballot(self) -> list[int]:
         """The films this round votes on: the candidates, or the runoff's tied ones."""
         runoff = self.data.get("runoff")
@@ -194,12 +200,13 @@ class PartyDesk:
         return self.layer.feedback.need_store()
 
     # -- entry points --------------------------------------------------------------
-    async def command(self, user: User, chat: Chat | None, step: str) -> Reply:
+    async def command(self, user: User, chat: Chat | None, step: str,
+                      filters: Filters | None = None) -> Reply:
         if chat is None or not chat.group:
             return Reply(text=PRIVATE)
         step = (step or "").strip().lower()
         current = await self.store.open_party_in(chat.platform, chat.chat_id)
-        if step in ("", "start", "new"):
+        if step in ("", "start", "new", "rewatch"):
             if current is not None:
                 party = Party(current)
                 return Reply(text=f"There's already a party here (hosted by "
@@ -207,7 +214,7 @@ class PartyDesk:
                              f"{party.name(party.host)} can /party go.",
                              buttons=self._lobby_buttons(party), context={"party": party.id},
                              remember=True)
-            return await self._open(user, chat)
+            return await self._open(user, chat, filters or Filters(), rewatch=step == "rewatch")
         if current is None:
             raise InvalidInput("There's no party here right now. Start one with /party.")
         if step in ("go", "close"):
@@ -287,11 +294,14 @@ class PartyDesk:
             raise InvalidInput("Lots of people are pressing at once. Try again in a moment.")
 
     # -- the steps (each returns the reply, or (reply, what to store once saved)) ----
-    async def _open(self, user: User, chat: Chat) -> Reply:
+    async def _open(self, user: User, chat: Chat, filters: Filters, rewatch: bool) -> Reply:
         record = PartyRecord(chat.platform, chat.chat_id, user.user_id,
                              deadline=_now() + timedelta(seconds=self.options.start_after))
         party = Party(record)
         party.add(user)
+        party.data["rewatch"] = rewatch
+        party.data["filters"] = {"genres": list(filters.genres), "year_min": filters.year_min,
+                                 "year_max": filters.year_max, "min_votes": filters.min_votes}
         stored = await self.store.open_party(record)
         if stored is None:       # someone opened one a moment ago
             current = await self.store.open_party_in(chat.platform, chat.chat_id)
@@ -303,8 +313,10 @@ class PartyDesk:
     def _lobby(self, party: Party, notice: str = "", replace: bool = False) -> Reply:
         host = party.name(party.host)
         members = party.members()
-        lines = [f"🎬 Movie night! {host} is hosting.",
-                 "Tap Join (or react 👍 to this message) to be in."]
+        terms = [filters_label(party.filters())] if not party.filters().is_empty() else []
+        terms += ["rewatches welcome"] if party.data.get("rewatch") else []
+        lines = [f"🎬 Movie night! {host} is hosting" + (f" ({', '.join(terms)})" if terms else "")
+                 + ".", "Tap Join (or react 👍 to this message) to be in."]
         if party.state == "open":
             left = (party.record.deadline - _now()).total_seconds() if party.record.deadline else 0
             lines.append(f"{host} starts it with ▶ Start or /party go; otherwise it starts by "
@@ -438,15 +450,16 @@ class PartyDesk:
         return history
 
     async def _vote_opens(self, party: Party):
-        from engine.queries import GroupMember
-
         members = [GroupMember(party.name(uid), tuple(await self._taste(party, uid)))
                    for uid in party.members()]
-        recs = self.layer.engine.group_recommend(members, k=self.options.candidates)
+        filters = party.filters()
+        recs = self.layer.engine.group_recommend(
+            GroupQuery(tuple(members), rewatch=bool(party.data.get("rewatch"))),
+            k=self.options.candidates, filters=None if filters.is_empty() else filters)
         if not recs.results:
             party.record.state, party.record.deadline = "cancelled", None
-            return Changed(Reply(text="I couldn't find a film for this group, sorry. Rate a "
-                                      "few more (/rate, 👍 on cards) and try /party again."))
+            said = getattr(recs.query, "note", "") or "I couldn't find a film for this group."
+            return Changed(Reply(text=f"{said} The party is off; /party starts a new one."))
         party.data["candidates"] = [{"id": r.movie.movie_id, "reason": r.reason}
                                     for r in recs.results]
         resolved = recs.query
@@ -541,14 +554,28 @@ class PartyDesk:
 
 
 # -- the command and the buttons, declared in the shared registry -----------------------
+STEPS = ("go", "leave", "stop", "rewatch")
+
+
+def _read_party(text: str) -> dict[str, Any]:
+    """"/party go", "/party rewatch genre:horror", "/party before:1980"."""
+    first, _, rest = text.strip().partition(" ")
+    step = first.lower() if first.lower() in STEPS else ""
+    rest, filters = parse_filters(rest if step else text)
+    if rest.strip():
+        raise InvalidInput(f"“{rest.strip()}” is not something /party understands. Try /party, "
+                           f"/party go, /party leave, /party stop or /party rewatch. {FILTER_HELP}")
+    return {"step": step, "filters": filters}
+
+
 @COMMANDS.command("party", "movie night in a group: everyone joins, I suggest, you vote "
                   "(/party go starts it or closes the vote)",
-                  Arg("step", "go (start, or close the vote), leave, or stop", required=False,
-                      choices=("go", "leave", "stop")),
-                  read=lambda text: {"step": text.strip().lower()}, wants_chat=True)
+                  Arg("step", "go (start, or close the vote), leave, stop, or rewatch (a new "
+                      "party where seen films count)", required=False, choices=STEPS),
+                  FILTERS, read=_read_party, wants_chat=True)
 async def cmd_party(layer: CommandLayer, user: User, step: str = "",
-                    chat: Chat | None = None) -> Reply:
-    return await desk(layer).command(user, chat, step)
+                    filters: Filters | None = None, chat: Chat | None = None) -> Reply:
+    return await desk(layer).command(user, chat, step, filters)
 
 
 @COMMANDS.button("party")

@@ -38,8 +38,9 @@ class SentCard:
 def quiet_raw_send_hint() -> None:
     """`Bot.do_api_request` warns when it is used for a method PTB wraps (it suggests
     `Bot.send_photo`); here that is on purpose (see `api_call`), so the hint is silenced
-    for these three methods only."""
-    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|sendPhoto|getUpdates)'",
+    for these methods only."""
+    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|sendPhoto|getUpdates|"
+                            r"editMessageText|answerInlineQuery)'",
                             category=PTBUserWarning)
 
 

@@ -57,6 +57,7 @@ class FakeTelegram:
         self.latency = 0.0     # seconds added to every answer, like a real network round trip
         self.down_methods: set[str] = set()   # methods answering 502 Bad Gateway (an outage)
         self.outage_failures = 0              # calls refused by that outage
+        self.edits: dict[int, list[dict]] = {}  # message id -> its editMessageText calls
         self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -99,20 +100,31 @@ class FakeTelegram:
                                     "length": len(command.encode("utf-16-le")) // 2}]
         return self.push({"message": message})
 
-    def push_callback(self, data: str, message: dict, user_id: int = 42) -> int:
+    def push_callback(self, data: str, message: dict, user_id: int = 42,
+                      first_name: str = "Ada") -> int:
         return self.push({"callback_query": {
             "id": str(next(self._update_ids)), "chat_instance": "ci",
-            "from": {"id": user_id, "is_bot": False, "first_name": "Ada"},
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name},
             "message": message, "data": data}})
 
+    def press(self, call: SentCall, data: str, user_id: int = 42, first_name: str = "Ada") -> int:
+        """Press the button ``data`` on a message the bot sent (``call``), as ``user_id``."""
+        chat_id = call.params["chat_id"]
+        message = self._message(chat_id, "private" if chat_id > 0 else "supergroup",
+                                call.params.get("text") or "", **{})
+        message["message_id"] = call.params["_message_id"]
+        message["reply_markup"] = call.params.get("reply_markup") or {}
+        return self.push_callback(data, message, user_id, first_name)
+
     def push_reaction(self, chat_id: int, message_id: int, user_id: int,
-                      new: list[str], old: list[str] | None = None) -> int:
+                      new: list[str], old: list[str] | None = None,
+                      first_name: str = "Ada") -> int:
         def emojis(items):
             return [{"type": "emoji", "emoji": e} for e in items]
         return self.push({"message_reaction": {
             "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
             "message_id": message_id, "date": int(time.time()),
-            "user": {"id": user_id, "is_bot": False, "first_name": "Ada"},
+            "user": {"id": user_id, "is_bot": False, "first_name": first_name},
             "old_reaction": emojis(old or []), "new_reaction": emojis(new)}})
 
     def fail(self, method: str, error_code: int = 429, description: str = "Too Many Requests",
@@ -225,7 +237,10 @@ class FakeTelegram:
         return self._bot_message(params, photo=photo, caption=params.get("caption", ""))
 
     async def _api_editMessageText(self, params):
-        return self._bot_message(params, text=params.get("text", ""))
+        message = self._bot_message(params, text=params.get("text", ""))
+        message["message_id"] = params.get("message_id")     # the same message, redrawn
+        self.edits.setdefault(params.get("message_id"), []).append(params)
+        return message
 
     async def _api_editMessageCaption(self, params):
         return self._bot_message(params, caption=params.get("caption", ""))
