@@ -118,10 +118,12 @@ class BotSettings(Settings):
         if env.get("PORT"):
             values["port"] = int(env["PORT"])
         values["admins"] = parse_admins(env.get("MOVIEBOT_ADMINS", ""))
-        for field_name, var in (("party_start_after", "MOVIEBOT_PARTY_START_AFTER"),
-                                ("party_vote_time", "MOVIEBOT_PARTY_VOTE_TIME")):
-            if env.get(var):
-                values[field_name] = _seconds(var, env[var])
+        if env.get("MOVIEBOT_PARTY_START_AFTER"):
+            values["party_start_after"] = _seconds("MOVIEBOT_PARTY_START_AFTER",
+                                                   env["MOVIEBOT_PARTY_START_AFTER"])
+        if env.get("MOVIEBOT_PARTY_VOTE_TIME"):
+            values["party_vote_time"] = _seconds("MOVIEBOT_PARTY_VOTE_TIME",
+                                                 env["MOVIEBOT_PARTY_VOTE_TIME"])
         return values
 
     @classmethod

@@ -461,8 +461,8 @@ class Store(FeedbackStore):
         version); False otherwise, and nothing changes. On success its version moves on."""
         stmt = (update(PartyRow)
                 .where(PartyRow.id == party.id, PartyRow.version == party.version)
-                .values(state=party.state, deadline=party.deadline, data=party.data,
-                        version=party.version + 1, updated_at=utcnow()))
+                .values(state=party.state, host=party.host, deadline=party.deadline,
+                        data=party.data, version=party.version + 1, updated_at=utcnow()))
         saved = await self.database.run(lambda conn: conn.execute(stmt).rowcount == 1,
                                         write=True)
         if saved:
