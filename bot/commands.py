@@ -380,7 +380,8 @@ class CommandLayer:
             return ""
 
     @COMMANDS.command("info", "facts, poster and trailer (typos are fine: /info the godfater)",
-                      Arg("title", "a movie title (typos are fine)", greedy=True), aliases=("title",))
+                      Arg("title", "a movie title (typos are fine)", greedy=True, complete="title"),
+                      aliases=("title",))
     async def cmd_info(self, user: User, title: str = "") -> Reply:
         if not title:
             raise InvalidInput("Which movie? For example: /info Toy Story." + self._coverage_line())
@@ -417,7 +418,7 @@ class CommandLayer:
         return reply
 
     @COMMANDS.command("similar", "movies like that one",
-                      Arg("title", "a movie title", greedy=True), FILTERS,
+                      Arg("title", "a movie title", greedy=True, complete="title"), FILTERS,
                       read=_title_and_filters("title"), choice=Action.more)
     async def cmd_similar(self, user: User, title: str = "", filters: Filters | None = None) -> Reply:
         if not title:
@@ -497,7 +498,7 @@ class CommandLayer:
                                  f"The best-rated {filters_label(filters)}:")
 
     @COMMANDS.command("rate", "rate a movie from 0.5 to 5 stars, e.g. /rate Heat 4.5",
-                      Arg("title", "a movie title"),
+                      Arg("title", "a movie title", complete="title"),
                       Arg("stars", "0.5 to 5, in half stars", type=float, bounds=(0.5, 5.0)),
                       read=_title_and_stars)
     async def cmd_rate(self, user: User, title: str, stars: float) -> Reply:
@@ -511,7 +512,8 @@ class CommandLayer:
     @COMMANDS.command("watchlist", "your watchlist: /watchlist add Heat, /watchlist remove Heat",
                       Arg("action", "add, remove, or list", required=False,
                           choices=("add", "remove", "list")),
-                      Arg("title", "a movie title (to add or remove)", required=False, greedy=True),
+                      Arg("title", "a movie title (to add or remove)", required=False, greedy=True,
+                          complete="title"),
                       read=_watchlist_args, choice=Action.watch)
     async def cmd_watchlist(self, user: User, action: str = "", title: str = "") -> Reply:
         verb = action.lower()
@@ -542,7 +544,7 @@ class CommandLayer:
         return Reply(text=f"Removed {movie.label} from your watchlist." if removed
                      else f"{movie.label} wasn't on your watchlist.")
 
-    @COMMANDS.command("search", "find titles", Arg("text", "part of a title", greedy=True))
+    @COMMANDS.command("search", "find titles", Arg("text", "part of a title", greedy=True, complete="title"))
     async def cmd_search(self, user: User, text: str = "") -> Reply:
         if not text:
             raise InvalidInput("What should I search for? For example: /search godfather")

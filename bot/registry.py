@@ -38,6 +38,7 @@ class Arg:
     greedy: bool = False           # in a chat line it takes the rest of the line
     choices: tuple[str, ...] = ()  # a fixed set of values (a choice list on Discord)
     bounds: tuple[float, float] | None = None   # for numbers: lowest and highest value
+    complete: str = ""             # "title": suggest catalog titles as it is typed (Discord)
 
 
 FILTERS = Arg("filters", "optional filters, e.g. genre:crime after:1990 before:2005",

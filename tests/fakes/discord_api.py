@@ -144,6 +144,19 @@ class FakeDiscord:
                                                                      user_name))
         return interaction_id
 
+    async def autocomplete(self, command: str, option: str, typed: str,
+                           user_id: str = "4242") -> list[dict]:
+        """Type ``typed`` into ``option`` of ``/command``; returns the choices offered."""
+        interaction_id = str(snowflake())
+        data = {"id": str(snowflake()), "name": command, "type": 1,
+                "options": [{"name": option, "type": 3, "value": typed, "focused": True}]}
+        await self.dispatch("INTERACTION_CREATE", self._interaction(interaction_id, 4, data, user_id))
+        await self.wait_for(lambda f: any(c["interaction_id"] == interaction_id
+                                          for c in f.callbacks))
+        answer = next(c for c in self.callbacks if c["interaction_id"] == interaction_id)
+        assert answer["type"] == 8, answer          # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+        return answer["data"]["choices"]
+
     async def press(self, message: dict, custom_id: str, user_id: str = "4242",
                     name: str = "ada") -> str:
         interaction_id = str(snowflake())
