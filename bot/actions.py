@@ -161,6 +161,23 @@ class Action:
         return cls("party", movie_id=None if movie_id is None else int(movie_id),
                    step=step, party=int(party_id))
 
+    # -- deep links -----------------------------------------------------------------
+    def deep_link(self) -> str | None:
+        """The action as a Telegram deep-link parameter (``t.me/<bot>?start=more-318``:
+        letters, digits, ``_`` and ``-`` only), for a button whose answer cannot be posted
+        where it was pressed (a card shared inline into a chat the bot is not in); None
+        for actions that have no such form."""
+        if self.verb in _LINKED_VERBS:
+            return f"{self.verb}-{self.movie_id}"
+        return None
+
+    @classmethod
+    def from_deep_link(cls, text: str) -> Action:
+        match = _LINK_RE.fullmatch(text or "")
+        if match is None:
+            raise InvalidAction(f"not a deep link: {text[:80]!r}")
+        return cls(match["verb"], movie_id=int(match["id"]))
+
     # -- the wire form ----------------------------------------------------------------
     def encode(self) -> str:
         """The button payload, at most 64 UTF-8 bytes (a page query that does not fit is
@@ -217,6 +234,8 @@ def _reads_back(query: PageQuery) -> bool:
 
 _MOVIE_VERBS = ("info", "more", "like", "dislike", "watch")
 PARTY_STEPS = ("join", "leave", "go", "close", "vote", "pick")
+_LINKED_VERBS = ("info", "more")
+_LINK_RE = re.compile(rf"(?P<verb>{'|'.join(_LINKED_VERBS)})-(?P<id>{_ID})")
 _TRACK_RE = re.compile(r"[A-Za-z0-9]{1,40}")
 _TEMPLATES: dict[str, re.Pattern[str]] = {
     **{verb: re.compile(rf"(?P<id>{_ID})") for verb in _MOVIE_VERBS},

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from . import party
+from .actions import Action
 from .cards import group_list
 from .commands import Chat, CommandLayer, MessageRef, User
 from .replies import APOLOGY, Reply
@@ -205,9 +206,27 @@ class Frontend:
             await self.toast(ev, reply.text)
             await self._remember(ev, [self._mark_answered(ev)])
             return
+        if ev.chat is None and reply is not None:
+            # a button on a message the bot cannot post beside (a card shared inline)
+            await self.elsewhere(ev, payload, reply)
+            await self._remember(ev, [])
+            return
         await self.toast(ev, None)
         if reply is not None:
             await self.deliver(ev, reply)
+
+    async def elsewhere(self, ev: Incoming, payload: str, reply: Reply) -> None:
+        """A press whose answer (cards) cannot be posted where the button is. Telegram
+        overrides this with a link into the bot's own chat; the fallback says so."""
+        await self.toast(ev, "Open a chat with me to see that.")
+
+    async def follow(self, ev: Incoming, action: Action) -> None:
+        """A deep link opened the bot's chat (``/start more-318``): answer as the button
+        it came from would have, as messages in this chat."""
+        if await self._admit(ev) and not await self._answered_before(ev):
+            reply = await self.layer.press(action, ev.user, event_id=ev.event_id, chat=ev.where)
+            if reply is not None:
+                await self.deliver(ev, reply)
 
     async def deliver(self, ev: Incoming, reply: Reply) -> None:
         """Send ``reply`` and remember its cards before the event may be confirmed.

@@ -138,6 +138,35 @@ def _rows(buttons: list[Button], per_row: int = 4) -> list[list[Button]]:
     return [buttons[i:i + per_row] for i in range(0, len(buttons), per_row)]
 
 
+INLINE_CACHE_SECONDS = 300
+
+
+async def inline_results(bot: Bot, query_id: str, cards: list[Card]) -> None:
+    """Answer an inline query with one article per card: title, facts and poster in the
+    list; choosing one shares the card (HTML, the poster as the link preview above the
+    text) with its buttons."""
+    results = []
+    for card in cards:
+        content: dict[str, Any] = {"message_text": card_html(card, TEXT_LIMIT),
+                                   "parse_mode": ParseMode.HTML}
+        if card.image_url:
+            content["link_preview_options"] = {"url": card.image_url, "prefer_large_media": True,
+                                               "show_above_text": True}
+        else:
+            content["link_preview_options"] = NO_PREVIEW
+        result: dict[str, Any] = {"type": "article", "id": str(card.movie_id),
+                                  "title": card.title[:256], "description": card.subtitle[:256],
+                                  "input_message_content": content}
+        if card.image_url:
+            result["thumbnail_url"] = card.image_url
+        markup = keyboard(_rows(card.buttons))
+        if markup is not None:
+            result["reply_markup"] = markup
+        results.append(result)
+    await api_call(bot, "answerInlineQuery", {"inline_query_id": query_id, "results": results,
+                                              "cache_time": INLINE_CACHE_SECONDS})
+
+
 async def edit_reply(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
     """Redraw a text message the bot sent as ``reply`` (its text and buttons)."""
     params = _message(chat_id, keyboard(_rows(reply.buttons)) or {"inline_keyboard": []},

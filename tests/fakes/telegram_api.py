@@ -24,7 +24,7 @@ from . import serve_on_loopback
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "MovieBot", "username": "moviebot_test_bot"}
 
 # Fields PTB sends JSON-encoded; everything else arrives as a plain string.
-_JSON_FIELDS = {"reply_markup", "allowed_updates", "entities", "caption_entities", "commands",
+_JSON_FIELDS = {"results", "reply_markup", "allowed_updates", "entities", "caption_entities", "commands",
                 "link_preview_options", "reply_parameters", "reaction", "scope"}
 _INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "reply_to_message_id",
                "max_connections", "user_id"}
@@ -116,6 +116,32 @@ class FakeTelegram:
         message["reply_markup"] = call.params.get("reply_markup") or {}
         return self.push_callback(data, message, user_id, first_name)
 
+    def push_inline_query(self, text: str, user_id: int = 42, first_name: str = "Ada") -> str:
+        """Someone types "@bot <text>" in any chat; returns the inline query's id."""
+        query_id = str(next(self._update_ids))
+        self.push({"inline_query": {"id": query_id, "query": text, "offset": "",
+                                    "chat_type": "group",
+                                    "from": {"id": user_id, "is_bot": False,
+                                             "first_name": first_name}}})
+        return query_id
+
+    def push_chosen_inline_result(self, result_id: str, query: str, user_id: int = 42) -> str:
+        """The user picked result ``result_id``: Telegram posts it in their chat as a
+        message the bot can only address by its inline_message_id (returned)."""
+        inline_message_id = f"AQAAA{next(self._update_ids)}"
+        self.push({"chosen_inline_result": {
+            "result_id": result_id, "query": query, "inline_message_id": inline_message_id,
+            "from": {"id": user_id, "is_bot": False, "first_name": "Ada"}}})
+        return inline_message_id
+
+    def press_inline(self, inline_message_id: str, data: str, user_id: int = 42,
+                     first_name: str = "Ada") -> int:
+        """A button on a shared inline card, pressed by anyone in that chat."""
+        return self.push({"callback_query": {
+            "id": str(next(self._update_ids)), "chat_instance": "ci-inline",
+            "inline_message_id": inline_message_id, "data": data,
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name}}})
+
     def push_reaction(self, chat_id: int, message_id: int, user_id: int,
                       new: list[str], old: list[str] | None = None,
                       first_name: str = "Ada") -> int:
@@ -189,7 +215,7 @@ class FakeTelegram:
 
     async def _api_getMe(self, params):
         return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}
+                "supports_inline_queries": True}
 
     async def _api_getUpdates(self, params):
         self.get_updates_calls += 1
