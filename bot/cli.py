@@ -31,6 +31,9 @@ FRONT_END_MODULES = [
     "jobs.data_cli",
     "jobs.build_cli",
     "jobs.jobs_cli",
+    # the party recommender composes collab and content and has no registry entry of its
+    # own (engine/party/__init__.py), so its commands are registered here
+    "engine.party.cli",
 ]
 
 

@@ -1,125 +1,210 @@
-"""The party state machine through the command layer (no platform): a tie goes to a
-runoff, a second tie to the group's best match; the clock starts a party and closes its
-vote; the host's powers; bad input; and the group list a group gets instead of cards."""
+"""Group recommendations (issue 19): Engine.group_recommend on the session's --quick build."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bot import party
-from bot.actions import Action
-from bot.cards import group_list
-from bot.commands import Chat, CommandLayer, MessageRef, User
-from bot.party import PartyOptions
-from bot.store import FeedbackEvent, Store
+from engine.errors import InvalidInput
+from engine.queries import GroupMember, GroupQuery, ResolvedGroup
+from engine.results import Filters
 
-GROUP = Chat("telegram", "-100900", group=True)
-ANN = User("telegram", "21", "Ann Lee")
-BO = User("telegram", "22", "Bo")
-REF = MessageRef("telegram", GROUP.chat_id, "1")
+SHAWSHANK, STAR_WARS, EMPIRE, MATRIX, ALIEN, BLADE_RUNNER = 318, 260, 1196, 2571, 1214, 541
+NOTTING_HILL, PRETTY_WOMAN, HARRY_SALLY, SLEEPLESS = 2671, 597, 1307, 539
 
-
-@pytest.fixture
-async def layer(engine, tmp_path):
-    store = await Store.open(f"sqlite:///{tmp_path / 'p.db'}")
-    layer = CommandLayer(lambda: engine, store=store)
-    for user, ratings in ((ANN, {2571: 5.0, 1: 4.0}), (BO, {296: 5.0, 1214: 4.5})):
-        uid = await store.user_id(user.platform, user.user_id, user.display_name)
-        for movie_id, stars in ratings.items():
-            await store.record_feedback(FeedbackEvent(uid, movie_id, "rating", stars,
-                                                      event_id=f"seed:{movie_id}"))
-    yield layer
-    await store.close()
+ANN = GroupMember.of("Ann", [(ALIEN, 5), (BLADE_RUNNER, 5), (MATRIX, 4.5), (STAR_WARS, "like")])
+BO = GroupMember.of("Bo", [(NOTTING_HILL, 5), (PRETTY_WOMAN, 4.5), (HARRY_SALLY, "like"),
+                           (SLEEPLESS, 5), (MATRIX, "dislike")])
 
 
-async def open_with_both(layer) -> int:
-    lobby = await layer.run("party", {}, ANN, chat=GROUP)
-    assert lobby.remember and lobby.context["party"]
-    pid = lobby.context["party"]
-    joined = await layer.press(Action.party_step("join", pid), BO, REF, "e1", GROUP)
-    assert joined.replace and "Ann and Bo" in joined.text
-    return pid
+def rated(*members: GroupMember) -> set[int]:
+    return {m for member in members for m, _ in member.history}
 
 
-def ballot_ids(reply) -> list[int]:
-    return [b.action.movie_id for b in reply.buttons if b.action and b.action.step == "vote"]
+def test_a_group_gets_unseen_films_with_reasons_that_name_members(engine):
+    recs = engine.group_recommend(GroupQuery((ANN, BO)), k=5)
+    assert recs.kind == "party"
+    assert isinstance(recs.query, ResolvedGroup)
+    assert recs.query.members == ("Ann", "Bo") and not recs.query.relaxed_veto
+    assert len(recs.results) == 5
+    ids = [r.movie.movie_id for r in recs.results]
+    assert len(set(ids)) == 5 and not set(ids) & rated(ANN, BO)
+    scores = [r.score for r in recs.results]
+    assert scores == sorted(scores, reverse=True)
+    for r in recs.results:
+        assert "nobody has seen it" in r.reason
+    # each member is behind at least one pick, by name
+    assert any("Ann" in r.reason for r in recs.results)
+    assert any("Bo" in r.reason for r in recs.results)
+    assert recs.to_json()["query"]["members"] == ["Ann", "Bo"]
 
 
-async def test_a_tie_goes_to_a_runoff_then_to_the_best_match(layer):
-    party.configure(layer, PartyOptions(start_after=600, vote_time=600))
-    pid = await open_with_both(layer)
-    ballot = await layer.run("party", {"step": "go"}, ANN, chat=GROUP)
-    ids = ballot_ids(ballot)
-    assert len(ids) >= 3 and "Vote for tonight's film" in ballot.text
-    await layer.press(Action.party_step("vote", pid, ids[1]), ANN, REF, "e2", GROUP)
-    await layer.press(Action.party_step("vote", pid, ids[2]), BO, REF, "e3", GROUP)
-    runoff = await layer.press(Action.party_step("close", pid), ANN, REF, "e4", GROUP)
-    assert "Runoff" in runoff.text and ballot_ids(runoff) == [ids[1], ids[2]]
-    # a vote for a film that is out of the runoff is refused
-    refused = await layer.press(Action.party_step("vote", pid, ids[0]), ANN, REF, "e5", GROUP)
-    assert refused.is_error and "isn't in this round" in refused.text
-    await layer.press(Action.party_step("vote", pid, ids[2]), ANN, REF, "e6", GROUP)
-    await layer.press(Action.party_step("vote", pid, ids[1]), BO, REF, "e7", GROUP)
-    done = await layer.run("party", {"step": "go"}, ANN, chat=GROUP)
-    assert "Still a tie" in done.text
-    winner = layer.engine.movie(ids[1])             # the better group match of the two
-    assert winner.label in done.text and done.cards[0].movie_id == ids[1]
-    # each round's vote is its own event: 4 votes, 2 winner events
-    stats = await layer.store.stats()
-    assert stats["events_by_signal"]["party_winner"] == 2
-    assert stats["events"] == 4 + 4 + 2
+def test_group_onboarding_lists_well_known_varied_films(engine):
+    films = engine.group_onboarding(8)
+    assert len(films) == 8 and len({m.movie_id for m in films}) == 8
+    assert len({m.genres[0] for m in films if m.genres}) >= 4
 
 
-async def test_the_clock_starts_the_party_and_closes_the_vote(layer):
-    desk = party.configure(layer, PartyOptions(start_after=0.001, vote_time=0.001))
-    await open_with_both(layer)
-    [(chat, ballot)] = await desk.due("telegram")
-    assert chat == GROUP.chat_id and "Vote for tonight's film" in ballot.text
-    assert await desk.due("discord") == []
-    [(chat, done)] = await desk.due("telegram")
-    assert "Nobody voted" in done.text and done.cards
-    assert await desk.due("telegram") == []
-    assert await layer.store.open_party_in("telegram", GROUP.chat_id) is None
+def test_bad_members_get_a_friendly_error(engine):
+    with pytest.raises(InvalidInput):
+        engine.group_recommend([], k=5)
+    with pytest.raises(InvalidInput):
+        engine.group_recommend([GroupMember.of("Ann", [(ALIEN, 9)])], k=5)
+    with pytest.raises(InvalidInput):
+        engine.group_recommend(GroupQuery((ANN,), fairness="loudest"), k=5)
+    with pytest.raises(InvalidInput):
+        engine.group_recommend(GroupQuery((ANN, BO)), k=0)
 
 
-async def test_the_host_and_bad_input(layer):
-    party.configure(layer, PartyOptions(start_after=600, vote_time=600))
-    nothing = await layer.run("party", {"step": "go"}, ANN, chat=GROUP)
-    assert nothing.is_error and "no party here" in nothing.text
-    wrong = await layer.run_text("party", "tonight please", ANN, chat=GROUP)
-    assert wrong.is_error and "not something /party understands" in wrong.text
-    private = await layer.run("party", {}, ANN, chat=Chat("telegram", "21", group=False))
-    assert "groups" in private.text
-    pid = await open_with_both(layer)
-    again = await layer.press(Action.party_step("join", pid), BO, REF, "e9", GROUP)
-    assert "already in" in again.notice
-    refused = await layer.run("party", {"step": "stop"}, BO, chat=GROUP)
-    assert refused.is_error and "Only Ann" in refused.text
-    # the host leaves: Bo hosts now
-    await layer.run("party", {"step": "leave"}, ANN, chat=GROUP)
-    record = await layer.store.party(pid)
-    assert record.host == BO.user_id and record.state == "open"
-    stopped = await layer.run("party", {"step": "stop"}, BO, chat=GROUP)
-    assert "off" in stopped.text
-    over = await layer.press(Action.party_step("join", pid), ANN, REF, "e10", GROUP)
-    assert over.is_error and "over" in over.text
-    forged = await layer.press("party:vote:99999:1", ANN, REF, "e11", GROUP)
-    assert forged.is_error and "over" in forged.text
+def test_filters_are_honoured(engine):
+    recs = engine.group_recommend(GroupQuery((ANN, BO)), k=3,
+                                  filters=Filters(year_max=1990, genres=["Comedy"]))
+    assert recs.results
+    for r in recs.results:
+        assert r.movie.year <= 1990 and "Comedy" in r.movie.genres
 
 
-async def test_a_group_gets_one_numbered_list_instead_of_cards(layer):
-    reply = await layer.run("similar", {"title": "Heat"}, ANN)
-    assert len(reply.cards) == 5
-    listed = group_list(reply)
-    assert not listed.cards and listed.remember
-    lines = listed.text.splitlines()
-    assert lines[0] == reply.text
-    assert [line.split(".")[0] for line in lines if line[:1].isdigit()] == ["1", "2", "3", "4", "5"]
-    rows = {}
-    for b in listed.buttons:
-        rows.setdefault(b.row, []).append(b)
-    assert len(rows) == 5 and all(len(r) <= 5 for r in rows.values())
-    first = [b.action.verb for b in rows[0]]
-    assert first == ["info", "like", "dislike"]
-    assert any(b.action.verb == "page" for b in rows[4])       # paging in the last row
-    assert listed.context["movie_ids"] == [c.movie_id for c in reply.cards]
+def ids_of(recs) -> list[int]:
+    return [r.movie.movie_id for r in recs.results]
+
+
+def test_a_film_anyone_disliked_or_rated_low_is_vetoed_even_with_rewatch(engine):
+    base = engine.group_recommend(GroupQuery((ANN, BO), rewatch=True), k=5)
+    first, second = ids_of(base)[:2]
+    cy = GroupMember.of("Cy", [(SHAWSHANK, 5), (first, "dislike"), (second, 2)])
+    vetoed = engine.group_recommend(GroupQuery((ANN, BO, cy), rewatch=True), k=5)
+    assert not vetoed.query.relaxed_veto
+    assert first not in ids_of(vetoed) and second not in ids_of(vetoed)
+
+
+def test_another_part_of_a_series_someone_turned_down_is_vetoed(engine):
+    jedi = 1210   # Star Wars: Episode VI
+    fan = GroupMember.of("Ann", [(STAR_WARS, 5), (EMPIRE, 5), (ALIEN, 4.5)])
+    assert jedi in ids_of(engine.group_recommend(GroupQuery((fan,)), k=10))
+    hater = GroupMember.of("Bo", [(STAR_WARS, "dislike"), (NOTTING_HILL, 5),
+                                  (PRETTY_WOMAN, 5), (HARRY_SALLY, 5)])
+    assert jedi not in ids_of(engine.group_recommend(GroupQuery((fan, hater)), k=10))
+
+
+def few_films(engine) -> tuple[Filters, list[int]]:
+    """Filters that only a handful of well-known films pass, and those films."""
+    filters = Filters(year_min=1994, year_max=1994, genres=["Crime"], min_votes=8000)
+    ids = [int(m) for m in engine.catalog.ids if filters.accepts(engine.movie(int(m)))]
+    assert 2 <= len(ids) <= 8, ids
+    return filters, ids
+
+
+def test_rewatch_allows_rated_films_and_says_who_rated_them(engine):
+    filters, ids = few_films(engine)
+    ann = GroupMember.of("Ann", [*ANN.history, *[(m, 4.5) for m in ids]])
+    fresh = engine.group_recommend(GroupQuery((ann, BO)), k=3, filters=filters)
+    assert fresh.results == [] and "no film" in fresh.query.note
+    again = engine.group_recommend(GroupQuery((ann, BO), rewatch=True), k=3, filters=filters)
+    assert again.results and not again.query.relaxed_veto
+    for r in again.results:
+        assert r.movie.movie_id in ids and "Ann rated it 4.5★" in r.reason
+
+
+def test_no_common_candidate_relaxes_the_veto_and_tells_the_group(engine):
+    filters, ids = few_films(engine)
+    cy = GroupMember.of("Cy", [(ALIEN, 5), (BLADE_RUNNER, 5), (MATRIX, 5),
+                               *[(m, "dislike") for m in ids]])
+    recs = engine.group_recommend(GroupQuery((ANN, cy), rewatch=True), k=3, filters=filters)
+    q = recs.query
+    assert q.relaxed_veto and q.note and "relaxed" in q.note
+    assert recs.results
+    for r in recs.results:
+        assert "Cy turned it down" in r.reason
+    assert recs.to_json()["query"]["relaxed_veto"] is True
+
+
+def test_a_watchlist_film_is_a_candidate_and_the_reason_says_whose(engine):
+    seven = 47
+    bo = GroupMember.of("Bo", [*BO.history, (seven, "watchlist")])
+    recs = engine.group_recommend(GroupQuery((ANN, bo)), k=10)
+    assert seven in ids_of(recs)
+    reason = next(r.reason for r in recs.results if r.movie.movie_id == seven)
+    assert "on Bo's watchlist" in reason
+
+
+def test_a_member_with_no_history_still_gets_a_list(engine):
+    recs = engine.group_recommend(GroupQuery((ANN, GroupMember("Newcomer"))), k=5)
+    assert len(recs.results) == 5
+    assert not set(ids_of(recs)) & rated(ANN)
+
+
+def test_fairness_variants_all_answer(engine):
+    lists = {f: ids_of(engine.group_recommend(GroupQuery((ANN, BO), fairness=f), k=5))
+             for f in ("proportional", "least_misery", "average")}
+    assert all(len(v) == 5 for v in lists.values())
+    default = engine.group_recommend(GroupQuery((ANN, BO)), k=5)
+    assert default.query.fairness == "proportional" and ids_of(default) == lists["proportional"]
+
+
+def test_explain_gives_the_group_sentence(engine):
+    recs = engine.group_recommend(GroupQuery((ANN, BO)), k=3)
+    party = engine.party()
+    assert party.explain(GroupQuery((ANN, BO)), recs.results[0].movie) == recs.results[0].reason
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, dict]:
+    from bot.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, json.loads(out)
+
+
+def test_cli_party_prints_the_group_list_as_json(quick_artifacts, capsys):
+    code, doc = run_cli(capsys, "party", "--members", "Ann=318:5,260:4|1196:like,2571:5",
+                        "-k", "3", "--json", "--artifacts", str(quick_artifacts))
+    assert code == 0
+    assert doc["query"]["members"] == ["Ann", "Member 2"]
+    assert doc["query"]["relaxed_veto"] is False and doc["query"]["note"] == ""
+    assert len(doc["results"]) == 3
+    assert not {r["movie_id"] for r in doc["results"]} & {318, 260, 1196, 2571}
+    assert all(r["reason"] for r in doc["results"])
+
+
+@pytest.mark.parametrize("members, says", [
+    ("318:5|1196:eleven", "Member 2: “eleven” is not a rating"),
+    ("318:5|", "Member 2 has no history"),
+    ("318:5|abc:4", "is not a movie id"),
+])
+def test_cli_bad_members_are_json_errors(quick_artifacts, capsys, members, says):
+    code, doc = run_cli(capsys, "party", "--members", members, "--json",
+                        "--artifacts", str(quick_artifacts))
+    assert code == 1
+    assert doc["error"]["type"] == "InvalidInput" and says in doc["error"]["message"]
+
+
+def test_cli_eval_party_quick(data_dir, quick_artifacts, tmp_path, capsys):
+    from bot.cli import main
+
+    out = tmp_path / "party.json"
+    code = main(["eval", "party", "--quick", "--groups", "4", "--data-dir", str(data_dir),
+                 "--artifacts", str(quick_artifacts), "--json", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "min-member NDCG@10" in text and "plain average" in text
+    tables = json.loads(out.read_text())
+    assert tables["model"] == "als" and tables["served_default"] in tables["test"]
+    for split in ("validation", "test"):
+        table = tables[split]
+        assert {"popularity", "plain average", "random member"} <= set(table)
+        assert table["plain average"]["groups"] == 16     # 4 groups of each size 2-5
+        for row in table.values():
+            assert 0 <= row["min_ndcg"] <= row["mean_ndcg"] <= 1
+            assert row["mean_se"] >= 0
+    assert tables["chosen_on_validation"] in tables["validation"]
+
+
+def test_content_neighbour_ids_are_the_films_recommend_lists(engine):
+    from engine.queries import MovieQuery
+
+    content = engine.recommender("content")
+    exclude = frozenset({STAR_WARS, EMPIRE})
+    for movie_id in (SHAWSHANK, MATRIX, ALIEN):
+        movie = engine.movie(movie_id)
+        listed = [r.movie.movie_id for r in content.recommend(MovieQuery(movie, exclude), 12).results]
+        assert content.neighbour_ids(movie, 12, exclude) == listed

@@ -112,6 +112,21 @@ class ContentIndex:
         return Recommendations(query=ResolvedMovie(movie, None if filters.is_empty() else filters),
                                results=results, kind="similar")
 
+    def neighbour_ids(self, movie: Movie, k: int = 10,
+                      exclude: frozenset[int] = frozenset()) -> list[int]:
+        """The ids ``recommend(MovieQuery(movie, exclude), k)`` lists, without building
+        their reasons (for callers that only need the films, e.g. party candidates)."""
+        check_k(k)
+        row = self.row_of.get(movie.movie_id)
+        if row is None:
+            raise NotIndexed(movie)
+        if self.scorer is None:
+            return [r.movie.movie_id for r in self.recommend(MovieQuery(movie, exclude), k).results]
+        scores = self.scorer.scores(np.array([row]))[0]
+        skip = [self.row_of[m] for m in exclude if m in self.row_of]
+        rows = hybrid.served_list(row, scores, self.scorer.facets, k, None, skip)
+        return [int(self.movie_ids[item]) for item in rows]
+
     def _hybrid(self, movie: Movie, row: int, k: int, filters: Filters,
                 allowed: np.ndarray | None, exclude: frozenset[int]) -> Recommendations:
         scores = self.scorer.scores(np.array([row]))[0]

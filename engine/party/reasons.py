@@ -16,8 +16,10 @@ import numpy as np
 
 from ..results import Movie
 
-# a member "loves" a pick when it scores at least this share of their favourite unseen film
+# a member "loves" a pick when its benefit is at least this share of their favourite
+# unseen film's; from ALSO_AT on, the pick "also fits" them
 FAN_AT = 0.5
+ALSO_AT = 0.25
 
 
 def names(parts: Sequence[str]) -> str:
@@ -55,11 +57,15 @@ def group_reason(movie: Movie, members: Sequence[str], utility: np.ndarray,
         who = names([members[i] for i in watchers])
         parts.append(f"on {who}'s watchlist" if len(watchers) == 1
                      else f"on the watchlists of {who}")
-    lovers = [i for i in order if utility[i] >= FAN_AT and anchors[i] is not None
-              and i not in watchers]
-    if not lovers and not watchers and anchors[order[0]] is not None and utility[order[0]] > 0:
-        lovers = [order[0]]   # nobody is a fan: the member it suits best still says why
-    if lovers:
+    # a member who has rated the film (rewatch) speaks for it by their rating instead
+    unrated = [i for i in order if ratings[i] is None and i not in watchers]
+    lovers = [i for i in unrated if utility[i] >= FAN_AT and anchors[i] is not None]
+    if not lovers and not watchers and unrated and anchors[unrated[0]] is not None \
+            and utility[unrated[0]] > 0:
+        # nobody is a fan: the member it suits best still says why, without overclaiming
+        best = unrated[0]
+        parts.append(f"closest to what {members[best]} liked ({anchors[best].title})")
+    elif lovers:
         liked: dict[int, Movie] = {}
         for i in lovers:
             liked.setdefault(anchors[i].movie_id, anchors[i])
@@ -72,6 +78,11 @@ def group_reason(movie: Movie, members: Sequence[str], utility: np.ndarray,
         if detail:
             text += f" ({detail})"
         parts.append(text)
+        also = [i for i in unrated if ALSO_AT <= utility[i] < FAN_AT and anchors[i] is not None
+                and i not in lovers]
+        if also:
+            parts.append("it also fits " + names([f"{members[i]} (who liked {anchors[i].title})"
+                                                  for i in also[:2]]))
     elif not watchers:
         if movie.rating_count and movie.rating_mean:
             parts.append(f"a crowd-pleaser: {movie.rating_mean:.1f}★ from "
@@ -84,7 +95,7 @@ def group_reason(movie: Movie, members: Sequence[str], utility: np.ndarray,
     else:
         parts.append(", ".join(f"{name} turned it down" if r <= 2 else f"{name} rated it {r:g}★"
                                for name, r in rated))
-    cool = [members[i] for i in range(len(members)) if utility[i] < 0 and ratings[i] is None]
+    cool = [members[i] for i in range(len(members)) if utility[i] <= 0 and ratings[i] is None]
     if cool:
         parts.append(f"{names(cool)} may be less keen")
     return "; ".join(parts)

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..catalog import Catalog
-from ..collab.diversity import diversify
+from ..collab.diversity import diversify, title_stem
 from ..collab.serving import CollabRecommender, FoldIn
 from ..collab.signals import NEGATIVE_AT, POSITIVE_AT, History
 from ..content.serving import ContentIndex, NotIndexed
@@ -35,14 +35,13 @@ WATCHLIST = "watchlist"
 PER_MEMBER = 60          # each member's collaborative top films taken as candidates
 SEEDS = 3                # each member's most-liked films whose content neighbours join
 NEIGHBOURS = 12          # content neighbours per such film
-# a film on a member's watchlist is worth as much to them as their favourite unseen film
-WATCHLIST_BENEFIT = 1.0
+# a member with nothing liked: popularity scaled to a typical member's best score
+COLD_TOP = 0.5
 
-STRICT, NO_PREDICTED_DISLIKE, NONE = "strict", "predicted", "none"
 NOTES = {
-    NO_PREDICTED_DISLIKE: ("Nothing suits all of you, so I relaxed the veto: for each of these "
-                           "films, someone's taste points the other way."),
-    NONE: ("Nothing passed everyone's veto, so I relaxed it: some of these films were turned "
+    aggregate.EXPLICIT_ONLY: ("Your tastes share no film I could find, so I relaxed the veto: "
+                              "for each of these, someone's taste points the other way."),
+    aggregate.NO_VETO: ("Nothing passed everyone's veto, so I relaxed it: some of these films were turned "
            "down by one of you (the reasons say who)."),
 }
 
@@ -57,6 +56,7 @@ class Profile:
     watchlist: list[int]
     fold: FoldIn | None
     scores: np.ndarray
+    favourite: float             # their best score among films they have not rated
     unknown: list[int] = field(default_factory=list)
 
     @property
@@ -112,13 +112,14 @@ class PartyRecommender:
         resolved = ResolvedGroup(tuple(p.name for p in profiles), fairness=fairness,
                                  rewatch=query.rewatch,
                                  unknown_ids=sorted({u for p in profiles for u in p.unknown}))
-        cols, movies, utility, level = self._pool(profiles, filters, query.rewatch)
-        if level != STRICT:
+        movies, utility, level = self._pool(profiles, filters, query.rewatch)
+        if level != aggregate.STRICT:
             resolved.relaxed_veto, resolved.note = True, NOTES[level]
         if not movies:
             resolved.note = ("I found no film for this group with these filters: try fewer "
                              "filters, or allow rewatches.")
             return Recommendations(resolved, [], kind="party")
+        # ranked beyond k so the franchise/director caps have films to fall back on
         order, scores = aggregate.rank(utility, max(3 * k, k + 10), fairness)
         picked = {movies[j].movie_id: (j, s) for j, s in zip(order, scores, strict=True)}
         chosen = list(diversify((movies[j] for j in order), k))
@@ -132,10 +133,9 @@ class PartyRecommender:
     def explain(self, query: GroupQuery | Sequence[GroupMember], movie: Movie) -> str:
         query = as_group_query(query)
         profiles = [self.profile(m) for m in query.members]
-        col = self.collab.columns([movie.movie_id])[0]
-        utility = np.array([self._benefits(p, np.array([col]))[0]
-                            for p in profiles])
-        return self._reason(profiles, movie, utility)
+        _, utility = self._utility(profiles, [movie.movie_id],
+                                   self.collab.columns([movie.movie_id]))
+        return self._reason(profiles, movie, utility[:, 0])
 
     def onboarding(self, k: int = 8) -> list[Movie]:
         """Well-known, varied films (at most two per main genre, one per franchise) for a
@@ -162,10 +162,15 @@ class PartyRecommender:
         if fold.weights.size and (fold.weights > 0).any():
             scores = self.collab.scores(fold)
         else:
-            # nothing liked yet: lean on what most people like, so this member neither
-            # decides alone nor is ignored
-            scores = np.log1p(self.collab.popularity).astype(np.float32)
-        return Profile(member.name, fold.known, watch, fold, scores, unknown)
+            # nothing liked yet: a mild taste for what most people like, on the scale of a
+            # typical member's scores, so this member neither decides alone nor is ignored
+            pop = np.log1p(self.collab.popularity)
+            scores = (COLD_TOP * pop / max(float(pop.max()), 1e-9)).astype(np.float32)
+        seen_cols = self.collab.columns(list(fold.known))
+        unseen = np.ones(len(scores), dtype=bool)
+        unseen[seen_cols[seen_cols >= 0]] = False
+        favourite = float(scores[unseen].max()) if unseen.any() else 0.0
+        return Profile(member.name, fold.known, watch, fold, scores, favourite, unknown)
 
     # -- candidates -------------------------------------------------------------------
     def _candidates(self, profiles: list[Profile]) -> list[int]:
@@ -173,10 +178,8 @@ class PartyRecommender:
         item_ids = self.collab.item_ids
         for p in profiles:
             ids.update(dict.fromkeys(p.watchlist))
-            scores = p.scores.copy()
             seen_cols = self.collab.columns(list(p.seen))
-            scores[seen_cols[seen_cols >= 0]] = -np.inf
-            top = np.argpartition(-scores, min(PER_MEMBER, len(scores) - 1))[:PER_MEMBER]
+            top = aggregate.top_unseen(p.scores, seen_cols[seen_cols >= 0], PER_MEMBER)
             ids.update(dict.fromkeys(int(item_ids[c]) for c in top))
         if self.content is not None:
             for p in profiles:
@@ -186,59 +189,79 @@ class PartyRecommender:
 
     def _neighbours(self, movie_id: int, profile: Profile) -> list[int]:
         try:
-            recs = self.content.recommend(MovieQuery(self.catalog.movie(movie_id),
-                                                     frozenset(profile.seen)), k=NEIGHBOURS)
+            return self.content.neighbour_ids(self.catalog.movie(movie_id), NEIGHBOURS,
+                                              frozenset(profile.seen))
         except NotIndexed:   # a film newer than the content index: no neighbours yet
             return []
-        return [r.movie.movie_id for r in recs.results]
 
-    def _benefits(self, profile: Profile, cols: np.ndarray) -> np.ndarray:
-        unseen = np.ones(len(profile.scores), dtype=bool)
-        seen_cols = self.collab.columns(list(profile.seen))
-        unseen[seen_cols[seen_cols >= 0]] = False
-        base = aggregate.benefit(profile.scores, unseen)
-        return np.where(cols >= 0, base[np.maximum(cols, 0)], 0.0)
+    def _scores(self, profile: Profile, cols: np.ndarray) -> np.ndarray:
+        """The member's collaborative scores of model columns ``cols`` (0 for -1)."""
+        return np.where(cols >= 0, profile.scores[np.maximum(cols, 0)], 0.0)
+
+    def _utility(self, profiles: list[Profile], ids: list[int], cols: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, benefits), members x films; a film on a member's watchlist is worth
+        as much to them as their favourite unseen film."""
+        scores = np.array([self._scores(p, cols) for p in profiles]).reshape(
+            len(profiles), len(ids))
+        utility = aggregate.benefit(scores)
+        for r, p in enumerate(profiles):
+            wanted = np.isin(ids, p.watchlist)
+            utility[r, wanted] = np.maximum(utility[r, wanted], aggregate.benefit(p.favourite))
+        return scores, utility
 
     def _pool(self, profiles: list[Profile], filters: Filters, rewatch: bool
-              ) -> tuple[np.ndarray, list[Movie], np.ndarray, str]:
-        """(model columns, movies, members x movies benefits, relaxation level) of the
-        candidates that pass, at the strictest level that leaves any."""
+              ) -> tuple[list[Movie], np.ndarray, str]:
+        """(movies, members x movies benefits, relaxation level) of the candidates that
+        pass, at the strictest level that leaves any."""
         seen = set().union(*(p.seen for p in profiles))
         movies = [self.catalog.movie(m) for m in self._candidates(profiles)
                   if rewatch or m not in seen]
         movies = [m for m in movies if filters.accepts(m)]
         if not filters.is_empty() and len(movies) < 3:
             # filters starve the candidates: every film that passes them competes
-            extra = [int(m) for m in self.collab.item_ids if m in self.catalog]
-            movies += [self.catalog.movie(m) for m in extra
-                       if (rewatch or m not in seen) and m not in {x.movie_id for x in movies}
-                       and filters.accepts(self.catalog.movie(m))]
+            have = {m.movie_id for m in movies}
+            for movie_id in (int(m) for m in self.catalog.ids):
+                if movie_id not in have and (rewatch or movie_id not in seen):
+                    movie = self.catalog.movie(movie_id)
+                    if filters.accepts(movie):
+                        movies.append(movie)
         ids = [m.movie_id for m in movies]
         cols = self.collab.columns(ids)
-        utility = np.array([self._benefits(p, cols) for p in profiles]).reshape(
-            len(profiles), len(ids))
-        for r, p in enumerate(profiles):
-            wanted = np.isin(ids, p.watchlist)
-            utility[r, wanted] = np.maximum(utility[r, wanted], WATCHLIST_BENEFIT)
+        scores, utility = self._utility(profiles, ids, cols)
         vetoed = np.isin(ids, list(set().union(*(p.vetoed for p in profiles))))
-        predicted = (utility < 0).any(axis=0) if len(ids) else np.zeros(0, bool)
-        for level, keep in ((STRICT, ~vetoed & ~predicted), (NO_PREDICTED_DISLIKE, ~vetoed),
-                            (NONE, np.ones(len(ids), bool))):
-            if keep.any():
-                k = np.flatnonzero(keep)
-                return cols[k], [movies[i] for i in k], utility[:, k], level
-        return cols, [], utility, STRICT
+        predicted = aggregate.predicted_dislike(scores, np.array([p.favourite for p in profiles]))
+        # a sequel or another part of a series someone turned down: ALS reads a dislike as
+        # mere absence, so the model alone may still rank it high for them
+        turned_down = {title_stem(self.catalog.movie(m).title)
+                       for p in profiles for m in p.vetoed if m in self.catalog}
+        if turned_down:
+            predicted |= np.array([title_stem(m.title) in turned_down for m in movies],
+                                  dtype=bool)
+        keep, level = aggregate.admissible(vetoed, predicted)
+        k = np.flatnonzero(keep)
+        return [movies[i] for i in k], utility[:, k], level
 
     def _reason(self, profiles: list[Profile], movie: Movie, utility: np.ndarray) -> str:
         anchors = [self.collab.reason_for(p.fold, [movie.movie_id])[0]
                    if p.fold is not None else None for p in profiles]
+        ratings = [p.ratings.get(movie.movie_id) for p in profiles]
+        watching = [movie.movie_id in p.watchlist for p in profiles]
+        # each member's benefit relative to their favourite unseen film's
+        favourites = aggregate.benefit(np.array([p.favourite for p in profiles]))
+        relative = utility / np.maximum(favourites, 1e-9)
+        # the member the sentence leads with (as group_reason orders them) and the content
+        # recommender's most specific fact between their liked film and the pick; its
+        # co-like count and shared genres would repeat what the sentence already says
         detail = ""
-        fan = int(np.argmax(utility))
-        if self.content is not None and anchors[fan] is not None:
-            detail = self.content.explain(MovieQuery(anchors[fan]), movie).split(" · ")[0]
-        return group_reason(movie, [p.name for p in profiles], utility, anchors,
-                            [p.ratings.get(movie.movie_id) for p in profiles],
-                            [movie.movie_id in p.watchlist for p in profiles], detail)
+        lead = [i for i in np.argsort(-relative, kind="stable")
+                if ratings[i] is None and not watching[i] and anchors[i] is not None]
+        if self.content is not None and lead:
+            facts = [part for part in self.content.explain(MovieQuery(anchors[lead[0]]), movie)
+                     .split(" · ") if not part.startswith(("fans of", "both "))]
+            detail = facts[0] if facts else ""
+        return group_reason(movie, [p.name for p in profiles], relative, anchors, ratings,
+                            watching, detail)
 
 
 def as_group_query(query: GroupQuery | Sequence[GroupMember]) -> GroupQuery:
