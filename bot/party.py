@@ -124,7 +124,7 @@ class Party:
     def __init__(self, record: PartyRecord):
         self.record = record
         data = record.data
-        data.setdefault("members", {})     # platform user id -> {"name", "in", "picks"}
+        data.setdefault("members", {})     # platform user id -> {"name", "in", "rows"}
         data.setdefault("round", 0)
         data.setdefault("votes", {})       # this round: platform user id -> movie id
         data.setdefault("candidates", [])  # [{"id": movie id, "reason": text}], best first
@@ -152,7 +152,7 @@ class Party:
         return self.data["members"].get(uid, {}).get("name") or "someone"
 
     def add(self, user: User) -> bool:
-        member = self.data["members"].setdefault(user.user_id, {"picks": []})
+        member = self.data["members"].setdefault(user.user_id, {})
         member["name"] = _first_name(user)
         was_in = bool(member.get("in"))
         member["in"] = True
@@ -226,8 +226,7 @@ class PartyDesk:
         raise InvalidInput("Use /party to start one, /party go to move it on (start, or close "
                            "the vote), /party leave, or /party stop.")
 
-    async def press(self, action: Action, user: User, ref: MessageRef | None,
-                    event_id: str | None) -> Reply:
+    async def press(self, action: Action, user: User, ref: MessageRef | None) -> Reply:
         step = action.step
         if step == "join":
             return await self._change(action.party, lambda p: self._join(p, user))
@@ -248,7 +247,9 @@ class PartyDesk:
             sent = await self.layer.store.lookup_message(ref.platform, ref.chat_id, ref.message_id)
         except MovieBotError:
             return False
-        party_id = (sent.context or {}).get("party") if sent is not None else None
+        if sent is None or sent.movie_id is not None:
+            return False             # a movie card (the winner's too): a 👍 there is taste
+        party_id = (sent.context or {}).get("party")
         if not isinstance(party_id, int):
             return False
         try:
@@ -446,6 +447,11 @@ class PartyDesk:
         sid = await self.layer.feedback.user_id(user)
         history: list[tuple[int, Any]] = list(await store.history(sid))
         seen = {m for m, _ in history}
+        # onboarding picks are stored once the step is saved: the one that opens the vote
+        # is not in the store yet when the candidates are chosen
+        picks = party.data["members"].get(uid, {}).get("rows", {}).values()
+        history += [(int(m), "like") for m in picks if int(m) not in seen]
+        seen |= {int(m) for m in picks}
         history += [(m, "watchlist") for m in await store.watchlist(sid) if m not in seen]
         return history
 
@@ -581,7 +587,7 @@ async def cmd_party(layer: CommandLayer, user: User, step: str = "",
 @COMMANDS.button("party")
 async def press_party(layer: CommandLayer, action: Action, user: User, ref: MessageRef | None,
                       event_id: str | None, chat: Chat | None) -> Reply:
-    return await desk(layer).press(action, user, ref, event_id)
+    return await desk(layer).press(action, user, ref)
 
 
 @COMMANDS.reaction_hook

@@ -70,6 +70,12 @@ class MovieBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d slash commands", len(synced))
 
+    async def close(self) -> None:
+        cog = self.get_cog("Movies")
+        if cog is not None:           # the party clock must not tick on a closed store
+            await cog.stop_clock()
+        await super().close()
+
     async def on_ready(self) -> None:
         self.layer.bot_username = self.user.name if self.user else ""
         log.info("connected to Discord as %s", self.user)

@@ -14,6 +14,7 @@ through REST.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -60,8 +61,14 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         return Chat(PLATFORM, str(channel_id), group=guild is not None)
 
     async def cog_unload(self) -> None:
+        await self.stop_clock()
+
+    async def stop_clock(self) -> None:
         if self._clock is not None:
             self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+            self._clock = None
 
     # -- the Frontend primitives -------------------------------------------------------
     async def send(self, ev: Incoming, reply: Reply) -> list[Sent]:
