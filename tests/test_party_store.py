@@ -62,6 +62,26 @@ async def test_due_parties(store):
     assert await store.due_parties("discord", now) == []
 
 
+async def test_forget_takes_a_member_out_of_every_party(store):
+    ann = await store.user_id("telegram", "42", "Ann")
+    await store.user_id("telegram", "43", "Bo")
+    members = {"42": {"name": "Ann", "in": True, "rows": {"0": 1}},
+               "43": {"name": "Bo", "in": True}}
+    hosted = await store.open_party(PartyRecord("telegram", "-1", "42", state="voting", data={
+        "members": members, "votes": {"42": 318, "43": 1}, "newcomers": ["42"]}))
+    alone = await store.open_party(PartyRecord("telegram", "-2", "42", data={
+        "members": {"42": {"name": "Ann", "in": True}}}))
+    other = await store.open_party(PartyRecord("discord", "-1", "42", data={
+        "members": {"42": {"name": "Ada", "in": True}}}))     # another platform's 42
+    await store.forget_user(ann)
+    hosted = await store.party(hosted.id)
+    assert "42" not in hosted.data["members"] and hosted.data["votes"] == {"43": 1}
+    assert hosted.data["newcomers"] == [] and hosted.host == "43" and hosted.state == "voting"
+    alone = await store.party(alone.id)
+    assert alone.data["members"] == {} and alone.state == "cancelled"
+    assert "42" in (await store.party(other.id)).data["members"]
+
+
 async def test_spooling_store_refuses_party_writes_while_down(tmp_path):
     store = Store(unopenable_sqlite(tmp_path))
     spooling = SpoolingStore(store, tmp_path / "spool.jsonl", retry_every=60)

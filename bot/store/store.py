@@ -34,6 +34,7 @@ from .models import (
 )
 from .protocol import FeedbackStore
 from .values import (
+    PARTY_OPEN_STATES,
     TASTE_SIGNALS,
     FeedbackEvent,
     JobRun,
@@ -490,6 +491,10 @@ class Store(FeedbackStore):
                 return conn.execute(delete(table).where(column == user_id)).rowcount
 
             deleted(ReactionStateRow, ReactionStateRow.user_id)
+            who = conn.execute(select(User.platform, User.platform_user_id)
+                               .where(User.id == user_id)).first()
+            if who is not None:
+                self._forget_in_parties(conn, who.platform, who.platform_user_id)
             return {"feedback_events": deleted(FeedbackRow, FeedbackRow.user_id),
                     "watchlist": deleted(WatchlistRow, WatchlistRow.user_id),
                     "users": deleted(User, User.id)}
@@ -500,6 +505,29 @@ class Store(FeedbackStore):
         # was forgotten since the served version was built: privacy outranks quality.
         await self.record_job_run(FORGET_JOB, "done", {"deleted": counts})
         return counts
+
+    def _forget_in_parties(self, conn: Connection, platform: str, member: str) -> None:
+        """/forget reaches the parties too: the member's name, picks and votes leave every
+        party's document; a party they host goes on under the next member, or ends."""
+        rows = conn.execute(select(PartyRow.id, PartyRow.data, PartyRow.host, PartyRow.state)
+                            .where(PartyRow.platform == platform)).all()
+        for row in rows:
+            data = dict(row.data or {})
+            members = dict(data.get("members") or {})
+            if member not in members:
+                continue
+            members.pop(member)
+            data["members"] = members
+            data["votes"] = {u: m for u, m in (data.get("votes") or {}).items() if u != member}
+            data["newcomers"] = [u for u in data.get("newcomers") or [] if u != member]
+            changes: dict[str, Any] = {"data": data, "version": PartyRow.version + 1,
+                                       "updated_at": utcnow()}
+            if row.host == member:
+                still_in = [u for u, m in members.items() if m.get("in")]
+                changes["host"] = still_in[0] if still_in else ""
+                if not still_in and row.state in PARTY_OPEN_STATES:
+                    changes.update(state="cancelled", deadline=None)
+            conn.execute(update(PartyRow).where(PartyRow.id == row.id).values(**changes))
 
     # -- jobs and stats --------------------------------------------------------
     async def record_job_run(self, name: str, status: str, details: dict | None = None) -> int:
