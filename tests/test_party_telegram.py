@@ -269,3 +269,24 @@ async def test_a_group_with_nothing_in_common_is_told_the_veto_was_relaxed(bot, 
     await press(fake, lobby, "▶ Start", ANN)
     ballot = await message_with(fake, "Vote for tonight's film")
     assert "⚠️" in text_of(ballot) and "relaxed" in text_of(ballot)
+
+
+async def test_a_group_gets_one_list_message_a_private_chat_gets_cards(bot):
+    fake, frontend, _ = bot
+    fake.push_text("/similar heat", user_id=ANN, chat_id=GROUP, chat_type="supergroup",
+                   first_name="Ann")
+    await processed(fake)
+    sent = group_messages(fake)
+    assert len(sent) == 1 and sent[0].method == "sendMessage"
+    lines = text_of(sent[0]).splitlines()
+    assert lines[0].startswith("Because you asked about Heat")
+    assert [line[:2] for line in lines if line[:1].isdigit()] == ["1.", "2.", "3.", "4.", "5."]
+    rows = sent[0].params["reply_markup"]["inline_keyboard"]
+    assert len(rows) == 5 and [b["text"] for b in rows[0]][1:] == ["👍 1", "👎 1"]
+    # the list is remembered, so its More ▶ button pages from the stored query
+    stored = await frontend.commands.store.lookup_message("telegram", str(GROUP),
+                                                          str(sent[0].params["_message_id"]))
+    assert stored is not None and len(stored.context["movie_ids"]) == 5
+    fake.push_text("/similar heat", user_id=ANN, first_name="Ann")
+    await processed(fake)
+    assert len([c for c in fake.sent(chat_id=ANN) if c.method in ("sendMessage", "sendPhoto")]) == 6

@@ -7,7 +7,6 @@ the two class attributes it reads are set; call it before the client connects.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -62,10 +61,6 @@ class MovieBot(commands.Bot):
                        party_tick=self.options.party_tick)
         await self.add_cog(cog)
         add_registry_commands(self, cog, COMMANDS)      # slash + prefix, from the registry
-        try:      # build the title-autocomplete index now, not on someone's first keystroke
-            await asyncio.to_thread(self.layer.engine.catalog.complete, "")
-        except Exception:  # noqa: BLE001 - no engine yet: it is built on first use
-            log.info("title autocomplete not warmed (no engine loaded yet)")
         if self.options.sync_commands:
             synced = await self.tree.sync()
             log.info("synced %d slash commands", len(synced))
