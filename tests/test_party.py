@@ -208,3 +208,12 @@ def test_content_neighbour_ids_are_the_films_recommend_lists(engine):
         movie = engine.movie(movie_id)
         listed = [r.movie.movie_id for r in content.recommend(MovieQuery(movie, exclude), 12).results]
         assert content.neighbour_ids(movie, 12, exclude) == listed
+
+
+def test_the_party_recommender_loads_from_a_version_directory(engine):
+    from engine.party.serving import PartyRecommender
+
+    party = PartyRecommender.load(engine.version_dir / "party", engine.catalog)
+    assert party.content is not None
+    standalone = party.recommend(GroupQuery((ANN, BO)), k=5)
+    assert ids_of(standalone) == ids_of(engine.group_recommend(GroupQuery((ANN, BO)), k=5))

@@ -22,8 +22,9 @@ expects a member to dislike (a score below ``-PREDICTED_VETO`` times their favou
 is out; when nothing is left the veto is relaxed step by step, and the group is told.
 
 The defaults were chosen on validation groups by `moviebot eval party` (never on test
-groups): the variant with the best minimum-member NDCG@10 whose mean NDCG@10 stays within
-5 % of plain averaging (docs/party.md has the tables).
+groups; the rule is ``evaluate.choose``: mean NDCG@10 within 5 % of plain averaging, then
+the best minimum-member NDCG@10 up to one standard error, then the best mean). With EASE
+and with ALS the validation groups pick proportional with scale 3 (docs/party.md).
 """
 
 from __future__ import annotations

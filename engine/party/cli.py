@@ -39,7 +39,7 @@ def register(groups) -> None:
     add_common(ev)
     ev.add_argument("--quick", action="store_true", help="small model, few groups (for tests)")
     ev.add_argument("--seed", type=int, default=42)
-    ev.add_argument("--groups", type=int, help="groups per size and split (default 300; quick 15)")
+    ev.add_argument("--groups", type=int, help="groups per size and split (default 1000; quick 15)")
     ev.add_argument("--model", choices=["als", "ease"],
                     help="collab model to train (default: the published version's, else ease)")
     ev.add_argument("--json", metavar="FILE", help="also write the results as JSON")

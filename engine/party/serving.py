@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..artifacts import read_manifest
 from ..catalog import Catalog
 from ..collab.diversity import diversify, title_stem
 from ..collab.serving import CollabRecommender, FoldIn
@@ -35,14 +36,16 @@ WATCHLIST = "watchlist"
 PER_MEMBER = 60          # each member's collaborative top films taken as candidates
 SEEDS = 3                # each member's most-liked films whose content neighbours join
 NEIGHBOURS = 12          # content neighbours per such film
-# a member with nothing liked: popularity scaled to a typical member's best score
-COLD_TOP = 0.5
+# a member with nothing liked: popularity scaled to about the best score of a member who
+# liked a handful of films (0.2-0.3 with the full ALS build), so they neither decide alone
+# nor are ignored
+COLD_TOP = 0.25
 
 NOTES = {
     aggregate.EXPLICIT_ONLY: ("Your tastes share no film I could find, so I relaxed the veto: "
                               "for each of these, someone's taste points the other way."),
-    aggregate.NO_VETO: ("Nothing passed everyone's veto, so I relaxed it: some of these films were turned "
-           "down by one of you (the reasons say who)."),
+    aggregate.NO_VETO: ("Nothing passed everyone's veto, so I relaxed it: some of these films "
+                        "were turned down by one of you (the reasons say who)."),
 }
 
 
@@ -91,11 +94,11 @@ class PartyRecommender:
     def load(cls, dir: Path, catalog: Catalog) -> PartyRecommender:
         """``dir``: ``<version>/party`` (it need not exist: the parts are its siblings)."""
         version = Path(dir).parent
+        built = read_manifest(version).get("components", {})
+        if "collab" not in built:
+            raise ComponentMissing("collab")
         collab = CollabRecommender.load(version / "collab", catalog)
-        try:
-            content = ContentIndex.load(version / "content", catalog)
-        except ComponentMissing:
-            content = None
+        content = ContentIndex.load(version / "content", catalog) if "content" in built else None
         return cls(collab, content, catalog)
 
     # -- the contract ---------------------------------------------------------------
@@ -162,8 +165,7 @@ class PartyRecommender:
         if fold.weights.size and (fold.weights > 0).any():
             scores = self.collab.scores(fold)
         else:
-            # nothing liked yet: a mild taste for what most people like, on the scale of a
-            # typical member's scores, so this member neither decides alone nor is ignored
+            # nothing liked yet: a mild taste for what most people like (COLD_TOP)
             pop = np.log1p(self.collab.popularity)
             scores = (COLD_TOP * pop / max(float(pop.max()), 1e-9)).astype(np.float32)
         seen_cols = self.collab.columns(list(fold.known))
