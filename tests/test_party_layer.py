@@ -123,3 +123,22 @@ async def test_a_group_gets_one_numbered_list_instead_of_cards(layer):
     assert first == ["info", "like", "dislike"]
     assert any(b.action.verb == "page" for b in rows[4])       # paging in the last row
     assert listed.context["movie_ids"] == [c.movie_id for c in reply.cards]
+
+
+def test_party_actions_and_deep_links_have_one_wire_form():
+    from bot.actions import InvalidAction
+
+    for action in (Action.party_step("join", 7), Action.party_step("vote", 7, 318),
+                   Action.party_step("pick", 12, 1)):
+        assert Action.decode(action.encode()) == action
+        assert len(action.encode().encode()) <= 64
+    for forged in ("party:join:7:318", "party:vote:7", "party:dance:7", "party:join:0",
+                   "party:vote:7:318:1"):
+        with pytest.raises(InvalidAction):
+            Action.decode(forged)
+    assert Action.more(318).deep_link() == "more-318"
+    assert Action.from_deep_link("more-318") == Action.more(318)
+    assert Action.like(318).deep_link() is None               # a toast needs no link
+    for bad in ("like-318", "more-0", "more-318-1", "start", ""):
+        with pytest.raises(InvalidAction):
+            Action.from_deep_link(bad)
