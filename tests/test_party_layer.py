@@ -4,6 +4,8 @@ vote; the host's powers; bad input; and the group list a group gets instead of c
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot import party
@@ -73,9 +75,11 @@ async def test_a_tie_goes_to_a_runoff_then_to_the_best_match(layer):
 async def test_the_clock_starts_the_party_and_closes_the_vote(layer):
     desk = party.configure(layer, PartyOptions(start_after=0.001, vote_time=0.001))
     await open_with_both(layer)
+    await asyncio.sleep(0.05)                 # well past the start's 1 ms
     [(chat, ballot)] = await desk.due("telegram")
     assert chat == GROUP.chat_id and "Vote for tonight's film" in ballot.text
     assert await desk.due("discord") == []
+    await asyncio.sleep(0.05)                 # well past the vote's 1 ms
     [(chat, done)] = await desk.due("telegram")
     assert "Nobody voted" in done.text and done.cards
     assert await desk.due("telegram") == []
