@@ -60,7 +60,7 @@ def main() -> None:
     started = time.perf_counter()
     catalog.complete("", 25)
     print(f"completion index built in {(time.perf_counter() - started) * 1000:.0f} ms "
-          f"(once per catalog version, at bot start)")
+          f"(once per catalog version, when it loads)")
     queries = keystrokes(catalog.df["title"].tolist(), args.n)
 
     def callback(text: str) -> list:
