@@ -208,6 +208,9 @@ def test_content_neighbour_ids_are_the_films_recommend_lists(engine):
         movie = engine.movie(movie_id)
         listed = [r.movie.movie_id for r in content.recommend(MovieQuery(movie, exclude), 12).results]
         assert content.neighbour_ids(movie, 12, exclude) == listed
+    queries = [(engine.movie(m), exclude) for m in (SHAWSHANK, MATRIX, ALIEN)]
+    assert content.neighbour_ids_many(queries, 12) == [
+        content.neighbour_ids(movie, 12, ex) for movie, ex in queries]
 
 
 def test_the_party_recommender_loads_from_a_version_directory(engine):

@@ -125,8 +125,9 @@ class CollabRecommender:
         Annoy candidates are re-scored with), indexed like ``item_ids``."""
         if not len(fold.idx):
             return np.zeros(len(self.item_ids), dtype=np.float32)
-        return np.asarray(self.model.rescore(fold.idx, fold.weights, fold.user,
-                                             np.arange(len(self.item_ids))), dtype=np.float32)
+        # a slice, not np.arange: every column, without copying the item vectors first
+        return np.asarray(self.model.rescore(fold.idx, fold.weights, fold.user, slice(None)),
+                          dtype=np.float32)
 
     def reason_for(self, fold: FoldIn, movie_ids: list[int]) -> list[Movie | None]:
         """For each film, the liked film of this user that points to it most strongly (the

@@ -116,16 +116,31 @@ class ContentIndex:
                       exclude: frozenset[int] = frozenset()) -> list[int]:
         """The ids ``recommend(MovieQuery(movie, exclude), k)`` lists, without building
         their reasons (for callers that only need the films, e.g. party candidates)."""
+        return self.neighbour_ids_many([(movie, exclude)], k)[0]
+
+    def neighbour_ids_many(self, queries: list[tuple[Movie, frozenset[int]]], k: int = 10
+                           ) -> list[list[int]]:
+        """`neighbour_ids` of several (movie, exclude) queries, scored in one batch: one
+        matrix product reads the fused vectors once instead of once per query."""
         check_k(k)
-        row = self.row_of.get(movie.movie_id)
-        if row is None:
-            raise NotIndexed(movie)
+        rows = []
+        for movie, _ in queries:
+            row = self.row_of.get(movie.movie_id)
+            if row is None:
+                raise NotIndexed(movie)
+            rows.append(row)
         if self.scorer is None:
-            return [r.movie.movie_id for r in self.recommend(MovieQuery(movie, exclude), k).results]
-        scores = self.scorer.scores(np.array([row]))[0]
-        skip = [self.row_of[m] for m in exclude if m in self.row_of]
-        rows = hybrid.served_list(row, scores, self.scorer.facets, k, None, skip)
-        return [int(self.movie_ids[item]) for item in rows]
+            return [[r.movie.movie_id for r in self.recommend(MovieQuery(movie, exclude), k).results]
+                    for movie, exclude in queries]
+        if not rows:
+            return []
+        scores = self.scorer.scores(np.array(rows))
+        out = []
+        for (_, exclude), row, row_scores in zip(queries, rows, scores, strict=True):
+            skip = [self.row_of[m] for m in exclude if m in self.row_of]
+            listed = hybrid.served_list(row, row_scores, self.scorer.facets, k, None, skip)
+            out.append([int(self.movie_ids[item]) for item in listed])
+        return out
 
     def _hybrid(self, movie: Movie, row: int, k: int, filters: Filters,
                 allowed: np.ndarray | None, exclude: frozenset[int]) -> Recommendations:

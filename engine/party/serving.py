@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..artifacts import read_manifest
 from ..catalog import Catalog
 from ..collab.diversity import diversify, title_stem
 from ..collab.serving import CollabRecommender, FoldIn
 from ..collab.signals import NEGATIVE_AT, POSITIVE_AT, History
-from ..content.serving import ContentIndex, NotIndexed
+from ..content.serving import ContentIndex
 from ..errors import ComponentMissing, InvalidInput
 from ..queries import GroupMember, GroupQuery, MovieQuery, ResolvedGroup
 from ..recommender import check_k
@@ -104,6 +105,15 @@ class PartyRecommender:
     # -- the contract ---------------------------------------------------------------
     def recommend(self, query: GroupQuery | Sequence[GroupMember], k: int = 5,
                   filters: Filters | None = None) -> Recommendations:
+        # One BLAS thread: the batched content scores are small matrix products that
+        # multi-threaded BLAS splits across cores a bot shares with other requests; on the
+        # 2-core development machine under load that made a 4-member party 125 ms at p50
+        # instead of 15 ms (benchmarks/bench_party.py with and without OMP_NUM_THREADS=1).
+        with threadpool_limits(1, "blas"):
+            return self._recommend(query, k, filters)
+
+    def _recommend(self, query: GroupQuery | Sequence[GroupMember], k: int,
+                   filters: Filters | None) -> Recommendations:
         check_k(k)
         query = as_group_query(query)
         filters = filters or Filters()
@@ -184,17 +194,12 @@ class PartyRecommender:
             top = aggregate.top_unseen(p.scores, seen_cols[seen_cols >= 0], PER_MEMBER)
             ids.update(dict.fromkeys(int(item_ids[c]) for c in top))
         if self.content is not None:
-            for p in profiles:
-                for movie_id in p.liked()[:SEEDS]:
-                    ids.update(dict.fromkeys(self._neighbours(movie_id, p)))
+            # films newer than the content index have no neighbours yet
+            seeds = [(self.catalog.movie(m), frozenset(p.seen)) for p in profiles
+                     for m in p.liked()[:SEEDS] if m in self.content.row_of]
+            for neighbours in self.content.neighbour_ids_many(seeds, NEIGHBOURS):
+                ids.update(dict.fromkeys(neighbours))
         return [m for m in ids if m in self.catalog]
-
-    def _neighbours(self, movie_id: int, profile: Profile) -> list[int]:
-        try:
-            return self.content.neighbour_ids(self.catalog.movie(movie_id), NEIGHBOURS,
-                                              frozenset(profile.seen))
-        except NotIndexed:   # a film newer than the content index: no neighbours yet
-            return []
 
     def _scores(self, profile: Profile, cols: np.ndarray) -> np.ndarray:
         """The member's collaborative scores of model columns ``cols`` (0 for -1)."""
