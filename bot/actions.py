@@ -100,13 +100,16 @@ def _int(text: str | None) -> int | None:
 class Action:
     """One button's action. Build it with the constructors below, not field by field."""
 
-    verb: str                       # info more like dislike watch song forget page
+    verb: str                       # info more like dislike watch song forget page party
     movie_id: int | None = None     # info more like dislike watch
     track: str = ""                 # song: a Spotify track id
     confirm: bool = False           # forget
     command: str = ""               # page: similar song recommend
     n: int = 0                      # page: which page to show (0 is the first)
     query: PageQuery | None = field(default=None)   # page: None = from the stored context
+    step: str = ""                  # party: join leave go close vote pick
+    party: int = 0                  # party: the party's id (a button on an old party's
+                                    # message names that party, never "the current one")
 
     # -- constructors ---------------------------------------------------------------
     @classmethod
@@ -149,6 +152,32 @@ class Action:
             raise ValueError(f"no page {n} of /{command}")
         return cls("page", command=command, n=n, query=query)
 
+    @classmethod
+    def party_step(cls, step: str, party_id: int, movie_id: int | None = None) -> Action:
+        """A watch-party button (`bot.party`): join, leave, go (start), close (the vote),
+        vote (for ``movie_id``), pick (an onboarding favourite, ``movie_id``)."""
+        if step not in PARTY_STEPS or (movie_id is None) != (step not in ("vote", "pick")):
+            raise ValueError(f"no party step {step!r} with movie {movie_id!r}")
+        return cls("party", movie_id=None if movie_id is None else int(movie_id),
+                   step=step, party=int(party_id))
+
+    # -- deep links -----------------------------------------------------------------
+    def deep_link(self) -> str | None:
+        """The action as a Telegram deep-link parameter (``t.me/<bot>?start=more-318``:
+        letters, digits, ``_`` and ``-`` only), for a button whose answer cannot be posted
+        where it was pressed (a card shared inline into a chat the bot is not in); None
+        for actions that have no such form."""
+        if self.verb in _LINKED_VERBS:
+            return f"{self.verb}-{self.movie_id}"
+        return None
+
+    @classmethod
+    def from_deep_link(cls, text: str) -> Action:
+        match = _LINK_RE.fullmatch(text or "")
+        if match is None:
+            raise InvalidAction(f"not a deep link: {text[:80]!r}")
+        return cls(match["verb"], movie_id=int(match["id"]))
+
     # -- the wire form ----------------------------------------------------------------
     def encode(self) -> str:
         """The button payload, at most 64 UTF-8 bytes (a page query that does not fit is
@@ -159,6 +188,9 @@ class Action:
             return f"song:{self.track}"
         if self.verb == "forget":
             return "forget:yes" if self.confirm else "forget:no"
+        if self.verb == "party":
+            tail = f":{self.movie_id}" if self.movie_id is not None else ""
+            return f"party:{self.step}:{self.party}{tail}"
         head = f"page:{self.command}:{self.n}"
         if self.query is not None:
             full = f"{head}:{self.query.encode()}"
@@ -180,6 +212,12 @@ class Action:
             return cls.song(match["track"])
         if verb == "forget":
             return cls.forget(match["yes"] == "yes")
+        if verb == "party":
+            try:
+                return cls.party_step(match["step"], int(match["party"]),
+                                      int(match["id"]) if match["id"] else None)
+            except ValueError as exc:        # "party:join:3:318", "party:vote:3"
+                raise InvalidAction(f"unknown button payload {text[:80]!r}") from exc
         query = match["query"]
         return cls.page(match["command"], None if query is None else PageQuery.decode(query),
                         int(match["n"]))
@@ -195,10 +233,14 @@ def _reads_back(query: PageQuery) -> bool:
 
 
 _MOVIE_VERBS = ("info", "more", "like", "dislike", "watch")
+PARTY_STEPS = ("join", "leave", "go", "close", "vote", "pick")
+_LINKED_VERBS = ("info", "more")
+_LINK_RE = re.compile(rf"(?P<verb>{'|'.join(_LINKED_VERBS)})-(?P<id>{_ID})")
 _TRACK_RE = re.compile(r"[A-Za-z0-9]{1,40}")
 _TEMPLATES: dict[str, re.Pattern[str]] = {
     **{verb: re.compile(rf"(?P<id>{_ID})") for verb in _MOVIE_VERBS},
     "song": re.compile(r"(?P<track>[A-Za-z0-9]{1,40})"),
     "forget": re.compile(r"(?P<yes>yes|no)"),
+    "party": re.compile(rf"(?P<step>{'|'.join(PARTY_STEPS)}):(?P<party>{_ID})(?::(?P<id>{_ID}))?"),
     "page": re.compile(rf"(?P<command>{'|'.join(PAGED)}):(?P<n>[0-{MAX_PAGES - 1}])(?::(?P<query>.*))?", re.S),
 }

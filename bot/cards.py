@@ -10,6 +10,8 @@ from engine.results import Filters, Movie
 from .actions import Action
 from .replies import Button, Card, Reply, plural
 
+GROUP_LIST_MAX = 5     # films per group list message (Discord: 5 rows of buttons at most)
+
 
 def movie_subtitle(movie: Movie, all_genres: bool = False) -> str:
     parts = []
@@ -72,3 +74,29 @@ def filters_label(filters: Filters) -> str:
     if filters.min_votes:
         label += f" with {filters.min_votes}+ votes"
     return label
+
+
+def group_list(reply: Reply) -> Reply:
+    """A reply of several cards as one message for a group: the heading, a numbered list
+    (title, facts, the reason), and per film a row of buttons (details, 👍, 👎); paging goes
+    in the last row. A group sees one message per request instead of one per film, at the
+    price of 👍/👎 *reactions* (a reaction on a list cannot say which film): the numbered
+    buttons carry the feedback instead. One card, or none, is sent as it is."""
+    if len(reply.cards) <= 1:
+        return reply
+    cards = reply.cards[:GROUP_LIST_MAX]
+    lines = [reply.text] if reply.text else []
+    buttons: list[Button] = []
+    for i, card in enumerate(cards, 1):
+        lines.append(f"{i}. {card.title}" + (f" · {card.subtitle}" if card.subtitle else ""))
+        if card.reason:
+            lines.append(f"   💡 {card.reason}")
+        if card.movie_id is not None:
+            buttons += [Button(f"{i}. {card.title}", Action.info(card.movie_id), row=i - 1),
+                        Button(f"👍 {i}", Action.like(card.movie_id), row=i - 1),
+                        Button(f"👎 {i}", Action.dislike(card.movie_id), row=i - 1)]
+    last = max(len(cards) - 1, 0)
+    buttons += [Button(b.label, b.action, b.url, row=last) for b in reply.buttons]
+    return Reply(text="\n".join(lines), buttons=buttons, is_error=reply.is_error,
+                 context={**reply.context, "movie_ids": [c.movie_id for c in cards]},
+                 remember=True)

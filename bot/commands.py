@@ -67,6 +67,17 @@ class User:
 
 
 @dataclass(frozen=True)
+class Chat:
+    """Where a command was sent: the platform's chat (Telegram) or channel (Discord) id,
+    and whether several people read it (a group or a server channel: one list message
+    instead of a message per card; /party works only there)."""
+
+    platform: str
+    chat_id: str
+    group: bool = False
+
+
+@dataclass(frozen=True)
 class MessageRef:
     """One message the bot sent: what a reaction or a button press points at."""
 
@@ -121,13 +132,14 @@ class CommandLayer:
         return self.get_engine()
 
     # -- entry points ----------------------------------------------------------------
-    async def handle(self, text: str, user: User, *, event_id: str | None = None) -> Reply | None:
+    async def handle(self, text: str, user: User, *, event_id: str | None = None,
+                     chat: Chat | None = None) -> Reply | None:
         """Answer one chat line; never raises. None: the message was for another bot.
         ``event_id``: the platform's id for this event (see `FeedbackDesk.event_key`)."""
         with self.feedback.event(event_id):
-            return await self._handle(text, user)
+            return await self._handle(text, user, chat)
 
-    async def _handle(self, text: str, user: User) -> Reply | None:
+    async def _handle(self, text: str, user: User, chat: Chat | None = None) -> Reply | None:
         try:
             command = parse(text, self.bot_username)
         except MovieBotError as err:
@@ -136,7 +148,7 @@ class CommandLayer:
             return None
         if command.name == "title":
             return await self._plain_line(command.args, user)
-        return await self.run_text(command.name, command.args, user)
+        return await self.run_text(command.name, command.args, user, chat=chat)
 
     async def _plain_line(self, text: str, user: User) -> Reply:
         """A line without a command, read as a film lover means it: small talk gets
@@ -173,29 +185,30 @@ class CommandLayer:
         return bool(found) and found[0].confidence >= 1.0
 
     async def run_text(self, name: str, text: str, user: User, *,
-                       event_id: str | None = None) -> Reply:
+                       event_id: str | None = None, chat: Chat | None = None) -> Reply:
         """``/name text``: the spec reads its typed arguments from ``text``."""
         spec = COMMANDS.get(name)
         if spec is None:
             return Reply(text=f"I don't know /{name}. Try /help.", is_error=True)
         with self.feedback.event(event_id):
-            return await self._call(spec, user, lambda: spec.read(text))
+            return await self._call(spec, user, lambda: spec.read(text), chat)
 
     async def run(self, name: str, values: Mapping[str, Any], user: User, *,
-                  event_id: str | None = None) -> Reply:
+                  event_id: str | None = None, chat: Chat | None = None) -> Reply:
         """Run one command with typed argument values (a slash command's parameters)."""
         spec = COMMANDS.get(name)
         if spec is None:
             return Reply(text=f"I don't know /{name}. Try /help.", is_error=True)
         with self.feedback.event(event_id):
-            return await self._call(spec, user, lambda: values)
+            return await self._call(spec, user, lambda: values, chat)
 
     async def _call(self, spec: CommandSpec, user: User,
-                    values: Callable[[], Mapping[str, Any]]) -> Reply:
+                    values: Callable[[], Mapping[str, Any]], chat: Chat | None = None) -> Reply:
         if spec.admin_only and not user.is_admin:
             return Reply(text=f"/{spec.name} is for the bot's admins.", is_error=True)
+        where = {"chat": chat} if spec.wants_chat else {}
         return await self._answer(
-            lambda: spec.handler(self, user, **spec.bind(values())), spec.choice, spec.name)
+            lambda: spec.handler(self, user, **spec.bind(values()), **where), spec.choice, spec.name)
 
     async def _answer(self, call: Callable[[], Awaitable[Reply]],
                       choice: Callable[[int], Action], what: str) -> Reply:
@@ -211,7 +224,7 @@ class CommandLayer:
             return Reply(text=APOLOGY, is_error=True)
 
     async def press(self, action: Action | str, user: User, message_ref: MessageRef | None = None,
-                    event_id: str | None = None) -> Reply | None:
+                    event_id: str | None = None, chat: Chat | None = None) -> Reply | None:
         """A button was pressed: its `Action`, or the payload a platform handed back
         ("more:318"), decoded here; a payload that is not one of ours has expired.
 
@@ -224,6 +237,11 @@ class CommandLayer:
             except InvalidAction:
                 return Reply(text=EXPIRED, is_error=True)
         verb = action.verb
+        declared = COMMANDS.buttons.get(verb)
+        if declared is not None:        # a feature module's buttons (bot/party.py)
+            return await self._answer(
+                lambda: declared(self, action, user, message_ref, event_id, chat),
+                Action.info, f"{verb} button")
         if verb == "info":
             return await self._answer(lambda: self._info(self.engine.movie(action.movie_id)),
                                       Action.info, "info button")
@@ -280,6 +298,10 @@ class CommandLayer:
 
     async def reaction(self, user: User, ref: MessageRef, emoji: str, added: bool,
                        at: datetime | None = None, seq: int | None = None) -> bool:
+        if not self.feedback.is_recent_card(ref):     # a card's reaction is feedback, at once
+            for hook in COMMANDS.reaction_hooks:      # 👍 on a party message joins it
+                if await hook(self, user, ref, emoji, added):
+                    return True
         return await self.feedback.reaction(user, ref, emoji, added, at, seq)
 
     async def sync_reactions(self, ref: MessageRef,
@@ -358,7 +380,8 @@ class CommandLayer:
             return ""
 
     @COMMANDS.command("info", "facts, poster and trailer (typos are fine: /info the godfater)",
-                      Arg("title", "a movie title (typos are fine)", greedy=True), aliases=("title",))
+                      Arg("title", "a movie title (typos are fine)", greedy=True, complete="title"),
+                      aliases=("title",))
     async def cmd_info(self, user: User, title: str = "") -> Reply:
         if not title:
             raise InvalidInput("Which movie? For example: /info Toy Story." + self._coverage_line())
@@ -395,7 +418,7 @@ class CommandLayer:
         return reply
 
     @COMMANDS.command("similar", "movies like that one",
-                      Arg("title", "a movie title", greedy=True), FILTERS,
+                      Arg("title", "a movie title", greedy=True, complete="title"), FILTERS,
                       read=_title_and_filters("title"), choice=Action.more)
     async def cmd_similar(self, user: User, title: str = "", filters: Filters | None = None) -> Reply:
         if not title:
@@ -475,7 +498,7 @@ class CommandLayer:
                                  f"The best-rated {filters_label(filters)}:")
 
     @COMMANDS.command("rate", "rate a movie from 0.5 to 5 stars, e.g. /rate Heat 4.5",
-                      Arg("title", "a movie title"),
+                      Arg("title", "a movie title", complete="title"),
                       Arg("stars", "0.5 to 5, in half stars", type=float, bounds=(0.5, 5.0)),
                       read=_title_and_stars)
     async def cmd_rate(self, user: User, title: str, stars: float) -> Reply:
@@ -489,7 +512,8 @@ class CommandLayer:
     @COMMANDS.command("watchlist", "your watchlist: /watchlist add Heat, /watchlist remove Heat",
                       Arg("action", "add, remove, or list", required=False,
                           choices=("add", "remove", "list")),
-                      Arg("title", "a movie title (to add or remove)", required=False, greedy=True),
+                      Arg("title", "a movie title (to add or remove)", required=False, greedy=True,
+                          complete="title"),
                       read=_watchlist_args, choice=Action.watch)
     async def cmd_watchlist(self, user: User, action: str = "", title: str = "") -> Reply:
         verb = action.lower()
@@ -520,7 +544,7 @@ class CommandLayer:
         return Reply(text=f"Removed {movie.label} from your watchlist." if removed
                      else f"{movie.label} wasn't on your watchlist.")
 
-    @COMMANDS.command("search", "find titles", Arg("text", "part of a title", greedy=True))
+    @COMMANDS.command("search", "find titles", Arg("text", "part of a title", greedy=True, complete="title"))
     async def cmd_search(self, user: User, text: str = "") -> Reply:
         if not text:
             raise InvalidInput("What should I search for? For example: /search godfather")

@@ -152,6 +152,10 @@ class FeedbackDesk:
         if self._messages is not None and event_id:
             await self._messages.remember(platform, ANSWERED, event_id, None, {})
 
+    def is_recent_card(self, ref: MessageRef) -> bool:
+        """A movie card sent lately (known without asking the database)."""
+        return MessageKey.of(ref) in self._recent
+
     def _note_sent(self, message: MessageKey, movie_id: int) -> int:
         # Recent cards are known without the database, so reactions to them still count
         # (spooled) while it is down.

@@ -38,8 +38,12 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .commands import CommandLayer, MessageRef, User
+from . import party
+from .actions import Action
+from .cards import group_list
+from .commands import Chat, CommandLayer, MessageRef, User
 from .replies import APOLOGY, Reply
+from .store import is_outage
 
 log = logging.getLogger("moviebot.frontend")
 
@@ -114,6 +118,8 @@ class Incoming:
     # The platform's id of the event (Telegram update, Discord interaction or message): the
     # command layer derives its writes' keys from it, so a redelivery stores them once.
     event_id: str | None = None
+    # The chat as the command layer sees it (its id, and whether it is a group).
+    where: Chat | None = None
 
 
 @dataclass(slots=True)
@@ -151,6 +157,18 @@ class Frontend:
     async def send_done(self, ev: Incoming, sent: list[Sent]) -> None:
         """Called after the sent cards are remembered (or queued); optional."""
 
+    async def edit(self, ev: Incoming, reply: Reply) -> None:
+        """Redraw the message the pressed button is on (``ev.message_ref``) as ``reply``,
+        and tell the presser ``reply.notice`` privately. This fallback answers with a new
+        message instead; adapters that can edit messages override it."""
+        await self.toast(ev, reply.notice or None)
+        await self.deliver(ev, Reply(text=reply.text, buttons=reply.buttons,
+                                     context=reply.context))
+
+    async def post(self, chat_id: str, reply: Reply) -> list[Sent]:
+        """Send ``reply`` to a chat unprompted (a party's clock ran out); optional."""
+        raise NotImplementedError
+
     # -- owned here -------------------------------------------------------------------
     def user(self, user_id: str, display_name: str = "") -> User:
         return User(self.platform, user_id, display_name,
@@ -158,19 +176,19 @@ class Frontend:
 
     async def text(self, ev: Incoming, text: str) -> None:
         if await self._admit(ev) and not await self._answered_before(ev):
-            reply = await self.layer.handle(text, ev.user, event_id=ev.event_id)
+            reply = await self.layer.handle(text, ev.user, event_id=ev.event_id, chat=ev.where)
             if reply is not None:    # None: e.g. a group command for another bot
                 await self.deliver(ev, reply)
 
     async def command(self, ev: Incoming, name: str, values: Mapping[str, Any]) -> None:
         if await self._admit(ev) and not await self._answered_before(ev):
             await self.deliver(ev, await self.layer.run(name, values, ev.user,
-                                                        event_id=ev.event_id))
+                                                        event_id=ev.event_id, chat=ev.where))
 
     async def command_text(self, ev: Incoming, name: str, text: str) -> None:
         if await self._admit(ev) and not await self._answered_before(ev):
             await self.deliver(ev, await self.layer.run_text(name, text, ev.user,
-                                                             event_id=ev.event_id))
+                                                             event_id=ev.event_id, chat=ev.where))
 
     async def press(self, ev: Incoming, payload: str) -> None:
         if not self._allowed(ev):
@@ -179,22 +197,78 @@ class Frontend:
         if await self._answered_before(ev):
             return
         reply = await self.layer.press(payload, ev.user, message_ref=ev.message_ref,
-                                       event_id=ev.event_id)
+                                       event_id=ev.event_id, chat=ev.where)
+        if reply is not None and reply.replace and ev.message_ref is not None:
+            await self.edit(ev, reply)      # live counts, the member list
+            await self._remember(ev, [])
+            return
         if reply is not None and is_toast(reply):
             await self.toast(ev, reply.text)
             await self._remember(ev, [self._mark_answered(ev)])
+            return
+        if ev.chat is None and reply is not None:
+            # a button on a message the bot cannot post beside (a card shared inline)
+            await self.elsewhere(ev, payload, reply)
+            await self._remember(ev, [])
             return
         await self.toast(ev, None)
         if reply is not None:
             await self.deliver(ev, reply)
 
+    async def elsewhere(self, ev: Incoming, payload: str, reply: Reply) -> None:
+        """A press whose answer (cards) cannot be posted where the button is. Telegram
+        overrides this with a link into the bot's own chat; the fallback says so."""
+        await self.toast(ev, "Open a chat with me to see that.")
+
+    async def follow(self, ev: Incoming, action: Action) -> None:
+        """A deep link opened the bot's chat (``/start more-318``): answer as the button
+        it came from would have, as messages in this chat."""
+        if await self._admit(ev) and not await self._answered_before(ev):
+            reply = await self.layer.press(action, ev.user, event_id=ev.event_id, chat=ev.where)
+            if reply is not None:
+                await self.deliver(ev, reply)
+
     async def deliver(self, ev: Incoming, reply: Reply) -> None:
-        """Send ``reply`` and remember its cards before the event may be confirmed."""
+        """Send ``reply`` and remember its cards before the event may be confirmed.
+
+        In a group a list of cards goes out as one message (see `group_list`): a group
+        allows a bot about 20 messages a minute on Telegram, and a channel scrolls away."""
+        if ev.where is not None and ev.where.group:
+            reply = group_list(reply)
         sent = await self.send(ev, reply)
+        await self._remember(ev, self._memory(reply, sent))
+        await self.send_done(ev, sent)
+
+    def _memory(self, reply: Reply, sent: list[Sent]) -> list[Awaitable]:
         memory = [self.layer.remember(s.ref, s.movie_id, reply.context)
                   for s in sent if s.movie_id is not None]
-        await self._remember(ev, memory)
-        await self.send_done(ev, sent)
+        if reply.remember and sent and sent[0].movie_id is None:
+            memory.append(self.layer.remember(sent[0].ref, None, reply.context))
+        return memory
+
+    async def announce(self, chat_id: str, reply: Reply) -> None:
+        """Post ``reply`` in a group unprompted and remember what it shows."""
+        reply = group_list(reply)
+        sent = await self.post(chat_id, reply)
+        await _all(self._memory(reply, sent))
+        await self.send_done(Incoming(self.user("0")), sent)
+
+    async def party_clock(self, every: float = 1.0) -> None:
+        """Background task: move on the parties whose time ran out (the automatic start,
+        the end of a vote) and post what happened. The deadlines are in the store, so a
+        restarted bot picks up where the old one stopped."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                for chat_id, reply in await party.desk(self.layer).due(self.platform):
+                    await self.announce(chat_id, reply)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the clock must keep ticking
+                if is_outage(exc):
+                    log.info("party clock: the database is unreachable; trying again")
+                else:
+                    log.exception("party clock failed")
 
     async def _remember(self, ev: Incoming, memory: list[Awaitable]) -> None:
         """Store the sent cards, then mark the event answered (never the mark alone: a

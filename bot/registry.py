@@ -38,6 +38,7 @@ class Arg:
     greedy: bool = False           # in a chat line it takes the rest of the line
     choices: tuple[str, ...] = ()  # a fixed set of values (a choice list on Discord)
     bounds: tuple[float, float] | None = None   # for numbers: lowest and highest value
+    complete: str = ""             # "title": suggest catalog titles as it is typed (Discord)
 
 
 FILTERS = Arg("filters", "optional filters, e.g. genre:crime after:1990 before:2005",
@@ -63,6 +64,9 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     # The button a "which movie did you mean?" choice gets: it re-runs this command.
     choice: Callable[[int], Action] = Action.info
+    # True: the handler also gets ``chat`` (a `bot.commands.Chat`: where the command was
+    # sent, and whether that is a group), for commands that act on a chat (/party).
+    wants_chat: bool = False
 
     @property
     def usage(self) -> str:
@@ -97,16 +101,23 @@ class CommandSpec:
 class Registry:
     specs: dict[str, CommandSpec] = field(default_factory=dict)
     _names: dict[str, CommandSpec] = field(default_factory=dict)   # names and aliases
+    # Button verbs handled outside bot/commands.py (a feature module such as bot/party.py
+    # declares its own): verb -> async (layer, action, user, message_ref, event_id, chat).
+    buttons: dict[str, Callable] = field(default_factory=dict)
+    # Reactions a feature module takes before they count as feedback (👍 on a party message
+    # joins it): async (layer, user, message_ref, emoji, added) -> True if it took it.
+    reaction_hooks: list[Callable] = field(default_factory=list)
 
     def command(self, name: str, help: str, *args: Arg, read: Callable[[str], dict] | None = None,
                 admin_only: bool = False, aliases: tuple[str, ...] = (),
-                choice: Callable[[int], Action] = Action.info) -> Callable:
+                choice: Callable[[int], Action] = Action.info, wants_chat: bool = False) -> Callable:
         """Declare the decorated handler as the command ``name``."""
         if read is None:
             read = _whole(args[0].name) if len(args) == 1 and args[0].greedy else _nothing
 
         def declare(handler: Callable) -> Callable:
-            spec = CommandSpec(name, help, handler, tuple(args), read, admin_only, aliases, choice)
+            spec = CommandSpec(name, help, handler, tuple(args), read, admin_only, aliases, choice,
+                               wants_chat)
             for key in (name, *aliases):
                 if key in self._names:
                     raise ValueError(f"/{key} is declared twice")
@@ -114,6 +125,19 @@ class Registry:
             self.specs[name] = spec
             return handler
         return declare
+
+    def button(self, verb: str) -> Callable:
+        """Declare the decorated handler as what buttons of ``verb`` do."""
+        def declare(handler: Callable) -> Callable:
+            if verb in self.buttons:
+                raise ValueError(f"button verb {verb!r} is declared twice")
+            self.buttons[verb] = handler
+            return handler
+        return declare
+
+    def reaction_hook(self, hook: Callable) -> Callable:
+        self.reaction_hooks.append(hook)
+        return hook
 
     def get(self, name: str) -> CommandSpec | None:
         return self._names.get(name)

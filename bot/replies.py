@@ -44,6 +44,7 @@ class Button:
     # renderers put ``action.encode()`` (at most 64 bytes) into the platform's button.
     action: Action | None = None
     url: str = ""  # a link button (trailer) instead of an action
+    row: int | None = None  # keep buttons with the same row together (None: fill rows)
 
 
 @dataclass
@@ -69,3 +70,11 @@ class Reply:
     # Context the front-end persists with the sent messages so that a reaction days
     # later still resolves (e.g. {"command": "similar", "query_movie_id": 318}).
     context: dict = field(default_factory=dict)
+    # An answer to a button press that redraws the message the button is on (a party's
+    # member list, live vote counts) instead of sending a new one; ``notice`` is then
+    # said privately to the presser (a toast / an ephemeral message).
+    replace: bool = False
+    notice: str = ""
+    # Remember the (text) message too, with ``context``, though it shows no movie: a 👍 on
+    # a party's message joins that party.
+    remember: bool = False

@@ -163,7 +163,12 @@ async def open_layer(settings, args, *, warm: bool = True):
 
         tmdb = TMDBClient(settings.tmdb_api_key,
                           base_url=settings.tmdb_api_base_url)
-    return CommandLayer(holder, store=store, tmdb=tmdb)
+    layer = CommandLayer(holder, store=store, tmdb=tmdb)
+    from bot.party import PartyOptions, configure
+
+    configure(layer, PartyOptions(start_after=settings.party_start_after,
+                                  vote_time=settings.party_vote_time))
+    return layer
 
 
 async def close_layer(layer) -> None:

@@ -74,6 +74,17 @@ def parse_admins(text: str) -> frozenset[str]:
     return frozenset(admins)
 
 
+def _seconds(variable: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 7 * 24 * 3600:
+        raise MovieBotError(f"{variable} must be a number of seconds from 1 to 604800 "
+                            f"(got “{text}”).")
+    return value
+
+
 @dataclass
 class BotSettings(Settings):
     database_url: str = ""
@@ -90,6 +101,8 @@ class BotSettings(Settings):
     spool: str = ""            # feedback buffer while the database is down ("": bot.store.spool.default_spool_path)
     port: int = 8443           # webhook port (PORT)
     admins: frozenset[str] = frozenset()  # MOVIEBOT_ADMINS: "telegram:123,discord:456"
+    party_start_after: float = 600.0   # MOVIEBOT_PARTY_START_AFTER: a /party starts by itself (s)
+    party_vote_time: float = 300.0     # MOVIEBOT_PARTY_VOTE_TIME: a party's vote closes by itself (s)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -105,6 +118,12 @@ class BotSettings(Settings):
         if env.get("PORT"):
             values["port"] = int(env["PORT"])
         values["admins"] = parse_admins(env.get("MOVIEBOT_ADMINS", ""))
+        if env.get("MOVIEBOT_PARTY_START_AFTER"):
+            values["party_start_after"] = _seconds("MOVIEBOT_PARTY_START_AFTER",
+                                                   env["MOVIEBOT_PARTY_START_AFTER"])
+        if env.get("MOVIEBOT_PARTY_VOTE_TIME"):
+            values["party_vote_time"] = _seconds("MOVIEBOT_PARTY_VOTE_TIME",
+                                                 env["MOVIEBOT_PARTY_VOTE_TIME"])
         return values
 
     @classmethod

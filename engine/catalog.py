@@ -270,6 +270,12 @@ class Catalog:
         text = _clean_query(text)
         return [c for c in self.titles.search(text, k) if c.confidence >= SUGGEST]
 
+    def complete(self, text: str, k: int = 25) -> list[TitleCandidate]:
+        """Titles for a half-typed one (autocomplete), best known first (see
+        `TitleIndex.complete`)."""
+        text = "".join(ch for ch in str(text or "")[:MAX_QUERY_CHARS] if ch.isprintable())
+        return self.titles.complete(_TAG_RE.sub(" ", text).strip(), k)
+
     def notability(self, movie_id: int) -> float:
         return self._notability.get(int(movie_id), 0.0)
 

@@ -38,6 +38,7 @@ def load_warm(version_dir: Path) -> Engine:
     for spec in COMPONENTS:
         if engine.has(spec.name):
             engine.recommender(spec.name)
+    engine.catalog.complete("")     # the title-completion index (autocomplete, inline mode)
     return engine
 
 

@@ -8,11 +8,13 @@ millisecond for the ~10k keys of ml-latest-small; WRatio would be 30x slower).
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz, process
 from unidecode import unidecode
@@ -125,6 +127,45 @@ class TitleIndex:
         # Popular films win near-ties ("star wars" lists A New Hope first).
         ranked = sorted(scored.values(), key=lambda se: -(se[0] + 0.05 * se[1].weight))[:k]
         return tuple(TitleCandidate(e.movie_id, e.title, e.year, round(s, 4)) for s, e in ranked)
+
+    def complete(self, text: str, k: int = 25) -> list[TitleCandidate]:
+        """Titles for what someone has typed so far (autocomplete): titles that start with
+        it first, then titles with a word that starts with it ("knight" -> The Dark
+        Knight), best known first; text no title starts with (a typo: "incepton") gets
+        `search`'s answer. Empty text: the best-known titles."""
+        return list(self._complete(title_key(text), k, text))
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one index per catalog version; prefixes repeat
+    def _complete(self, key: str, k: int, text: str) -> tuple[TitleCandidate, ...]:
+        keys, rows = self._completion_rows
+        lo = bisect.bisect_left(keys, key)
+        hi = bisect.bisect_left(keys, key + "{", lo)      # "{" sorts after every key letter
+        # rows are (not at the title's start, -weight, movie id, title, year): the smallest
+        # are the best; a short prefix can match thousands, so take the best few, unsorted
+        best = heapq.nsmallest(4 * k, (rows[i] for i in range(lo, hi))) if hi - lo > 4 * k \
+            else sorted(rows[lo:hi])
+        out: dict[int, TitleCandidate] = {}
+        for inner, weight, movie_id, title, year in best:
+            if movie_id not in out:
+                out[movie_id] = TitleCandidate(movie_id, title, year,
+                                               round((0.8 if inner else 0.9) - weight / 10, 4))
+        if not out and len(key) >= 3:                     # a typo: the fuzzy search
+            for c in self.search(text, k):
+                out.setdefault(c.movie_id, c)
+        return tuple(list(out.values())[:k])
+
+    @cached_property
+    def _completion_rows(self) -> tuple[list[str], list[tuple]]:
+        """Every title key and each of its word-starting tails ("dark knight", "knight"),
+        sorted, for prefix lookups by bisection; built on first use (~25k rows)."""
+        rows = []
+        for key, entries in self._by_key.items():
+            words = key.split()
+            for i in range(len(words)):
+                tail = " ".join(words[i:])
+                rows += [(tail, i > 0, -e.weight, e.movie_id, e.title, e.year) for e in entries]
+        rows.sort()
+        return [r[0] for r in rows], [r[1:] for r in rows]
 
     def series(self, stem: str) -> list[tuple[int, str, int | None]]:
         """(movie_id, title, year) of every title named "<stem>", "<stem>s", "<stem> 2",

@@ -34,6 +34,7 @@ class DiscordOptions:
     guild_ready_timeout: float = 2.0   # how long discord.py waits for more guilds at start
     user_rate: int = 8                 # commands per user ...
     user_period: float = 10.0          # ... per this many seconds
+    party_tick: float = 1.0            # how often the party clock looks for due parties (s)
 
 
 def configure_endpoints(api_base: str = "", gateway_url: str = "") -> None:
@@ -56,12 +57,19 @@ class MovieBot(commands.Bot):
     async def setup_hook(self) -> None:
         cog = MovieCog(self, self.layer, admins=self.options.admins,
                        hint_reactions=self.options.hint_reactions,
-                       user_rate=self.options.user_rate, user_period=self.options.user_period)
+                       user_rate=self.options.user_rate, user_period=self.options.user_period,
+                       party_tick=self.options.party_tick)
         await self.add_cog(cog)
         add_registry_commands(self, cog, COMMANDS)      # slash + prefix, from the registry
         if self.options.sync_commands:
             synced = await self.tree.sync()
             log.info("synced %d slash commands", len(synced))
+
+    async def close(self) -> None:
+        cog = self.get_cog("Movies")
+        if cog is not None:           # the party clock must not tick on a closed store
+            await cog.stop_clock()
+        await super().close()
 
     async def on_ready(self) -> None:
         self.layer.bot_username = self.user.name if self.user else ""

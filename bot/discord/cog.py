@@ -14,13 +14,14 @@ through REST.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
 import discord
 from discord.ext import commands
 
-from bot.commands import CommandLayer, MessageRef, User
+from bot.commands import Chat, CommandLayer, MessageRef, User
 from bot.frontend import APOLOGY, Frontend, Incoming, Sent
 from bot.replies import Reply
 
@@ -37,8 +38,10 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
 
     def __init__(self, bot: commands.Bot, layer: CommandLayer, *, admins: frozenset[str] = frozenset(),
                  hint_reactions: bool = True, reconcile_days: float = 7.0,
-                 user_rate: int = 8, user_period: float = 10.0):
+                 user_rate: int = 8, user_period: float = 10.0, party_tick: float = 1.0):
         Frontend.__init__(self, layer, admins=admins, user_rate=user_rate, user_period=user_period)
+        self.party_tick = party_tick
+        self._clock: asyncio.Task | None = None
         self.bot = bot
         self.hint_reactions = hint_reactions
         self.reconcile_days = reconcile_days
@@ -49,6 +52,23 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
 
     def who(self, user: discord.abc.User) -> User:
         return self.user(str(user.id), user.display_name)
+
+    @staticmethod
+    def where(channel_id: int | None, guild: object) -> Chat | None:
+        """A server channel is a group; a DM is not."""
+        if channel_id is None:
+            return None
+        return Chat(PLATFORM, str(channel_id), group=guild is not None)
+
+    async def cog_unload(self) -> None:
+        await self.stop_clock()
+
+    async def stop_clock(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+            self._clock = None
 
     # -- the Frontend primitives -------------------------------------------------------
     async def send(self, ev: Incoming, reply: Reply) -> list[Sent]:
@@ -73,6 +93,25 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
                 except discord.HTTPException as exc:
                     log.info("could not add reaction hint: %s", exc)
 
+    async def edit(self, ev: Incoming, reply: Reply) -> None:
+        """Redraw the pressed message (Discord's "update message" answer to the press), then
+        the notice as an ephemeral follow-up, seen by the presser alone."""
+        interaction: discord.Interaction = ev.source
+        item = render(Reply(text=reply.text, buttons=reply.buttons))[0]
+        await interaction.response.edit_message(content=item.content, view=item.view,
+                                                allowed_mentions=discord.AllowedMentions.none())
+        if reply.notice:
+            await interaction.followup.send(reply.notice[:2000], ephemeral=True)
+
+    async def post(self, chat_id: str, reply: Reply) -> list[Sent]:
+        channel = self.bot.get_channel(int(chat_id)) or await self.bot.fetch_channel(int(chat_id))
+        sent = []
+        for item in render(reply):
+            message = await channel.send(**item.kwargs())
+            sent.append(Sent(MessageRef(PLATFORM, str(chat_id), str(message.id)), item.movie_id,
+                             message))
+        return sent
+
     async def toast(self, ev: Incoming, text: str | None) -> None:
         interaction: discord.Interaction = ev.source
         if text is None:
@@ -96,11 +135,13 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         text = message.content.replace(f"<@{self.bot.user.id}>", "").replace(
             f"<@!{self.bot.user.id}>", "").strip()
         await self.text(Incoming(self.who(message.author), chat=message.channel,
-                                 event_id=f"message:{message.id}"), text)
+                                 event_id=f"message:{message.id}",
+                                 where=self.where(message.channel.id, message.guild)), text)
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
-        ev = Incoming(self.who(ctx.author), chat=ctx, event_id=f"message:{ctx.message.id}")
+        ev = Incoming(self.who(ctx.author), chat=ctx, event_id=f"message:{ctx.message.id}",
+                      where=self.where(ctx.channel.id, ctx.guild))
         if isinstance(error, commands.CommandNotFound):
             rest = ctx.message.content[len(ctx.prefix or ""):].strip()
             if (ctx.prefix or "").startswith("<@"):
@@ -123,7 +164,8 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         if interaction.message is not None:
             ref = MessageRef(PLATFORM, str(interaction.message.channel.id), str(interaction.message.id))
         ev = Incoming(self.who(interaction.user), chat=interaction.channel, source=interaction,
-                      message_ref=ref, event_id=str(interaction.id))
+                      message_ref=ref, event_id=str(interaction.id),
+                      where=self.where(interaction.channel_id, interaction.guild_id))
         try:
             await self.press(ev, custom_id[len(ACTION_PREFIX):])
         except Exception as error:  # noqa: BLE001 - the presser must hear about it
@@ -193,6 +235,8 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        if self._clock is None and self.layer.store is not None:
+            self._clock = asyncio.create_task(self.party_clock(self.party_tick))
         if not self._reconciled:      # on_ready fires again after reconnects
             self._reconciled = True
             try:

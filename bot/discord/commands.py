@@ -26,6 +26,8 @@ from bot.registry import Arg, CommandSpec, Registry
 if TYPE_CHECKING:
     from .cog import MovieCog
 
+AUTOCOMPLETE_CHOICES = 25        # Discord shows at most 25
+
 
 def _annotation(arg: Arg) -> Any:
     if arg.choices:
@@ -41,7 +43,8 @@ def slash_command(spec: CommandSpec, cog: MovieCog) -> app_commands.Command:
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
         ctx = await commands.Context.from_interaction(interaction)
         ev = Incoming(cog.who(interaction.user), chat=ctx,
-                      event_id=f"interaction:{interaction.id}")
+                      event_id=f"interaction:{interaction.id}",
+                      where=cog.where(interaction.channel_id, interaction.guild_id))
         try:
             await cog.command(ev, spec.name, values)
         except Exception as error:  # noqa: BLE001 - never a traceback in chat
@@ -56,13 +59,32 @@ def slash_command(spec: CommandSpec, cog: MovieCog) -> app_commands.Command:
     callback.__qualname__ = callback.__name__ = f"slash_{spec.name}"
     if spec.args:
         callback = app_commands.describe(**{a.name: a.help[:100] for a in spec.args})(callback)
+    titles = {a.name: title_choices(cog) for a in spec.args if a.complete == "title"}
+    if titles:
+        callback = app_commands.autocomplete(**titles)(callback)
     return app_commands.Command(name=spec.name, description=spec.help[:100], callback=callback)
+
+
+def title_choices(cog: MovieCog) -> Any:
+    """The autocomplete callback of a title parameter: catalog titles for what has been
+    typed so far ("incep" -> Inception (2010)); the value is the label, year included, so
+    the command resolves exactly that film."""
+    async def choices(interaction: discord.Interaction,
+                      current: str) -> list[app_commands.Choice[str]]:
+        try:
+            found = cog.layer.engine.catalog.complete(current, AUTOCOMPLETE_CHOICES)
+        except Exception:  # noqa: BLE001 - no engine yet: no suggestions, never an error
+            return []
+        return [app_commands.Choice(name=c.label[:100], value=c.label[:100]) for c in found]
+    return choices
 
 
 def prefix_command(spec: CommandSpec, cog: MovieCog) -> commands.Command:
     async def callback(ctx: commands.Context, *, text: str = "") -> None:
         await cog.command_text(Incoming(cog.who(ctx.author), chat=ctx,
-                                        event_id=f"message:{ctx.message.id}"), spec.name, text)
+                                        event_id=f"message:{ctx.message.id}",
+                                        where=cog.where(ctx.channel.id, ctx.guild)),
+                               spec.name, text)
 
     callback.__qualname__ = callback.__name__ = f"prefix_{spec.name}"
     return commands.Command(callback, name=spec.name, aliases=list(spec.aliases),

@@ -18,6 +18,7 @@ ACTION_PREFIX = "mb:"
 CUSTOM_ID_LIMIT = 100
 EMBED_DESCRIPTION_LIMIT = 4096
 CONTENT_LIMIT = 2000
+MAX_ROW = 4
 COLOUR = discord.Colour.from_rgb(229, 9, 20)
 
 
@@ -67,11 +68,13 @@ def view_for(buttons: list[Button]) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for b in buttons[:25]:
+        row = None if b.row is None else min(b.row, MAX_ROW)   # Discord has 5 rows (0-4)
         if b.url:
-            view.add_item(discord.ui.Button(label=b.label[:80], url=b.url))
+            view.add_item(discord.ui.Button(label=b.label[:80], url=b.url, row=row))
         elif b.action is not None and len(custom_id := ACTION_PREFIX + b.action.encode()) <= CUSTOM_ID_LIMIT:
             style = discord.ButtonStyle.secondary
-            view.add_item(discord.ui.Button(label=b.label[:80], style=style, custom_id=custom_id))
+            view.add_item(discord.ui.Button(label=b.label[:80], style=style, custom_id=custom_id,
+                                            row=row))
     return view if view.children else None
 
 

@@ -18,11 +18,12 @@ from .values import (
     FeedbackEvent,
     JobRun,
     MessageKey,
+    PartyRecord,
     ReactionChange,
     SentMessage,
     StoreUnavailable,
     is_outage,
 )
 
-__all__ = ["TASTE_SIGNALS", "FeedbackEvent", "FeedbackStore", "JobRun", "MessageKey",
+__all__ = ["TASTE_SIGNALS", "FeedbackEvent", "FeedbackStore", "JobRun", "MessageKey", "PartyRecord",
            "ReactionChange", "SentMessage", "Store", "StoreUnavailable", "is_outage"]

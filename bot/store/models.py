@@ -164,3 +164,32 @@ class JobRunRow(Base):
     status: Mapped[str] = mapped_column(String(32))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# At most one party per chat is open (gathering, onboarding or voting); the same text is
+# the ON CONFLICT target's WHERE.
+OPEN_PARTY = "state IN ('open', 'onboarding', 'voting')"
+
+
+class PartyRow(Base):
+    """One watch party (`bot.party`): the chat it is in, its state and next deadline as
+    columns; members, candidates and votes in ``data``. ``version`` is bumped by every
+    save (compare-and-set)."""
+
+    __tablename__ = "parties"
+    __table_args__ = (
+        Index("uq_parties_open_chat", "platform", "chat_id", unique=True,
+              sqlite_where=text(OPEN_PARTY), postgresql_where=text(OPEN_PARTY)),
+        Index("ix_parties_due", "platform", "state", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    host: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

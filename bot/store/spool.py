@@ -40,6 +40,7 @@ from .store import Store
 from .values import (
     FeedbackEvent,
     MessageKey,
+    PartyRecord,
     ReactionChange,
     SentMessage,
     StoreUnavailable,
@@ -344,6 +345,23 @@ class SpoolingStore(FeedbackStore):
 
     async def stats(self, days: int = 14) -> dict[str, Any]:
         return await self._read(lambda: self.store.stats(days))
+
+    # A party's state is read and compare-and-set in one go, which a spool cannot do
+    # (its answer is needed now): these raise the friendly StoreUnavailable while down.
+    async def open_party(self, party: PartyRecord) -> PartyRecord | None:
+        return await self._read(lambda: self.store.open_party(party))
+
+    async def party(self, party_id: int) -> PartyRecord | None:
+        return await self._read(lambda: self.store.party(party_id))
+
+    async def open_party_in(self, platform: str, chat_id: str) -> PartyRecord | None:
+        return await self._read(lambda: self.store.open_party_in(platform, chat_id))
+
+    async def save_party(self, party: PartyRecord) -> bool:
+        return await self._read(lambda: self.store.save_party(party))
+
+    async def due_parties(self, platform: str, now: datetime) -> list[PartyRecord]:
+        return await self._read(lambda: self.store.due_parties(platform, now))
 
     async def close(self) -> None:
         await self.store.close()

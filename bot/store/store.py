@@ -22,8 +22,10 @@ from engine.errors import MovieBotError
 from .database import Database, open_database
 from .models import (
     ACTIVE_REACTION,
+    OPEN_PARTY,
     FeedbackRow,
     JobRunRow,
+    PartyRow,
     ReactionStateRow,
     SentMessageRow,
     User,
@@ -32,10 +34,12 @@ from .models import (
 )
 from .protocol import FeedbackStore
 from .values import (
+    PARTY_OPEN_STATES,
     TASTE_SIGNALS,
     FeedbackEvent,
     JobRun,
     MessageKey,
+    PartyRecord,
     ReactionChange,
     SentMessage,
 )
@@ -424,6 +428,57 @@ class Store(FeedbackStore):
         ids = await self.database.run(lambda conn: conn.execute(query).scalars().all())
         return [int(m) for m in ids]
 
+    # -- watch parties ---------------------------------------------------------
+    async def open_party(self, party: PartyRecord) -> PartyRecord | None:
+        """Store a new open party; None (nothing stored) if its chat has one open already."""
+        now = utcnow()
+        stmt = (self._insert(PartyRow)
+                .values(platform=party.platform, chat_id=str(party.chat_id), host=party.host,
+                        state=party.state, deadline=party.deadline, data=party.data,
+                        version=0, created_at=now, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["platform", "chat_id"],
+                                        index_where=text(OPEN_PARTY))
+                .returning(PartyRow.id))
+        new_id = await self.database.run(lambda conn: conn.execute(stmt).scalar(), write=True)
+        if new_id is None:
+            return None
+        party.id, party.version, party.created_at = int(new_id), 0, now
+        return party
+
+    async def party(self, party_id: int) -> PartyRecord | None:
+        query = select(PartyRow).where(PartyRow.id == int(party_id))
+        row = await self.database.run(lambda conn: conn.execute(query).first())
+        return _party(row) if row else None
+
+    async def open_party_in(self, platform: str, chat_id: str) -> PartyRecord | None:
+        """The chat's open party, if any."""
+        query = select(PartyRow).where(PartyRow.platform == platform,
+                                       PartyRow.chat_id == str(chat_id), text(OPEN_PARTY))
+        row = await self.database.run(lambda conn: conn.execute(query).first())
+        return _party(row) if row else None
+
+    async def save_party(self, party: PartyRecord) -> bool:
+        """Write ``party`` if nobody saved it since it was read (compare-and-set on its
+        version); False otherwise, and nothing changes. On success its version moves on."""
+        stmt = (update(PartyRow)
+                .where(PartyRow.id == party.id, PartyRow.version == party.version)
+                .values(state=party.state, host=party.host, deadline=party.deadline,
+                        data=party.data, version=party.version + 1, updated_at=utcnow()))
+        saved = await self.database.run(lambda conn: conn.execute(stmt).rowcount == 1,
+                                        write=True)
+        if saved:
+            party.version += 1
+        return saved
+
+    async def due_parties(self, platform: str, now: datetime) -> list[PartyRecord]:
+        """Open parties on ``platform`` whose deadline has passed, oldest deadline first."""
+        query = (select(PartyRow)
+                 .where(PartyRow.platform == platform, text(OPEN_PARTY),
+                        PartyRow.deadline.is_not(None), PartyRow.deadline <= now)
+                 .order_by(PartyRow.deadline, PartyRow.id))
+        rows = await self.database.run(lambda conn: conn.execute(query).all())
+        return [_party(r) for r in rows]
+
     # -- privacy ---------------------------------------------------------------
     async def forget_user(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a user (/forget); returns deleted row counts.
@@ -436,6 +491,10 @@ class Store(FeedbackStore):
                 return conn.execute(delete(table).where(column == user_id)).rowcount
 
             deleted(ReactionStateRow, ReactionStateRow.user_id)
+            who = conn.execute(select(User.platform, User.platform_user_id)
+                               .where(User.id == user_id)).first()
+            if who is not None:
+                self._forget_in_parties(conn, who.platform, who.platform_user_id)
             return {"feedback_events": deleted(FeedbackRow, FeedbackRow.user_id),
                     "watchlist": deleted(WatchlistRow, WatchlistRow.user_id),
                     "users": deleted(User, User.id)}
@@ -446,6 +505,29 @@ class Store(FeedbackStore):
         # was forgotten since the served version was built: privacy outranks quality.
         await self.record_job_run(FORGET_JOB, "done", {"deleted": counts})
         return counts
+
+    def _forget_in_parties(self, conn: Connection, platform: str, member: str) -> None:
+        """/forget reaches the parties too: the member's name, picks and votes leave every
+        party's document; a party they host goes on under the next member, or ends."""
+        rows = conn.execute(select(PartyRow.id, PartyRow.data, PartyRow.host, PartyRow.state)
+                            .where(PartyRow.platform == platform)).all()
+        for row in rows:
+            data = dict(row.data or {})
+            members = dict(data.get("members") or {})
+            if member not in members:
+                continue
+            members.pop(member)
+            data["members"] = members
+            data["votes"] = {u: m for u, m in (data.get("votes") or {}).items() if u != member}
+            data["newcomers"] = [u for u in data.get("newcomers") or [] if u != member]
+            changes: dict[str, Any] = {"data": data, "version": PartyRow.version + 1,
+                                       "updated_at": utcnow()}
+            if row.host == member:
+                still_in = [u for u, m in members.items() if m.get("in")]
+                changes["host"] = still_in[0] if still_in else ""
+                if not still_in and row.state in PARTY_OPEN_STATES:
+                    changes.update(state="cancelled", deadline=None)
+            conn.execute(update(PartyRow).where(PartyRow.id == row.id).values(**changes))
 
     # -- jobs and stats --------------------------------------------------------
     async def record_job_run(self, name: str, status: str, details: dict | None = None) -> int:
@@ -509,3 +591,8 @@ def _job_dict(run: JobRun) -> dict[str, Any]:
 def _sent(row: Any) -> SentMessage:
     return SentMessage(row.platform, row.chat_id, row.message_id, row.movie_id,
                        row.context or {}, row.created_at)
+
+
+def _party(row: Any) -> PartyRecord:
+    return PartyRecord(row.platform, row.chat_id, row.host, row.state, dict(row.data or {}),
+                       row.deadline, int(row.id), int(row.version), row.created_at)

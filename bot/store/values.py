@@ -189,3 +189,31 @@ class JobRun:
     status: str                       # "published", "rejected", "failed", "skipped", "ok"...
     details: dict
     finished_at: datetime
+
+
+PARTY_OPEN_STATES = ("open", "onboarding", "voting")
+
+
+@dataclass
+class PartyRecord:
+    """One watch party as the store keeps it (see `bot.party` for what ``data`` holds).
+
+    ``state``: "open" (gathering members), "onboarding" (new members pick favourites),
+    "voting", "done" or "cancelled". ``deadline``: when the clock moves it on by itself
+    (the automatic start, the end of a vote); None: it waits for the host.
+    ``version``: the save it was read at; `Store.save_party` only succeeds on that one.
+    """
+
+    platform: str
+    chat_id: str
+    host: str                          # the host's platform user id
+    state: str = "open"
+    data: dict = field(default_factory=dict)
+    deadline: datetime | None = None
+    id: int | None = None
+    version: int = 0
+    created_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in PARTY_OPEN_STATES

@@ -15,7 +15,9 @@ PTB's own `Updater` (it confirms updates before the handlers have run).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 from dataclasses import dataclass
 
 from telegram import ReactionTypeEmoji, Update
@@ -34,18 +36,22 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
+    ChosenInlineResultHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     MessageReactionHandler,
     filters,
 )
 
-from bot.commands import CommandLayer, MessageRef, User
+from bot.actions import Action, InvalidAction
+from bot.commands import Chat, CommandLayer, MessageRef, User
 from bot.frontend import APOLOGY, Frontend, Incoming, Sent
+from bot.inline import inline_cards
 from bot.replies import Reply
 from bot.store import is_outage
 
-from .render import quiet_raw_send_hint, send_reply
+from .render import edit_reply, inline_results, quiet_raw_send_hint, send_reply
 from .request import JSONBodyRequest
 
 log = logging.getLogger("moviebot.telegram")
@@ -53,7 +59,11 @@ log = logging.getLogger("moviebot.telegram")
 PLATFORM = "telegram"
 # message_reaction is not delivered unless asked for explicitly (and, in groups, only
 # when the bot is an administrator).
-ALLOWED_UPDATES = ["message", "callback_query", "message_reaction"]
+ALLOWED_UPDATES = ["message", "callback_query", "message_reaction", "inline_query",
+                   "chosen_inline_result"]
+# A shared inline card's message id (inline_message_id) lives in no chat the bot can see.
+INLINE_CHAT = "inline"
+_DEEP_LINK = re.compile(r"/start(?:@\w+)?\s+(\S+)\s*")
 # Connections for sending (PTB's own default when it builds the transport itself).
 SEND_CONNECTIONS = 256
 
@@ -69,6 +79,7 @@ class TelegramOptions:
     overall_max_rate: float = 30       # Telegram's documented global send limit (msgs/s)
     group_max_rate: float = 20         # ... and per group (msgs/min)
     admins: frozenset[str] = frozenset()   # MOVIEBOT_ADMINS: "telegram:<id>" entries
+    party_tick: float = 1.0            # how often the party clock looks for due parties (s)
 
 
 # The Bot API's answers that will not change however often the update is retried (a 4xx
@@ -90,6 +101,11 @@ def _event_id(update: Update) -> str:
     """The id a command's writes are keyed by: Telegram's update id, the same on every
     redelivery of the update (after a kill -9, or a retry in `DurableUpdateLoop`)."""
     return f"update:{update.update_id}"
+
+
+def _where(chat) -> Chat:
+    """The chat as the command layer sees it: groups and supergroups are groups."""
+    return Chat(PLATFORM, str(chat.id), group=chat.type in ("group", "supergroup"))
 
 
 def bot_api_base(url: str) -> str:
@@ -114,6 +130,7 @@ class TelegramFrontend(Frontend):
         # At most options.concurrency updates run their handlers at once (CPU work on a
         # small box); waiting for the database (see `process`) does not take a slot.
         self._slots = asyncio.Semaphore(options.concurrency)
+        self._clock: asyncio.Task | None = None
         self.app = self._build()
 
     def _build(self) -> Application:
@@ -133,6 +150,8 @@ class TelegramFrontend(Frontend):
         app.add_handler(MessageHandler(filters.TEXT & ~filters.UpdateType.EDITED, self.on_text))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageReactionHandler(self.on_reaction))
+        app.add_handler(InlineQueryHandler(self.on_inline_query))
+        app.add_handler(ChosenInlineResultHandler(self.on_chosen_inline_result))
         app.add_error_handler(self.on_error)
         return app
 
@@ -140,8 +159,14 @@ class TelegramFrontend(Frontend):
         quiet_raw_send_hint()
         await self.app.initialize()
         self.commands.bot_username = self.app.bot.username or ""
+        if self.commands.store is not None:
+            self._clock = asyncio.create_task(self.party_clock(self.options.party_tick))
 
     async def stop(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
         await self.app.shutdown()
 
     async def process(self, update: Update) -> bool:
@@ -173,18 +198,29 @@ class TelegramFrontend(Frontend):
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        await self.text(Incoming(self.who(update), chat=int(message.chat_id), key=update.update_id,
-                                 reply_to=message.message_id, event_id=_event_id(update)),
-                        message.text or "")
+        ev = Incoming(self.who(update), chat=int(message.chat_id), key=update.update_id,
+                      reply_to=message.message_id, event_id=_event_id(update),
+                      where=_where(message.chat))
+        link = _DEEP_LINK.fullmatch(message.text or "")
+        if link is not None and message.chat.type == "private":
+            try:       # "/start more-318": a shared card's button sent the user here
+                return await self.follow(ev, Action.from_deep_link(link[1]))
+            except InvalidAction:
+                pass   # an ordinary "/start something": /start answers it
+        await self.text(ev, message.text or "")
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        chat, ref = None, None
+        chat, ref, where = None, None, None
         if query.message is not None:
             chat = int(query.message.chat.id)
             ref = MessageRef(PLATFORM, str(chat), str(query.message.message_id))
+            where = _where(query.message.chat)
+        elif query.inline_message_id:       # a card someone shared inline
+            ref = MessageRef(PLATFORM, INLINE_CHAT, query.inline_message_id)
         await self.press(Incoming(self.who(update), chat=chat, source=query, key=update.update_id,
-                                  message_ref=ref, event_id=query.id), query.data or "")
+                                  message_ref=ref, event_id=query.id, where=where),
+                         query.data or "")
 
     async def on_reaction(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.message_reaction
@@ -200,6 +236,41 @@ class TelegramFrontend(Frontend):
         changes = {emoji: False for emoji in old - new} | {emoji: True for emoji in new}
         await self.reaction(Incoming(self.who(update), key=update.update_id), ref, changes,
                             at=change.date, seq=update.update_id)
+
+    async def on_inline_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """"@bot incep" typed in any chat: matching films as cards to share. Not rate
+        limited like commands: Telegram sends one per pause in typing, and the answer is a
+        cached sub-millisecond lookup."""
+        query = update.inline_query
+        try:
+            cards = await inline_cards(self.layer, query.query or "")
+        except Exception as error:  # noqa: BLE001 - an empty answer, never a retry storm
+            log.warning("inline query failed: %s", type(error).__name__)
+            cards = []
+        await inline_results(self.app.bot, query.id, cards)
+
+    async def on_chosen_inline_result(self, update: Update,
+                                      context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A card was shared (Telegram reports it when inline feedback is on): remember
+        which film that message shows, as for any card."""
+        chosen = update.chosen_inline_result
+        if chosen.inline_message_id and chosen.result_id.isdigit():
+            await self.layer.remember(MessageRef(PLATFORM, INLINE_CHAT, chosen.inline_message_id),
+                                      int(chosen.result_id),
+                                      {"command": "inline", "query": chosen.query[:200]})
+
+    async def elsewhere(self, ev: Incoming, payload: str, reply: Reply) -> None:
+        """"More like this" on a card shared inline: the bot may not be in that chat, so the
+        answer opens the bot's own chat with the button's deep link (``/start more-318``),
+        which answers there, for whoever pressed it."""
+        try:
+            link = Action.decode(payload).deep_link()
+        except InvalidAction:
+            link = None
+        if link and self.layer.bot_username:
+            await ev.source.answer(url=f"https://t.me/{self.layer.bot_username}?start={link}")
+        else:
+            await self.toast(ev, "Open a chat with me to see that.")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._failed(update, context.error, context.bot)
@@ -231,3 +302,13 @@ class TelegramFrontend(Frontend):
 
     async def toast(self, ev: Incoming, text: str | None) -> None:
         await ev.source.answer(text)
+
+    async def edit(self, ev: Incoming, reply: Reply) -> None:
+        await self.toast(ev, reply.notice or None)
+        await edit_reply(self.app.bot, int(ev.message_ref.chat_id),
+                         int(ev.message_ref.message_id), reply)
+
+    async def post(self, chat_id: str, reply: Reply) -> list[Sent]:
+        sent = await send_reply(self.app.bot, int(chat_id), reply)
+        return [Sent(MessageRef(PLATFORM, str(chat_id), str(item.message_id)), item.movie_id)
+                for item in sent]

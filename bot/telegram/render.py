@@ -38,8 +38,9 @@ class SentCard:
 def quiet_raw_send_hint() -> None:
     """`Bot.do_api_request` warns when it is used for a method PTB wraps (it suggests
     `Bot.send_photo`); here that is on purpose (see `api_call`), so the hint is silenced
-    for these three methods only."""
-    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|sendPhoto|getUpdates)'",
+    for these methods only."""
+    warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(sendMessage|sendPhoto|getUpdates|"
+                            r"editMessageText|answerInlineQuery)'",
                             category=PTBUserWarning)
 
 
@@ -129,7 +130,53 @@ def keyboard(rows: list[list[Button]]) -> dict | None:
 
 
 def _rows(buttons: list[Button], per_row: int = 4) -> list[list[Button]]:
+    if any(b.row is not None for b in buttons):    # the reply says which go together
+        rows: dict[int, list[Button]] = {}
+        for b in buttons:
+            rows.setdefault(b.row if b.row is not None else -1, []).append(b)
+        return [rows[r] for r in sorted(rows)]
     return [buttons[i:i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+INLINE_CACHE_SECONDS = 300
+
+
+async def inline_results(bot: Bot, query_id: str, cards: list[Card]) -> None:
+    """Answer an inline query with one article per card: title, facts and poster in the
+    list; choosing one shares the card (HTML, the poster as the link preview above the
+    text) with its buttons."""
+    results = []
+    for card in cards:
+        content: dict[str, Any] = {"message_text": card_html(card, TEXT_LIMIT),
+                                   "parse_mode": ParseMode.HTML}
+        if card.image_url:
+            content["link_preview_options"] = {"url": card.image_url, "prefer_large_media": True,
+                                               "show_above_text": True}
+        else:
+            content["link_preview_options"] = NO_PREVIEW
+        result: dict[str, Any] = {"type": "article", "id": str(card.movie_id),
+                                  "title": card.title[:256], "description": card.subtitle[:256],
+                                  "input_message_content": content}
+        if card.image_url:
+            result["thumbnail_url"] = card.image_url
+        markup = keyboard(_rows(card.buttons))
+        if markup is not None:
+            result["reply_markup"] = markup
+        results.append(result)
+    await api_call(bot, "answerInlineQuery", {"inline_query_id": query_id, "results": results,
+                                              "cache_time": INLINE_CACHE_SECONDS})
+
+
+async def edit_reply(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+    """Redraw a text message the bot sent as ``reply`` (its text and buttons)."""
+    params = _message(chat_id, keyboard(_rows(reply.buttons)) or {"inline_keyboard": []},
+                      message_id=message_id, text=escape_cut(reply.text or "…", TEXT_LIMIT),
+                      link_preview_options=NO_PREVIEW)
+    try:
+        await api_call(bot, "editMessageText", params)
+    except BadRequest as exc:
+        if "not modified" not in exc.message:   # two presses drawing the same counts
+            raise
 
 
 async def send_reply(bot: Bot, chat_id: int, reply: Reply,

@@ -58,6 +58,7 @@ class FakeDiscord:
         self.callbacks: list[dict] = []              # interaction responses
         self.refuse_posts = 0                        # next N channel posts get 403 Missing Permissions
         self.requests: list[tuple[str, str]] = []
+        self._pressed: dict[str, str] = {}            # interaction id -> the pressed message id
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = itertools.count(1)
         self._identified = asyncio.Event()
@@ -123,8 +124,8 @@ class FakeDiscord:
             await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
     async def send_user_message(self, content: str, user_id: str = "4242",
-                                mention_bot: bool = False) -> dict:
-        user = self.user(user_id)
+                                mention_bot: bool = False, name: str = "ada") -> dict:
+        user = self.user(user_id, name)
         message = self._message(self.channel_id, user, content,
                                 mentions=[self.bot_user] if mention_bot else [])
         message["member"] = {k: v for k, v in self.member(user).items() if k != "user"}
@@ -132,26 +133,42 @@ class FakeDiscord:
         return message
 
     async def slash(self, name: str, options: dict[str, str | float] | None = None,
-                    user_id: str = "4242") -> str:
+                    user_id: str = "4242", user_name: str = "ada") -> str:
         interaction_id = str(snowflake())
         # option types as Discord sends them: 3 string, 4 integer, 10 number
         kinds = {str: 3, int: 4, float: 10}
         data = {"id": str(snowflake()), "name": name, "type": 1,
                 "options": [{"name": k, "type": kinds[type(v)], "value": v}
                             for k, v in (options or {}).items()]}
-        await self.dispatch("INTERACTION_CREATE", self._interaction(interaction_id, 2, data, user_id))
+        await self.dispatch("INTERACTION_CREATE", self._interaction(interaction_id, 2, data, user_id,
+                                                                     user_name))
         return interaction_id
 
-    async def press(self, message: dict, custom_id: str, user_id: str = "4242") -> str:
+    async def autocomplete(self, command: str, option: str, typed: str,
+                           user_id: str = "4242") -> list[dict]:
+        """Type ``typed`` into ``option`` of ``/command``; returns the choices offered."""
+        interaction_id = str(snowflake())
+        data = {"id": str(snowflake()), "name": command, "type": 1,
+                "options": [{"name": option, "type": 3, "value": typed, "focused": True}]}
+        await self.dispatch("INTERACTION_CREATE", self._interaction(interaction_id, 4, data, user_id))
+        await self.wait_for(lambda f: any(c["interaction_id"] == interaction_id
+                                          for c in f.callbacks))
+        answer = next(c for c in self.callbacks if c["interaction_id"] == interaction_id)
+        assert answer["type"] == 8, answer          # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+        return answer["data"]["choices"]
+
+    async def press(self, message: dict, custom_id: str, user_id: str = "4242",
+                    name: str = "ada") -> str:
         interaction_id = str(snowflake())
         payload = self._interaction(interaction_id, 3, {"custom_id": custom_id, "component_type": 2},
-                                    user_id)
-        payload["message"] = message
+                                    user_id, name)
+        payload["message"] = self.messages.get(message["id"], message)
+        self._pressed[interaction_id] = message["id"]
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction_id
 
     async def react(self, message_id: str, emoji: str, user_id: str = "4242",
-                    add: bool = True, live: bool = True) -> None:
+                    add: bool = True, live: bool = True, name: str = "ada") -> None:
         """A user reacts (or un-reacts); ``live=False`` changes state without an event,
         as if it happened while the bot was offline."""
         users = self.reactions.setdefault((message_id, emoji), [])
@@ -165,7 +182,7 @@ class FakeDiscord:
                     "guild_id": self.guild_id, "emoji": {"id": None, "name": emoji},
                     "burst": False, "type": 0}
             if add:
-                data["member"] = self.member(self.user(user_id))
+                data["member"] = self.member(self.user(user_id, name))
             await self.dispatch(event, data)
 
     # -- payloads -------------------------------------------------------------------
@@ -178,12 +195,13 @@ class FakeDiscord:
         self.messages[message["id"]] = message
         return message
 
-    def _interaction(self, interaction_id: str, kind: int, data: dict, user_id: str) -> dict:
+    def _interaction(self, interaction_id: str, kind: int, data: dict, user_id: str,
+                     name: str = "ada") -> dict:
         return {"id": interaction_id, "application_id": self.app_id, "type": kind, "data": data,
                 "guild_id": self.guild_id,
                 "channel": {"id": self.channel_id, "type": 0, "guild_id": self.guild_id,
                             "name": "movies", "position": 0, "permission_overwrites": []},
-                "channel_id": self.channel_id, "member": self.member(self.user(user_id)),
+                "channel_id": self.channel_id, "member": self.member(self.user(user_id, name)),
                 "token": f"itoken-{interaction_id}", "version": 1,
                 "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
                 "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
@@ -286,7 +304,12 @@ class FakeDiscord:
         data = body.get("data") or {}
         entry = {"interaction_id": interaction_id, "type": body.get("type"), "data": data}
         message = None
-        if body.get("type") in (4, 7):   # a message now (4) or an edit of the pressed one (7)
+        pressed = self.messages.get(self._pressed.get(interaction_id, ""))
+        if body.get("type") == 7 and pressed is not None:   # the pressed message, redrawn
+            pressed.update({k: v for k, v in data.items() if k in {"content", "components"}})
+            pressed.setdefault("edits", []).append(data)
+            message = pressed
+        elif body.get("type") in (4, 7):   # a message now (4) or an edit of the pressed one (7)
             message = self._message(self.channel_id, self.bot_user, data.get("content") or "",
                                     embeds=data.get("embeds") or [],
                                     components=data.get("components") or [],

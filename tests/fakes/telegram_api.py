@@ -24,7 +24,7 @@ from . import serve_on_loopback
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "MovieBot", "username": "moviebot_test_bot"}
 
 # Fields PTB sends JSON-encoded; everything else arrives as a plain string.
-_JSON_FIELDS = {"reply_markup", "allowed_updates", "entities", "caption_entities", "commands",
+_JSON_FIELDS = {"results", "reply_markup", "allowed_updates", "entities", "caption_entities", "commands",
                 "link_preview_options", "reply_parameters", "reaction", "scope"}
 _INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "reply_to_message_id",
                "max_connections", "user_id"}
@@ -57,6 +57,7 @@ class FakeTelegram:
         self.latency = 0.0     # seconds added to every answer, like a real network round trip
         self.down_methods: set[str] = set()   # methods answering 502 Bad Gateway (an outage)
         self.outage_failures = 0              # calls refused by that outage
+        self.edits: dict[int, list[dict]] = {}  # message id -> its editMessageText calls
         self.port = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -99,20 +100,57 @@ class FakeTelegram:
                                     "length": len(command.encode("utf-16-le")) // 2}]
         return self.push({"message": message})
 
-    def push_callback(self, data: str, message: dict, user_id: int = 42) -> int:
+    def push_callback(self, data: str, message: dict, user_id: int = 42,
+                      first_name: str = "Ada") -> int:
         return self.push({"callback_query": {
             "id": str(next(self._update_ids)), "chat_instance": "ci",
-            "from": {"id": user_id, "is_bot": False, "first_name": "Ada"},
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name},
             "message": message, "data": data}})
 
+    def press(self, call: SentCall, data: str, user_id: int = 42, first_name: str = "Ada") -> int:
+        """Press the button ``data`` on a message the bot sent (``call``), as ``user_id``."""
+        chat_id = call.params["chat_id"]
+        message = self._message(chat_id, "private" if chat_id > 0 else "supergroup",
+                                call.params.get("text") or "", **{})
+        message["message_id"] = call.params["_message_id"]
+        message["reply_markup"] = call.params.get("reply_markup") or {}
+        return self.push_callback(data, message, user_id, first_name)
+
+    def push_inline_query(self, text: str, user_id: int = 42, first_name: str = "Ada") -> str:
+        """Someone types "@bot <text>" in any chat; returns the inline query's id."""
+        query_id = str(next(self._update_ids))
+        self.push({"inline_query": {"id": query_id, "query": text, "offset": "",
+                                    "chat_type": "group",
+                                    "from": {"id": user_id, "is_bot": False,
+                                             "first_name": first_name}}})
+        return query_id
+
+    def push_chosen_inline_result(self, result_id: str, query: str, user_id: int = 42) -> str:
+        """The user picked result ``result_id``: Telegram posts it in their chat as a
+        message the bot can only address by its inline_message_id (returned)."""
+        inline_message_id = f"AQAAA{next(self._update_ids)}"
+        self.push({"chosen_inline_result": {
+            "result_id": result_id, "query": query, "inline_message_id": inline_message_id,
+            "from": {"id": user_id, "is_bot": False, "first_name": "Ada"}}})
+        return inline_message_id
+
+    def press_inline(self, inline_message_id: str, data: str, user_id: int = 42,
+                     first_name: str = "Ada") -> int:
+        """A button on a shared inline card, pressed by anyone in that chat."""
+        return self.push({"callback_query": {
+            "id": str(next(self._update_ids)), "chat_instance": "ci-inline",
+            "inline_message_id": inline_message_id, "data": data,
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name}}})
+
     def push_reaction(self, chat_id: int, message_id: int, user_id: int,
-                      new: list[str], old: list[str] | None = None) -> int:
+                      new: list[str], old: list[str] | None = None,
+                      first_name: str = "Ada") -> int:
         def emojis(items):
             return [{"type": "emoji", "emoji": e} for e in items]
         return self.push({"message_reaction": {
             "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
             "message_id": message_id, "date": int(time.time()),
-            "user": {"id": user_id, "is_bot": False, "first_name": "Ada"},
+            "user": {"id": user_id, "is_bot": False, "first_name": first_name},
             "old_reaction": emojis(old or []), "new_reaction": emojis(new)}})
 
     def fail(self, method: str, error_code: int = 429, description: str = "Too Many Requests",
@@ -177,7 +215,7 @@ class FakeTelegram:
 
     async def _api_getMe(self, params):
         return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}
+                "supports_inline_queries": True}
 
     async def _api_getUpdates(self, params):
         self.get_updates_calls += 1
@@ -225,7 +263,10 @@ class FakeTelegram:
         return self._bot_message(params, photo=photo, caption=params.get("caption", ""))
 
     async def _api_editMessageText(self, params):
-        return self._bot_message(params, text=params.get("text", ""))
+        message = self._bot_message(params, text=params.get("text", ""))
+        message["message_id"] = params.get("message_id")     # the same message, redrawn
+        self.edits.setdefault(params.get("message_id"), []).append(params)
+        return message
 
     async def _api_editMessageCaption(self, params):
         return self._bot_message(params, caption=params.get("caption", ""))
