@@ -199,8 +199,10 @@ class Catalog:
             self._columns[name] = _object_array(read_columns(self._path, [name])[name])[
                 np.argsort(self._file_ids(), kind="stable")]
         column = self._columns[name]
-        return [column[p] if (p := self._position.get(int(m))) is not None else None
-                for m in movie_ids]
+        # a catalog made from a DataFrame holds pandas' NA in nullable columns: None, as
+        # from the Parquet reader, so callers see one kind of missing
+        return [None if (p := self._position.get(int(m))) is None or _missing(column[p])
+                else column[p] for m in movie_ids]
 
     # -- what the catalog covers -------------------------------------------------------
     @property
