@@ -9,7 +9,7 @@ the CLI and the bots have always printed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .results import Filters, Movie
@@ -25,6 +25,9 @@ class MovieQuery:
 
     movie: Movie
     exclude: frozenset[int] = frozenset()
+    # A film outside the catalog (TMDB, asked for on demand): its record in the catalog's
+    # columns (engine.tmdb.catalog_row); content embeds it on the fly (content/foldin.py).
+    row: dict | None = field(default=None, compare=False, hash=False)
 
     def to_json(self) -> dict[str, Any]:
         return self.movie.brief()

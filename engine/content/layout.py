@@ -13,3 +13,11 @@ BLOCK_FILES = {"tfidf": "tfidf.npy", "bilstm": "bilstm.npy", "metadata": "metada
 
 def load_blocks(content_dir: Path) -> dict[str, np.ndarray]:
     return {name: np.load(content_dir / f) for name, f in BLOCK_FILES.items()}
+
+# The fitted TF-IDF transform (tfidf.save_model) and the metadata scale (metadata.py):
+# what foldin.py needs to embed a film that is not in the catalog.
+TFIDF_MODEL = "tfidf_model.json"
+TFIDF_IDF = "tfidf_idf.npy"
+TFIDF_COMPONENTS = "tfidf_components.npy"
+TFIDF_MODEL_FILES = (TFIDF_MODEL, TFIDF_IDF, TFIDF_COMPONENTS)
+METADATA_MODEL = "metadata_model.json"
