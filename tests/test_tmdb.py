@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from engine.tmdb import TMDBClient
 from engine.config import Settings
 from engine.results import Movie
+from engine.tmdb import TMDBClient
 from tests.fakes.tmdb_api import FakeTMDB, movies_from_dataset
 
 

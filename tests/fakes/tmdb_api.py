@@ -13,6 +13,7 @@ mirrors TMDB's shape; the product never shows providers without a real key).
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -163,10 +164,10 @@ class FakeTMDB:
         refused = await self._gate(request)
         if refused is not None:
             return refused
-        words = request.query.get("query", "").casefold().split()
+        words = re.findall(r"\w+", request.query.get("query", "").casefold())
         year = request.query.get("year", "")
         found = [m for m in self.movies.values()
-                 if words and all(w in m["title"].casefold() for w in words)
+                 if words and all(w in re.findall(r"\w+", m["title"].casefold()) for w in words)
                  and (not year or m.get("release_date", "").startswith(year))]
         found.sort(key=lambda m: -(m.get("popularity") or 0))
         results = [{"id": m["id"], "title": m["title"], "original_title": m["title"],
