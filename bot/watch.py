@@ -191,7 +191,8 @@ async def cmd_where(layer: CommandLayer, user: User, title: str = "", country: s
 
 
 @COMMANDS.command("country", "your country for where to watch, e.g. /country DE",
-                  Arg("country", "a two-letter country code, e.g. DE", required=False))
+                  Arg("country", "a two-letter country code, e.g. DE", required=False,
+                      greedy=True))
 async def cmd_country(layer: CommandLayer, user: User, country: str = "") -> Reply:
     if not country.strip():
         code, why = await layer.watch.country(layer, user)
