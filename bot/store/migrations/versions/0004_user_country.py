@@ -9,6 +9,8 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,11 +21,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # batch mode: SQLite cannot ALTER a table's columns in place (PostgreSQL just adds it)
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("country", sa.String(2), nullable=True))
+    # A plain ADD COLUMN on both back-ends. Not batch mode: on SQLite that re-creates
+    # `users`, and dropping the old table would cascade-delete every user's feedback.
+    op.add_column("users", sa.Column("country", sa.String(2), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("country")
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        return  # no DROP COLUMN before SQLite 3.35; the unused nullable column is harmless
+    op.drop_column("users", "country")
