@@ -9,6 +9,10 @@ rate limit; a 429 is honoured once via its Retry-After header.
     client = TMDBClient(api_key)
     movie = await client.enrich(movie)     # a copy with live fields filled in
     await client.close()
+
+Titles past the catalog and where to watch (bot/ondemand.py, bot/watch.py) use
+``search``, ``details`` and ``watch_providers``, with the same timeout, pacing, cache and
+Retry-After rule; ``catalog_row`` turns TMDB's record into the catalog's columns.
 """
 
 from __future__ import annotations

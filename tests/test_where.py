@@ -282,3 +282,39 @@ async def test_telegram_where_info_and_country_end_to_end(engine, fake, tmp_path
 def _texts(fake, chat_id: int = 42) -> list[str]:
     return [c.params.get("text") or c.params.get("caption") or ""
             for c in fake.sent(chat_id=chat_id) if c.method in ("sendMessage", "sendPhoto")]
+
+
+# -- a real Discord bot (discord.py against the fake REST API and gateway) -----------------
+async def test_discord_slash_where_uses_the_interaction_locale(engine, fake, tmp_path):
+    import asyncio
+
+    from discord import gateway, http
+
+    from bot.discord.client import DiscordOptions, build_bot
+    from tests.fakes.discord_api import FakeDiscord
+
+    discord_fake = await FakeDiscord().start()
+    base, gw = http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    client = TMDBClient(fake.api_key, base_url=fake.base_url)
+    bot = build_bot(make_layer(engine, client, tmp_path),
+                    DiscordOptions(api_base=discord_fake.api_base, gateway=discord_fake.gateway_url,
+                                   guild_ready_timeout=0.2))
+    task = asyncio.create_task(bot.start(discord_fake.token))
+    try:
+        await asyncio.wait_for(bot.wait_until_ready(), 20)
+        answers = {}
+        for locale in ("de", "en-US"):
+            interaction = await discord_fake.slash("where", {"title": "Oppenheimer"}, locale=locale)
+            await discord_fake.wait_for(
+                lambda f, i=interaction: any(c["interaction_id"] == i for c in f.callbacks), 20)
+            callback = next(c for c in discord_fake.callbacks if c["interaction_id"] == interaction)
+            answers[locale] = callback["data"]["content"]
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, 10)
+        await client.close()
+        http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gw   # global state
+        await discord_fake.stop()
+    assert answers["de"].startswith("Where to watch Oppenheimer (2023) in Germany:")
+    assert answers["en-US"].startswith("Where to watch Oppenheimer (2023) in the United States:")
+    assert all("JustWatch" in a for a in answers.values())
