@@ -399,6 +399,15 @@ class CommandLayer:
             if isinstance(found, Found):
                 return await self._ondemand_info(found, user)
             return await self._info(found, user)
+        if self._only_obscure_match(title, movie) and self.tmdb is not None:
+            newer = await self._newer_on_tmdb(title, movie)
+            if newer is not None:
+                # "parasite" -> the 2019 film TMDB knows, not the 1982 one the catalog has
+                reply = await self._ondemand_info(newer, user)
+                reply.text = (f"{movie.label} is the only “{title}” in my catalog, and few people "
+                              f"have rated it; TMDB has this newer one:")
+                reply.buttons = [Button(movie.label, Action.info(movie.movie_id))]
+                return reply
         reply = await self._info(movie, user)
         if self._only_obscure_match(title, movie):
             # "parasite" -> a 1982 film with 2 ratings: say it may not be the one meant
@@ -451,6 +460,21 @@ class CommandLayer:
             raise err
         if isinstance(found, Found):
             self.ondemand.queue(self.engine, found)
+        return found
+
+    async def _newer_on_tmdb(self, text: str, obscure: Movie) -> Found | None:
+        """TMDB's film for ``text`` when it is not ``obscure`` and came out after the
+        catalog ends (queued like any film past the catalog); None otherwise."""
+        try:
+            found = await asyncio.wait_for(self.ondemand.find(self.engine, text),
+                                           2 * self.tmdb_timeout)
+        except Exception:  # noqa: BLE001 - TMDB slow or odd: the catalog's answer stands
+            return None
+        last = self.engine.catalog.last_year
+        if not isinstance(found, Found) or not found.movie.year or last is None \
+                or found.movie.year <= last:
+            return None
+        self.ondemand.queue(self.engine, found)
         return found
 
     async def movie_or_lookup(self, text: str) -> Movie:

@@ -182,3 +182,16 @@ async def test_pending_lines_are_whole_when_written_concurrently(tmp_path):
                            for line in lines))
     read = pending(tmp_path)
     assert sorted(r["tmdb_id"] for r in read) == list(range(200))
+
+
+async def test_an_obscure_old_namesake_gives_way_to_the_newer_tmdb_film(layer, engine, tmp_path):
+    # "parasite": the catalog's only one is a barely rated 1982 film; TMDB has the 2019 one
+    reply = await layer.handle("/info parasite", ADA)
+    assert reply.cards[0].title == "Parasite (2019)" and reply.cards[0].movie_id is None
+    assert "Parasite (1982)" in reply.text and "TMDB has this newer one" in reply.text
+    old = engine.resolve("parasite")
+    assert [b.action.encode() for b in reply.buttons] == [f"info:{old.movie_id}"]
+    assert [q["title"] for q in pending(tmp_path)] == ["Parasite"]
+    # without a key: the catalog's film, with the range stated
+    plain = await CommandLayer(lambda: engine).handle("/info parasite", ADA)
+    assert plain.cards[0].title == "Parasite (1982)" and "September 2018" in plain.text
