@@ -195,3 +195,26 @@ async def test_an_obscure_old_namesake_gives_way_to_the_newer_tmdb_film(layer, e
     # without a key: the catalog's film, with the range stated
     plain = await CommandLayer(lambda: engine).handle("/info parasite", ADA)
     assert plain.cards[0].title == "Parasite (1982)" and "September 2018" in plain.text
+
+
+def test_fold_in_on_a_version_without_the_hybrid_or_the_files(engine, tmdb_movies, tmp_path):
+    """An older version: without the hybrid the two-stage content rerank serves the film;
+    without the saved transforms /similar says the film is not indexed yet."""
+    import shutil
+
+    from engine.content.serving import ContentIndex, NotIndexed
+    from engine.tmdb import movie_from_row
+
+    row = catalog_row(tmdb_movies[OPPENHEIMER])
+    movie = movie_from_row(row)
+    content_dir = engine.recommender("content").dir
+    plain = ContentIndex.load(content_dir, engine.catalog)
+    plain.scorer = None                                  # as built before issue 16
+    recs = plain.recommend(MovieQuery(movie, row=row), k=8)
+    assert len(recs.results) == 8 and len({r.movie.movie_id for r in recs.results}) == 8
+    old = tmp_path / "content"
+    shutil.copytree(content_dir, old)
+    (old / "tfidf_model.json").unlink()
+    with pytest.raises(NotIndexed) as err:
+        ContentIndex.load(old, engine.catalog).recommend(MovieQuery(movie, row=row), k=8)
+    assert "Oppenheimer (2023)" in str(err.value) and "next rebuild" in str(err.value)

@@ -6,6 +6,9 @@ co-like neighbours, its facts) and the served-list rules (hybrid.served_list). A
 that is faster than asking Annoy for candidates (benchmarks/bench_content.py). Older
 versions keep the two-stage Annoy path.
 
+A film outside the catalog (``MovieQuery.row``, asked for on demand) is folded in with
+the build's saved transforms (foldin.py) and scored by ``recommend_vector``.
+
 Needs numpy, scipy, annoy and the catalog; never TensorFlow or scikit-learn.
 """
 
