@@ -163,7 +163,7 @@ async def open_layer(settings, args, *, warm: bool = True):
 
         tmdb = TMDBClient(settings.tmdb_api_key,
                           base_url=settings.tmdb_api_base_url)
-    return CommandLayer(holder, store=store, tmdb=tmdb)
+    return CommandLayer(holder, store=store, tmdb=tmdb, default_country=settings.default_country)
 
 
 async def close_layer(layer) -> None:
