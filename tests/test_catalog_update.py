@@ -220,7 +220,7 @@ async def test_update_publishes_new_films_that_a_running_bot_serves(root, fake, 
     for name in ("tfidf", "bilstm", "metadata"):
         np.testing.assert_allclose(fold.means[name], built.means[name], atol=1e-6)
     pos = int(np.flatnonzero(content.movie_ids == opp_id)[0])
-    row = catalog.df.reset_index().iloc[pos].to_dict()
+    row = catalog.df.loc[opp_id].to_dict()
     stored = {name: np.load(content.dir / f"{name}.npy")[pos] for name in ("tfidf", "bilstm", "metadata")}
     np.testing.assert_allclose(fold.tfidf(row), stored["tfidf"], atol=1e-6)
     np.testing.assert_allclose(fold.metadata(row), stored["metadata"], atol=1e-6)
@@ -356,10 +356,13 @@ def test_pending_titles_asked_during_an_update_are_kept(tmp_path):
     from jobs.catalog_update import clear_pending, read_pending
 
     path = tmp_path / PENDING_TITLES
+    # the bots append one line per process and film: the same film may come several times
     path.write_text('{"title": "Oppenheimer", "tmdb_id": 872585, "asked_at": "t1"}\nnot json\n'
-                    '{"title": "Barbie", "tmdb_id": null, "asked_at": "t2"}\n')
+                    '{"title": "Barbie", "tmdb_id": null, "asked_at": "t2"}\n'
+                    '{"title": "oppenheimer", "tmdb_id": 872585, "asked_at": "t4"}\n'
+                    '{"title": " BARBIE", "tmdb_id": null, "asked_at": "t5"}\n')
     seen, lines = read_pending(tmp_path)
-    assert [p["title"] for p in seen] == ["Oppenheimer", "Barbie"] and lines == 3
+    assert [p["title"] for p in seen] == ["Oppenheimer", "Barbie"] and lines == 5
     with path.open("a") as fh:        # a bot queues another title meanwhile
         fh.write('{"title": "Dune: Part Two", "tmdb_id": null, "asked_at": "t3"}\n')
     clear_pending(tmp_path, lines)
