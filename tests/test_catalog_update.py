@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from engine import Engine, artifacts
+from engine.content.layout import ENCODER_WEIGHTS, METADATA_MODEL, TFIDF_MODEL_FILES
 from engine.queries import MovieQuery
 from engine.reload import EngineHolder
 from engine.tmdb import TMDBCatalogClient, TMDBUnavailable, movie_from_row
@@ -215,6 +216,8 @@ async def test_update_publishes_new_films_that_a_running_bot_serves(root, fake, 
     # the new version still folds in films asked for on demand, with the built films'
     # means; and the films the update added are embedded by that same fold-in
     content = engine.recommender("content")
+    for name in (*TFIDF_MODEL_FILES, METADATA_MODEL, ENCODER_WEIGHTS):   # carried, not rewritten
+        assert (content.dir / name).stat().st_ino == (served / "content" / name).stat().st_ino
     fold, built = content.fold_in(), Engine.load(served).recommender("content").fold_in()
     assert fold is not None and built is not None
     for name in ("tfidf", "bilstm", "metadata"):
@@ -290,7 +293,7 @@ def test_the_saved_encoder_reproduces_the_built_films(quick_artifacts):
     metadata go through foldin.FoldIn, checked in test_ondemand.py): run on built films,
     the inference gives back the built text block and predicted audience."""
     from engine.content.extend import fit_catalog
-    from engine.content.layout import BLOCK_FILES, ENCODER_WEIGHTS
+    from engine.content.layout import BLOCK_FILES
     from engine.content.text import movie_text
     from engine.content.train_encoder import encode
 
