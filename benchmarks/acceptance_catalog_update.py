@@ -2,9 +2,11 @@
 
 A private copy (hard links) of a built version; the fake TMDB (tests/fakes/tmdb_api.py)
 serving the 200 most voted real films released since 2019; the fake Telegram Bot API; a
-real `moviebot serve telegram` subprocess. The chat asks for new films, then
+real `moviebot serve telegram` subprocess. The chat asks for new films (answered on demand
+from TMDB, folded into the content space, and queued in pending_titles.jsonl), then
 `moviebot catalog update --since 2019-01-01` runs (another process), and the same running
-bot, without a restart, is asked again.
+bot, without a restart, is asked again, where to watch included. The built version needs
+the saved content transforms (a build from issue 18 on, or `moviebot build --only content`).
 
     python benchmarks/acceptance_catalog_update.py --artifacts DIR
 """
@@ -30,10 +32,10 @@ from tests.fakes import stop_process  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram  # noqa: E402
 from tests.fakes.tmdb_api import FakeTMDB, recent_movies  # noqa: E402
 
-BEFORE = ["/info Oppenheimer", "/info Barbie"]
-AFTER = ["/info Oppenheimer", "/similar Oppenheimer", "/info Barbie", "/similar Parasite",
-         "/similar Everything Everywhere All at Once", "/info Top Gun: Maverick",
-         "/search dune"]
+BEFORE = ["/info Oppenheimer", "/similar Oppenheimer", "/info Barbie"]
+AFTER = ["/info Oppenheimer", "/similar Oppenheimer", "/where Oppenheimer", "/info Barbie",
+         "/similar Parasite", "/similar Everything Everywhere All at Once",
+         "/info Top Gun: Maverick", "/where Top Gun: Maverick", "/search dune"]
 
 
 def texts(fake: FakeTelegram) -> list[str]:
@@ -89,6 +91,9 @@ async def main(source: Path, limit: int) -> int:
             print("\n=== a running `moviebot serve telegram`, before the update ===")
             for question in BEFORE:
                 show(question, await ask(telegram, question, timeout=180))
+            pending = root / artifacts.PENDING_TITLES
+            print(f"\n=== {pending.name}, queued by the bot ===")
+            print(pending.read_text().rstrip() if pending.exists() else "(none)")
             print("\n=== $ moviebot catalog update --since 2019-01-01 ===")
             started = time.perf_counter()
             update = await asyncio.create_subprocess_exec(
@@ -106,7 +111,8 @@ async def main(source: Path, limit: int) -> int:
             print("\n=== the same bot process, after the update (no restart) ===")
             for _ in range(120):              # the bot notices the new version within seconds
                 answers = await ask(telegram, "/info Oppenheimer")
-                if "Oppenheimer (2023)" in plain(answers[-1]):
+                # before the reload the on-demand card (TMDB's record) also says "(2023)"
+                if "Oppenheimer (2023)" in plain(answers[-1]) and "New to me" not in plain(answers[-1]):
                     break
                 await asyncio.sleep(1)
             print(f"(serving {published} after {time.perf_counter() - started:.1f} s "

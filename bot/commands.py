@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import Engine
+from engine.catalog import NotInCatalog
 from engine.errors import AmbiguousTitle, InvalidInput, MovieBotError, UnknownTitle
 from engine.queries import HistoryQuery, MovieQuery, SongQuery
 from engine.results import Filters, Movie, Recommendations
@@ -32,14 +33,16 @@ from engine.toprated.serving import TopQuery
 from .actions import MAX_PAGES, Action, InvalidAction, PageQuery
 from .cards import filters_label, movie_card, title_error_reply
 from .feedback import FeedbackDesk
+from .ondemand import Found, OnDemand, ondemand_card
 from .parsing import Phrase, check_stars, parse, parse_filters, parse_rating, read_phrase
-from .registry import FILTERS, Arg, CommandSpec, Registry
+from .registry import COMMANDS, FILTERS, Arg, CommandSpec
 from .replies import APOLOGY, EXPIRED, Button, Reply, plural, taste_source
 from .store import FeedbackStore, SentMessage, is_outage
 
 log = logging.getLogger("moviebot.commands")
 
 PAGE_SIZE = 5
+TMDB_PAGE = "tmdb:"   # a paged /similar for a film past the catalog: "tmdb:<id>"
 
 HELP_HEAD = "I recommend movies. Try:"
 HELP_FOOT = """Or just send me a movie title. React 👍 or 👎 to any movie card to teach me your taste.
@@ -55,7 +58,8 @@ Tell me a movie you love (just type its title), or try /similar The Matrix.
 I keep no memory here, so 👍/👎, /rate, /watchlist and a personal /recommend are off.
 /help lists everything."""
 
-COMMANDS = Registry()      # filled by the @COMMANDS.command declarations below
+# COMMANDS (bot.registry) is filled by the @COMMANDS.command declarations below, then by
+# bot.watch's (/where, /country), imported at the end of this module.
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class User:
     user_id: str           # the platform's user id, as text
     display_name: str = ""
     is_admin: bool = False
+    # the platform's locale where it gives one ("pt-BR", "de"): a default country for
+    # where to watch until the user sets one (bot/countries.py)
+    locale: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,8 @@ class CommandLayer:
 
     def __init__(self, get_engine: Callable[[], Engine], bot_username: str = "", *,
                  store: FeedbackStore | None = None, tmdb: Any = None,
-                 page_size: int = PAGE_SIZE, tmdb_timeout: float = 2.5):
+                 page_size: int = PAGE_SIZE, tmdb_timeout: float = 2.5,
+                 default_country: str = "US"):
         self.get_engine = get_engine
         self.bot_username = bot_username
         self.store = store
@@ -126,6 +134,8 @@ class CommandLayer:
         self.page_size = page_size
         self.tmdb_timeout = tmdb_timeout
         self.feedback = FeedbackDesk(store)     # reactions, likes, remembered cards
+        self.ondemand = OnDemand(tmdb)          # titles past the catalog, from TMDB
+        self.watch = watch.WatchDesk(tmdb, store, default_country, tmdb_timeout)
 
     @property
     def engine(self) -> Engine:
@@ -243,7 +253,7 @@ class CommandLayer:
                 lambda: declared(self, action, user, message_ref, event_id, chat),
                 Action.info, f"{verb} button")
         if verb == "info":
-            return await self._answer(lambda: self._info(self.engine.movie(action.movie_id)),
+            return await self._answer(lambda: self._info(self.engine.movie(action.movie_id), user),
                                       Action.info, "info button")
         if verb == "more":
             return await self._answer(
@@ -254,7 +264,8 @@ class CommandLayer:
                 lambda: self._watchlist(user, "add", self.engine.movie(action.movie_id)),
                 Action.watch, "watch button")
         if verb == "song":
-            return await self._answer(lambda: self._song(f"spotify:track:{action.track}", Filters(), 0),
+            return await self._answer(lambda: self._song(f"spotify:track:{action.track}", Filters(), 0,
+                                                         user),
                                       Action.info, "song button")
         if verb in ("like", "dislike"):
             return await self._answer(lambda: self._feedback_button(action, user, message_ref, event_id),
@@ -320,14 +331,24 @@ class CommandLayer:
             log.info("TMDB enrichment skipped")
             return movies
 
+    async def _watch_lines(self, movies: list[Movie], user: User | None) -> list[str]:
+        """Each card's "Where to watch" line for the asker's country ("" without a key)."""
+        if self.tmdb is None or not movies:
+            return [""] * len(movies)
+        country, _ = await self.watch.country(self, user)
+        return await self.watch.lines(movies, country)
+
     async def _cards(self, recs: Recommendations, page: int, command: str, query: PageQuery,
-                     context: dict, heading: str) -> Reply:
+                     context: dict, heading: str, user: User | None = None) -> Reply:
         start = page * self.page_size
         chunk = recs.results[start:start + self.page_size]
         if not chunk:
             return Reply(text="That's all I have for this one.", is_error=page == 0)
-        movies = await self._enrich([r.movie for r in chunk])
+        plain = [r.movie for r in chunk]
+        movies, lines = await asyncio.gather(self._enrich(plain), self._watch_lines(plain, user))
         cards = [movie_card(m, reason=r.reason) for m, r in zip(movies, chunk, strict=True)]
+        for card, line in zip(cards, lines, strict=True):
+            watch.add_line(card, line)
         buttons = []
         if page > 0:
             buttons.append(Button("◀ Back", Action.page(command, query, page - 1)))
@@ -353,10 +374,19 @@ class CommandLayer:
         if action.command == "similar" and query is not None and query.movie_id is not None:
             return await self._similar(self.engine.movie(query.movie_id), query.filters(), action.n,
                                        user)
+        if (action.command == "similar" and query is not None
+                and query.text.startswith(TMDB_PAGE) and query.text[len(TMDB_PAGE):].isdigit()):
+            # a film past the catalog (on demand): found again by its TMDB id
+            found = await self.ondemand.by_tmdb_id(self.engine, int(query.text[len(TMDB_PAGE):]))
+            if isinstance(found, Found):
+                return await self._similar(found.movie, query.filters(), action.n, user, found.row)
+            if found is not None:
+                return await self._similar(found, query.filters(), action.n, user)
+            return Reply(text=EXPIRED, is_error=True)
         if action.command == "top":
-            return await self._top((query or PageQuery()).filters(), action.n)
+            return await self._top((query or PageQuery()).filters(), action.n, user)
         if action.command == "song" and query is not None and query.text:
-            return await self._song(query.text, query.filters(), action.n)
+            return await self._song(query.text, query.filters(), action.n, user)
         return Reply(text=EXPIRED, is_error=True)
 
     # -- commands: each declared once, on its handler ---------------------------------
@@ -385,8 +415,23 @@ class CommandLayer:
     async def cmd_info(self, user: User, title: str = "") -> Reply:
         if not title:
             raise InvalidInput("Which movie? For example: /info Toy Story." + self._coverage_line())
-        movie = self.engine.resolve(title)
-        reply = await self._info(movie)
+        try:
+            movie = self.engine.resolve(title)
+        except NotInCatalog as err:
+            found = await self._lookup(title, err)
+            if isinstance(found, Found):
+                return await self._ondemand_info(found, user)
+            return await self._info(found, user)
+        if self._only_obscure_match(title, movie) and self.tmdb is not None:
+            newer = await self._newer_on_tmdb(title, movie)
+            if newer is not None:
+                # "parasite" -> the 2019 film TMDB knows, not the 1982 one the catalog has
+                reply = await self._ondemand_info(newer, user)
+                reply.text = (f"{movie.label} is the only “{title}” in my catalog, and few people "
+                              f"have rated it; TMDB has this newer one:")
+                reply.buttons = [Button(movie.label, Action.info(movie.movie_id))]
+                return reply
+        reply = await self._info(movie, user)
         if self._only_obscure_match(title, movie):
             # "parasite" -> a 1982 film with 2 ratings: say it may not be the one meant
             reply.text = (f"{movie.label} is the only “{title}” in my catalog, and few people "
@@ -400,10 +445,12 @@ class CommandLayer:
         return (movie.rating_count <= 3 and (movie.vote_count or 0) < 150
                 and not any(ch.isdigit() for ch in title))
 
-    async def _info(self, movie: Movie) -> Reply:
-        movie = (await self._enrich([movie]))[0]
+    async def _info(self, movie: Movie, user: User | None = None) -> Reply:
+        (movie,), (line,) = await asyncio.gather(self._enrich([movie]),
+                                                 self._watch_lines([movie], user))
         reply = Reply(cards=[movie_card(movie, full=True)],
                       context={"command": "info", "movie_id": movie.movie_id})
+        watch.add_line(reply.cards[0], line)
         try:
             series = self.engine.catalog.series(movie.movie_id)
         except Exception:  # noqa: BLE001 - the series row is a bonus, never a failure
@@ -417,29 +464,94 @@ class CommandLayer:
                              if c.movie_id != movie.movie_id][:7]
         return reply
 
+    # -- titles past the catalog (bot/ondemand.py) -----------------------------------
+    async def _lookup(self, text: str, err: NotInCatalog) -> Movie | Found:
+        """TMDB's film for a title the catalog lacks (queued for the next update); without
+        a key, or when TMDB has nothing or does not answer, the catalog's answer stands."""
+        if self.tmdb is None:
+            raise err
+        catalog = self.engine.catalog.coverage_sentence().split(";")[0]
+        try:
+            found = await asyncio.wait_for(self.ondemand.find(self.engine, text),
+                                           2 * self.tmdb_timeout)
+        except Exception as exc:  # noqa: BLE001 - TMDB slow or odd: the catalog's answer stands
+            log.info("on-demand lookup failed (%s)", type(exc).__name__)
+            err.coverage = f"{catalog}, and TMDB didn't answer just now, so I couldn't look further."
+            raise err from None
+        if found is None:
+            err.coverage = f"{catalog}, and TMDB has no film by that name either."
+            raise err
+        if isinstance(found, Found):
+            self.ondemand.queue(self.engine, found)
+        return found
+
+    async def _newer_on_tmdb(self, text: str, obscure: Movie) -> Found | None:
+        """TMDB's film for ``text`` when it is not ``obscure`` and came out after the
+        catalog ends (queued like any film past the catalog); None otherwise."""
+        try:
+            found = await asyncio.wait_for(self.ondemand.find(self.engine, text),
+                                           2 * self.tmdb_timeout)
+        except Exception:  # noqa: BLE001 - TMDB slow or odd: the catalog's answer stands
+            return None
+        last = self.engine.catalog.last_year
+        if not isinstance(found, Found) or not found.movie.year or last is None \
+                or found.movie.year <= last:
+            return None
+        self.ondemand.queue(self.engine, found)
+        return found
+
+    async def movie_or_lookup(self, text: str) -> Movie:
+        """A catalog movie, or TMDB's for a title past the catalog (/where uses it)."""
+        try:
+            return self.engine.resolve(text)
+        except NotInCatalog as err:
+            found = await self._lookup(text, err)
+            return found.movie if isinstance(found, Found) else found
+
+    async def _ondemand_info(self, found: Found, user: User) -> Reply:
+        card = ondemand_card(found, self.engine.catalog.coverage_sentence().split(";")[0] + ".")
+        watch.add_line(card, (await self._watch_lines([found.movie], user))[0])
+        return Reply(cards=[card], context={"command": "info", "tmdb_id": found.movie.tmdb_id})
+
     @COMMANDS.command("similar", "movies like that one",
                       Arg("title", "a movie title", greedy=True, complete="title"), FILTERS,
                       read=_title_and_filters("title"), choice=Action.more)
     async def cmd_similar(self, user: User, title: str = "", filters: Filters | None = None) -> Reply:
         if not title:
             raise InvalidInput("Like which movie? For example: /similar Heat")
-        return await self._similar(self.engine.resolve(title), filters or Filters(), 0, user)
+        try:
+            movie = self.engine.resolve(title)
+        except NotInCatalog as err:
+            found = await self._lookup(title, err)
+            if isinstance(found, Found):
+                return await self._similar(found.movie, filters or Filters(), 0, user, found.row)
+            movie = found
+        return await self._similar(movie, filters or Filters(), 0, user)
 
     async def _similar(self, movie: Movie, filters: Filters, page: int,
-                       user: User | None = None) -> Reply:
+                       user: User | None = None, row: dict | None = None) -> Reply:
+        """``row``: a film past the catalog (on demand), embedded on the fly by content."""
         k = (page + 1) * self.page_size + 1
         wanted = None if filters.is_empty() else filters
         seen = await self._seen(user)
-        recs = self.engine.recommend("content", MovieQuery(movie, exclude=seen), k=k, filters=wanted)
+        recs = self.engine.recommend("content", MovieQuery(movie, exclude=seen, row=row), k=k,
+                                     filters=wanted)
         heading = f"Because you asked about {movie.label}:"
+        if row is not None:
+            heading = f"Because you asked about {movie.label} (new to me, from TMDB):"
         if seen:
             # what the list would have shown without the asker's own films
-            plain = self.engine.recommend("content", MovieQuery(movie), k=k, filters=wanted)
+            plain = self.engine.recommend("content", MovieQuery(movie, row=row), k=k,
+                                          filters=wanted)
             hidden = sum(r.movie.movie_id in seen for r in plain.results)
             if hidden:
                 heading += f"\n({plural(hidden, 'film')} you've seen hidden)"
+        if row is not None:
+            return await self._cards(recs, page, "similar",
+                                     PageQuery.of(filters, text=f"{TMDB_PAGE}{movie.tmdb_id}"),
+                                     {"query_tmdb_id": movie.tmdb_id}, heading, user)
         return await self._cards(recs, page, "similar", PageQuery.of(filters, movie_id=movie.movie_id),
-                                 {"query_movie_id": movie.movie_id}, heading)
+                                 {"query_movie_id": movie.movie_id}, heading, user)
 
     async def _seen(self, user: User | None) -> frozenset[int]:
         """Films the asker rated or reacted to (empty without a store, or while it is down:
@@ -459,16 +571,16 @@ class CommandLayer:
     async def cmd_song(self, user: User, song: str = "", filters: Filters | None = None) -> Reply:
         if not song:
             raise InvalidInput("Which song? For example: /song Bohemian Rhapsody")
-        return await self._song(song, filters or Filters(), 0)
+        return await self._song(song, filters or Filters(), 0, user)
 
-    async def _song(self, text: str, filters: Filters, page: int) -> Reply:
+    async def _song(self, text: str, filters: Filters, page: int, user: User | None = None) -> Reply:
         recs = self.engine.recommend("crossmedia", SongQuery(text),
                                      k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
         from engine.crossmedia.serving import song_header  # the engine words its own header
 
         return await self._cards(recs, page, "song", PageQuery.of(filters, text=text), {},
-                                 song_header(recs.query))
+                                 song_header(recs.query), user)
 
     @COMMANDS.command("recommend", "picks from your 👍/👎 and ratings", FILTERS, read=_only_filters)
     async def cmd_recommend(self, user: User, filters: Filters | None = None) -> Reply:
@@ -484,18 +596,18 @@ class CommandLayer:
                                      k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
         return await self._cards(recs, page, "recommend", PageQuery.of(filters), {},
-                                 f"Picked for you from {taste_source(history)}:")
+                                 f"Picked for you from {taste_source(history)}:", user)
 
     @COMMANDS.command("top", "the best-rated movies, e.g. /top genre:crime before:1980", FILTERS,
                       read=_only_filters)
     async def cmd_top(self, user: User, filters: Filters | None = None) -> Reply:
-        return await self._top(filters or Filters(), 0)
+        return await self._top(filters or Filters(), 0, user)
 
-    async def _top(self, filters: Filters, page: int) -> Reply:
+    async def _top(self, filters: Filters, page: int, user: User | None = None) -> Reply:
         recs = self.engine.recommend("toprated", TopQuery(), k=(page + 1) * self.page_size + 1,
                                      filters=None if filters.is_empty() else filters)
         return await self._cards(recs, page, "top", PageQuery.of(filters), {},
-                                 f"The best-rated {filters_label(filters)}:")
+                                 f"The best-rated {filters_label(filters)}:", user)
 
     @COMMANDS.command("rate", "rate a movie from 0.5 to 5 stars, e.g. /rate Heat 4.5",
                       Arg("title", "a movie title", complete="title"),
@@ -566,6 +678,7 @@ class CommandLayer:
         if not confirmed:
             return Reply(text="OK, nothing was deleted.")
         counts = await self._need_store().forget_user(await self._uid(user))
+        self.watch.forget(user)
         events = plural(counts.get("feedback_events", 0), "reaction or rating",
                         "reactions and ratings")
         entries = plural(counts.get("watchlist", 0), "watchlist entry", "watchlist entries")
@@ -593,3 +706,8 @@ def help_text() -> str:
     if not _HELP:
         _HELP.append("\n".join([HELP_HEAD, *COMMANDS.help_lines(), HELP_FOOT]))
     return _HELP[0]
+
+
+# /where and /country (bot/watch.py) are declared there, on the same registry; imported
+# last so that /help lists them after the commands above.
+from . import watch  # noqa: E402

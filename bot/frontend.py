@@ -170,9 +170,9 @@ class Frontend:
         raise NotImplementedError
 
     # -- owned here -------------------------------------------------------------------
-    def user(self, user_id: str, display_name: str = "") -> User:
+    def user(self, user_id: str, display_name: str = "", locale: str = "") -> User:
         return User(self.platform, user_id, display_name,
-                    is_admin=is_admin(self.admins, self.platform, user_id))
+                    is_admin=is_admin(self.admins, self.platform, user_id), locale=locale or "")
 
     async def text(self, ev: Incoming, text: str) -> None:
         if await self._admit(ev) and not await self._answered_before(ev):

@@ -147,3 +147,8 @@ class Registry:
 
     def help_lines(self) -> list[str]:
         return [spec.help_line() for spec in self]
+
+
+# The one registry: bot/commands.py declares the core commands on CommandLayer's methods,
+# bot/watch.py its own (/where, /country) as functions of the layer.
+COMMANDS = Registry()

@@ -163,7 +163,7 @@ async def open_layer(settings, args, *, warm: bool = True):
 
         tmdb = TMDBClient(settings.tmdb_api_key,
                           base_url=settings.tmdb_api_base_url)
-    layer = CommandLayer(holder, store=store, tmdb=tmdb)
+    layer = CommandLayer(holder, store=store, tmdb=tmdb, default_country=settings.default_country)
     from bot.party import PartyOptions, configure
 
     configure(layer, PartyOptions(start_after=settings.party_start_after,

@@ -15,6 +15,8 @@ from urllib.parse import quote_plus
 from engine.config import PROJECT_ROOT, Settings, _mask_url
 from engine.errors import MovieBotError
 
+from .countries import country_code
+
 # field -> environment variable (all strings; empty when unset)
 ENV = {
     "database_url": "DATABASE_URL",
@@ -30,8 +32,11 @@ ENV = {
     "discord_gateway_url": "DISCORD_GATEWAY_URL",
     "tmdb_api_key": "TMDB_API_KEY",
     "tmdb_api_base_url": "TMDB_API_BASE_URL",
+    # where-to-watch country for users who set none and whose platform gives no locale
+    "default_country": "MOVIEBOT_DEFAULT_COUNTRY",
     "spool": "MOVIEBOT_SPOOL",
 }
+DEFAULT_COUNTRY = "US"
 TMDB_API_BASE_URL = "https://api.themoviedb.org/3"
 ADMIN_PLATFORMS = ("telegram", "discord", "console")
 
@@ -98,6 +103,7 @@ class BotSettings(Settings):
     discord_gateway_url: str = ""
     tmdb_api_key: str = ""
     tmdb_api_base_url: str = TMDB_API_BASE_URL
+    default_country: str = DEFAULT_COUNTRY   # ISO 3166-1 alpha-2 (bot/countries.py)
     spool: str = ""            # feedback buffer while the database is down ("": bot.store.spool.default_spool_path)
     port: int = 8443           # webhook port (PORT)
     admins: frozenset[str] = frozenset()  # MOVIEBOT_ADMINS: "telegram:123,discord:456"
@@ -109,6 +115,11 @@ class BotSettings(Settings):
             self.database_url = f"sqlite:///{PROJECT_ROOT / 'data' / 'moviebot.db'}"
         if not self.tmdb_api_base_url:
             self.tmdb_api_base_url = TMDB_API_BASE_URL
+        code = country_code(self.default_country or DEFAULT_COUNTRY)
+        if code is None:
+            raise MovieBotError(f"MOVIEBOT_DEFAULT_COUNTRY “{self.default_country}” is not an "
+                                "ISO 3166-1 alpha-2 country code (e.g. US, DE, GB).")
+        self.default_country = code
 
     @classmethod
     def env_values(cls) -> dict:

@@ -22,6 +22,10 @@ from .errors import DataError
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
+# Titles users asked for that the catalog lacks, one JSON line each
+# {"title", "tmdb_id" or null, "asked_at"}: appended by the bots (bot/ondemand.py), read
+# and cleared by `moviebot catalog update` (jobs/catalog_update.py), in the artifacts root.
+PENDING_TITLES = "pending_titles.jsonl"
 
 
 def new_version_dir(root: Path) -> Path:

@@ -25,6 +25,9 @@ class MovieQuery:
 
     movie: Movie
     exclude: frozenset[int] = frozenset()
+    # A film outside the catalog (TMDB, asked for on demand): its record in the catalog's
+    # columns (engine.tmdb.catalog_row); content embeds it on the fly (content/foldin.py).
+    row: dict | None = field(default=None, compare=False, hash=False)
 
     def to_json(self) -> dict[str, Any]:
         return self.movie.brief()

@@ -25,7 +25,9 @@ Resumable: a rerun reads the journal and fetches only what is missing; the journ
 the pending titles are cleared only after the new version is published.
 
 Text fields of films already in the catalog are not rewritten: their vectors were computed
-from that text by the build, and the content fold-in refits TF-IDF on the built catalog.
+from that text by the build. New films are embedded with the build's saved content
+transforms (engine/content/foldin.py); a version built before those were saved is refused
+before anything is fetched ("rebuild content first": `moviebot build --only content`).
 A later full build (`moviebot build`, the rebuild-content job) keeps the films added here
 (engine/datasets/catalog_build.py reads them from the version it replaces) and trains on
 them like any other film.
@@ -53,9 +55,16 @@ import pandas as pd
 
 from engine import artifacts
 from engine.catalog import CATALOG_FILE, CATALOG_INFO, TMDB_ID_BASE
-from engine.datasets import hygiene as hy
 from engine.errors import MovieBotError
-from engine.tmdb import LISTS, TMDBCatalogClient, TMDBUnavailable
+from engine.tmdb import (
+    LISTS,
+    ROW_SOURCE,
+    MalformedRecord,
+    TMDBCatalogClient,
+    TMDBUnavailable,
+    catalog_row,
+    filled,
+)
 
 from .runs import JobLock, JobResult, record_job_run
 
@@ -63,19 +72,13 @@ log = logging.getLogger("moviebot.catalog_update")
 
 NEW_ID_BASE = TMDB_ID_BASE     # engine/catalog.py: a full build keeps these films too
 STAGING = Path("staging") / "catalog-update"
-PENDING_TITLES = "pending_titles.jsonl"
+PENDING_TITLES = artifacts.PENDING_TITLES
 DEFAULT_LISTS = tuple(LISTS)
 DEFAULT_PAGES = 10
 JOB_NAME = "catalog-update"
-# TMDB genre -> the MovieLens genre the models know (the rest stay in tmdb_genres only)
-ML_GENRE = {"Action": "Action", "Adventure": "Adventure", "Animation": "Animation",
-            "Comedy": "Comedy", "Crime": "Crime", "Documentary": "Documentary", "Drama": "Drama",
-            "Fantasy": "Fantasy", "Horror": "Horror", "Mystery": "Mystery", "Romance": "Romance",
-            "Science Fiction": "Sci-Fi", "Thriller": "Thriller", "War": "War",
-            "Western": "Western", "Family": "Children"}
 # fields of a film already in the catalog that an update refreshes (live numbers and media)
 REFRESHED = ("vote_average", "vote_count", "popularity", "poster_path", "youtube_id")
-SOURCE = "tmdb_api"
+SOURCE = ROW_SOURCE
 
 
 class NoApiKey(MovieBotError):
@@ -83,10 +86,6 @@ class NoApiKey(MovieBotError):
         return ("catalog updates come from the TMDB API: set TMDB_API_KEY (a free key from "
                 "https://www.themoviedb.org/settings/api) and run `moviebot catalog update` "
                 "again. Without it the bots keep serving the built catalog as it is.")
-
-
-class MalformedRecord(ValueError):
-    """A TMDB answer that is not a usable film (skipped and counted, never fatal)."""
 
 
 @dataclass
@@ -183,20 +182,28 @@ class Journal:
 
 
 def read_pending(root: Path) -> tuple[list[dict], int]:
-    """(titles users asked for that were not found, lines read): written by the bots, one
-    JSON object a line, {"title", "tmdb_id" or null, "asked_at"}; unreadable lines are
-    skipped (and cleared with the others once the update is published)."""
+    """(titles users asked for that were not found, lines read): written by the bots
+    (bot/ondemand.py), one JSON object a line, {"title", "tmdb_id" or null, "asked_at"};
+    unreadable lines are skipped (and cleared with the others once the update is
+    published). A film asked for several times (by several bot processes, or again after
+    a restart) is listed once: by its TMDB id, else by its title."""
     path = Path(root) / PENDING_TITLES
     if not path.exists():
         return [], 0
-    out = []
+    out, seen = [], set()
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for line in lines:
         try:
             item = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(item, dict) and (item.get("tmdb_id") or item.get("title")):
+        if not isinstance(item, dict) or not (item.get("tmdb_id") or item.get("title")):
+            continue
+        tmdb_id = item.get("tmdb_id")
+        key = (("id", tmdb_id) if isinstance(tmdb_id, int) and not isinstance(tmdb_id, bool)
+               else ("title", " ".join(str(item.get("title") or "").casefold().split())))
+        if key not in seen:
+            seen.add(key)
             out.append(item)
     return out, len(lines)
 
@@ -212,89 +219,6 @@ def clear_pending(root: Path, seen: int) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(rest), encoding="utf-8")
     os.replace(tmp, path)
-
-
-# -- TMDB record -> catalog row ------------------------------------------------------------
-def _names(items: Any, key: str = "name") -> list[str]:
-    if not isinstance(items, list):
-        raise MalformedRecord(f"expected a list, got {type(items).__name__}")
-    return [str(i[key]).strip() for i in items if isinstance(i, dict) and i.get(key)]
-
-
-def _float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return math.nan
-    return float(value)
-
-
-def catalog_row(record: Any, today: str | None = None) -> dict:
-    """One catalog row (docs/ARCHITECTURE.md's table) from TMDB's movie details, or
-    `MalformedRecord` saying what is wrong. Nothing is made up: what TMDB leaves out
-    stays empty ("" / [] / NaN)."""
-    if not isinstance(record, dict):
-        raise MalformedRecord("not a JSON object")
-    tmdb_id = record.get("id")
-    if isinstance(tmdb_id, bool) or not isinstance(tmdb_id, int) or tmdb_id <= 0:
-        raise MalformedRecord(f"bad id {tmdb_id!r}")
-    title = record.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise MalformedRecord(f"film {tmdb_id} has no title")
-    released = record.get("release_date") or ""
-    try:
-        year = datetime.strptime(released, "%Y-%m-%d").year if released else None
-    except (TypeError, ValueError):
-        raise MalformedRecord(f"film {tmdb_id}: release_date {released!r} is not a date") from None
-    # the build's own hygiene (engine/datasets/hygiene.py): repaired text, TMDB's genre
-    # vocabulary, no production tags ("aftercreditsstinger") among the themes
-    genres = hy.clean_genres(_names(record.get("genres") or []), hy.TMDB_GENRES)
-    credits = record.get("credits") or {}
-    cast = sorted((c for c in credits.get("cast") or [] if isinstance(c, dict) and c.get("name")),
-                  key=lambda c: c.get("order", 0))
-    directors = [c["name"] for c in credits.get("crew") or []
-                 if isinstance(c, dict) and c.get("job") == "Director" and c.get("name")]
-    keywords = hy.clean_keywords(hy.fix_list(_names(((record.get("keywords") or {}).get("keywords")) or [])))
-    videos = (record.get("videos") or {}).get("results") or []
-    youtube = [v for v in videos if isinstance(v, dict) and v.get("site") == "YouTube" and v.get("key")]
-    youtube.sort(key=lambda v: (v.get("type") != "Trailer", not v.get("official", False)))
-    collection = record.get("belongs_to_collection") or {}
-    imdb = record.get("imdb_id") or ""
-    text = lambda key: (hy.fix_text(record[key]).strip() if isinstance(record.get(key), str)  # noqa: E731
-                        else "")
-    row = {
-        "movie_id": NEW_ID_BASE + tmdb_id, "title": text("title"), "akas": [],
-        "ml_title": f"{text('title')} ({year})" if year else text("title"),
-        "year": year, "genres": list(dict.fromkeys(ML_GENRE[g] for g in genres if g in ML_GENRE)),
-        "imdb_id": imdb if isinstance(imdb, str) and imdb.startswith("tt") else "",
-        "tmdb_id": tmdb_id, "overview": text("overview"), "tagline": text("tagline"),
-        "original_language": text("original_language"),
-        "poster_path": text("poster_path"),
-        "collection": str(collection.get("name") or "") if isinstance(collection, dict) else "",
-        "keywords": keywords, "cast": hy.fix_list(c["name"] for c in cast[:5]),
-        "directors": hy.fix_list(directors), "tmdb_genres": genres,
-        "countries": hy.fix_list(_names(record.get("production_countries") or [])),
-        "runtime": _float(record.get("runtime")) or math.nan,
-        "popularity": _float(record.get("popularity")),
-        "vote_average": _float(record.get("vote_average")),
-        "vote_count": _float(record.get("vote_count")),
-        "budget": _float(record.get("budget")) or math.nan,
-        "revenue": _float(record.get("revenue")) or math.nan,
-        "youtube_id": youtube[0]["key"] if youtube else "",
-        "rating_count": 0, "rating_mean": math.nan,
-        "release_date": released,
-    }
-    stamp = f"{SOURCE}@{today or date.today().isoformat()}"
-    row["sources"] = json.dumps({k: stamp for k in (
-        "title", "overview", "tagline", "keywords", "cast", "directors", "tmdb_genres",
-        "countries", "runtime", "popularity", "vote_average", "vote_count", "budget", "revenue",
-        "original_language", "poster_path", "youtube_id", "collection")
-        if _filled(row[k])}, sort_keys=True)
-    return row
-
-
-def _filled(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isnan(value)
-    return bool(value)
 
 
 # -- fetch -------------------------------------------------------------------------------
@@ -385,7 +309,7 @@ def merge(catalog: pd.DataFrame, rows: list[dict], today: str) -> tuple[pd.DataF
         if at is None:
             added.append(row)
             continue
-        changed = [k for k in REFRESHED if _filled(row[k]) and not _same(catalog.at[at, k], row[k])]
+        changed = [k for k in REFRESHED if filled(row[k]) and not _same(catalog.at[at, k], row[k])]
         if not changed:
             unchanged += 1
             continue
@@ -515,6 +439,17 @@ async def update_catalog(root: Path, api_key: str, base_url: str,
                 # a crash while writing it: never published, nothing points at it
                 shutil.rmtree(root / abandoned, ignore_errors=True)
                 journal.building(None)
+            if "content" in artifacts.read_manifest(prev).get("components", {}):
+                from engine.content.extend import RebuildContentFirst, missing_transforms
+
+                # checked before any TMDB call: the content stage places new films with
+                # the build's saved transforms, and an older version has none
+                if missing := missing_transforms(prev):
+                    result = JobResult(JOB_NAME, "failed", prev.name,
+                                       reasons=[str(RebuildContentFirst(prev.name, missing))],
+                                       details=stats.to_dict())
+                    await record_job_run(store, result)
+                    return result
             pending, pending_lines = read_pending(root)
             stats.pending = len(pending)
             try:

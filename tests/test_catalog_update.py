@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 
 from engine import Engine, artifacts
+from engine.content.layout import ENCODER_WEIGHTS, METADATA_MODEL, TFIDF_MODEL_FILES
+from engine.queries import MovieQuery
 from engine.reload import EngineHolder
-from engine.tmdb import TMDBCatalogClient, TMDBUnavailable
+from engine.tmdb import TMDBCatalogClient, TMDBUnavailable, movie_from_row
 from jobs.catalog_update import (
     NEW_ID_BASE,
     PENDING_TITLES,
@@ -152,15 +154,18 @@ async def _ask(telegram, text: str) -> str:
     return "\n".join(_texts(telegram)[before:])
 
 
-async def test_update_publishes_new_films_that_a_running_bot_serves(root, fake, recent, tmp_path):
+async def test_update_publishes_new_films_that_a_running_bot_serves(root, fake, recent, tmp_path,
+                                                                     data_dir):
     served = artifacts.current_version(root)
     inode = (served / "catalog.parquet").stat().st_ino
     broken = next(i for i, m in recent.items() if m["title"] not in FAMOUS)
     fake.malformed = {broken}
     # a title a user asked for (part B's queue): already listed here, so nothing extra
     opp = next(i for i, m in recent.items() if m["title"] == "Oppenheimer")
-    (root / PENDING_TITLES).write_text(json.dumps({"title": "Oppenheimer", "tmdb_id": opp,
-                                                   "asked_at": "2026-11-26T10:00:00Z"}) + "\n")
+    # asked for twice (two bot processes each append once, bot/ondemand.py): read once
+    (root / PENDING_TITLES).write_text("".join(
+        json.dumps({"title": "Oppenheimer", "tmdb_id": opp, "asked_at": at}) + "\n"
+        for at in ("2026-11-26T10:00:00Z", "2026-11-26T10:05:00Z")))
     holder = EngineHolder(root, check_every=0.0)
     async with telegram_bot(None, tmp_path / "bot.db", holder=holder) as (telegram, _, _):
         before = await _ask(telegram, "/info Oppenheimer")
@@ -207,6 +212,25 @@ async def test_update_publishes_new_films_that_a_running_bot_serves(root, fake, 
     manifest = artifacts.read_manifest(artifacts.current_version(root))
     assert manifest["updates"][-1]["added"] == len(recent) - 1
     assert not (root / STAGING).exists() and (root / PENDING_TITLES).read_text() == ""
+
+    # the new version still folds in films asked for on demand, with the built films'
+    # means; and the films the update added are embedded by that same fold-in
+    content = engine.recommender("content")
+    for name in (*TFIDF_MODEL_FILES, METADATA_MODEL, ENCODER_WEIGHTS):   # carried, not rewritten
+        assert (content.dir / name).stat().st_ino == (served / "content" / name).stat().st_ino
+    fold, built = content.fold_in(), Engine.load(served).recommender("content").fold_in()
+    assert fold is not None and built is not None
+    for name in ("tfidf", "bilstm", "metadata"):
+        np.testing.assert_allclose(fold.means[name], built.means[name], atol=1e-6)
+    pos = int(np.flatnonzero(content.movie_ids == opp_id)[0])
+    row = catalog.df.loc[opp_id].to_dict()
+    stored = {name: np.load(content.dir / f"{name}.npy")[pos] for name in ("tfidf", "bilstm", "metadata")}
+    np.testing.assert_allclose(fold.tfidf(row), stored["tfidf"], atol=1e-6)
+    np.testing.assert_allclose(fold.metadata(row), stored["metadata"], atol=1e-6)
+    np.testing.assert_allclose(fold.fuse(stored), np.load(content.dir / "vectors.npy")[pos], atol=1e-6)
+    newer = next(m for m in recent_movies(data_dir, "2019-01-01", limit=200).values() if m["id"] not in recent)
+    asked = {**catalog_row(newer), "movie_id": 0}
+    assert len(engine.recommend("content", MovieQuery(movie_from_row(asked), row=asked), k=5).results) == 5
 
     # idempotent: the same TMDB answers again add nothing and publish nothing
     again = await update_catalog(root, fake.api_key, fake.base_url,
@@ -264,44 +288,48 @@ async def test_a_crash_publishes_nothing_and_the_rerun_continues(root, fake, rec
     assert artifacts.current_version(root).name == third.version
 
 
-def test_fold_in_reproduces_the_built_films(quick_artifacts):
-    """The update's vectors for a new film are made as the build made its films': folded
-    in, the built films themselves come out as built."""
+def test_the_saved_encoder_reproduces_the_built_films(quick_artifacts):
+    """The update embeds a new film's text with the build's saved encoder (TF-IDF and
+    metadata go through foldin.FoldIn, checked in test_ondemand.py): run on built films,
+    the inference gives back the built text block and predicted audience."""
     from engine.content.extend import fit_catalog
-    from engine.content.fusion import fuse_rows
-    from engine.content.layout import BLOCK_FILES, ENCODER_WEIGHTS
-    from engine.content.metadata import metadata_vectors
+    from engine.content.layout import BLOCK_FILES
     from engine.content.text import movie_text
-    from engine.content.tfidf import TfidfConfig, fold_in
     from engine.content.train_encoder import encode
 
     version = artifacts.current_version(quick_artifacts)
     content = version / "content"
     params = artifacts.read_manifest(version)["components"]["content"]["params"]
     fit, _ = fit_catalog(version)
-    blocks = {name: np.load(content / f) for name, f in BLOCK_FILES.items()}
-    rows = fit.iloc[:60]
+    built = np.load(content / BLOCK_FILES["bilstm"])[:60]
 
     def cosines(a, b):
         keep = (np.linalg.norm(a, axis=1) > 0) & (np.linalg.norm(b, axis=1) > 0)
         a, b = a[keep], b[keep]
         return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
-    cfg = TfidfConfig.quick()
-    cfg.n_components = blocks["tfidf"].shape[1]
-    tfidf = fold_in(fit, blocks["tfidf"], rows, cfg, params["tfidf"]["field_weights"])
-    assert cosines(tfidf, blocks["tfidf"][:60]).min() > 0.99
-    meta, _ = metadata_vectors(rows, reference=fit)
-    np.testing.assert_allclose(meta, blocks["metadata"][:60], atol=1e-5)
-    texts = [movie_text(r) for _, r in rows.iterrows()]
+    texts = [movie_text(r) for _, r in fit.iloc[:60].iterrows()]
     bilstm, audience = encode(texts, content / "vocab.json", content / ENCODER_WEIGHTS,
                               params["encoder"])
-    assert cosines(bilstm, blocks["bilstm"][:60]).min() > 0.99
+    assert cosines(bilstm, built).min() > 0.99
     if audience is not None:
         assert cosines(audience, np.load(content / "audience_predicted.npy")[:60]).min() > 0.99
-    weights = json.loads((content / "content.json").read_text())["weights"]
-    fused = fuse_rows(blocks, {"tfidf": tfidf, "bilstm": bilstm, "metadata": meta}, weights)
-    assert cosines(fused, np.load(content / "vectors.npy")[:60]).min() > 0.99
+
+
+async def test_a_version_without_the_saved_transforms_is_refused_before_any_fetch(root, fake):
+    """A version built before the content transforms were saved: "rebuild content first",
+    no TMDB call, nothing published, the pending titles kept."""
+    served = artifacts.current_version(root)
+    (served / "content" / "tfidf_model.json").unlink()   # this root's own link only
+    (root / PENDING_TITLES).write_text(json.dumps({"title": "Barbie", "tmdb_id": 346698}) + "\n")
+    result = await update_catalog(root, fake.api_key, fake.base_url,
+                                  UpdateOptions(since="2019-01-01", pages=2, progress=False),
+                                  client=_client(fake))
+    assert result.status == "failed"
+    assert "rebuild content first" in result.reasons[0] and "moviebot build --only content" in result.reasons[0]
+    assert fake.paths == [] and artifacts.current_version(root) == served
+    assert artifacts.list_versions(root) == [served]
+    assert "Barbie" in (root / PENDING_TITLES).read_text()
 
 
 def test_without_a_key_the_command_says_what_is_needed(root):
@@ -331,10 +359,13 @@ def test_pending_titles_asked_during_an_update_are_kept(tmp_path):
     from jobs.catalog_update import clear_pending, read_pending
 
     path = tmp_path / PENDING_TITLES
+    # the bots append one line per process and film: the same film may come several times
     path.write_text('{"title": "Oppenheimer", "tmdb_id": 872585, "asked_at": "t1"}\nnot json\n'
-                    '{"title": "Barbie", "tmdb_id": null, "asked_at": "t2"}\n')
+                    '{"title": "Barbie", "tmdb_id": null, "asked_at": "t2"}\n'
+                    '{"title": "oppenheimer", "tmdb_id": 872585, "asked_at": "t4"}\n'
+                    '{"title": " BARBIE", "tmdb_id": null, "asked_at": "t5"}\n')
     seen, lines = read_pending(tmp_path)
-    assert [p["title"] for p in seen] == ["Oppenheimer", "Barbie"] and lines == 3
+    assert [p["title"] for p in seen] == ["Oppenheimer", "Barbie"] and lines == 5
     with path.open("a") as fh:        # a bot queues another title meanwhile
         fh.write('{"title": "Dune: Part Two", "tmdb_id": null, "asked_at": "t3"}\n')
     clear_pending(tmp_path, lines)

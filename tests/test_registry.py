@@ -15,7 +15,7 @@ ADA = User("console", "1", "Ada")
 def test_every_command_is_declared_once_with_a_handler():
     names = [spec.name for spec in COMMANDS]
     assert names == ["start", "help", "info", "similar", "song", "recommend", "top", "rate", "watchlist",
-                     "search", "forget", "stats", "party"]
+                     "search", "forget", "stats", "where", "country", "party"]
     assert COMMANDS.get("title") is COMMANDS.get("info")          # the plain-title alias
     assert all(callable(spec.handler) and spec.help for spec in COMMANDS)
 

@@ -50,8 +50,9 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         self._dirty: set[MessageRef] = set()  # messages with reactions not stored yet
         self._retry_task: asyncio.Task | None = None
 
-    def who(self, user: discord.abc.User) -> User:
-        return self.user(str(user.id), user.display_name)
+    def who(self, user: discord.abc.User, locale: object = None) -> User:
+        """``locale``: an interaction's (discord.Locale, e.g. "pt-BR"); messages carry none."""
+        return self.user(str(user.id), user.display_name, str(locale) if locale else "")
 
     @staticmethod
     def where(channel_id: int | None, guild: object) -> Chat | None:
@@ -163,8 +164,8 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         ref = None
         if interaction.message is not None:
             ref = MessageRef(PLATFORM, str(interaction.message.channel.id), str(interaction.message.id))
-        ev = Incoming(self.who(interaction.user), chat=interaction.channel, source=interaction,
-                      message_ref=ref, event_id=str(interaction.id),
+        ev = Incoming(self.who(interaction.user, interaction.locale), chat=interaction.channel,
+                      source=interaction, message_ref=ref, event_id=str(interaction.id),
                       where=self.where(interaction.channel_id, interaction.guild_id))
         try:
             await self.press(ev, custom_id[len(ACTION_PREFIX):])

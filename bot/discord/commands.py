@@ -42,7 +42,7 @@ def _annotation(arg: Arg) -> Any:
 def slash_command(spec: CommandSpec, cog: MovieCog) -> app_commands.Command:
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
         ctx = await commands.Context.from_interaction(interaction)
-        ev = Incoming(cog.who(interaction.user), chat=ctx,
+        ev = Incoming(cog.who(interaction.user, interaction.locale), chat=ctx,
                       event_id=f"interaction:{interaction.id}",
                       where=cog.where(interaction.channel_id, interaction.guild_id))
         try:

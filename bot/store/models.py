@@ -65,6 +65,8 @@ class User(Base):
     platform_user_id: Mapped[str] = mapped_column(String(128))
     display_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # ISO 3166-1 alpha-2, set with /country (migration 0004); None: not chosen
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
 
 
 # Partial unique index: at most one active row per (message, user, signal) reaction.

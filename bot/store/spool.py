@@ -363,6 +363,14 @@ class SpoolingStore(FeedbackStore):
     async def due_parties(self, platform: str, now: datetime) -> list[PartyRecord]:
         return await self._read(lambda: self.store.due_parties(platform, now))
 
+    # A country is a setting the user sees confirmed at once: not spooled, an outage is
+    # `StoreUnavailable` (the command says so and nothing changes).
+    async def user_country(self, user_id: int) -> str | None:
+        return await self._read(lambda: self.store.user_country(user_id))
+
+    async def set_user_country(self, user_id: int, country: str | None) -> None:
+        await self._read(lambda: self.store.set_user_country(user_id, country))
+
     async def close(self) -> None:
         await self.store.close()
 

@@ -479,6 +479,16 @@ class Store(FeedbackStore):
         rows = await self.database.run(lambda conn: conn.execute(query).all())
         return [_party(r) for r in rows]
 
+    # -- where to watch: each user's country --------------------------------------
+    async def user_country(self, user_id: int) -> str | None:
+        """The country the user chose with /country (ISO 3166-1 alpha-2), or None."""
+        query = select(User.country).where(User.id == user_id)
+        return await self.database.run(lambda conn: conn.execute(query).scalar_one_or_none())
+
+    async def set_user_country(self, user_id: int, country: str | None) -> None:
+        stmt = update(User).where(User.id == user_id).values(country=country)
+        await self.database.run(lambda conn: conn.execute(stmt), write=True)
+
     # -- privacy ---------------------------------------------------------------
     async def forget_user(self, user_id: int) -> dict[str, int]:
         """Delete everything stored about a user (/forget); returns deleted row counts.

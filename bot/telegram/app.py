@@ -194,7 +194,8 @@ class TelegramFrontend(Frontend):
     # -- handlers: translate the update, the Frontend base does the rest -------------
     def who(self, update: Update) -> User:
         user = update.effective_user
-        return self.user(str(user.id) if user else "0", user.full_name if user else "")
+        return self.user(str(user.id) if user else "0", user.full_name if user else "",
+                         (user.language_code or "") if user else "")
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

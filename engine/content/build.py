@@ -14,6 +14,9 @@ Writes only below ``<version>/content/``:
   audience.npy audience_predicted.npy the encoder's audience head (audience.py): every film's
   audience_warm.npy                   audience vector (real if warm, else predicted), the raw
                                       predictions, and which films have a real one
+  tfidf_model.json tfidf_idf.npy      the fitted TF-IDF transform and SVD components, and the
+  tfidf_components.npy                metadata scale: a film outside the catalog (TMDB, on
+  metadata_model.json                 demand) gets its vector from them (foldin.py)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,8 +38,8 @@ from .audience import DIM, QUICK_DIM, AudienceTargets, audience_targets, stand_i
 from .facets import Facets
 from .fusion import RULE, BlockSimilarity, choose_fusion, fuse, usable_blocks
 from .hybrid_eval import best_nonzero_audience, cold_movies, evaluate_hybrid, locale_queries
-from .layout import BLOCK_FILES, CONFIG, ENCODER_WEIGHTS
-from .metadata import metadata_vectors, vote_percentile
+from .layout import BLOCK_FILES, CONFIG, ENCODER_WEIGHTS, METADATA_MODEL, TFIDF_MODEL_FILES
+from .metadata import metadata_model, metadata_vectors, vote_percentile
 from .serving import VECTORS
 from .text import movie_text
 from .tfidf import TfidfConfig, tfidf_vectors
@@ -77,11 +81,13 @@ def encoder_targets(ratings: pd.DataFrame, movie_ids: np.ndarray, seed: int,
 
 def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool,
                    val_q: ev.QuerySet | None = None, audience: AudienceTargets | None = None,
-                   weights_out=None):
+                   out: Path | None = None):
     """Every block's vectors plus the encoder's artifacts and metrics.
 
     With validation queries (full builds), TF-IDF's per-field weights are chosen on them.
-    With audience targets the encoder also learns to predict them (audience.py).
+    With audience targets the encoder also learns to predict them (audience.py). With
+    ``out``, the TF-IDF and metadata transforms are saved there too (foldin.py embeds a
+    film outside the catalog with them).
     """
     # lazy: TensorFlow takes seconds to import and only this build step needs it
     from .train_encoder import EncoderConfig, train_encoder
@@ -92,11 +98,14 @@ def compute_blocks(catalog: pd.DataFrame, quick: bool, seed: int, progress: bool
                             EncoderConfig.quick() if quick else EncoderConfig(),
                             seed=seed, progress=progress,
                             audience=None if audience is None else audience.vectors,
-                            weights_out=weights_out)
+                            weights_out=None if out is None else out / ENCODER_WEIGHTS)
     encoder_s = time.perf_counter() - started
     tfidf, tfidf_params = tfidf_vectors(catalog, TfidfConfig.quick() if quick else TfidfConfig(), seed,
-                                        metric=block_metric(val_q) if val_q is not None else None)
+                                        metric=block_metric(val_q) if val_q is not None else None,
+                                        save_to=out)
     meta, meta_params = metadata_vectors(catalog)
+    if out is not None:
+        (out / METADATA_MODEL).write_text(json.dumps(metadata_model(catalog)))
     blocks = {"tfidf": tfidf, "bilstm": encoder.embeddings, "metadata": meta}
     params = {"encoder": encoder.params, "tfidf": tfidf_params, "metadata": meta_params,
               "encoder_seconds": round(encoder_s, 1),
@@ -123,8 +132,7 @@ def build_stage(ctx) -> dict:
     cold_ids = cold_movies(movie_ids, ctx.seed)
     targets = encoder_targets(ratings, movie_ids, ctx.seed, ctx.quick)
     blocks, encoder, params = compute_blocks(catalog, ctx.quick, ctx.seed, ctx.progress,
-                                             None if ctx.quick else val_q, targets,
-                                             weights_out=out / ENCODER_WEIGHTS)
+                                             None if ctx.quick else val_q, targets, out)
     predicted = (encoder.audience if encoder.audience is not None
                  else np.zeros_like(targets.vectors))
     audience = stand_in(predicted, targets)
@@ -226,7 +234,8 @@ def build_stage(ctx) -> dict:
                                             "ids.npy", "prior.npy", "index.ann", VECTORS, CONFIG,
                                             *hybrid_files, *facet_files,
                                             "audience.npy", "audience_predicted.npy",
-                                            "audience_warm.npy")]
+                                            "audience_warm.npy", *TFIDF_MODEL_FILES,
+                                            METADATA_MODEL)]
     metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in encoder.metrics.items()},
                "index_recall@10": round(index_params.recall_at_10, 4),
                "index_mean_query_ms": round(index_params.mean_query_ms, 4),

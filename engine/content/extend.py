@@ -3,21 +3,27 @@
 Every per-film array of ``<version>/content/`` gets the new films' rows appended, each made
 the way the build made the others, from what the build kept:
 
-* TF-IDF: the build's vectorisers refitted on the build's own catalog (deterministic), the
-  new films transformed and projected into the build's SVD space (tfidf.fold_in);
+* TF-IDF and metadata: the build's saved transforms (``foldin.FoldIn``: each field's
+  vocabulary and idf, the SVD components, the metadata scale), the same code that embeds
+  a film asked for on demand, so a film gets the same TF-IDF and metadata blocks whether
+  it is asked for before an update or served after it;
 * BiLSTM: the build's trained encoder runs inference (train_encoder.encode), giving the
   text embedding and the predicted audience vector (the stand-in for films nobody rated);
-* metadata: computed with the build's genre columns, means and deviations;
-* fused vectors: centred by the built films' block means and weighted as chosen
-  (fusion.fuse_rows); prior: the film's vote-count percentile among the built films;
+* fused vectors: ``FoldIn.fuse``, centred by the built films' block means and weighted as
+  chosen; prior: the film's vote-count percentile among the built films;
 * facets (franchise, director, language, country) are exact facts: recomputed for the
   whole table; co-likes: none (nobody has rated a new film), so the hybrid scores it by
   content and facts, as for any film without co-likes;
 * the Annoy index is rebuilt over all vectors (same trees, seed).
 
 The catalog the build fitted on is kept as ``fit_catalog.parquet`` (a hard link of the
-built version's catalog.parquet, so it costs no space): later updates fold in against
-the same rows, whatever the served catalog has gained since.
+built version's catalog.parquet, so it costs no space): its length says which rows of the
+block files are the built films (``foldin.fitted_rows``), whose means centre every later
+film, whatever the served catalog has gained since.
+
+A version built before the transforms were saved cannot be extended: the update says
+"rebuild content first" (`moviebot build --only content`, minutes) rather than keeping a
+second way to recover the transforms that only old versions would ever use.
 """
 
 from __future__ import annotations
@@ -29,19 +35,44 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import MovieBotError
 from . import index as idx
 from .audience import _normalise
 from .facets import Facets
-from .fusion import fuse_rows
+from .foldin import BLOCK_ORDER, FoldIn
 from .hybrid import HYBRID
-from .layout import BLOCK_FILES, CONFIG, ENCODER_WEIGHTS
-from .metadata import metadata_vectors
+from .layout import (
+    BLOCK_FILES,
+    CONFIG,
+    ENCODER_WEIGHTS,
+    FIT_CATALOG,
+    METADATA_MODEL,
+    TFIDF_MODEL_FILES,
+)
+from .metadata import metadata_transform
 from .serving import VECTORS
 from .text import movie_text
-from .tfidf import TfidfConfig, fold_in
 
-FIT_CATALOG = "fit_catalog.parquet"
 AUDIENCE = ("audience.npy", "audience_predicted.npy", "audience_warm.npy")
+
+
+class RebuildContentFirst(MovieBotError):
+    """The served version has no saved content transforms (built before they existed)."""
+
+    def __init__(self, version: str, missing: list[str]):
+        self.version, self.missing = version, missing
+
+    def __str__(self) -> str:
+        return (f"version {self.version} was built before the content transforms were saved "
+                f"(no content/{', content/'.join(self.missing)}), so new films cannot be placed "
+                "among its films: rebuild content first (`moviebot build --only content`), "
+                "then run the update again. Nothing was fetched or published.")
+
+
+def missing_transforms(version_dir: Path) -> list[str]:
+    """The saved-transform files an update needs that ``version_dir/content`` lacks."""
+    content = Path(version_dir) / "content"
+    return [f for f in (*TFIDF_MODEL_FILES, METADATA_MODEL) if not (content / f).exists()]
 
 
 def fit_catalog(version_dir: Path) -> tuple[pd.DataFrame, Path]:
@@ -61,19 +92,19 @@ def extend(prev: Path, out: Path, new: pd.DataFrame, manifest: dict,
     default the build's saved encoder (TensorFlow is imported only then).
     """
     src, dst = Path(prev) / "content", Path(out) / "content"
+    if missing := missing_transforms(prev):
+        raise RebuildContentFirst(Path(prev).name, missing)
+    fold = FoldIn.load(src)
     dst.mkdir(parents=True, exist_ok=True)
     fit, fit_path = fit_catalog(prev)
-    n_fit = len(fit)
     config = json.loads((src / CONFIG).read_text())
     params = manifest["components"]["content"]["params"]
     blocks = {name: np.load(src / f) for name, f in BLOCK_FILES.items()}
-    reference = {name: b[:n_fit] for name, b in blocks.items()}
 
     # the three blocks of the new films
-    cfg = TfidfConfig.quick() if manifest.get("quick") else TfidfConfig()
-    cfg.n_components = reference["tfidf"].shape[1]
-    added = {"tfidf": fold_in(fit, reference["tfidf"], new, cfg,
-                              params["tfidf"].get("field_weights", {}))}
+    rows = new.to_dict("records")
+    added = {"tfidf": _stack([fold.tfidf(r) for r in rows], blocks["tfidf"].shape[1]),
+             "metadata": metadata_rows(fold, new)}
     texts = [movie_text(row) for _, row in new.iterrows()]
     predicted = None
     encoder_params = params.get("encoder", {})
@@ -87,8 +118,9 @@ def extend(prev: Path, out: Path, new: pd.DataFrame, manifest: dict,
     else:
         # a version built before the encoder was kept (or one that skipped it): the text
         # block is missing for these films, which fusion handles as for an empty overview
-        added["bilstm"] = np.zeros((len(new), reference["bilstm"].shape[1]), np.float32)
-    added["metadata"], _ = metadata_vectors(new, reference=fit)
+        added["bilstm"] = np.zeros((len(new), blocks["bilstm"].shape[1]), np.float32)
+    fused = _stack([fold.fuse({name: added[name][i] for name in BLOCK_ORDER})
+                    for i in range(len(new))], np.load(src / VECTORS, mmap_mode="r").shape[1])
 
     written = [f"content/{FIT_CATALOG}"]
     os.link(fit_path, dst / FIT_CATALOG)   # a published file, never written: a link is safe
@@ -99,7 +131,7 @@ def extend(prev: Path, out: Path, new: pd.DataFrame, manifest: dict,
 
     for name, file in BLOCK_FILES.items():
         save(file, np.vstack([blocks[name], added[name].astype(np.float32)]))
-    vectors = np.vstack([np.load(src / VECTORS), fuse_rows(reference, added, config["weights"])])
+    vectors = np.vstack([np.load(src / VECTORS), fused])
     save(VECTORS, vectors.astype(np.float32))
     save("ids.npy", np.concatenate([np.load(src / "ids.npy"), new["movie_id"].to_numpy(np.int64)]))
     save("prior.npy", np.concatenate([np.load(src / "prior.npy"),
@@ -120,6 +152,15 @@ def extend(prev: Path, out: Path, new: pd.DataFrame, manifest: dict,
     idx.save(annoy, dst / "index.ann")
     written.append("content/index.ann")
     return written
+
+
+def metadata_rows(fold: FoldIn, new: pd.DataFrame) -> np.ndarray:
+    """The new films' metadata block, on the build's scale (one call for all rows)."""
+    return metadata_transform(new, fold.metadata_model)
+
+
+def _stack(rows: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
 
 
 def new_prior(fit: pd.DataFrame, new: pd.DataFrame, gamma: float) -> np.ndarray:

@@ -81,25 +81,6 @@ def fuse(blocks: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.n
     return l2_rows(np.hstack(parts).astype(np.float32))
 
 
-def fuse_rows(reference: Mapping[str, np.ndarray], rows: Mapping[str, np.ndarray],
-              weights: Mapping[str, float]) -> np.ndarray:
-    """Fused vectors for films added after a build (``rows``), prepared exactly as ``fuse``
-    prepared the built ones (``reference``, the same blocks in the same order): centred by
-    the built films' block means, so a new film's cosines mean what the built ones' do."""
-    parts = []
-    for name, ref in reference.items():
-        if weights.get(name, 0) <= 0:
-            continue
-        ref = np.asarray(ref, dtype=np.float32)
-        x = np.asarray(rows[name], dtype=np.float32)
-        present = np.linalg.norm(ref, axis=1) > 0
-        mean = ref[present].mean(axis=0) if present.sum() >= 2 else np.zeros(ref.shape[1], np.float32)
-        has = np.linalg.norm(x, axis=1) > 0
-        parts.append(l2_rows(np.where(has[:, None], x - mean, 0.0).astype(np.float32))
-                     * np.sqrt(weights[name]))
-    return l2_rows(np.hstack(parts).astype(np.float32))
-
-
 def weight_grid(names: list[str], step: float = 0.1) -> list[dict[str, float]]:
     """Every weighting on the simplex with the given step (66 for 3 blocks at 0.1)."""
     n = round(1 / step)

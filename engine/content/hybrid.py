@@ -337,17 +337,19 @@ def choose_audience_weight(make_scorer: Callable[[float], HybridScorer], queries
                   "val_language_share": {str(k): round(v, 4) for k, v in shares.items()}}
 
 
-def served_list(row: int, scores: np.ndarray, facets: Facets, k: int,
+def served_list(row: int | None, scores: np.ndarray, facets: Facets, k: int,
                 allowed: np.ndarray | None = None, exclude: Iterable[int] = (),
                 cap: int = CAP) -> list[int]:
     """The served top-k rows for query ``row`` from its full score row: the caps per
     director and franchise, and one franchise sibling within the first ``FRANCHISE_SLOTS``.
 
     ``allowed``: bool mask of films the filters let through; ``exclude``: rows never listed
-    (the asker's own films).
+    (the asker's own films). ``row`` None: a query film outside the index (foldin.py),
+    which has no franchise siblings here.
     """
     scores = np.array(scores, dtype=np.float64, copy=True)
-    scores[row] = -np.inf
+    if row is not None:
+        scores[row] = -np.inf
     excluded = np.fromiter(exclude, dtype=np.int64)
     if len(excluded):
         scores[excluded] = -np.inf
@@ -374,7 +376,7 @@ def served_list(row: int, scores: np.ndarray, facets: Facets, k: int,
         if len(out) == k:
             break
     out += skipped[:k - len(out)]   # a filter that leaves only one director's films
-    siblings = facets.siblings(row)
+    siblings = facets.siblings(row) if row is not None else np.zeros(0, dtype=np.int64)
     if len(siblings):
         siblings = siblings[np.isfinite(scores[siblings])]
     slots = min(k, FRANCHISE_SLOTS)

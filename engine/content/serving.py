@@ -6,6 +6,9 @@ co-like neighbours, its facts) and the served-list rules (hybrid.served_list). A
 that is faster than asking Annoy for candidates (benchmarks/bench_content.py). Older
 versions keep the two-stage Annoy path.
 
+A film outside the catalog (``MovieQuery.row``, asked for on demand) is folded in with
+the build's saved transforms (foldin.py) and scored by ``recommend_vector``.
+
 Needs numpy, scipy, annoy and the catalog; never TensorFlow or scikit-learn.
 """
 
@@ -26,6 +29,7 @@ from ..results import Filters, Movie, Recommendation, Recommendations
 from ..retrieval import FilterColumns, Retriever
 from . import hybrid
 from .facets import FACETS, Facets
+from .foldin import FoldIn
 from .index import rerank
 
 VECTORS = "vectors.npy"
@@ -60,6 +64,8 @@ class ContentIndex:
         self._columns = FilterColumns.of(catalog, movie_ids)
         self.scorer: hybrid.HybridScorer | None = None
         self.counts = None
+        self.dir: Path | None = None                 # the content files (fold_in reads them)
+        self._fold_in: FoldIn | bool | None = None   # False: this version has none
 
     def with_hybrid(self, dir: Path, vectors: np.ndarray) -> ContentIndex:
         weights, cf, counts, _ = hybrid.load(dir)
@@ -89,6 +95,7 @@ class ContentIndex:
         index = cls(retriever, np.load(files["ids.npy"]),
                     np.load(files["prior.npy"], mmap_mode="r"), config, catalog)
         content = files["content.json"].parent
+        index.dir = content
         if (content / hybrid.HYBRID).exists() and (content / FACETS).exists():
             # loaded into memory: the exact row product reads every vector on each query
             index.with_hybrid(content, np.load(files[VECTORS]))
@@ -99,6 +106,12 @@ class ContentIndex:
         check_k(k)
         movie = query.movie
         row = self.row_of.get(movie.movie_id)
+        if row is None and query.row is not None:
+            fold_in = self.fold_in()
+            if fold_in is None:
+                raise NotIndexed(movie)
+            return self.recommend_vector(movie, fold_in.vector(query.row), k, filters,
+                                         query.exclude)
         if row is None:
             raise NotIndexed(movie)
         filters = filters or Filters()
@@ -141,6 +154,58 @@ class ContentIndex:
             listed = hybrid.served_list(row, row_scores, self.scorer.facets, k, None, skip)
             out.append([int(self.movie_ids[item]) for item in listed])
         return out
+
+    def recommend_vector(self, movie: Movie, vector: np.ndarray, k: int = 10,
+                         filters: Filters | None = None,
+                         exclude: frozenset[int] = frozenset()) -> Recommendations:
+        """"Movies like X" for a film outside the index, from its fold-in vector (foldin.py).
+
+        Scored as the build validated a film nobody has co-liked yet: the content model's
+        own two-stage rerank (its lam, gamma and candidate count), then the served-list
+        rules; the reasons name what the films visibly share."""
+        check_k(k)
+        filters = filters or Filters()
+        allowed = None if filters.is_empty() else self._columns.mask(filters)
+        vectors = self.scorer.fused if self.scorer is not None else self.retriever.vectors
+        cos = np.asarray(vectors, dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        if self.scorer is not None and self.scorer.w.cold_candidates:
+            w = self.scorer.w
+            lam, prior, n = w.cold_lam, self.scorer.percentile ** w.cold_gamma, w.cold_candidates
+        else:
+            lam, prior, n = self.lam, np.asarray(self.prior), self.n_candidates or len(cos)
+        pool = np.argpartition(-cos, min(n, len(cos)) - 1)[:n]
+        scores = np.full(len(cos), -np.inf)
+        scores[pool] = (1 - lam) * cos[pool] + lam * prior[pool]
+        # the film itself, should the catalog have it under another title
+        skip = [self.row_of[m] for m in exclude if m in self.row_of]
+        if movie.tmdb_id:
+            skip += self._rows_with_tmdb_id(int(movie.tmdb_id))
+        if self.scorer is not None:
+            rows = hybrid.served_list(None, scores, self.scorer.facets, k, allowed, skip)
+        else:
+            scores[skip] = -np.inf
+            if allowed is not None:
+                scores[~allowed] = -np.inf
+            rows = [int(r) for r in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[r])]
+        results = []
+        for item in rows:
+            other = self.catalog.movie(int(self.movie_ids[item]))
+            if filters.accepts(other):
+                results.append(Recommendation(other, float(scores[item]), reason(movie, other)))
+        return Recommendations(query=ResolvedMovie(movie, None if filters.is_empty() else filters),
+                               results=results, kind="similar")
+
+    def _rows_with_tmdb_id(self, tmdb_id: int) -> list[int]:
+        ids = self.catalog.df["tmdb_id"]
+        found = self.catalog.df.index[ids.notna() & (ids == tmdb_id)]
+        return [self.row_of[int(m)] for m in found if int(m) in self.row_of]
+
+    def fold_in(self) -> FoldIn | None:
+        """The saved transforms that embed a film outside the catalog (None: a version
+        built before they were saved)."""
+        if self._fold_in is None and self.dir is not None:
+            self._fold_in = FoldIn.load(self.dir) or False
+        return self._fold_in or None
 
     def _hybrid(self, movie: Movie, row: int, k: int, filters: Filters,
                 allowed: np.ndarray | None, exclude: frozenset[int]) -> Recommendations:

@@ -65,3 +65,32 @@ class Vocab:
     @classmethod
     def load(cls, path: Path) -> Vocab:
         return cls(json.loads(path.read_text())["words"])
+
+
+# TF-IDF's fields (tfidf.py), here so that serving can tokenise a film the same way
+# without importing scikit-learn (foldin.py).
+FIELDS = ("overview", "keywords", "genres", "cast", "directors")
+
+
+def _as_list(value) -> list[str]:
+    return [str(v) for v in value] if value is not None and len(value) else []
+
+
+def _names(values) -> list[str]:
+    # "Christopher Nolan" -> "christopher_nolan": one token per person / keyword / genre
+    return ["_".join(tokenize(v)) for v in _as_list(values) if tokenize(v)]
+
+
+def field_documents(catalog) -> dict[str, list[list[str]]]:
+    """Token lists per TF-IDF field, one per row of ``catalog`` (a DataFrame of catalog
+    columns)."""
+    text = (catalog["overview"].fillna("") + " " + catalog["tagline"].fillna("")).tolist()
+    genres = [_names(list(_as_list(a)) + list(_as_list(b)))
+              for a, b in zip(catalog["genres"], catalog["tmdb_genres"], strict=True)]
+    return {
+        "overview": [tokenize(t) for t in text],
+        "keywords": [_names(v) for v in catalog["keywords"]],
+        "genres": genres,
+        "cast": [_names(v) for v in catalog["cast"]],
+        "directors": [_names(v) for v in catalog["directors"]],
+    }

@@ -8,8 +8,10 @@ the build chooses those weights on validation users (``choose_field_weights``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,33 +19,11 @@ from scipy import sparse
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .text import tokenize
+from .layout import TFIDF_COMPONENTS, TFIDF_IDF, TFIDF_MODEL, TFIDF_MODEL_FILES
+from .text import FIELDS, field_documents
 
-FIELDS = ("overview", "keywords", "genres", "cast", "directors")
-
-
-def _as_list(value) -> list[str]:
-    return [str(v) for v in value] if value is not None and len(value) else []
-
-
-def _names(values) -> list[str]:
-    # "Christopher Nolan" -> "christopher_nolan": one token per person / keyword / genre
-    return ["_".join(tokenize(v)) for v in _as_list(values) if tokenize(v)]
-
-
-def field_documents(catalog: pd.DataFrame) -> dict[str, list[list[str]]]:
-    """Token lists per field, one per catalog row."""
-    text = (catalog["overview"].fillna("") + " " + catalog["tagline"].fillna("")).tolist()
-    genres = [_names(list(_as_list(a)) + list(_as_list(b)))
-              for a, b in zip(catalog["genres"], catalog["tmdb_genres"], strict=True)]
-    return {
-        "overview": [tokenize(t) for t in text],
-        "keywords": [_names(v) for v in catalog["keywords"]],
-        "genres": genres,
-        "cast": [_names(v) for v in catalog["cast"]],
-        "directors": [_names(v) for v in catalog["directors"]],
-    }
-
+__all__ = ["FIELDS", "TfidfConfig", "field_documents", "field_matrices", "reduce", "save_model",
+           "tfidf_vectors"]
 
 @dataclass
 class TfidfConfig:
@@ -56,37 +36,40 @@ class TfidfConfig:
         return cls(n_components=16, max_features=5000)
 
 
-def field_matrices(catalog: pd.DataFrame, cfg: TfidfConfig,
-                   also: pd.DataFrame | None = None) -> dict[str, sparse.csr_matrix]:
-    """One TF-IDF matrix per field (rows L2-normalised; empty fields are left out).
+def field_matrices(catalog: pd.DataFrame, cfg: TfidfConfig) -> dict[str, sparse.csr_matrix]:
+    """One TF-IDF matrix per field (rows L2-normalised; empty fields are left out)."""
+    return _fit_fields(catalog, cfg)[0]
 
-    With ``also``, its rows are transformed by the vectorisers fitted on ``catalog`` and
-    stacked below (films added after a build: catalog_update's fold-in)."""
+
+def _fit_fields(catalog: pd.DataFrame, cfg: TfidfConfig
+                ) -> tuple[dict[str, sparse.csr_matrix], dict[str, TfidfVectorizer]]:
     docs = field_documents(catalog)
-    extra = field_documents(also) if also is not None else None
-    mats = {}
+    mats, fitted = {}, {}
     for name in FIELDS:
         vec = TfidfVectorizer(analyzer=lambda toks: toks, min_df=cfg.min_df, sublinear_tf=True,
                               max_features=cfg.max_features)
-        # stop words only matter for prose; credits are names
-        prep = _drop_stop_words if name == "overview" else (lambda d: d)
         try:
-            mats[name] = vec.fit_transform(prep(docs[name]))
+            # stop words only matter for prose; credits are names
+            mats[name] = vec.fit_transform(_drop_stop_words(docs[name]) if name == "overview" else docs[name])
         except ValueError:  # a field empty everywhere (tiny test catalogs)
             continue
-        if extra is not None:
-            mats[name] = sparse.vstack([mats[name], vec.transform(prep(extra[name]))]).tocsr()
-    return mats
+        fitted[name] = vec
+    return mats, fitted
 
 
 def reduce(mats: Mapping[str, sparse.spmatrix], field_weights: Mapping[str, float], cfg: TfidfConfig,
            seed: int = 42) -> tuple[np.ndarray, float]:
     """Weighted fields stacked and reduced with TruncatedSVD: (vectors, explained variance)."""
+    vectors, svd = _reduce(mats, field_weights, cfg, seed)
+    return vectors, float(svd.explained_variance_ratio_.sum())
+
+
+def _reduce(mats: Mapping[str, sparse.spmatrix], field_weights: Mapping[str, float],
+            cfg: TfidfConfig, seed: int) -> tuple[np.ndarray, TruncatedSVD]:
     stacked = sparse.hstack([mats[n] * field_weights.get(n, 1.0) for n in mats]).tocsr()
     n_comp = max(1, min(cfg.n_components, stacked.shape[1] - 1, stacked.shape[0] - 1))
     svd = TruncatedSVD(n_components=n_comp, random_state=seed)
-    vectors = svd.fit_transform(stacked).astype(np.float32)
-    return vectors, float(svd.explained_variance_ratio_.sum())
+    return svd.fit_transform(stacked).astype(np.float32), svd
 
 
 def choose_field_weights(mats: Mapping[str, sparse.spmatrix], cfg: TfidfConfig,
@@ -112,45 +95,50 @@ def choose_field_weights(mats: Mapping[str, sparse.spmatrix], cfg: TfidfConfig,
 
 
 def tfidf_vectors(catalog: pd.DataFrame, cfg: TfidfConfig | None = None, seed: int = 42,
-                  metric: Callable[[np.ndarray], float] | None = None) -> tuple[np.ndarray, dict]:
+                  metric: Callable[[np.ndarray], float] | None = None,
+                  save_to: Path | None = None) -> tuple[np.ndarray, dict]:
     """(n_movies, n_components) float32 vectors and the fitted sizes for the manifest.
 
     With ``metric`` (vectors -> validation score), the per-field weights are chosen on it;
-    otherwise every field counts equally.
+    otherwise every field counts equally. With ``save_to`` (a directory), the fitted
+    transform is written there (`save_model`), so a film that is not in this catalog can
+    get its vector later without refitting (``foldin.py``).
     """
     cfg = cfg or TfidfConfig()
-    mats = field_matrices(catalog, cfg)
+    mats, fitted = _fit_fields(catalog, cfg)
     field_weights, tried = (choose_field_weights(mats, cfg, metric, seed) if metric
                             else (dict.fromkeys(mats, 1.0), []))
-    vectors, explained = reduce(mats, field_weights, cfg, seed)
+    vectors, svd = _reduce(mats, field_weights, cfg, seed)
+    explained = float(svd.explained_variance_ratio_.sum())
+    if save_to is not None:
+        save_model(Path(save_to), fitted, field_weights, svd.components_)
     params = {"vocab_sizes": {n: m.shape[1] for n, m in mats.items()}, "n_components": vectors.shape[1],
               "explained_variance": round(explained, 4), "field_weights": field_weights,
               "field_weight_trials": tried}
     return vectors, params
 
 
-def fold_in(fit_catalog: pd.DataFrame, fit_vectors: np.ndarray, new: pd.DataFrame,
-            cfg: TfidfConfig, field_weights: Mapping[str, float]) -> np.ndarray:
-    """TF-IDF vectors for films that were not in the build, in the build's own space.
-
-    The build kept its vectors (``fit_vectors`` = X V, X the weighted TF-IDF rows of
-    ``fit_catalog``, V the SVD's right singular vectors) but not V itself (150k x 128
-    floats for a full build). The vectorisers are refitted on the same rows (fitting is
-    deterministic), and V is recovered from the vectors: X^T X V = V S^2 and the squared
-    column norms of X V are S^2, so a new row x maps to x V = (x X^T)(X V) S^-2. Nothing
-    is retrained and no film already served moves.
-    """
-    mats = field_matrices(fit_catalog, cfg, also=new)
-    n_fit = len(fit_catalog)
-    stacked = sparse.hstack([mats[n] * field_weights.get(n, 1.0) for n in mats]).tocsr()
-    fit, rows = stacked[:n_fit], stacked[n_fit:]
-    basis = np.asarray(fit_vectors, dtype=np.float64)
-    s2 = (basis ** 2).sum(axis=0)
-    projected = np.asarray((rows @ fit.T).todense()) @ basis
-    return (projected / np.where(s2 > 0, s2, 1.0)).astype(np.float32)
-
-
 def _drop_stop_words(docs: list[list[str]]) -> list[list[str]]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return [[t for t in d if t not in ENGLISH_STOP_WORDS] for d in docs]
+
+
+# The fitted transform is saved beside the vectors as plain JSON + numpy (no pickle) and
+# read at serving time without scikit-learn (foldin.py).
+def save_model(out: Path, fitted: Mapping[str, TfidfVectorizer], field_weights: Mapping[str, float],
+               components: np.ndarray) -> list[str]:
+    """Each field's vocabulary (in column order) and idf, the field weights and the SVD
+    components: everything `TfidfVectorizer.transform` + `TruncatedSVD.transform` use."""
+    vocab = {}
+    idf = []
+    for name, vec in fitted.items():
+        words = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+        vocab[name] = words
+        idf.append(np.asarray(vec.idf_, dtype=np.float64))
+    (out / TFIDF_MODEL).write_text(json.dumps({"fields": list(fitted), "vocab": vocab,
+                                               "field_weights": dict(field_weights),
+                                               "sublinear_tf": True, "norm": "l2"}))
+    np.save(out / TFIDF_IDF, np.concatenate(idf) if idf else np.zeros(0))
+    np.save(out / TFIDF_COMPONENTS, np.asarray(components, dtype=np.float32))
+    return list(TFIDF_MODEL_FILES)

@@ -133,7 +133,7 @@ class FakeDiscord:
         return message
 
     async def slash(self, name: str, options: dict[str, str | float] | None = None,
-                    user_id: str = "4242", user_name: str = "ada") -> str:
+                    user_id: str = "4242", user_name: str = "ada", locale: str = "en-US") -> str:
         interaction_id = str(snowflake())
         # option types as Discord sends them: 3 string, 4 integer, 10 number
         kinds = {str: 3, int: 4, float: 10}
@@ -141,7 +141,7 @@ class FakeDiscord:
                 "options": [{"name": k, "type": kinds[type(v)], "value": v}
                             for k, v in (options or {}).items()]}
         await self.dispatch("INTERACTION_CREATE", self._interaction(interaction_id, 2, data, user_id,
-                                                                     user_name))
+                                                                     user_name, locale))
         return interaction_id
 
     async def autocomplete(self, command: str, option: str, typed: str,
@@ -196,14 +196,14 @@ class FakeDiscord:
         return message
 
     def _interaction(self, interaction_id: str, kind: int, data: dict, user_id: str,
-                     name: str = "ada") -> dict:
+                     name: str = "ada", locale: str = "en-US") -> dict:
         return {"id": interaction_id, "application_id": self.app_id, "type": kind, "data": data,
                 "guild_id": self.guild_id,
                 "channel": {"id": self.channel_id, "type": 0, "guild_id": self.guild_id,
                             "name": "movies", "position": 0, "permission_overwrites": []},
                 "channel_id": self.channel_id, "member": self.member(self.user(user_id, name)),
                 "token": f"itoken-{interaction_id}", "version": 1,
-                "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+                "app_permissions": "2147483647", "locale": locale, "guild_locale": "en-US",
                 "entitlements": [], "authorizing_integration_owners": {"0": self.guild_id},
                 "context": 0, "attachment_size_limit": 8 * 1024 * 1024}
 

@@ -19,11 +19,12 @@ from .telegram_api import FakeTelegram
 async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
                        fake: FakeTelegram | None = None, poll_timeout: int = 1,
                        spool: Path | None = None, loop_options: dict | None = None,
-                       holder=None):
+                       holder=None, layer_options: dict | None = None):
     """Yields (fake, frontend, loop) with the loop polling in the background.
     With ``spool``, the store is a SpoolingStore, as in production. With ``holder`` (an
     engine.reload.EngineHolder, as `moviebot serve` uses), it serves whatever version is
-    published, and ``engine`` is ignored."""
+    published, and ``engine`` is ignored. ``layer_options`` go to the CommandLayer (e.g.
+    ``tmdb``)."""
     own_fake = fake is None
     fake = fake or await FakeTelegram().start()
     store = await Store.open(f"sqlite:///{db_path}")
@@ -31,7 +32,7 @@ async def telegram_bot(engine, db_path: Path, *, options: dict | None = None,
         from bot.store.spool import SpoolingStore
 
         store = SpoolingStore(store, spool, retry_every=0.2)
-    layer = CommandLayer(holder or (lambda: engine), store=store)
+    layer = CommandLayer(holder or (lambda: engine), store=store, **(layer_options or {}))
     frontend = TelegramFrontend(layer, TelegramOptions(token=fake.token, base_url=fake.base_url,
                                                        **(options or {})))
     await frontend.start()

@@ -89,10 +89,13 @@ class FakeTelegram:
         return update["update_id"]
 
     def push_text(self, text: str, user_id: int = 42, chat_id: int | None = None,
-                  chat_type: str = "private", first_name: str = "Ada") -> int:
+                  chat_type: str = "private", first_name: str = "Ada",
+                  language_code: str | None = None) -> int:
         chat_id = chat_id if chat_id is not None else user_id
-        message = self._message(chat_id, chat_type, text,
-                                sender={"id": user_id, "is_bot": False, "first_name": first_name})
+        sender = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if language_code:
+            sender["language_code"] = language_code      # the user's app language (IETF tag)
+        message = self._message(chat_id, chat_type, text, sender=sender)
         if text.startswith("/"):
             command = text.split()[0]
             # Telegram marks commands with a bot_command entity; PTB's CommandHandler needs it.

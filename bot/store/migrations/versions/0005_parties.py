@@ -7,7 +7,7 @@ compare-and-set, so two presses handled at once cannot both win. A partial uniqu
 keeps one open party per chat.
 
 Revision ID: 0005
-Revises: 0003 (the lead re-chains it after 0004 at merge)
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
