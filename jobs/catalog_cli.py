@@ -27,9 +27,9 @@ def _pages(value: str) -> int:
 
 
 def register(groups) -> None:
+    # Only argparse here: every `moviebot` command builds this parser, and importing the
+    # update job (pandas, aiohttp) would slow the start of each of them, /song included.
     from engine.cli_args import add_common
-
-    from .catalog_update import DEFAULT_LISTS, DEFAULT_PAGES
 
     catalog = groups.top.add_parser("catalog", help="the served catalog: update it from TMDB")
     sub = catalog.add_subparsers(dest="catalog_command", metavar="<command>")
@@ -44,11 +44,11 @@ def register(groups) -> None:
     add_common(p)
     p.add_argument("--since", type=_date, help="also add films released on or after this date")
     p.add_argument("--until", type=_date, help="with --since: released up to this date")
-    p.add_argument("--pages", type=_pages, default=DEFAULT_PAGES,
-                   help=f"pages per TMDB list, 20 films a page (default {DEFAULT_PAGES})")
-    p.add_argument("--lists", default=",".join(DEFAULT_LISTS),
-                   help=f"TMDB lists to read, comma-separated (default {','.join(DEFAULT_LISTS)}; "
-                        "'' for none)")
+    p.add_argument("--pages", type=_pages, default=None,
+                   help="pages per TMDB list, 20 films a page (default 10)")
+    p.add_argument("--lists", default=None,
+                   help="TMDB lists to read, comma-separated (default: now_playing, upcoming, "
+                        "popular and trending; '' for none)")
     p.add_argument("--keep", type=int, default=5, help="artifact versions to keep (default 5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -59,17 +59,18 @@ def run_update(args: argparse.Namespace) -> int:
     from engine.errors import MovieBotError
     from engine.tmdb import LISTS
 
-    from .catalog_update import UpdateOptions, update_catalog
+    from .catalog_update import DEFAULT_LISTS, DEFAULT_PAGES, UpdateOptions, update_catalog
     from .jobs_cli import _settings
 
     settings = _settings(args)
-    lists = tuple(name.strip() for name in args.lists.split(",") if name.strip())
+    chosen = ",".join(DEFAULT_LISTS) if args.lists is None else args.lists
+    lists = tuple(name.strip() for name in chosen.split(",") if name.strip())
     unknown = [name for name in lists if name not in LISTS]
     if unknown:
         print(f"moviebot catalog update: unknown list(s) {', '.join(unknown)}; choose from "
               f"{', '.join(LISTS)}", file=sys.stderr)
         return 2
-    options = UpdateOptions(since=args.since, until=args.until, pages=args.pages, lists=lists,
+    options = UpdateOptions(since=args.since, until=args.until, pages=args.pages or DEFAULT_PAGES, lists=lists,
                             keep=args.keep, progress=not args.no_progress)
     from tqdm.contrib.logging import logging_redirect_tqdm
 

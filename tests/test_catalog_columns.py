@@ -87,3 +87,12 @@ def test_loading_the_catalog_does_not_import_pandas(catalogs, tmp_path):
             f"c = Catalog.load({str(tmp_path)!r}); c.movie(260); c.resolve('toy story'); "
             "assert 'pandas' not in sys.modules, 'pandas imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_moviebot_command_line_is_parsed_without_pandas():
+    # every `moviebot` command (a cold `moviebot song` included) builds the whole parser
+    # first: no subcommand may import its heavy job module just to declare its arguments
+    code = ("import sys; from bot.cli import build_parser; build_parser(); "
+            "heavy = sorted({'pandas', 'aiohttp', 'sklearn', 'tensorflow'} & set(sys.modules)); "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
