@@ -54,6 +54,7 @@ from .parsing import FILTER_HELP, emoji_signal, parse_filters
 from .registry import FILTERS, Arg
 from .replies import Button, Reply, plural
 from .store import FeedbackStore, PartyRecord
+from .watch import add_line
 
 log = logging.getLogger("moviebot.party")
 
@@ -543,8 +544,12 @@ class PartyDesk:
                    f"{len(party.members())}")
         party.data["winner"] = winner
         party.record.state, party.record.deadline = "done", None
-        movie = (await self.layer._enrich([self.layer.engine.movie(winner)]))[0]
+        plain = self.layer.engine.movie(winner)
+        host = User(party.record.platform, party.record.host, party.name(party.record.host))
+        [movie], [where] = await asyncio.gather(self.layer._enrich([plain]),
+                                                self.layer._watch_lines([plain], host))
         card = movie_card(movie, reason=party.reason(winner), full=True)
+        add_line(card, where)          # in the host's country; "" without a TMDB key
         names = [party.name(u) for u in party.members()]
         members = [(uid, party.name(uid)) for uid in party.members()]
         reply = Reply(text=f"🏆 {how}: {movie.label}!\nEnjoy the film, {_names(names)} 🍿",

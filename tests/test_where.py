@@ -318,3 +318,39 @@ async def test_discord_slash_where_uses_the_interaction_locale(engine, fake, tmp
     assert answers["de"].startswith("Where to watch Oppenheimer (2023) in Germany:")
     assert answers["en-US"].startswith("Where to watch Oppenheimer (2023) in the United States:")
     assert all("JustWatch" in a for a in answers.values())
+
+
+async def test_a_party_winner_is_announced_with_where_to_watch(engine, client, fake, tmp_path):
+    # issue 19: "announce the winner with its card, trailer and, where the live catalog
+    # gives it, where to watch" -- in the host's country (here the configured default)
+    from bot import party
+    from bot.actions import Action
+    from bot.commands import Chat, MessageRef
+    from bot.store import FeedbackEvent
+
+    group = Chat("telegram", "-100901", group=True)
+    ann, bo = User("telegram", "31", "Ann"), User("telegram", "32", "Bo")
+    ref = MessageRef("telegram", group.chat_id, "1")
+    store = await Store.open(f"sqlite:///{tmp_path / 'party.db'}")
+    try:
+        layer = CommandLayer(lambda: engine, store=store, tmdb=client, default_country="DE")
+        party.configure(layer, party.PartyOptions(start_after=600, vote_time=600))
+        for user, ratings in ((ann, {2571: 5.0, 1: 4.0}), (bo, {296: 5.0, 1214: 4.5})):
+            uid = await store.user_id(user.platform, user.user_id, user.display_name)
+            for movie_id, stars in ratings.items():
+                await store.record_feedback(FeedbackEvent(uid, movie_id, "rating", stars,
+                                                          event_id=f"seed:{movie_id}"))
+        pid = (await layer.run("party", {}, ann, chat=group)).context["party"]
+        await layer.press(Action.party_step("join", pid), bo, ref, "j1", group)
+        ballot = await layer.run("party", {"step": "go"}, ann, chat=group)
+        choice = next(b.action.movie_id for b in ballot.buttons
+                      if b.action and b.action.step == "vote")
+        tmdb_id = int(engine.movie(choice).tmdb_id)   # the fake serves offers for its films
+        fake.movies.setdefault(tmdb_id, {**fake.movies[OPPENHEIMER], "id": tmdb_id})
+        await layer.press(Action.party_step("vote", pid, choice), ann, ref, "v1", group)
+        await layer.press(Action.party_step("vote", pid, choice), bo, ref, "v2", group)
+        done = await layer.press(Action.party_step("close", pid), ann, ref, "c1", group)
+    finally:
+        await store.close()
+    assert "winner" in done.text and done.cards[0].movie_id == choice
+    assert "Where to watch (DE, JustWatch): stream on Disney Plus, WOW" in done.cards[0].body
