@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from discord import gateway, http
 
 from bot.commands import CommandLayer
 from bot.discord.client import DiscordOptions, build_bot
@@ -20,9 +19,7 @@ USER = "4242"
 @pytest.fixture
 async def fake():
     server = await FakeDiscord().start()
-    base, gw = http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY
     yield server
-    http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gw   # global state
     await server.stop()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from discord import gateway, http
 
 from bot.commands import COMMANDS, CommandLayer
 from bot.discord.client import DiscordOptions, build_bot
@@ -34,9 +33,7 @@ def test_completion_prefixes_inner_words_typos_and_nothing(engine):
 @pytest.fixture
 async def fake():
     server = await FakeDiscord().start()
-    base, gw = http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY
     yield server
-    http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gw
     await server.stop()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from discord import gateway, http
 
 from bot import party
 from bot.commands import CommandLayer
@@ -25,9 +24,7 @@ RATINGS = {ANN: {2571: 5.0, 1: 4.0, 6: 4.5}, BO: {296: 5.0, 1214: 4.5, 608: 4.0}
 @pytest.fixture
 async def fake():
     server = await FakeDiscord().start()
-    base, gw = http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY
     yield server
-    http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gw   # global state
     await server.stop()
 
 

@@ -288,13 +288,10 @@ def _texts(fake, chat_id: int = 42) -> list[str]:
 async def test_discord_slash_where_uses_the_interaction_locale(engine, fake, tmp_path):
     import asyncio
 
-    from discord import gateway, http
-
     from bot.discord.client import DiscordOptions, build_bot
     from tests.fakes.discord_api import FakeDiscord
 
     discord_fake = await FakeDiscord().start()
-    base, gw = http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY
     client = TMDBClient(fake.api_key, base_url=fake.base_url)
     bot = build_bot(make_layer(engine, client, tmp_path),
                     DiscordOptions(api_base=discord_fake.api_base, gateway=discord_fake.gateway_url,
@@ -313,7 +310,6 @@ async def test_discord_slash_where_uses_the_interaction_locale(engine, fake, tmp
         await bot.close()
         await asyncio.wait_for(task, 10)
         await client.close()
-        http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gw   # global state
         await discord_fake.stop()
     assert answers["de"].startswith("Where to watch Oppenheimer (2023) in Germany:")
     assert answers["en-US"].startswith("Where to watch Oppenheimer (2023) in the United States:")

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
+from discord import gateway, http
 
 from . import serve_on_loopback
 
@@ -68,6 +69,9 @@ class FakeDiscord:
 
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> FakeDiscord:
+        # discord.py keeps its API base and gateway in class attributes that pointing a bot
+        # at this fake changes; stop() puts them back so later tests see the real ones
+        self._discord_globals = (http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY)
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         r = app.router
@@ -94,6 +98,7 @@ class FakeDiscord:
             await ws.close()
         if self._runner:
             await self._runner.cleanup()
+        http.Route.BASE, gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._discord_globals
 
     @property
     def api_base(self) -> str:
