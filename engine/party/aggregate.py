@@ -3,11 +3,13 @@
 The same functions serve `PartyRecommender` and score the evaluation
 (engine/party/evaluate.py), so the evaluated numbers are those of the served code.
 
-A member's benefit from a film is ``1 - exp(-max(score, 0) / scale)``: a number in [0, 1)
-that grows with their collaborative score and saturates, read as "how likely they enjoy
-it". Raw scores are kept as the model gives them (a member with a long, consistent
-history has larger scores, and is more often right), so averaging benefits behaves like
-plain score averaging; the saturation is what lets a fairness term act on it.
+A member's benefit from a film is a number in [0, 1) read as "how likely they enjoy it",
+in one of two ways (``member_benefit``):
+* ``rank`` (the default): from the film's place in the member's own ranking of the films
+  they have not rated, ``top * half / (half + place)``. Every member gets the same scale,
+  so a member whose long history gives large raw scores does not outvote the others.
+* ``score``: ``1 - exp(-max(score, 0) / scale)`` of their raw collaborative score; it
+  saturates, which is what lets a fairness term act on it.
 
 Fairness (``rank``):
 * ``average``: the mean benefit, no fairness term.
@@ -16,6 +18,9 @@ Fairness (``rank``):
   times their chance of not yet having a film they enjoy in the list so far
   (``prod(1 - benefit)`` of the earlier picks). Once one member is served, the next picks
   lean towards the others: each member gets their share of the list.
+* ``nash``: greedy on the sum of the logs of each member's chance of having a film they
+  enjoy in the list (``floor`` keeps an unserved member's log finite): the product of the
+  chances, so the pick that helps the least-served member most tends to win.
 
 Veto (``admissible``): a film any member disliked or rated <= 2, or one the model firmly
 expects a member to dislike (a score below ``-PREDICTED_VETO`` times their favourite's),
@@ -23,8 +28,9 @@ is out; when nothing is left the veto is relaxed step by step, and the group is 
 
 The defaults were chosen on validation groups by `moviebot eval party` (never on test
 groups; the rule is ``evaluate.choose``: mean NDCG@10 within 5 % of plain averaging, then
-the best minimum-member NDCG@10 up to one standard error, then the best mean). With EASE
-and with ALS the validation groups pick proportional with scale 3 (docs/party.md).
+the best minimum-member NDCG@10 up to one standard error, then the best mean). With ALS,
+the served model, the validation groups pick proportional with rank benefits, top 0.6,
+half at place 5 (docs/party.md has the tables, and the test numbers).
 """
 
 from __future__ import annotations
