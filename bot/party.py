@@ -30,8 +30,10 @@ collaborative model reads as positive; a 👍 counts as 4.5) whose source says
 ``<platform>:party-vote``; keyed by (member, party, round, film, and the member's count of
 votes cast), so a redelivered or repeated press stores it once. Changing a vote retracts
 the earlier film's rating in the same write (``FeedbackEvent.replaces``): a member's votes
-leave one 3.5★ per round, for the film they last voted for. The winner is a ``party_winner`` event for each member
-(kept for analysis, not part of anyone's taste). Onboarding picks are likes.
+leave one 3.5★ per round, for the film they last voted for. The winner is a
+``party_winner`` event for each member (kept for analysis, not part of anyone's taste).
+Onboarding picks are likes. On Discord the host can put the winner on the server's
+events (``offer_events``: the front-end that can create them registers itself).
 """
 
 from __future__ import annotations
