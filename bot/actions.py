@@ -107,7 +107,7 @@ class Action:
     command: str = ""               # page: similar song recommend
     n: int = 0                      # page: which page to show (0 is the first)
     query: PageQuery | None = field(default=None)   # page: None = from the stored context
-    step: str = ""                  # party: join leave go close vote pick
+    step: str = ""                  # party: join leave go close vote pick event
     party: int = 0                  # party: the party's id (a button on an old party's
                                     # message names that party, never "the current one")
 
@@ -155,7 +155,8 @@ class Action:
     @classmethod
     def party_step(cls, step: str, party_id: int, movie_id: int | None = None) -> Action:
         """A watch-party button (`bot.party`): join, leave, go (start), close (the vote),
-        vote (for ``movie_id``), pick (an onboarding favourite, ``movie_id``)."""
+        vote (for ``movie_id``), pick (an onboarding favourite, ``movie_id``), event (put
+        the winner on the server's calendar)."""
         if step not in PARTY_STEPS or (movie_id is None) != (step not in ("vote", "pick")):
             raise ValueError(f"no party step {step!r} with movie {movie_id!r}")
         return cls("party", movie_id=None if movie_id is None else int(movie_id),
@@ -233,7 +234,7 @@ def _reads_back(query: PageQuery) -> bool:
 
 
 _MOVIE_VERBS = ("info", "more", "like", "dislike", "watch")
-PARTY_STEPS = ("join", "leave", "go", "close", "vote", "pick")
+PARTY_STEPS = ("join", "leave", "go", "close", "vote", "pick", "event")
 _LINKED_VERBS = ("info", "more")
 _LINK_RE = re.compile(rf"(?P<verb>{'|'.join(_LINKED_VERBS)})-(?P<id>{_ID})")
 _TRACK_RE = re.compile(r"[A-Za-z0-9]{1,40}")

@@ -296,10 +296,10 @@ class CommandLayer:
                      event_id: str | None = None, *, value: float | None = None,
                      kind: str = "other", source: str = "",
                      message_ref: MessageRef | None = None,
-                     at: datetime | None = None) -> bool:
+                     at: datetime | None = None, replaces: tuple[str, ...] = ()) -> bool:
         return await self.feedback.record(user, movie_id, signal, event_id, value=value,
                                           kind=kind, source=source, message_ref=message_ref,
-                                          at=at)
+                                          at=at, replaces=replaces)
 
     async def remember(self, ref: MessageRef, movie_id: int | None, context: dict) -> None:
         await self.feedback.remember(ref, movie_id, context)

@@ -108,18 +108,20 @@ class FeedbackDesk:
                      event_id: str | None = None, *, value: float | None = None,
                      kind: str = "other", source: str = "",
                      message_ref: MessageRef | None = None,
-                     at: datetime | None = None) -> bool:
+                     at: datetime | None = None, replaces: tuple[str, ...] = ()) -> bool:
         """Store a button press, a /rate...; False if ``(user, event_id)`` was stored before.
 
         ``event_id`` is the platform's id for the event; None when it has none (the event
-        then gets a random one: a redelivery of it would count twice).
+        then gets a random one: a redelivery of it would count twice). ``replaces``: the
+        user's earlier events this one takes back (retracted with it, `FeedbackEvent`).
         """
         store = self.need_store()
         event = FeedbackEvent(await self._user_id_or_none(user), int(movie_id), signal, value,
                               source or user.platform,
                               MessageKey.of(message_ref) if message_ref else None,
                               event_id or "", kind=kind, created_at=at,
-                              platform=user.platform, platform_user_id=user.user_id)
+                              platform=user.platform, platform_user_id=user.user_id,
+                              replaces=replaces)
         return await store.record_feedback(event)
 
     async def remember(self, ref: MessageRef, movie_id: int | None, context: dict) -> None:

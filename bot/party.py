@@ -27,9 +27,13 @@ party ("that party is over"), never for whatever party is open now.
 
 Feedback: a vote is a mild like, stored as a 3.5-star rating (the weakest rating the
 collaborative model reads as positive; a 👍 counts as 4.5) whose source says
-``<platform>:party-vote``; keyed by (member, party, round, film), so a redelivered or
-repeated press stores it once. The winner is a ``party_winner`` event for each member
-(kept for analysis, not part of anyone's taste). Onboarding picks are likes.
+``<platform>:party-vote``; keyed by (member, party, round, film, and the member's count of
+votes cast), so a redelivered or repeated press stores it once. Changing a vote retracts
+the earlier film's rating in the same write (``FeedbackEvent.replaces``): a member's votes
+leave one 3.5★ per round, for the film they last voted for. The winner is a
+``party_winner`` event for each member (kept for analysis, not part of anyone's taste).
+Onboarding picks are likes. On Discord the host can put the winner on the server's
+events (``offer_events``: the front-end that can create them registers itself).
 """
 
 from __future__ import annotations
@@ -80,6 +84,37 @@ class PartyOptions:
 
 
 _DESKS: weakref.WeakKeyDictionary[CommandLayer, PartyDesk] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """A winner put on a server's calendar (Discord: a Guild Scheduled Event)."""
+
+    name: str
+    description: str
+    start: datetime
+    end: datetime
+
+
+# platform -> the front-end's way to create a calendar event in a chat's server: (chat id,
+# event) -> the event's link. Front-ends that have one offer it (the Discord cog); the
+# winner's message gets a host-only "Schedule it" button only where one is registered.
+EventMaker = Callable[[str, PlannedEvent], Awaitable[str]]
+_EVENT_MAKERS: weakref.WeakKeyDictionary[CommandLayer, dict[str, EventMaker]] = \
+    weakref.WeakKeyDictionary()
+EVENT_LEAD = timedelta(minutes=15)    # an event starts at the first full hour this far away
+EVENT_LENGTH = timedelta(hours=2)     # when the catalog has no runtime
+
+
+def offer_events(layer: CommandLayer, platform: str, maker: EventMaker) -> None:
+    """Let hosts on ``platform`` put their party's winner on the calendar through ``maker``."""
+    _EVENT_MAKERS.setdefault(layer, {})[platform] = maker
+
+
+def event_start(now: datetime) -> datetime:
+    """The first full hour at least `EVENT_LEAD` after ``now``: time to get snacks."""
+    start = (now + EVENT_LEAD).replace(minute=0, second=0, microsecond=0)
+    return start if start >= now + EVENT_LEAD else start + timedelta(hours=1)
 
 
 def configure(layer: CommandLayer, options: PartyOptions) -> PartyDesk:
@@ -178,6 +213,20 @@ class Party:
     def reason(self, movie_id: int) -> str:
         return next((c["reason"] for c in self.data["candidates"] if c["id"] == movie_id), "")
 
+    def vote_key(self, uid: str, movie_id: int) -> tuple[str, tuple[str, ...]]:
+        """The feedback key of ``uid``'s new vote for ``movie_id`` this round, and the key
+        of the vote it takes back (none for a first vote). Each vote of a round gets its
+        own key, so voting A, then B, then A again stores A anew instead of meeting A's
+        first, retracted event."""
+        keys = self.data.setdefault("vote_keys", {})     # this round: uid -> active vote's key
+        earlier = keys.get(uid)
+        cast = self.data.setdefault("cast", {})          # votes each member ever cast
+        n = cast.get(uid, 0)
+        cast[uid] = n + 1
+        key = f"party:{self.id}:r{self.data['round']}:vote:{movie_id}" + (f":{n}" if n else "")
+        keys[uid] = key
+        return key, (earlier,) if earlier else ()
+
     def counts(self) -> Counter[int]:
         members = set(self.members())
         return Counter(int(m) for uid, m in self.data["votes"].items() if uid in members)
@@ -238,6 +287,8 @@ class PartyDesk:
         if step == "vote":
             return await self._change(action.party,
                                       lambda p: self._vote(p, user, action.movie_id, ref))
+        if step == "event":
+            return await self._change(action.party, lambda p: self._event(p, user))
         return await self._change(action.party, lambda p: self._pick(p, user, action.movie_id))
 
     async def reaction(self, user: User, ref: MessageRef, emoji: str, added: bool) -> bool:
@@ -512,13 +563,12 @@ class PartyDesk:
         if party.data["votes"].get(user.user_id) == movie_id:
             return self._ballot(party, notice=f"You voted for {movie.title} already.", replace=True)
         party.data["votes"][user.user_id] = movie_id
-        round_ = party.data["round"]
+        key, earlier = party.vote_key(user.user_id, movie_id)
 
         async def store_vote() -> None:
-            await self.layer.record(user, movie_id, VOTE_SIGNAL,
-                                    f"party:{party.id}:r{round_}:vote:{movie_id}",
-                                    value=VOTE_AS_RATING, kind="button",
-                                    source=f"{user.platform}:party-vote", message_ref=ref)
+            await self.layer.record(user, movie_id, VOTE_SIGNAL, key, value=VOTE_AS_RATING,
+                                    kind="button", source=f"{user.platform}:party-vote",
+                                    message_ref=ref, replaces=earlier)
 
         return Changed(self._ballot(party, notice=f"🗳 Your vote: {movie.title}. You can "
                                                   "change it until the vote closes.",
@@ -535,7 +585,7 @@ class PartyDesk:
             if len(tied) > 1 and not party.data.get("runoff"):
                 party.data["runoff"] = tied
                 party.data["round"] += 1
-                party.data["votes"] = {}
+                party.data["votes"], party.data["vote_keys"] = {}, {}
                 party.record.deadline = _now() + timedelta(seconds=self.options.vote_time)
                 return Changed(self._ballot(party))
             winner = tied[0]
@@ -552,8 +602,11 @@ class PartyDesk:
         add_line(card, where)          # in the host's country; "" without a TMDB key
         names = [party.name(u) for u in party.members()]
         members = [(uid, party.name(uid)) for uid in party.members()]
+        buttons = []
+        if party.record.platform in _EVENT_MAKERS.get(self.layer, {}):
+            buttons.append(Button("📅 Schedule it", Action.party_step("event", party.id)))
         reply = Reply(text=f"🏆 {how}: {movie.label}!\nEnjoy the film, {_names(names)} 🍿",
-                      cards=[card], context={"party": party.id, "winner": winner})
+                      cards=[card], buttons=buttons, context={"party": party.id, "winner": winner})
 
         async def store_winner() -> None:
             for uid, name in members:
@@ -562,6 +615,33 @@ class PartyDesk:
                                         source=f"{party.record.platform}:party")
 
         return Changed(reply, store_winner)
+
+    async def _event(self, party: Party, user: User):
+        """The host puts the winner on the server's calendar, once per party."""
+        maker = _EVENT_MAKERS.get(self.layer, {}).get(party.record.platform)
+        if maker is None:
+            raise InvalidInput("I can't schedule events here.")
+        if party.state != "done" or party.data.get("winner") is None:
+            raise InvalidInput("The film is chosen when the vote closes: schedule it then.")
+        if user.user_id != party.host:
+            raise InvalidInput(f"Only {party.name(party.host)} (the host) can schedule it.")
+        movie = self.layer.engine.movie(int(party.data["winner"]))
+        if party.data.get("event"):
+            return Reply(text=f"📅 {movie.title} is on the server's events already.",
+                         buttons=[Button("📅 Open the event", url=party.data["event"])])
+        start = event_start(_now())
+        length = timedelta(minutes=movie.runtime) if movie.runtime else EVENT_LENGTH
+        names = _names([party.name(u) for u in party.members()])
+        reason = party.reason(movie.movie_id)
+        planned = PlannedEvent(f"Movie night: {movie.label}",
+                               f"Picked by {names}." + (f" {reason}" if reason else ""),
+                               start, start + length)
+        # the calendar call is not undone if the save below loses a race; the per-party
+        # lock makes that a second process pressing at the same moment, nothing more
+        party.data["event"] = await maker(party.record.chat_id, planned)
+        return Changed(Reply(text=f"📅 {party.name(user.user_id)} put {movie.label} on the "
+                                  f"server's events: {start:%H:%M} UTC, see you there 🍿",
+                             buttons=[Button("📅 Open the event", url=party.data["event"])]))
 
 
 # -- the command and the buttons, declared in the shared registry -----------------------

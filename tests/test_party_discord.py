@@ -126,3 +126,53 @@ async def test_a_three_member_party_on_discord(running, fake, engine):
     assert "over" in await press(fake, ballot, "2.", BO)
     assert "over" in await press(fake, lobby, "🙋 Join", BO)
     assert (await store.stats())["events"] == before
+
+
+async def test_the_host_puts_the_winner_on_the_servers_events(running, fake, engine):
+    from datetime import UTC, datetime
+
+    store = running
+    for user in (ANN, BO):
+        uid = await store.user_id("discord", user, NAMES[user])
+        for movie_id, stars in RATINGS[user].items():
+            await store.record_feedback(FeedbackEvent(uid, movie_id, "rating", stars,
+                                                      event_id=f"seed:{movie_id}"))
+    opened = await fake.slash("party", {}, user_id=ANN, user_name="Ann")
+    await fake.wait_for(lambda f: any(c["interaction_id"] == opened for c in f.callbacks))
+    lobby = await message_with(fake, "Movie night!")
+    await press(fake, lobby, "🙋 Join", BO)
+    await fake.send_user_message("!party go", user_id=ANN, name="Ann")
+    ballot = await message_with(fake, "Vote for tonight's film")
+    ids = [int(c.rsplit(":", 1)[1]) for label, c in buttons(ballot).items() if label[0].isdigit()]
+    assert "Schedule" not in " ".join(buttons(ballot))       # nothing to schedule yet
+    await press(fake, ballot, "2.", BO)
+    await press(fake, ballot, "Close the vote", ANN)
+    winner = engine.movie(ids[1])
+    await fake.wait_for(lambda f: any(e["title"] == winner.label for m in f.sent
+                                      for e in m.get("embeds", [])))
+    card = next(m for m in fake.sent for e in m.get("embeds", []) if e["title"] == winner.label)
+    assert "📅 Schedule it" in buttons(card)
+
+    assert "Only Ann" in await press(fake, card, "📅 Schedule it", BO)
+    fake.refuse_events = True
+    assert "Manage Events" in await press(fake, card, "📅 Schedule it", ANN)
+    assert fake.events == []
+    fake.refuse_events = False
+
+    await press(fake, card, "📅 Schedule it", ANN)
+    said = await message_with(fake, "on the server's events")
+    assert winner.label in said["content"]
+    [event] = fake.events
+    assert event["name"] == f"Movie night: {winner.label}" and event["entity_type"] == 3
+    assert event["entity_metadata"]["location"] == "#movies"
+    start = datetime.fromisoformat(event["scheduled_start_time"])
+    end = datetime.fromisoformat(event["scheduled_end_time"])
+    assert start > datetime.now(UTC) and start.minute == 0 and end > start
+    assert "Ann and Bo" in event["description"]
+    link = f"https://discord.com/events/{fake.guild_id}/{event['id']}"
+    assert link in [c.get("url") for row in said["components"] for c in row["components"]]
+    # once per party: a second press points to the same event
+    await press(fake, card, "📅 Schedule it", ANN)
+    again = await message_with(fake, "already")
+    assert link in [c.get("url") for row in again["components"] for c in row["components"]]
+    assert len(fake.events) == 1

@@ -91,3 +91,45 @@ async def test_spooling_store_refuses_party_writes_while_down(tmp_path):
         await spooling.open_party_in("telegram", "-1")
     assert spooling.spool.pending_count() == 0     # nothing half-written to replay later
     await spooling.close()
+
+
+async def test_a_changed_vote_retracts_the_earlier_one_in_the_same_write(store):
+    from bot.store import FeedbackEvent
+
+    uid = await store.user_id("telegram", "42")
+
+    def vote(movie_id, key, replaces=()):
+        return FeedbackEvent(uid, movie_id, "rating", 3.5, source="telegram:party-vote",
+                             event_id=key, kind="button", replaces=replaces)
+
+    await store.record_feedback(FeedbackEvent(uid, 1, "like", event_id="thumb"))
+    first, second, back = (vote(1, "p:1:r0:vote:1"), vote(2, "p:1:r0:vote:2:1", ("p:1:r0:vote:1",)),
+                           vote(1, "p:1:r0:vote:1:2", ("p:1:r0:vote:2:1",)))
+    assert await store.record_feedback(first)
+    assert dict(await store.history(uid)) == {1: 3.5}
+    assert await store.record_feedback(second)
+    # the vote for film 1 is taken back: its earlier 👍 shows again; film 2 has the vote
+    assert dict(await store.history(uid)) == {1: "like", 2: 3.5}
+    assert await store.record_feedback(back)
+    assert dict(await store.history(uid)) == {1: 3.5}
+    # a redelivery or a replay of all three (the spool's batch) stores nothing new and
+    # leaves the same state
+    assert not await store.record_feedback(second)
+    assert await store.record_feedback_many([first, second, back]) == 0
+    assert dict(await store.history(uid)) == {1: 3.5}
+    stats = await store.stats()
+    assert stats["events"] == 4 and stats["retracted"] == 2
+
+
+async def test_a_changed_vote_is_spooled_with_what_it_takes_back(tmp_path):
+    from bot.store import FeedbackEvent
+
+    event = FeedbackEvent(None, 2, "rating", 3.5, event_id="p:1:r0:vote:2:1",
+                          platform="telegram", platform_user_id="42",
+                          replaces=("p:1:r0:vote:1",))
+    line = event.to_dict()
+    assert line["replaces"] == ["p:1:r0:vote:1"]
+    assert FeedbackEvent.from_dict(line).replaces == ("p:1:r0:vote:1",)
+    # a spool line written before votes could change has no such field
+    del line["replaces"]
+    assert FeedbackEvent.from_dict(line).replaces == ()

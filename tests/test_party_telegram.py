@@ -187,6 +187,41 @@ async def _to_the_vote(fake, store, chat_id=GROUP, members=(ANN, BO)):
     return lobby, ballot
 
 
+def ballot_ids(ballot) -> list[int]:
+    return [int(d.rsplit(":", 1)[1]) for label, d in buttons(ballot).items() if label[0].isdigit()]
+
+
+async def test_changing_a_vote_moves_the_mild_like_to_the_new_film(bot):
+    fake, frontend, _ = bot
+    configure(frontend)
+    store = frontend.commands.store
+    await rate(store, ANN, ANN_RATES)
+    await rate(store, BO, BO_RATES)
+    _, ballot = await _to_the_vote(fake, store)
+    first, second = ballot_ids(ballot)[:2]
+    ann = await store.user_id("telegram", str(ANN))
+    before = (await store.stats())["events"]
+
+    await press(fake, ballot, "1.", ANN)
+    assert dict(await store.history(ann))[first] == 3.5
+    assert "Your vote" in await press(fake, ballot, "2.", ANN)       # she changes her mind
+    history = dict(await store.history(ann))
+    assert history[second] == 3.5 and first not in history
+    assert "Voted: 1 of 2" in text_of(current(fake, ballot))
+    assert "already" in await press(fake, ballot, "2.", ANN)         # a repeat stores nothing
+    await press(fake, ballot, "1.", ANN)                              # and back again
+    history = dict(await store.history(ann))
+    assert history[first] == 3.5 and second not in history
+    stats = await store.stats()
+    assert stats["events"] == before + 3 and stats["retracted"] == 2
+
+    await press(fake, ballot, "1.", BO)
+    await press(fake, ballot, "Close the vote", ANN)
+    assert "2 votes of 2" in text_of(await message_with(fake, "🏆"))
+    history = dict(await store.history(ann))
+    assert history[first] == 3.5 and second not in history
+
+
 async def test_a_restart_in_the_middle_of_a_vote(engine, tmp_path):
     db = tmp_path / "restart.db"
     async with telegram_bot(engine, db, options={"party_tick": 0.1}) as (fake, frontend, _):

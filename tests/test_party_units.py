@@ -95,3 +95,40 @@ def test_bad_members_are_friendly_errors(text, says):
     with pytest.raises(InvalidInput) as err:
         parse_members(text)
     assert says in str(err.value)
+
+
+def test_rank_benefits_put_every_member_on_the_same_scale():
+    # two members whose raw scores differ tenfold get the same benefit for their own best
+    loud, quiet = np.array([9.0, 5.0, 1.0, 0.5]), np.array([0.9, 0.1, 0.5, 0.05])
+    seen = np.array([3])
+    assert aggregate.own_ranks(loud, seen, np.array([0, 1, 2])).tolist() == [0, 1, 2]
+    assert aggregate.own_ranks(quiet, seen, np.array([0, 2, 1])).tolist() == [0, 1, 2]
+    b_loud = aggregate.member_benefit(loud, seen, np.array([0, 1, -1]), "rank")
+    b_quiet = aggregate.member_benefit(quiet, seen, np.array([0, 2, -1]), "rank")
+    assert b_loud.tolist() == b_quiet.tolist()
+    assert b_loud[0] == aggregate.RANK_TOP > b_loud[1] > b_loud[2] == 0.0
+    half = aggregate.rank_benefit(np.array([0.0, 20.0]), top=0.4, half=20.0)
+    assert half.tolist() == [0.4, 0.2]
+    assert aggregate.favourite_benefit(7.0, "rank") == aggregate.RANK_TOP
+
+
+def test_nash_serves_the_member_nobody_has_served_yet():
+    # film 0 is great for member 0 and fine for member 1; films 1-2 are member 0's only,
+    # film 3 is member 1's only
+    utility = np.array([[0.6, 0.55, 0.5, 0.0],
+                        [0.1, 0.0, 0.0, 0.3]])
+    order, _ = aggregate.rank(utility, 2, "nash")
+    assert order.tolist() == [0, 3]
+    assert aggregate.rank(utility, 2, "average")[0].tolist() == [0, 1]
+
+
+def test_a_party_event_starts_on_a_full_hour_with_time_for_snacks():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.party import EVENT_LEAD, event_start
+
+    for minute in (0, 10, 44, 45, 46, 59):
+        now = datetime(2026, 11, 26, 20, minute, 30, tzinfo=UTC)
+        start = event_start(now)
+        assert start.minute == 0 and start.second == 0
+        assert EVENT_LEAD <= start - now < EVENT_LEAD + timedelta(hours=1)

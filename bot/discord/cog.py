@@ -21,9 +21,11 @@ from datetime import UTC, datetime, timedelta
 import discord
 from discord.ext import commands
 
+from bot import party
 from bot.commands import Chat, CommandLayer, MessageRef, User
 from bot.frontend import APOLOGY, Frontend, Incoming, Sent
 from bot.replies import Reply
+from engine.errors import InvalidInput
 
 from .render import ACTION_PREFIX, render
 
@@ -49,6 +51,7 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
         self._reconciled = False
         self._dirty: set[MessageRef] = set()  # messages with reactions not stored yet
         self._retry_task: asyncio.Task | None = None
+        party.offer_events(layer, PLATFORM, self.schedule_event)
 
     def who(self, user: discord.abc.User, locale: object = None) -> User:
         """``locale``: an interaction's (discord.Locale, e.g. "pt-BR"); messages carry none."""
@@ -119,6 +122,25 @@ class MovieCog(Frontend, commands.Cog, name="Movies"):
             await interaction.response.defer()
         else:   # only the presser sees it
             await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    async def schedule_event(self, chat_id: str, event: party.PlannedEvent) -> str:
+        """A party's winner as a Guild Scheduled Event in the channel's server (an
+        "external" event, located in the channel); returns the event's link."""
+        channel = self.bot.get_channel(int(chat_id)) or await self.bot.fetch_channel(int(chat_id))
+        guild = getattr(channel, "guild", None)
+        if guild is None:
+            raise InvalidInput("Events belong to a server: this channel has none.")
+        try:
+            created = await guild.create_scheduled_event(
+                name=event.name[:100], description=event.description[:1000],
+                start_time=event.start, end_time=event.end,
+                entity_type=discord.EntityType.external,
+                privacy_level=discord.PrivacyLevel.guild_only,
+                location=f"#{getattr(channel, 'name', 'movies')}"[:100])
+        except discord.Forbidden:
+            raise InvalidInput("I need the Manage Events permission in this server to "
+                               "schedule it.") from None
+        return created.url
 
     # -- listeners ---------------------------------------------------------------------
     @commands.Cog.listener()

@@ -189,6 +189,13 @@ class Store(FeedbackStore):
         new = 0
         for start in range(0, len(rows), BATCH_ROWS):
             new += len(conn.execute(self._event_stmt, rows[start:start + BATCH_ROWS]).all())
+        for ev, row in zip(events, rows, strict=True):
+            taken_back = [e for e in ev.replaces if e != ev.event_id]
+            if taken_back:      # in order, so a replayed batch ends as the live writes did
+                conn.execute(update(FeedbackRow).where(
+                    FeedbackRow.user_id == row["user_id"], FeedbackRow.event_id.in_(taken_back),
+                    FeedbackRow.retracted.is_(False)).values(retracted=True,
+                                                             retracted_at=row["created_at"]))
         return new
 
     @functools.cached_property

@@ -56,6 +56,10 @@ class FeedbackEvent:
     ``user_id`` may be None when ``platform`` and ``platform_user_id`` are given: the store
     then finds or creates the user when it writes the event (useful while the database is
     down and no id can be looked up).
+
+    ``replaces``: event ids of the same user's earlier events this one takes back (a party
+    vote moved to another film): the store retracts them in the same transaction as it
+    stores this one, so a replay or redelivery ends in the same state.
     """
 
     user_id: int | None
@@ -69,8 +73,10 @@ class FeedbackEvent:
     created_at: datetime | None = None
     platform: str | None = None
     platform_user_id: str | None = None
+    replaces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self.replaces = tuple(str(e) for e in self.replaces or ())
         if not self.event_id:
             self.event_id = secrets.token_hex(12)
         if len(self.event_id) > 255:
@@ -91,6 +97,7 @@ class FeedbackEvent:
         data = dict(self.__dict__)
         data["created_at"] = self.created_at.isoformat() if self.created_at else None
         data["message"] = self.message.__dict__ if self.message else None
+        data["replaces"] = list(self.replaces)
         return data
 
     @classmethod

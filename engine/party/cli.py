@@ -42,6 +42,8 @@ def register(groups) -> None:
     ev.add_argument("--groups", type=int, help="groups per size and split (default 1000; quick 15)")
     ev.add_argument("--model", choices=["als", "ease"],
                     help="collab model to train (default: the published version's, else ease)")
+    ev.add_argument("--split", choices=["validation", "test", "both"], default="both",
+                    help="which groups to score (validation alone while tuning; default both)")
     ev.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ev.add_argument("--markdown", metavar="FILE", help="also write the tables as Markdown")
     ev.set_defaults(func=run_eval)
@@ -119,7 +121,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     report = evaluate(settings.artifacts, settings.data_dir, quick=args.quick, seed=args.seed,
-                      per_size=args.groups, model=args.model)
+                      per_size=args.groups, model=args.model,
+                      splits=("validation", "test") if args.split == "both" else (args.split,))
     print(report.format())
     if args.json:
         write_json(report.tables, Path(args.json))

@@ -62,6 +62,7 @@ class Profile:
     scores: np.ndarray
     favourite: float             # their best score among films they have not rated
     unknown: list[int] = field(default_factory=list)
+    seen_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def seen(self) -> set[int]:
@@ -140,15 +141,13 @@ class PartyRecommender:
         for movie in chosen:
             j, score = picked[movie.movie_id]
             results.append(Recommendation(movie, float(score),
-                                          self._reason(profiles, movie, utility[:, j])))
+                                          self._reason(profiles, movie)))
         return Recommendations(resolved, results, kind="party")
 
     def explain(self, query: GroupQuery | Sequence[GroupMember], movie: Movie) -> str:
         query = as_group_query(query)
         profiles = [self.profile(m) for m in query.members]
-        _, utility = self._utility(profiles, [movie.movie_id],
-                                   self.collab.columns([movie.movie_id]))
-        return self._reason(profiles, movie, utility[:, 0])
+        return self._reason(profiles, movie)
 
     def onboarding(self, k: int = 8) -> list[Movie]:
         """Well-known, varied films (at most two per main genre, one per franchise) for a
@@ -179,10 +178,12 @@ class PartyRecommender:
             pop = np.log1p(self.collab.popularity)
             scores = (COLD_TOP * pop / max(float(pop.max()), 1e-9)).astype(np.float32)
         seen_cols = self.collab.columns(list(fold.known))
+        seen_cols = seen_cols[seen_cols >= 0]
         unseen = np.ones(len(scores), dtype=bool)
-        unseen[seen_cols[seen_cols >= 0]] = False
+        unseen[seen_cols] = False
         favourite = float(scores[unseen].max()) if unseen.any() else 0.0
-        return Profile(member.name, fold.known, watch, fold, scores, favourite, unknown)
+        return Profile(member.name, fold.known, watch, fold, scores, favourite, unknown,
+                       seen_cols)
 
     # -- candidates -------------------------------------------------------------------
     def _candidates(self, profiles: list[Profile]) -> list[int]:
@@ -211,10 +212,12 @@ class PartyRecommender:
         as much to them as their favourite unseen film."""
         scores = np.array([self._scores(p, cols) for p in profiles]).reshape(
             len(profiles), len(ids))
-        utility = aggregate.benefit(scores)
+        utility = np.zeros(scores.shape)
         for r, p in enumerate(profiles):
+            utility[r] = aggregate.member_benefit(p.scores, p.seen_cols, cols)
             wanted = np.isin(ids, p.watchlist)
-            utility[r, wanted] = np.maximum(utility[r, wanted], aggregate.benefit(p.favourite))
+            utility[r, wanted] = np.maximum(utility[r, wanted],
+                                            aggregate.favourite_benefit(p.favourite))
         return scores, utility
 
     def _pool(self, profiles: list[Profile], filters: Filters, rewatch: bool
@@ -249,14 +252,18 @@ class PartyRecommender:
         k = np.flatnonzero(keep)
         return [movies[i] for i in k], utility[:, k], level
 
-    def _reason(self, profiles: list[Profile], movie: Movie, utility: np.ndarray) -> str:
+    def _reason(self, profiles: list[Profile], movie: Movie) -> str:
         anchors = [self.collab.reason_for(p.fold, [movie.movie_id])[0]
                    if p.fold is not None else None for p in profiles]
         ratings = [p.ratings.get(movie.movie_id) for p in profiles]
         watching = [movie.movie_id in p.watchlist for p in profiles]
-        # each member's benefit relative to their favourite unseen film's
+        # how keen each member is, read off their raw score whatever benefit ranks the
+        # list: relative to their favourite unseen film's, a watchlist film counting as that
+        col = self.collab.columns([movie.movie_id])
         favourites = aggregate.benefit(np.array([p.favourite for p in profiles]))
-        relative = utility / np.maximum(favourites, 1e-9)
+        keen = np.array([aggregate.benefit(self._scores(p, col))[0] for p in profiles])
+        keen = np.where(watching, np.maximum(keen, favourites), keen)
+        relative = keen / np.maximum(favourites, 1e-9)
         # the member the sentence leads with (as group_reason orders them) and the content
         # recommender's most specific fact between their liked film and the pick; its
         # co-like count and shared genres would repeat what the sentence already says

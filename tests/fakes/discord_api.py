@@ -3,7 +3,8 @@
 Point discord.py at it with ``api_base`` and ``gateway_url`` (the bot's
 ``configure_endpoints`` sets ``http.Route.BASE`` and ``gateway.DiscordWebSocket.DEFAULT_GATEWAY``). It implements what the bot uses: login,
 the gateway handshake (HELLO, IDENTIFY -> READY + one GUILD_CREATE, heartbeats), sending
-messages, reactions (add/list), interaction callbacks and follow-ups. Tests inject events
+messages, reactions (add/list), interaction callbacks and follow-ups, and guild scheduled
+events (create; ``refuse_events`` answers 403 as a server without Manage Events would). Tests inject events
 with ``dispatch`` and helpers such as ``send_user_message`` and ``slash``.
 
 Details that matter to discord.py: every JSON answer carries ``Content-Type:
@@ -58,6 +59,8 @@ class FakeDiscord:
         self.reactions: dict[tuple[str, str], list[str]] = {}  # (message, emoji) -> user ids
         self.callbacks: list[dict] = []              # interaction responses
         self.refuse_posts = 0                        # next N channel posts get 403 Missing Permissions
+        self.events: list[dict] = []                 # guild scheduled events the bot created
+        self.refuse_events = False                   # 403: the bot lacks Manage Events
         self.requests: list[tuple[str, str]] = []
         self._pressed: dict[str, str] = {}            # interaction id -> the pressed message id
         self._sockets: list[web.WebSocketResponse] = []
@@ -85,6 +88,7 @@ class FakeDiscord:
                   self._bot_react)
         r.add_get("/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}",
                   self._list_reactions)
+        r.add_post("/api/v10/guilds/{guild}/scheduled-events", self._create_event)
         r.add_post("/api/v10/interactions/{id}/{token}/callback", self._callback)
         r.add_get("/api/v10/webhooks/{app}/{token}/messages/@original", self._original)
         r.add_patch("/api/v10/webhooks/{app}/{token}/messages/@original", self._original)
@@ -273,6 +277,32 @@ class FakeDiscord:
         self.sent.append(message)
         await self._notify()
         return _json(message)
+
+    async def _create_event(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        if self.refuse_events:
+            return _json({"message": "Missing Permissions", "code": 50013}, 403)
+        body = await _body(request)
+        if request.match_info["guild"] != self.guild_id or not body.get("name") \
+                or not body.get("scheduled_start_time"):
+            return _json({"message": "Invalid Form Body", "code": 50035}, 400)
+        if body.get("entity_type") == 3 and not (body.get("scheduled_end_time")
+                                                 and (body.get("entity_metadata") or {}).get("location")):
+            # Discord's rule: an external event needs an end and a location
+            return _json({"message": "Invalid Form Body", "code": 50035}, 400)
+        event = {"id": str(snowflake()), "guild_id": self.guild_id,
+                 "channel_id": body.get("channel_id"), "creator_id": self.bot_user["id"],
+                 "creator": self.bot_user, "name": body["name"],
+                 "description": body.get("description"),
+                 "scheduled_start_time": body["scheduled_start_time"],
+                 "scheduled_end_time": body.get("scheduled_end_time"),
+                 "privacy_level": body.get("privacy_level", 2), "status": 1,
+                 "entity_type": body.get("entity_type", 3), "entity_id": None,
+                 "entity_metadata": body.get("entity_metadata"), "user_count": 0, "image": None}
+        self.events.append(event)
+        await self._notify()
+        return _json(event)
 
     async def _get_message(self, request: web.Request) -> web.Response:
         message = self.messages.get(request.match_info["message"])
