@@ -110,6 +110,51 @@ def test_co_like_similarity_shrinks_with_little_evidence():
     assert hybrid.colike_csr(co, beta=3.0, min_co=5)[0].nnz == 0
 
 
+def test_the_chance_discount_drops_co_likes_a_popular_film_gets_by_being_popular():
+    # 20 people. Film 0 (the query, 4 fans) and film 1 (4 fans) share the same 4 people:
+    # far above chance. Film 2 is liked by 16 of 20, so it shares 3 of film 0's 4 fans about
+    # as often as chance (4 * 16 / 20 = 3.2) predicts.
+    likes = np.zeros((20, 3), dtype=np.float32)
+    likes[:4, 0] = likes[:4, 1] = 1
+    likes[1:17, 2] = 1
+    co = hybrid.CoLikes(sparse.csc_matrix(likes))
+    cos, common = co.rows(np.array([0]))
+    expected = co.expected(np.array([0]))
+    assert common[0, 1:].tolist() == [4, 3] and expected[0, 2] == pytest.approx(3.2)
+    plain = hybrid.shrunk(cos, common, beta=1.0)[0]
+    discounted = hybrid.shrunk(cos, common, beta=1.0, lift=1.0, expected=expected)[0]
+    assert plain[2] > 0 and discounted[2] == 0.0
+    assert discounted[1] == pytest.approx(plain[1] * (1 - 0.8 / 4))   # 4 shared, 0.8 by chance
+    # the stored matrix applies the same discount, and may hold only the rows asked for
+    sims, _ = hybrid.colike_csr(co, beta=1.0, lift=1.0)
+    assert sims[0, 1] == pytest.approx(discounted[1]) and sims[0, 2] == 0
+    part, counts = hybrid.colike_csr(co, beta=1.0, lift=1.0, rows=np.array([1]))
+    assert part[0].nnz == 0 and part[1, 0] == pytest.approx(sims[1, 0]) and counts[1, 0] == 4
+
+
+def test_the_language_constraint_is_measured_on_served_lists_with_a_margin():
+    # 12 films: 0-5 French, 6-11 English. Content puts each French film next to the other
+    # French films, so a French query's served list is half French (5 of its 10).
+    n = 12
+    fused = np.zeros((n, 2), dtype=np.float32)
+    fused[:6, 0] = 1.0
+    fused[6:, 1] = 1.0
+    fused[6:, 0] = 0.5
+    fused /= np.linalg.norm(fused, axis=1, keepdims=True)
+    language = ["fr"] * 6 + ["en"] * 6
+    facets = _facets([[f"d{i}"] for i in range(n)], [-1] * n, language)
+    co = hybrid.CoLikes(sparse.csc_matrix((3, n), dtype=np.float32))   # nobody likes anything
+    check = hybrid.LanguageCheck(fused, np.ones(n), co, facets, np.arange(6))
+    w = hybrid.HybridWeights(w_cf=0.0)
+    shares = check.shares(w)
+    assert shares.tolist() == [0.5] * 6
+    assert hybrid.language_bound(shares) == (0.5, 0.5)               # no spread, no margin
+    mean, bound = hybrid.language_bound(np.array([0.1, 0.5, 0.3, 0.3]))
+    se = np.std([0.1, 0.5, 0.3, 0.3], ddof=1) / 2
+    assert mean == pytest.approx(0.3) and bound == pytest.approx(0.3 - hybrid.LOCALE_MARGIN_SE * se)
+    assert bound < hybrid.LOCALE_TARGET   # met at the mean only: not met
+
+
 def _dense_reference(scorer: hybrid.HybridScorer, row: int) -> np.ndarray:
     """The served score written out over every film, as the module docstring states it."""
     w, n = scorer.w, len(scorer.fused)
