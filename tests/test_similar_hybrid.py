@@ -80,6 +80,25 @@ def test_served_list_caps_a_director_and_keeps_a_franchise_sibling_in_the_top_te
     assert listed[:9] == sorted(listed[:9])              # the rest keep their score order
 
 
+def test_the_whole_series_switch_lifts_the_cap_and_lists_every_sibling_first():
+    n = 30
+    franchise = [0 if i < 8 else -1 for i in range(n)]    # the query (0) and 7 siblings
+    directors = [["Columbus"] if i < 8 else [f"d{i}"] for i in range(n)]
+    facets = _facets(directors, franchise, ["en"] * n)
+    scores = np.linspace(1.0, 0.0, n)
+    scores[1:8] = np.linspace(0.3, 0.1, 7)                # siblings score below strangers
+    capped = hybrid.served_list(0, scores, facets, k=10)
+    assert sum(1 for i in capped if franchise[i] == 0) <= hybrid.CAP
+    whole = hybrid.served_list(0, scores, facets, k=10, whole_series=True)
+    assert whole[:7] == [1, 2, 3, 4, 5, 6, 7]             # every sibling, best-scored first
+    assert whole[7:] == [8, 9, 10] and 0 not in whole
+    # the asker's own films and the filters still apply
+    allowed = np.ones(n, dtype=bool)
+    allowed[2] = False
+    assert hybrid.served_list(0, scores, facets, k=5, allowed=allowed, exclude=[3],
+                              whole_series=True) == [1, 4, 5, 6, 7]
+
+
 def test_served_list_leaves_out_excluded_and_filtered_films():
     n = 20
     facets = _facets([[f"d{i}"] for i in range(n)], [0, 0] + [-1] * (n - 2), ["en"] * n)
@@ -359,6 +378,27 @@ async def layer(engine, tmp_path):
     store = await Store.open(f"sqlite:///{tmp_path / 'h.db'}")
     yield CommandLayer(lambda: engine, "moviebot_test_bot", store=store)
     await store.close()
+
+
+def test_similar_all_lists_the_whole_series_first(engine):
+    hp = engine.resolve("Harry Potter and the Prisoner of Azkaban")
+    capped = engine.recommend("content", MovieQuery(hp), k=10).results
+    whole = engine.recommend("content", MovieQuery(hp, whole_series=True), k=10).results
+    potter = [r for r in whole if r.movie.title.startswith("Harry Potter")]
+    assert sum(r.movie.title.startswith("Harry Potter") for r in capped) <= hybrid.CAP
+    assert len(potter) >= 5 and whole[:len(potter)] == potter     # the series comes first
+
+
+async def test_chat_asks_for_the_whole_series_in_words_or_with_all(layer, engine):
+    ada = User("telegram", "79", "Ada")
+    typed = await layer.handle("/similar harry potter and the prisoner of azkaban all", ada)
+    assert "whole series" in typed.text
+    assert all("Harry Potter" in c.title for c in typed.cards)
+    said = await layer.handle("all the harry potter and the prisoner of azkaban films", ada)
+    assert [c.movie_id for c in said.cards] == [c.movie_id for c in typed.cards]
+    hp = engine.resolve("Harry Potter and the Prisoner of Azkaban").movie_id
+    more = await layer.press(f"more:{hp}", ada)
+    assert more.cards and "whole series" not in more.text   # a plain "More" button: capped
 
 
 async def test_similar_hides_what_the_asker_has_seen_and_says_so(layer, engine):
