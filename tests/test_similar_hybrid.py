@@ -129,26 +129,25 @@ def test_co_like_similarity_shrinks_with_little_evidence():
     assert hybrid.colike_csr(co, beta=3.0, min_co=5)[0].nnz == 0
 
 
-def test_the_chance_discount_drops_co_likes_a_popular_film_gets_by_being_popular():
-    # 20 people. Film 0 (the query, 4 fans) and film 1 (4 fans) share the same 4 people:
-    # far above chance. Film 2 is liked by 16 of 20, so it shares 3 of film 0's 4 fans about
-    # as often as chance (4 * 16 / 20 = 3.2) predicts.
-    likes = np.zeros((20, 3), dtype=np.float32)
-    likes[:4, 0] = likes[:4, 1] = 1
-    likes[1:17, 2] = 1
+def test_the_fan_prior_shrinks_the_co_likes_of_a_film_with_few_fans():
+    # 40 people. Film 0 has 3 fans, who all like film 1 (3 fans too); film 2 (30 fans) and
+    # film 3 (30 fans) share 24. Plain cosines: 1.0 and 0.8. With 10 pseudo-fans each the
+    # small pair falls to 3/13, the well-evidenced pair only to 24/40.
+    likes = np.zeros((40, 4), dtype=np.float32)
+    likes[:3, 0] = likes[:3, 1] = 1
+    likes[:30, 2] = 1
+    likes[6:36, 3] = 1
     co = hybrid.CoLikes(sparse.csc_matrix(likes))
-    cos, common = co.rows(np.array([0]))
-    expected = co.expected(np.array([0]))
-    assert common[0, 1:].tolist() == [4, 3] and expected[0, 2] == pytest.approx(3.2)
-    plain = hybrid.shrunk(cos, common, beta=1.0)[0]
-    discounted = hybrid.shrunk(cos, common, beta=1.0, lift=1.0, expected=expected)[0]
-    assert plain[2] > 0 and discounted[2] == 0.0
-    assert discounted[1] == pytest.approx(plain[1] * (1 - 0.8 / 4))   # 4 shared, 0.8 by chance
-    # the stored matrix applies the same discount, and may hold only the rows asked for
-    sims, _ = hybrid.colike_csr(co, beta=1.0, lift=1.0)
-    assert sims[0, 1] == pytest.approx(discounted[1]) and sims[0, 2] == 0
-    part, counts = hybrid.colike_csr(co, beta=1.0, lift=1.0, rows=np.array([1]))
-    assert part[0].nnz == 0 and part[1, 0] == pytest.approx(sims[1, 0]) and counts[1, 0] == 4
+    cos, common = co.rows(np.array([0, 2]))
+    assert cos[0, 1] == pytest.approx(1.0) and cos[1, 3] == pytest.approx(0.8)
+    prior, _ = co.rows(np.array([0, 2]), fan_prior=10.0)
+    assert prior[0, 1] == pytest.approx(3 / 13) and prior[1, 3] == pytest.approx(24 / 40)
+    assert prior[0, 0] == 0 and prior[1, 2] == 0                      # never its own neighbour
+    # the stored matrix uses the same cosine, and may hold only the rows asked for
+    sims, _ = hybrid.colike_csr(co, beta=1.0, fan_prior=10.0)
+    assert sims[0, 1] == pytest.approx(3 / 13 * 3 / 4)
+    part, counts = hybrid.colike_csr(co, beta=1.0, fan_prior=10.0, rows=np.array([2]))
+    assert part[0].nnz == 0 and part[2, 3] == pytest.approx(sims[2, 3]) and counts[2, 3] == 24
 
 
 def test_the_language_constraint_is_measured_on_served_lists_with_a_margin():

@@ -187,7 +187,7 @@ def build_stage(ctx) -> dict:
     cold_val = np.isin(val_q.queries, cold_rows)
     cf_cold, _ = hybrid.colike_csr(
         hybrid.CoLikes(hybrid.like_matrix(ratings, train_users, movie_ids, cold=cold_ids)),
-        hweights.beta, hweights.min_co, lift=hweights.lift)
+        hweights.beta, hweights.min_co, fan_prior=hweights.fan_prior)
     w_audience, audience_info = hybrid.choose_audience_weight(
         lambda v: hybrid.HybridScorer(fused, percentile, cf_cold, facets,
                                       replace(hweights, w_audience=v), audience, targets.warm),
@@ -201,13 +201,13 @@ def build_stage(ctx) -> dict:
                                                "dim": targets.dim}}
     ctx.log.info("audience stand-in: w_audience %s (cold validation NDCG@10 %s)", w_audience,
                  audience_info["cold_val_ndcg@10"])
-    cf, counts = hybrid.colike_csr(co, hweights.beta, hweights.min_co, lift=hweights.lift)
+    cf, counts = hybrid.colike_csr(co, hweights.beta, hweights.min_co, fan_prior=hweights.fan_prior)
     hybrid_files = hybrid.save(out, hweights, cf, counts, {
         **hybrid_info, "train_users": len(train_users), "locale_validation_queries": len(locale_val),
         "rule": "coordinate ascent on validation co-liked NDCG@10; configurations whose served "
                 "lists for the non-English validation films share the query's language less than "
                 f"{hybrid.LOCALE_TARGET} at mean - {hybrid.LOCALE_MARGIN_SE:g} SE rank below all "
-                f"others; the chance discount (lift {hybrid.LIFT_PREFERRED:g}) is kept unless it "
+                f"others; the fan prior ({hybrid.FAN_PRIOR_PREFERRED:g}) is kept unless it "
                 "costs validation NDCG beyond one paired SE"})
     facet_files = facets.save(out)
     hybrid_seconds = time.perf_counter() - started

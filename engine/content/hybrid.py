@@ -36,10 +36,11 @@ constraint rather than tuned afterwards):
   met only at the mean is met on a fresh half about as often as not;
 * a configuration that misses it ranks below every one that meets it.
 
-The co-likes' chance discount (``lift``, ``shrunk``) is in the grid; when the ascent
-leaves it at 0 it is switched on (``LIFT_PREFERRED``) unless that costs validation NDCG
-more than one paired standard error or breaks the language constraint: validation
-co-likes cannot see the noise it removes (3 shared fans of a popular film), a person can.
+The co-like cosine's fan prior (``fan_prior``, ``CoLikes.cosine``) is in the grid; when the
+ascent leaves it at 0 it is set to ``FAN_PRIOR_PREFERRED`` unless that costs validation
+NDCG more than one paired standard error or breaks the language constraint: validation
+films are well liked and cannot show the noise it removes (3 of a small film's 3 fans
+liking Pacific Rim), a person reading the list can.
 
 The served list (``served_list``) then applies two rules to the ranking: at most ``CAP``
 films per director and per franchise, and when the query has franchise siblings, the
@@ -67,12 +68,12 @@ CAP = 3                 # films per director / franchise in one list, unless ask
 FRANCHISE_SLOTS = 10    # a franchise sibling is guaranteed within this many places
 LOCALE_TARGET = 0.3
 LOCALE_MARGIN_SE = 2.0  # the constraint holds on validation's mean share minus this many SEs
-LIFT_PREFERRED = 1.0    # the chance discount kept unless validation says it costs (choose_weights)
+FAN_PRIOR_PREFERRED = 10.0   # kept unless validation says it costs (choose_weights)
 LIKE = 4.0
 MIN_CO = 3   # as evaluate.CO_LIKED's min_co and serving.FANS_REASON
 K = 10
 GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 10.0, 30.0, 100.0),
-        "min_co": (3, 4, 5, 6, 8), "lift": (0.0, 0.5, 1.0, 2.0),
+        "min_co": (3, 4, 5, 6, 8), "fan_prior": (0.0, 5.0, 10.0, 20.0),
         "lam": (0.0, 0.1, 0.2, 0.3, 0.5), "w_franchise": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8),
         "w_creator": (0.0, 0.05, 0.1, 0.2, 0.4), "w_locale": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)}
 
@@ -83,8 +84,8 @@ class HybridWeights:
     beta: float = 10.0
     # fewer fans in common than this is no co-like evidence at all (``shrunk``)
     min_co: int = MIN_CO
-    # discount of co-likes near chance level (``shrunk``; 0: none)
-    lift: float = 0.0
+    # pseudo-fans added to every film in the co-like cosine (``CoLikes.cosine``; 0: none)
+    fan_prior: float = 0.0
     lam: float = 0.0
     gamma: float = 1.0
     w_franchise: float = 0.0
@@ -120,41 +121,34 @@ class CoLikes:
     def __init__(self, likes: sparse.csc_matrix):
         self.likes = likes
         self.fans = np.asarray(likes.sum(axis=0)).ravel().astype(np.float32)
-        self.people = max(likes.shape[0], 1)
         self._lt = likes.T.tocsr()
 
-    def expected(self, rows: np.ndarray) -> np.ndarray:
-        """Fans in common if liking one film said nothing about liking the other."""
-        return (self.fans[rows][:, None] * self.fans[None, :] / self.people).astype(np.float32)
-
-    def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self, rows: np.ndarray, fan_prior: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         common = (self._lt[rows] @ self.likes).toarray().astype(np.float32)
-        cos = common / np.sqrt(np.maximum(self.fans[rows][:, None] * self.fans[None, :], 1.0))
+        return self.cosine(rows, common, fan_prior), common
+
+    def cosine(self, rows: np.ndarray, common: np.ndarray, fan_prior: float = 0.0) -> np.ndarray:
+        """common / sqrt((fans(q) + fan_prior) * (fans(j) + fan_prior)). ``fan_prior`` > 0
+        counts every film as having that many more fans who liked nothing else, which
+        shrinks the cosine of a film with few fans: when 3 of The Raid's 3 fans also liked
+        Pacific Rim, that says little about either film, but the plain cosine is large."""
+        q = self.fans[rows][:, None] + fan_prior
+        cos = common / np.sqrt(np.maximum(q * (self.fans[None, :] + fan_prior), 1.0))
         cos[np.arange(len(rows)), rows] = 0.0
-        return cos, common
+        return cos.astype(np.float32)
 
 
-def shrunk(cos: np.ndarray, common: np.ndarray, beta: float, min_co: int = MIN_CO,
-           lift: float = 0.0, expected: np.ndarray | None = None) -> np.ndarray:
+def shrunk(cos: np.ndarray, common: np.ndarray, beta: float, min_co: int = MIN_CO) -> np.ndarray:
     """Co-like cosine times n / (n + beta); pairs with fewer than ``min_co`` fans in common
     count as no evidence (a few people liking both is noise that a film with few fans
     turns into a large cosine: Get Out -> Crazy, Stupid, Love. on 3 shared fans). The
     floor is chosen on validation users with the other weights; never below the ground
-    truth's own 3.
-
-    ``lift`` > 0 also discounts pairs that are co-liked about as often as chance predicts
-    (``expected``: fans(q) * fans(j) / people): times ((n - expected) / n) ** lift, 0 at or
-    below chance. A popular film shares a few fans with any small film just by being
-    popular; this keeps those few from counting as "fans of X also love Y"."""
-    out = cos * common / (common + beta)
-    if lift and expected is not None:
-        excess = np.clip(1.0 - expected / np.maximum(common, 1.0), 0.0, 1.0)
-        out = out * excess ** lift
-    return np.where(common >= min_co, out, 0.0).astype(np.float32)
+    truth's own 3."""
+    return np.where(common >= min_co, cos * common / (common + beta), 0.0).astype(np.float32)
 
 
 def colike_csr(co: CoLikes, beta: float, min_co: int = MIN_CO, top: int = CF_TOP,
-               batch: int = 512, lift: float = 0.0, rows: np.ndarray | None = None
+               batch: int = 512, fan_prior: float = 0.0, rows: np.ndarray | None = None
                ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """(shrunk co-like similarity, co-like counts) of every film, its ``top`` best only.
     ``rows``: only these films' rows are filled (the others stay empty), for scoring a
@@ -164,8 +158,8 @@ def colike_csr(co: CoLikes, beta: float, min_co: int = MIN_CO, top: int = CF_TOP
     parts = []
     for start in range(0, len(wanted), batch):
         rows = wanted[start:start + batch]
-        cos, common = co.rows(rows)
-        s = shrunk(cos, common, beta, min_co, lift, co.expected(rows) if lift else None)
+        cos, common = co.rows(rows, fan_prior)
+        s = shrunk(cos, common, beta, min_co)
         keep = min(top, n - 1)
         idx = np.argpartition(-s, keep - 1, axis=1)[:, :keep]
         vals = np.take_along_axis(s, idx, axis=1)
@@ -280,17 +274,22 @@ class Components:
         self.rows = rows
         self.content = np.asarray(fused[rows]) @ np.asarray(fused).T
         self.percentile = np.asarray(percentile, dtype=np.float32)
+        self.co = co
         self.cos, self.common = co.rows(rows)
-        self.expected = co.expected(rows)
+        self._cos_by_prior = {0.0: self.cos}
         self.feats = facets.features(rows)
+
+    def colike_cos(self, fan_prior: float) -> np.ndarray:
+        if fan_prior not in self._cos_by_prior:
+            self._cos_by_prior[fan_prior] = self.co.cosine(self.rows, self.common, fan_prior)
+        return self._cos_by_prior[fan_prior]
 
     def scores(self, w: HybridWeights) -> np.ndarray:
         out = (1 - w.lam) * self.content
         if w.lam:
             out = out + w.lam * (self.percentile ** w.gamma)[None, :]
         if w.w_cf:
-            out = out + w.w_cf * shrunk(self.cos, self.common, w.beta, w.min_co, w.lift,
-                                        self.expected)
+            out = out + w.w_cf * shrunk(self.colike_cos(w.fan_prior), self.common, w.beta, w.min_co)
         out = (out + w.w_franchise * self.feats["franchise"] + w.w_creator * self.feats["creator"]
                + w.w_locale * self.feats["locale"])
         out[np.arange(len(self.rows)), self.rows] = -np.inf
@@ -324,9 +323,10 @@ class LanguageCheck:
     def shares(self, w: HybridWeights) -> np.ndarray:
         if not len(self.rows):
             return np.zeros(0)
-        key = (w.beta, w.min_co, w.lift)
+        key = (w.beta, w.min_co, w.fan_prior)
         if key not in self._cf:
-            self._cf[key] = colike_csr(self.co, w.beta, w.min_co, lift=w.lift, rows=self.rows)[0]
+            self._cf[key] = colike_csr(self.co, w.beta, w.min_co, fan_prior=w.fan_prior,
+                                       rows=self.rows)[0]
         scorer = HybridScorer(self.fused, self.percentile, self._cf[key], self.facets, w,
                               self.audience, self.audience_warm)
         ranked = np.array([served_list(int(q), s, self.facets, K)
@@ -347,7 +347,7 @@ def choose_weights(val: Components, relevant: list[np.ndarray], language_check: 
                    start: HybridWeights, rounds: int = 2,
                    log: Callable[[str], None] | None = None) -> tuple[HybridWeights, dict]:
     """Coordinate ascent on validation co-liked NDCG@10 (module docstring for the language
-    constraint and the co-like lift rule)."""
+    constraint and the fan-prior rule)."""
     n_rel = np.array([len(r) for r in relevant])
     rel_sets = [set(r.tolist()) for r in relevant]
     share_of: dict[tuple, tuple[float, float]] = {}
@@ -389,23 +389,24 @@ def choose_weights(val: Components, relevant: list[np.ndarray], language_check: 
                 f"(lower bound {best_key[3]:.3f})")
         if not changed:
             break
-    # The chance discount is wanted for the lists a person reads (3 shared fans of a
-    # blockbuster are no "fans also love"); validation co-likes hardly see it, so it is
-    # kept unless it costs validation NDCG beyond one paired standard error.
-    lift_rule = {}
-    if not best.lift:
-        trial = HybridWeights(**{**asdict(best), "lift": LIFT_PREFERRED})
+    # The fan prior is wanted for the lists a person reads (3 shared fans of a film with 3
+    # fans are no "fans also love"); validation films are well liked and hardly see it, so
+    # it is kept unless it costs validation NDCG beyond one paired standard error.
+    prior_rule = {}
+    if not best.fan_prior:
+        trial = HybridWeights(**{**asdict(best), "fan_prior": FAN_PRIOR_PREFERRED})
         key = evaluate(trial)
         diff = per_query(trial) - per_query(best)
         se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
         kept = bool(key[0] or not best_key[0]) and float(diff.mean()) >= -se
-        lift_rule = {"lift_tried": LIFT_PREFERRED, "paired_val_ndcg_diff": round(float(diff.mean()), 5),
+        prior_rule = {"fan_prior_tried": FAN_PRIOR_PREFERRED,
+                      "paired_val_ndcg_diff": round(float(diff.mean()), 5),
                      "paired_se": round(se, 5), "language_bound": round(key[3], 4), "kept": kept}
         if kept:
             best, best_key = trial, key
     return best, {"val_ndcg@10": round(best_key[1], 5), "val_language_share": round(best_key[2], 4),
                   "val_language_share_lower_bound": round(best_key[3], 4),
-                  "locale_constraint_met": best_key[0], "trials": trials, "lift_rule": lift_rule,
+                  "locale_constraint_met": best_key[0], "trials": trials, "fan_prior_rule": prior_rule,
                   "best_unconstrained_val_ndcg@10": round(unconstrained[0], 5),
                   "best_unconstrained": unconstrained[1]}
 
