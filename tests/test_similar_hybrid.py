@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+from bot.actions import Action, PageQuery
 from bot.commands import CommandLayer, User
 from bot.store import Store
 from engine.content import hybrid
@@ -396,8 +397,14 @@ async def test_chat_asks_for_the_whole_series_in_words_or_with_all(layer, engine
     said = await layer.handle("all the harry potter and the prisoner of azkaban films", ada)
     assert [c.movie_id for c in said.cards] == [c.movie_id for c in typed.cards]
     hp = engine.resolve("Harry Potter and the Prisoner of Azkaban").movie_id
+    # the next page goes on with the whole series
+    page = [b.action for b in typed.buttons if b.label.startswith("More")]
+    assert page == [Action.page("similar", PageQuery(movie_id=hp, text="all"), 1)]
+    page2 = await layer.press(page[0], ada)
+    assert "whole series" in page2.text and page2.cards
+    assert not {c.movie_id for c in page2.cards} & {c.movie_id for c in typed.cards}
     more = await layer.press(f"more:{hp}", ada)
-    assert more.cards and "whole series" not in more.text   # a plain "More" button: capped
+    assert more.cards and "whole series" not in more.text   # "More like this": capped again
 
 
 async def test_similar_hides_what_the_asker_has_seen_and_says_so(layer, engine):
