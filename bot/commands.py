@@ -42,6 +42,7 @@ from .store import FeedbackStore, SentMessage, is_outage
 log = logging.getLogger("moviebot.commands")
 
 PAGE_SIZE = 5
+WHOLE_SERIES = "all"   # "/similar star wars all": every film of the series, no cap of three
 TMDB_PAGE = "tmdb:"   # a paged /similar for a film past the catalog: "tmdb:<id>"
 
 HELP_HEAD = "I recommend movies. Try:"
@@ -101,6 +102,15 @@ def _title_and_filters(name: str) -> Callable[[str], dict[str, Any]]:
         rest, filters = parse_filters(text)
         return {name: rest, "filters": filters}
     return read
+
+
+def _similar_args(text: str) -> dict[str, Any]:
+    """"star wars all genre:action": a last word "all" asks for the whole series."""
+    rest, filters = parse_filters(text)
+    words = rest.split()
+    if len(words) > 1 and words[-1].lower() == WHOLE_SERIES:
+        return {"title": " ".join(words[:-1]), "filters": filters, "series": WHOLE_SERIES}
+    return {"title": rest, "filters": filters}
 
 
 def _only_filters(text: str) -> dict[str, Any]:
@@ -170,6 +180,8 @@ class CommandLayer:
             phrase = Phrase("info", text)
         if phrase.intent == "info":
             return await self.run_text("info", phrase.title, user)
+        if phrase.whole_series:
+            return await self.run_text("similar", f"{phrase.title} {WHOLE_SERIES}", user)
         if not phrase.era:
             return await self.run_text("similar", phrase.title, user)
 
@@ -373,7 +385,7 @@ class CommandLayer:
             return await self._recommend(user, (query or PageQuery()).filters(), action.n)
         if action.command == "similar" and query is not None and query.movie_id is not None:
             return await self._similar(self.engine.movie(query.movie_id), query.filters(), action.n,
-                                       user)
+                                       user, whole_series=query.text == WHOLE_SERIES)
         if (action.command == "similar" and query is not None
                 and query.text.startswith(TMDB_PAGE) and query.text[len(TMDB_PAGE):].isdigit()):
             # a film past the catalog (on demand): found again by its TMDB id
@@ -513,36 +525,49 @@ class CommandLayer:
         watch.add_line(card, (await self._watch_lines([found.movie], user))[0])
         return Reply(cards=[card], context={"command": "info", "tmdb_id": found.movie.tmdb_id})
 
-    @COMMANDS.command("similar", "movies like that one",
+    @COMMANDS.command("similar", "movies like that one (“all”: the whole series)",
                       Arg("title", "a movie title", greedy=True, complete="title"), FILTERS,
-                      read=_title_and_filters("title"), choice=Action.more)
-    async def cmd_similar(self, user: User, title: str = "", filters: Filters | None = None) -> Reply:
+                      Arg("series", "“all”: every film of its series, not just three",
+                          required=False, choices=(WHOLE_SERIES,)),
+                      read=_similar_args, choice=Action.more)
+    async def cmd_similar(self, user: User, title: str = "", filters: Filters | None = None,
+                          series: str = "") -> Reply:
         if not title:
             raise InvalidInput("Like which movie? For example: /similar Heat")
+        whole = series == WHOLE_SERIES
+        if whole and self._is_exact_title(f"{title} {series}"):
+            title, whole = f"{title} {series}", False          # "/similar free for all"
         try:
             movie = self.engine.resolve(title)
         except NotInCatalog as err:
             found = await self._lookup(title, err)
             if isinstance(found, Found):
-                return await self._similar(found.movie, filters or Filters(), 0, user, found.row)
+                return await self._similar(found.movie, filters or Filters(), 0, user, found.row,
+                                           whole_series=whole)
             movie = found
-        return await self._similar(movie, filters or Filters(), 0, user)
+        return await self._similar(movie, filters or Filters(), 0, user, whole_series=whole)
 
     async def _similar(self, movie: Movie, filters: Filters, page: int,
-                       user: User | None = None, row: dict | None = None) -> Reply:
-        """``row``: a film past the catalog (on demand), embedded on the fly by content."""
+                       user: User | None = None, row: dict | None = None,
+                       whole_series: bool = False) -> Reply:
+        """``row``: a film past the catalog (on demand), embedded on the fly by content.
+        ``whole_series``: the asker wants every film of the series (no cap of three)."""
         k = (page + 1) * self.page_size + 1
         wanted = None if filters.is_empty() else filters
         seen = await self._seen(user)
-        recs = self.engine.recommend("content", MovieQuery(movie, exclude=seen, row=row), k=k,
-                                     filters=wanted)
+        recs = self.engine.recommend("content", MovieQuery(movie, exclude=seen, row=row,
+                                                           whole_series=whole_series),
+                                     k=k, filters=wanted)
         heading = f"Because you asked about {movie.label}:"
+        if whole_series:
+            heading = f"Because you asked about {movie.label}, its whole series first:"
         if row is not None:
             heading = f"Because you asked about {movie.label} (new to me, from TMDB):"
         if seen:
             # what the list would have shown without the asker's own films
-            plain = self.engine.recommend("content", MovieQuery(movie, row=row), k=k,
-                                          filters=wanted)
+            plain = self.engine.recommend("content", MovieQuery(movie, row=row,
+                                                                whole_series=whole_series),
+                                          k=k, filters=wanted)
             hidden = sum(r.movie.movie_id in seen for r in plain.results)
             if hidden:
                 heading += f"\n({plural(hidden, 'film')} you've seen hidden)"
@@ -550,7 +575,10 @@ class CommandLayer:
             return await self._cards(recs, page, "similar",
                                      PageQuery.of(filters, text=f"{TMDB_PAGE}{movie.tmdb_id}"),
                                      {"query_tmdb_id": movie.tmdb_id}, heading, user)
-        return await self._cards(recs, page, "similar", PageQuery.of(filters, movie_id=movie.movie_id),
+        # the page query keeps the switch, so "More" goes on with the whole series
+        return await self._cards(recs, page, "similar",
+                                 PageQuery.of(filters, movie_id=movie.movie_id,
+                                              text=WHOLE_SERIES if whole_series else ""),
                                  {"query_movie_id": movie.movie_id}, heading, user)
 
     async def _seen(self, user: User | None) -> frozenset[int]:

@@ -39,6 +39,7 @@ class Phrase:
     intent: str
     title: str = ""
     era: str = ""    # "older" / "newer": "heat but older"
+    whole_series: bool = False   # "all star wars films": the whole series, uncapped
 
 
 # "movies like heat", "something like heat", "similar to heat", "films similar to heat?"
@@ -48,6 +49,10 @@ _LIKE_RE = re.compile(
     r"(?:like|similar to)|similar to|more like)\s+(?P<title>.+)$", re.I)
 _ERA_RE = re.compile(r"^(?P<title>.+?)[\s,]+but\s+(?P<era>older|newer|more recent|recent|earlier|later)$",
                      re.I)
+# "all star wars films", "show me every harry potter movie", "all of the alien films"
+_ALL_RE = re.compile(
+    r"^(?:(?:show|give|list|find)(?: me)?\s+)?(?:all|every)(?:\s+of)?(?:\s+the)?\s+"
+    r"(?P<title>.+?)\s+(?:movies?|films?)$", re.I)
 _TRAILING_PUNCT = re.compile(r"[\s?!.]+$")
 # A line made only of these words is small talk, not a title ("hello", "thanks!").
 CHITCHAT = frozenset("""hi hello hey heya hiya yo howdy hallo greetings sup thanks thank you
@@ -65,6 +70,8 @@ def read_phrase(text: str) -> Phrase:
     if match := _ERA_RE.match(line):
         line, era = match["title"], match["era"].lower()
         era = "older" if era in ("older", "earlier") else "newer"
+    if not era and (match := _ALL_RE.match(line)):
+        return Phrase("similar", match["title"].strip(" \"“”'"), whole_series=True)
     if match := _LIKE_RE.match(line):
         return Phrase("similar", match["title"].strip(" \"“”'"), era)
     return Phrase("similar" if era else "info", line, era)

@@ -28,6 +28,9 @@ class MovieQuery:
     # A film outside the catalog (TMDB, asked for on demand): its record in the catalog's
     # columns (engine.tmdb.catalog_row); content embeds it on the fly (content/foldin.py).
     row: dict | None = field(default=None, compare=False, hash=False)
+    # the user asked for the whole series: no per-director / per-franchise cap, every
+    # franchise sibling first (content/hybrid.served_list)
+    whole_series: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return self.movie.brief()

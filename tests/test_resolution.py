@@ -103,6 +103,17 @@ def test_plain_lines_are_read_as_people_mean_them(line, intent, title, era):
     assert (phrase.intent, phrase.title, phrase.era) == (intent, title, era)
 
 
+@pytest.mark.parametrize("line, title", [
+    ("all star wars films", "star wars"), ("show me every harry potter movie", "harry potter"),
+    ("all of the alien films", "alien"),
+])
+def test_asking_for_all_films_of_a_series_is_the_whole_series(line, title):
+    phrase = read_phrase(line)
+    assert (phrase.intent, phrase.title, phrase.whole_series) == ("similar", title, True)
+    assert not read_phrase("movies like star wars").whole_series
+    assert read_phrase("All About Eve").intent == "info"
+
+
 def _chat(engine, text):
     layer = CommandLayer(lambda: engine)
     return asyncio.run(layer.handle(text, User("console", "t")))

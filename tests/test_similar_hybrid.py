@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+from bot.actions import Action, PageQuery
 from bot.commands import CommandLayer, User
 from bot.store import Store
 from engine.content import hybrid
@@ -80,6 +81,25 @@ def test_served_list_caps_a_director_and_keeps_a_franchise_sibling_in_the_top_te
     assert listed[:9] == sorted(listed[:9])              # the rest keep their score order
 
 
+def test_the_whole_series_switch_lifts_the_cap_and_lists_every_sibling_first():
+    n = 30
+    franchise = [0 if i < 8 else -1 for i in range(n)]    # the query (0) and 7 siblings
+    directors = [["Columbus"] if i < 8 else [f"d{i}"] for i in range(n)]
+    facets = _facets(directors, franchise, ["en"] * n)
+    scores = np.linspace(1.0, 0.0, n)
+    scores[1:8] = np.linspace(0.3, 0.1, 7)                # siblings score below strangers
+    capped = hybrid.served_list(0, scores, facets, k=10)
+    assert sum(1 for i in capped if franchise[i] == 0) <= hybrid.CAP
+    whole = hybrid.served_list(0, scores, facets, k=10, whole_series=True)
+    assert whole[:7] == [1, 2, 3, 4, 5, 6, 7]             # every sibling, best-scored first
+    assert whole[7:] == [8, 9, 10] and 0 not in whole
+    # the asker's own films and the filters still apply
+    allowed = np.ones(n, dtype=bool)
+    allowed[2] = False
+    assert hybrid.served_list(0, scores, facets, k=5, allowed=allowed, exclude=[3],
+                              whole_series=True) == [1, 4, 5, 6, 7]
+
+
 def test_served_list_leaves_out_excluded_and_filtered_films():
     n = 20
     facets = _facets([[f"d{i}"] for i in range(n)], [0, 0] + [-1] * (n - 2), ["en"] * n)
@@ -108,6 +128,50 @@ def test_co_like_similarity_shrinks_with_little_evidence():
     # a higher evidence floor (chosen on validation) drops the 4-fan pair as well
     assert hybrid.shrunk(cos, common, beta=3.0, min_co=5)[0, 1] == 0.0
     assert hybrid.colike_csr(co, beta=3.0, min_co=5)[0].nnz == 0
+
+
+def test_the_fan_prior_shrinks_the_co_likes_of_a_film_with_few_fans():
+    # 40 people. Film 0 has 3 fans, who all like film 1 (3 fans too); film 2 (30 fans) and
+    # film 3 (30 fans) share 24. Plain cosines: 1.0 and 0.8. With 10 pseudo-fans each the
+    # small pair falls to 3/13, the well-evidenced pair only to 24/40.
+    likes = np.zeros((40, 4), dtype=np.float32)
+    likes[:3, 0] = likes[:3, 1] = 1
+    likes[:30, 2] = 1
+    likes[6:36, 3] = 1
+    co = hybrid.CoLikes(sparse.csc_matrix(likes))
+    cos, common = co.rows(np.array([0, 2]))
+    assert cos[0, 1] == pytest.approx(1.0) and cos[1, 3] == pytest.approx(0.8)
+    prior, _ = co.rows(np.array([0, 2]), fan_prior=10.0)
+    assert prior[0, 1] == pytest.approx(3 / 13) and prior[1, 3] == pytest.approx(24 / 40)
+    assert prior[0, 0] == 0 and prior[1, 2] == 0                      # never its own neighbour
+    # the stored matrix uses the same cosine, and may hold only the rows asked for
+    sims, _ = hybrid.colike_csr(co, beta=1.0, fan_prior=10.0)
+    assert sims[0, 1] == pytest.approx(3 / 13 * 3 / 4)
+    part, counts = hybrid.colike_csr(co, beta=1.0, fan_prior=10.0, rows=np.array([2]))
+    assert part[0].nnz == 0 and part[2, 3] == pytest.approx(sims[2, 3]) and counts[2, 3] == 24
+
+
+def test_the_language_constraint_is_measured_on_served_lists_with_a_margin():
+    # 12 films: 0-5 French, 6-11 English. Content puts each French film next to the other
+    # French films, so a French query's served list is half French (5 of its 10).
+    n = 12
+    fused = np.zeros((n, 2), dtype=np.float32)
+    fused[:6, 0] = 1.0
+    fused[6:, 1] = 1.0
+    fused[6:, 0] = 0.5
+    fused /= np.linalg.norm(fused, axis=1, keepdims=True)
+    language = ["fr"] * 6 + ["en"] * 6
+    facets = _facets([[f"d{i}"] for i in range(n)], [-1] * n, language)
+    co = hybrid.CoLikes(sparse.csc_matrix((3, n), dtype=np.float32))   # nobody likes anything
+    check = hybrid.LanguageCheck(fused, np.ones(n), co, facets, np.arange(6))
+    w = hybrid.HybridWeights(w_cf=0.0)
+    shares = check.shares(w)
+    assert shares.tolist() == [0.5] * 6
+    assert hybrid.language_bound(shares) == (0.5, 0.5)               # no spread, no margin
+    mean, bound = hybrid.language_bound(np.array([0.1, 0.5, 0.3, 0.3]))
+    se = np.std([0.1, 0.5, 0.3, 0.3], ddof=1) / 2
+    assert mean == pytest.approx(0.3) and bound == pytest.approx(0.3 - hybrid.LOCALE_MARGIN_SE * se)
+    assert bound < hybrid.LOCALE_TARGET   # met at the mean only: not met
 
 
 def _dense_reference(scorer: hybrid.HybridScorer, row: int) -> np.ndarray:
@@ -314,6 +378,33 @@ async def layer(engine, tmp_path):
     store = await Store.open(f"sqlite:///{tmp_path / 'h.db'}")
     yield CommandLayer(lambda: engine, "moviebot_test_bot", store=store)
     await store.close()
+
+
+def test_similar_all_lists_the_whole_series_first(engine):
+    hp = engine.resolve("Harry Potter and the Prisoner of Azkaban")
+    capped = engine.recommend("content", MovieQuery(hp), k=10).results
+    whole = engine.recommend("content", MovieQuery(hp, whole_series=True), k=10).results
+    potter = [r for r in whole if r.movie.title.startswith("Harry Potter")]
+    assert sum(r.movie.title.startswith("Harry Potter") for r in capped) <= hybrid.CAP
+    assert len(potter) >= 5 and whole[:len(potter)] == potter     # the series comes first
+
+
+async def test_chat_asks_for_the_whole_series_in_words_or_with_all(layer, engine):
+    ada = User("telegram", "79", "Ada")
+    typed = await layer.handle("/similar harry potter and the prisoner of azkaban all", ada)
+    assert "whole series" in typed.text
+    assert all("Harry Potter" in c.title for c in typed.cards)
+    said = await layer.handle("all the harry potter and the prisoner of azkaban films", ada)
+    assert [c.movie_id for c in said.cards] == [c.movie_id for c in typed.cards]
+    hp = engine.resolve("Harry Potter and the Prisoner of Azkaban").movie_id
+    # the next page goes on with the whole series
+    page = [b.action for b in typed.buttons if b.label.startswith("More")]
+    assert page == [Action.page("similar", PageQuery(movie_id=hp, text="all"), 1)]
+    page2 = await layer.press(page[0], ada)
+    assert "whole series" in page2.text and page2.cards
+    assert not {c.movie_id for c in page2.cards} & {c.movie_id for c in typed.cards}
+    more = await layer.press(f"more:{hp}", ada)
+    assert more.cards and "whole series" not in more.text   # "More like this": capped again
 
 
 async def test_similar_hides_what_the_asker_has_seen_and_says_so(layer, engine):

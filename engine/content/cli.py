@@ -15,6 +15,9 @@ def register(groups) -> None:
     parser.add_argument("title", help='a movie title, e.g. "Inception" or "Heat 1995", or #movieId')
     parser.add_argument("-k", type=int, default=10, help="how many movies (1-200, default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a list")
+    parser.add_argument("--all-series", action="store_true",
+                        help="the whole series: every film of its franchise first, and no cap of "
+                             "three films per director or franchise")
     add_filter_args(parser)
     add_common(parser)
     parser.set_defaults(func=run_similar)
@@ -38,7 +41,8 @@ def run_similar(args: argparse.Namespace) -> int:
     from engine.queries import MovieQuery
 
     engine = Engine.load(settings_from(args).artifacts)
-    recs = engine.recommend("content", MovieQuery(engine.resolve(args.title)), k=args.k,
+    recs = engine.recommend("content", MovieQuery(engine.resolve(args.title),
+                                                  whole_series=args.all_series), k=args.k,
                             filters=filters_from(args))
     if args.json:
         print(json.dumps(recs.to_json(), ensure_ascii=False, indent=2))

@@ -24,9 +24,23 @@
   chosen on validation users' co-likes of cold films (``choose_audience_weight``).
 
 Every weight is chosen on validation users (co-liked NDCG@10) by coordinate ascent over
-small grids; a configuration whose top 10 for non-English validation films shares the
-query's language less than ``LOCALE_TARGET`` of the time ranks below every one that does
-(the issue's product requirement, stated as a constraint rather than tuned afterwards).
+small grids, under a language constraint (the issue's product requirement, stated as a
+constraint rather than tuned afterwards):
+
+* it is measured on the *served* lists (``LanguageCheck``: ``HybridScorer`` with its
+  cold-query path, then ``served_list`` with its caps and franchise rule), exactly as the
+  eval measures it, for the validation half of the non-English films with 5+ ratings
+  (hybrid_eval.locale_queries; the other half is the test set and is never looked at);
+* it must hold with a margin: mean share - ``LOCALE_MARGIN_SE`` standard errors >=
+  ``LOCALE_TARGET``. About 120 validation films give an SE near 0.025, and a constraint
+  met only at the mean is met on a fresh half about as often as not;
+* a configuration that misses it ranks below every one that meets it.
+
+The co-like cosine's fan prior (``fan_prior``, ``CoLikes.cosine``) is in the grid; when the
+ascent leaves it at 0 it is set to ``FAN_PRIOR_PREFERRED`` unless that costs validation
+NDCG more than one paired standard error or breaks the language constraint: validation
+films are well liked and cannot show the noise it removes (3 of a small film's 3 fans
+liking Pacific Rim), a person reading the list can.
 
 The served list (``served_list``) then applies two rules to the ranking: at most ``CAP``
 films per director and per franchise, and when the query has franchise siblings, the
@@ -53,11 +67,13 @@ CF_TOP = 300            # co-like neighbours kept per film (the top 10 never rea
 CAP = 3                 # films per director / franchise in one list, unless asked
 FRANCHISE_SLOTS = 10    # a franchise sibling is guaranteed within this many places
 LOCALE_TARGET = 0.3
+LOCALE_MARGIN_SE = 2.0  # the constraint holds on validation's mean share minus this many SEs
+FAN_PRIOR_PREFERRED = 10.0   # kept unless validation says it costs (choose_weights)
 LIKE = 4.0
 MIN_CO = 3   # as evaluate.CO_LIKED's min_co and serving.FANS_REASON
 K = 10
 GRID = {"w_cf": (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), "beta": (1.0, 3.0, 10.0, 30.0, 100.0),
-        "min_co": (3, 4, 5, 6, 8),
+        "min_co": (3, 4, 5, 6, 8), "fan_prior": (0.0, 5.0, 10.0, 20.0),
         "lam": (0.0, 0.1, 0.2, 0.3, 0.5), "w_franchise": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8),
         "w_creator": (0.0, 0.05, 0.1, 0.2, 0.4), "w_locale": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)}
 
@@ -68,6 +84,8 @@ class HybridWeights:
     beta: float = 10.0
     # fewer fans in common than this is no co-like evidence at all (``shrunk``)
     min_co: int = MIN_CO
+    # pseudo-fans added to every film in the co-like cosine (``CoLikes.cosine``; 0: none)
+    fan_prior: float = 0.0
     lam: float = 0.0
     gamma: float = 1.0
     w_franchise: float = 0.0
@@ -105,11 +123,19 @@ class CoLikes:
         self.fans = np.asarray(likes.sum(axis=0)).ravel().astype(np.float32)
         self._lt = likes.T.tocsr()
 
-    def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def rows(self, rows: np.ndarray, fan_prior: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         common = (self._lt[rows] @ self.likes).toarray().astype(np.float32)
-        cos = common / np.sqrt(np.maximum(self.fans[rows][:, None] * self.fans[None, :], 1.0))
+        return self.cosine(rows, common, fan_prior), common
+
+    def cosine(self, rows: np.ndarray, common: np.ndarray, fan_prior: float = 0.0) -> np.ndarray:
+        """common / sqrt((fans(q) + fan_prior) * (fans(j) + fan_prior)). ``fan_prior`` > 0
+        counts every film as having that many more fans who liked nothing else, which
+        shrinks the cosine of a film with few fans: when 3 of The Raid's 3 fans also liked
+        Pacific Rim, that says little about either film, but the plain cosine is large."""
+        q = self.fans[rows][:, None] + fan_prior
+        cos = common / np.sqrt(np.maximum(q * (self.fans[None, :] + fan_prior), 1.0))
         cos[np.arange(len(rows)), rows] = 0.0
-        return cos, common
+        return cos.astype(np.float32)
 
 
 def shrunk(cos: np.ndarray, common: np.ndarray, beta: float, min_co: int = MIN_CO) -> np.ndarray:
@@ -122,13 +148,17 @@ def shrunk(cos: np.ndarray, common: np.ndarray, beta: float, min_co: int = MIN_C
 
 
 def colike_csr(co: CoLikes, beta: float, min_co: int = MIN_CO, top: int = CF_TOP,
-               batch: int = 512) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """(shrunk co-like similarity, co-like counts) of every film, its ``top`` best only."""
+               batch: int = 512, fan_prior: float = 0.0, rows: np.ndarray | None = None
+               ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """(shrunk co-like similarity, co-like counts) of every film, its ``top`` best only.
+    ``rows``: only these films' rows are filled (the others stay empty), for scoring a
+    few query films exactly as served without the whole catalog's matrix."""
     n = co.likes.shape[1]
-    sims, counts = [], []
-    for start in range(0, n, batch):
-        rows = np.arange(start, min(n, start + batch))
-        cos, common = co.rows(rows)
+    wanted = np.arange(n) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+    parts = []
+    for start in range(0, len(wanted), batch):
+        rows = wanted[start:start + batch]
+        cos, common = co.rows(rows, fan_prior)
         s = shrunk(cos, common, beta, min_co)
         keep = min(top, n - 1)
         idx = np.argpartition(-s, keep - 1, axis=1)[:, :keep]
@@ -137,9 +167,12 @@ def colike_csr(co: CoLikes, beta: float, min_co: int = MIN_CO, top: int = CF_TOP
         mask = vals > 0
         r = np.repeat(np.arange(len(rows)), keep)[mask.ravel()]
         c, v, k = idx.ravel()[mask.ravel()], vals.ravel()[mask.ravel()], cnt.ravel()[mask.ravel()]
-        sims.append(sparse.csr_matrix((v, (r, c)), shape=(len(rows), n)))
-        counts.append(sparse.csr_matrix((k, (r, c)), shape=(len(rows), n)))
-    return sparse.vstack(sims).tocsr(), sparse.vstack(counts).tocsr()
+        parts.append((rows[r], c, v, k))
+    if not parts:
+        parts = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))]
+    r, c, v, k = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return (sparse.csr_matrix((v.astype(np.float32), (r, c)), shape=(n, n)),
+            sparse.csr_matrix((k.astype(np.float32), (r, c)), shape=(n, n)))
 
 
 class HybridScorer:
@@ -241,15 +274,22 @@ class Components:
         self.rows = rows
         self.content = np.asarray(fused[rows]) @ np.asarray(fused).T
         self.percentile = np.asarray(percentile, dtype=np.float32)
+        self.co = co
         self.cos, self.common = co.rows(rows)
+        self._cos_by_prior = {0.0: self.cos}
         self.feats = facets.features(rows)
+
+    def colike_cos(self, fan_prior: float) -> np.ndarray:
+        if fan_prior not in self._cos_by_prior:
+            self._cos_by_prior[fan_prior] = self.co.cosine(self.rows, self.common, fan_prior)
+        return self._cos_by_prior[fan_prior]
 
     def scores(self, w: HybridWeights) -> np.ndarray:
         out = (1 - w.lam) * self.content
         if w.lam:
             out = out + w.lam * (self.percentile ** w.gamma)[None, :]
         if w.w_cf:
-            out = out + w.w_cf * shrunk(self.cos, self.common, w.beta, w.min_co)
+            out = out + w.w_cf * shrunk(self.colike_cos(w.fan_prior), self.common, w.beta, w.min_co)
         out = (out + w.w_franchise * self.feats["franchise"] + w.w_creator * self.feats["creator"]
                + w.w_locale * self.feats["locale"])
         out[np.arange(len(self.rows)), self.rows] = -np.inf
@@ -268,20 +308,66 @@ def same_language_share(ranked: np.ndarray, queries: np.ndarray, language: list[
     return (lang[ranked] == lang[queries][:, None]).mean(axis=1).astype(float)
 
 
-def choose_weights(val: Components, relevant: list[np.ndarray], locale_q: Components | None,
-                   language: list[str], start: HybridWeights, rounds: int = 2,
+class LanguageCheck:
+    """The same-language share of the *served* lists (``HybridScorer`` and ``served_list``,
+    so the cold-query path, the caps and the franchise rule count) for a fixed set of
+    non-English query films, under any weighting. Label-free: it needs only the films."""
+
+    def __init__(self, fused, percentile, co: CoLikes, facets: Facets, rows: np.ndarray,
+                 audience: np.ndarray | None = None, audience_warm: np.ndarray | None = None):
+        self.fused, self.percentile, self.co, self.facets = fused, percentile, co, facets
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.audience, self.audience_warm = audience, audience_warm
+        self._cf: dict[tuple, sparse.csr_matrix] = {}
+
+    def shares(self, w: HybridWeights) -> np.ndarray:
+        if not len(self.rows):
+            return np.zeros(0)
+        key = (w.beta, w.min_co, w.fan_prior)
+        if key not in self._cf:
+            self._cf[key] = colike_csr(self.co, w.beta, w.min_co, fan_prior=w.fan_prior,
+                                       rows=self.rows)[0]
+        scorer = HybridScorer(self.fused, self.percentile, self._cf[key], self.facets, w,
+                              self.audience, self.audience_warm)
+        ranked = np.array([served_list(int(q), s, self.facets, K)
+                           for q, s in zip(self.rows, scorer.scores(self.rows), strict=True)])
+        return same_language_share(ranked, self.rows, self.facets.language)
+
+
+def language_bound(shares: np.ndarray) -> tuple[float, float]:
+    """(mean share, mean - LOCALE_MARGIN_SE standard errors): the constraint's lower bound."""
+    if not len(shares):
+        return 1.0, 1.0
+    mean = float(shares.mean())
+    se = float(shares.std(ddof=1) / np.sqrt(len(shares))) if len(shares) > 1 else 0.0
+    return mean, mean - LOCALE_MARGIN_SE * se
+
+
+def choose_weights(val: Components, relevant: list[np.ndarray], language_check: LanguageCheck | None,
+                   start: HybridWeights, rounds: int = 2,
                    log: Callable[[str], None] | None = None) -> tuple[HybridWeights, dict]:
-    """Coordinate ascent on validation co-liked NDCG@10 (module docstring for the constraint)."""
+    """Coordinate ascent on validation co-liked NDCG@10 (module docstring for the language
+    constraint and the fan-prior rule)."""
     n_rel = np.array([len(r) for r in relevant])
     rel_sets = [set(r.tolist()) for r in relevant]
+    share_of: dict[tuple, tuple[float, float]] = {}
 
-    def evaluate(w: HybridWeights) -> tuple[bool, float, float]:
+    def per_query(w: HybridWeights) -> np.ndarray:
         ranked = top_rows(val.scores(w))
         hits = np.array([[item in rel for item in row] for row, rel in zip(ranked, rel_sets, strict=True)])
-        ndcg = float(ndcg_rows(hits, n_rel, K).mean())
-        share = (float(same_language_share(top_rows(locale_q.scores(w)), locale_q.rows, language).mean())
-                 if locale_q is not None and len(locale_q.rows) else 1.0)
-        return share >= LOCALE_TARGET, ndcg, share
+        return ndcg_rows(hits, n_rel, K)
+
+    def language(w: HybridWeights) -> tuple[float, float]:
+        key = tuple(asdict(w).values())
+        if key not in share_of:
+            share_of[key] = (language_bound(language_check.shares(w)) if language_check is not None
+                             else (1.0, 1.0))
+        return share_of[key]
+
+    def evaluate(w: HybridWeights) -> tuple[bool, float, float, float]:
+        ndcg = float(per_query(w).mean())
+        share, bound = language(w)
+        return bound >= LOCALE_TARGET, ndcg, share, bound
 
     best = start
     best_key = evaluate(best)
@@ -299,11 +385,28 @@ def choose_weights(val: Components, relevant: list[np.ndarray], locale_q: Compon
                 if key[:2] > best_key[:2]:
                     best, best_key, changed = trial, key, True
         if log:
-            log(f"hybrid weights round: ndcg {best_key[1]:.4f}, language share {best_key[2]:.3f}")
+            log(f"hybrid weights round: ndcg {best_key[1]:.4f}, language share {best_key[2]:.3f} "
+                f"(lower bound {best_key[3]:.3f})")
         if not changed:
             break
+    # The fan prior is wanted for the lists a person reads (3 shared fans of a film with 3
+    # fans are no "fans also love"); validation films are well liked and hardly see it, so
+    # it is kept unless it costs validation NDCG beyond one paired standard error.
+    prior_rule = {}
+    if not best.fan_prior:
+        trial = HybridWeights(**{**asdict(best), "fan_prior": FAN_PRIOR_PREFERRED})
+        key = evaluate(trial)
+        diff = per_query(trial) - per_query(best)
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+        kept = bool(key[0] or not best_key[0]) and float(diff.mean()) >= -se
+        prior_rule = {"fan_prior_tried": FAN_PRIOR_PREFERRED,
+                      "paired_val_ndcg_diff": round(float(diff.mean()), 5),
+                     "paired_se": round(se, 5), "language_bound": round(key[3], 4), "kept": kept}
+        if kept:
+            best, best_key = trial, key
     return best, {"val_ndcg@10": round(best_key[1], 5), "val_language_share": round(best_key[2], 4),
-                  "locale_constraint_met": best_key[0], "trials": trials,
+                  "val_language_share_lower_bound": round(best_key[3], 4),
+                  "locale_constraint_met": best_key[0], "trials": trials, "fan_prior_rule": prior_rule,
                   "best_unconstrained_val_ndcg@10": round(unconstrained[0], 5),
                   "best_unconstrained": unconstrained[1]}
 
@@ -312,41 +415,45 @@ AUDIENCE_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
 def choose_audience_weight(make_scorer: Callable[[float], HybridScorer], queries: np.ndarray,
-                           relevant: list[np.ndarray], locale_rows: np.ndarray | None = None,
-                           language: list[str] | None = None) -> tuple[float, dict]:
+                           relevant: list[np.ndarray],
+                           language_shares: Callable[[float], np.ndarray] | None = None
+                           ) -> tuple[float, dict]:
     """The audience stand-in's weight by validation co-liked NDCG@10 of the served lists on
     cold films (their training ratings removed); ties go to the smaller weight, so the head
     is served only when it helps on films it never saw. As in ``choose_weights``, a weight
-    whose non-English validation lists share the query's language less than
-    ``LOCALE_TARGET`` ranks below every one that does."""
+    whose language lower bound (``language_shares(weight)``: the served lists' per-query
+    shares, ``LanguageCheck``) is under ``LOCALE_TARGET`` ranks below every one that is not."""
     n_rel = np.array([len(r) for r in relevant])
     rel_sets = [set(r.tolist()) for r in relevant]
-    results, shares = {}, {}
+    results, shares, bounds = {}, {}, {}
     for value in AUDIENCE_GRID:
         scorer = make_scorer(value)
         ranked = [served_list(int(q), s, scorer.facets, K) for q, s in
                   zip(queries, scorer.scores(queries), strict=True)]
         hits = np.array([[item in rel for item in row] for row, rel in zip(ranked, rel_sets, strict=True)])
         results[value] = float(ndcg_rows(hits, n_rel, K).mean()) if len(queries) else 0.0
-        shares[value] = (float(same_language_share(top_rows(scorer.scores(locale_rows)), locale_rows,
-                                                   language).mean())
-                         if locale_rows is not None and len(locale_rows) else 1.0)
-    best = max(AUDIENCE_GRID, key=lambda v: (shares[v] >= LOCALE_TARGET, results[v], -v))
+        shares[value], bounds[value] = (language_bound(language_shares(value))
+                                        if language_shares is not None else (1.0, 1.0))
+    best = max(AUDIENCE_GRID, key=lambda v: (bounds[v] >= LOCALE_TARGET, results[v], -v))
     return best, {"cold_val_queries": int(len(queries)),
                   "cold_val_ndcg@10": {str(k): round(v, 5) for k, v in results.items()},
-                  "val_language_share": {str(k): round(v, 4) for k, v in shares.items()}}
+                  "val_language_share": {str(k): round(v, 4) for k, v in shares.items()},
+                  "val_language_share_lower_bound": {str(k): round(v, 4) for k, v in bounds.items()}}
 
 
 def served_list(row: int | None, scores: np.ndarray, facets: Facets, k: int,
                 allowed: np.ndarray | None = None, exclude: Iterable[int] = (),
-                cap: int = CAP) -> list[int]:
+                cap: int = CAP, whole_series: bool = False) -> list[int]:
     """The served top-k rows for query ``row`` from its full score row: the caps per
     director and franchise, and one franchise sibling within the first ``FRANCHISE_SLOTS``.
 
     ``allowed``: bool mask of films the filters let through; ``exclude``: rows never listed
     (the asker's own films). ``row`` None: a query film outside the index (foldin.py),
-    which has no franchise siblings here.
+    which has no franchise siblings here. ``whole_series``: the user asked for the whole
+    series ("/similar star wars all"): no caps, and every sibling first, best-scored first.
     """
+    if whole_series:
+        return _whole_series(row, scores, facets, k, allowed, exclude)
     scores = np.array(scores, dtype=np.float64, copy=True)
     if row is not None:
         scores[row] = -np.inf
@@ -388,6 +495,29 @@ def served_list(row: int | None, scores: np.ndarray, facets: Facets, k: int,
         out.insert(position, best)
         out = out[:k]
     return out
+
+
+def _whole_series(row: int | None, scores: np.ndarray, facets: Facets, k: int,
+                  allowed: np.ndarray | None, exclude: Iterable[int]) -> list[int]:
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if row is not None:
+        scores[row] = -np.inf
+    excluded = np.fromiter(exclude, dtype=np.int64)
+    if len(excluded):
+        scores[excluded] = -np.inf
+    if allowed is not None:
+        scores[~allowed] = -np.inf
+    siblings = facets.siblings(row) if row is not None else np.zeros(0, dtype=np.int64)
+    siblings = siblings[np.isfinite(scores[siblings])]
+    first = siblings[np.argsort(-scores[siblings], kind="stable")][:k].tolist()
+    scores[siblings] = -np.inf
+    rest = k - len(first)
+    if rest <= 0:
+        return [int(i) for i in first]
+    want = min(len(scores) - 1, rest)
+    cand = np.argpartition(-scores, want - 1)[:want] if want > 0 else np.zeros(0, dtype=np.int64)
+    cand = cand[np.argsort(-scores[cand], kind="stable")]
+    return [int(i) for i in first] + [int(i) for i in cand[np.isfinite(scores[cand])]]
 
 
 def save(out: Path, weights: HybridWeights, cf: sparse.csr_matrix, counts: sparse.csr_matrix,

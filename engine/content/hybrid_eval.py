@@ -234,7 +234,7 @@ def evaluate_hybrid(*, catalog: pd.DataFrame, ratings: pd.DataFrame, blocks: Map
     cold_q = QuerySet(test_q.queries[keep], [r for r, k in zip(test_q.relevant, keep, strict=True) if k])
     if len(cold_q):
         co_cold = CoLikes(like_matrix(ratings, train_users, movie_ids, cold=cold_ids))
-        cf_cold, _ = colike_csr(co_cold, weights.beta, weights.min_co)
+        cf_cold, _ = colike_csr(co_cold, weights.beta, weights.min_co, fan_prior=weights.fan_prior)
         cold_scorer = HybridScorer(fused, percentile, cf_cold, facets, weights, audience,
                                    audience_warm)
         cold_rankers: dict[str, Ranker] = {
@@ -320,7 +320,7 @@ def hybrid_report(version_dir: Path, data_dir: Path, *, ratings_path: Path | Non
     # /recommend on the same cold films: a collab refit, so only here, not in the build
     cold_ids = cold_movies(movie_ids, config["seed"])
     cf_cold, _ = colike_csr(CoLikes(like_matrix(ratings, train_users, movie_ids, cold=cold_ids)),
-                            weights.beta, weights.min_co)
+                            weights.beta, weights.min_co, fan_prior=weights.fan_prior)
     rows = recommend_cold_rows(
         version_dir=Path(version_dir), catalog=catalog, ratings=ratings, train_users=train_users,
         test_users=test_users, cold_ids=cold_ids, fused=fused, audience=audience, audience_warm=warm,

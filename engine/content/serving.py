@@ -111,13 +111,13 @@ class ContentIndex:
             if fold_in is None:
                 raise NotIndexed(movie)
             return self.recommend_vector(movie, fold_in.vector(query.row), k, filters,
-                                         query.exclude)
+                                         query.exclude, query.whole_series)
         if row is None:
             raise NotIndexed(movie)
         filters = filters or Filters()
         allowed = None if filters.is_empty() else self._columns.mask(filters)
         if self.scorer is not None:
-            return self._hybrid(movie, row, k, filters, allowed, query.exclude)
+            return self._hybrid(movie, row, k, filters, allowed, query.exclude, query.whole_series)
         ids, cosines = self.retriever.search(row, max(k, self.n_candidates) if self.lam else k,
                                              allowed)
         order, scores = rerank(cosines, np.asarray(self.prior[ids]), self.lam)
@@ -157,7 +157,8 @@ class ContentIndex:
 
     def recommend_vector(self, movie: Movie, vector: np.ndarray, k: int = 10,
                          filters: Filters | None = None,
-                         exclude: frozenset[int] = frozenset()) -> Recommendations:
+                         exclude: frozenset[int] = frozenset(),
+                         whole_series: bool = False) -> Recommendations:
         """"Movies like X" for a film outside the index, from its fold-in vector (foldin.py).
 
         Scored as the build validated a film nobody has co-liked yet: the content model's
@@ -181,7 +182,8 @@ class ContentIndex:
         if movie.tmdb_id:
             skip += self._rows_with_tmdb_id(int(movie.tmdb_id))
         if self.scorer is not None:
-            rows = hybrid.served_list(None, scores, self.scorer.facets, k, allowed, skip)
+            rows = hybrid.served_list(None, scores, self.scorer.facets, k, allowed, skip,
+                                      whole_series=whole_series)
         else:
             scores[skip] = -np.inf
             if allowed is not None:
@@ -208,10 +210,12 @@ class ContentIndex:
         return self._fold_in or None
 
     def _hybrid(self, movie: Movie, row: int, k: int, filters: Filters,
-                allowed: np.ndarray | None, exclude: frozenset[int]) -> Recommendations:
+                allowed: np.ndarray | None, exclude: frozenset[int],
+                whole_series: bool = False) -> Recommendations:
         scores = self.scorer.scores(np.array([row]))[0]
         skip = [self.row_of[m] for m in exclude if m in self.row_of]
-        rows = hybrid.served_list(row, scores, self.scorer.facets, k, allowed, skip)
+        rows = hybrid.served_list(row, scores, self.scorer.facets, k, allowed, skip,
+                                  whole_series=whole_series)
         results = []
         for item in rows:
             other = self.catalog.movie(int(self.movie_ids[item]))
