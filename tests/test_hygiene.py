@@ -200,5 +200,25 @@ def test_one_films_credits_name_each_person_once():
         ["Min-sik Choi", "Ji-tae Yu"]
 
 
+def test_a_synopsis_credit_completes_the_cast(by_id):
+    """No cast list in the data names Audrey Tautou for Amélie (IMDB 5000 has three others,
+    by Facebook likes); two TMDB synopses say "Amélie (Audrey Tautou)"."""
+    assert list(by_id.loc[4973, "cast"])[0] == "Audrey Tautou"
+    assert "Kirk Douglas" in list(by_id.loc[1178, "cast"])       # Paths of Glory
+    assert "Robert Englund" in list(by_id.loc[1347, "cast"])     # A Nightmare on Elm Street
+
+
+def test_only_parentheses_of_known_actors_credit_anyone():
+    known = {hy.person_key(n) for n in ("Audrey Tautou", "Cary Grant", "Audrey Hepburn",
+                                         "Chris Isaak", "Kyle MacLachlan")}
+    assert hy.overview_cast("the painfully shy Amélie (Audrey Tautou) discovers", known) == \
+        ["Audrey Tautou"]
+    assert hy.overview_cast("FBI agents Desmond (Chris Isaak) and Cooper (Kyle MacLachlan)",
+                            known) == ["Chris Isaak", "Kyle MacLachlan"]
+    assert hy.overview_cast("a remake of Charade (which starred Cary Grant and Audrey "
+                            "Hepburn)", known) == []
+    assert hy.overview_cast("She moves to Paris (France) with Jean (John Doe)", known) == []
+
+
 def test_birdman_credits_its_director_once(by_id):
     assert by_id.loc[112183, "directors"] == ["Alejandro González Iñárritu"]

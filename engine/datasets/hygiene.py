@@ -271,6 +271,27 @@ def merge_people(lists: Iterable[list[str]], limit: int) -> list[str]:
     return out[:limit]
 
 
+# A synopsis that names its lead as "Character (Actor)": "the painfully shy Amélie (Audrey
+# Tautou)". Only a parenthesis right after a capitalised word, holding nothing but names.
+_CREDIT_RE = re.compile(r"\b[A-Z][\w'’.-]*\s+\(([^()]{5,100})\)")
+_CREDIT_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+(?:and|&)\s+")
+_NAME_RE = re.compile(r"[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3}")
+
+
+def overview_cast(overview: str, known: set[str]) -> list[str]:
+    """Actors a synopsis credits in parentheses ("Amélie (Audrey Tautou)"), as written.
+
+    ``known``: person keys of the catalog's credited actors. A parenthesis counts only when
+    every part of it is such a name, so "(which starred Cary Grant and Audrey Hepburn)",
+    about another film, or "(Paris, France)" add no one."""
+    out: list[str] = []
+    for match in _CREDIT_RE.finditer(overview if isinstance(overview, str) else ""):
+        parts = [p.strip() for p in _CREDIT_SPLIT.split(match[1]) if p.strip()]
+        if parts and all(_NAME_RE.fullmatch(p) and person_key(p) in known for p in parts):
+            out += [p for p in parts if p not in out]
+    return out
+
+
 # -- genres and keywords ---------------------------------------------------------------
 def clean_genres(genres: Iterable[str], vocabulary: frozenset[str]) -> list[str]:
     return [g for g in genres if g in vocabulary]
