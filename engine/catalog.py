@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import AmbiguousTitle, DataError, InvalidInput, TitleCandidate, UnknownTitle
 from .results import Movie
-from .search import EXACT, TitleIndex, split_year
+from .search import EXACT, MAIN_TITLE, TitleIndex, split_year, title_key
 
 CATALOG_FILE = "catalog.parquet"
 # what serving reads at load (Movie fields, titles, series, filters)
@@ -326,9 +326,11 @@ class Catalog:
 
         * Several films share the title: the notable one wins (ratings, then TMDB votes)
           unless a year says otherwise ("oldboy" -> 2003, "oldboy 2013" -> the remake).
-          Two or more notable ones: AmbiguousTitle asks ("hamlet").
+          Two or more notable ones: AmbiguousTitle asks ("hamlet"); several titles that
+          only contain the words ("blue") are no question but a not-found with suggestions.
         * A franchise name whose own film is not its best-known entry ("star wars", "lord
-          of the rings", "harry potter"): SeriesChoice with its main entries in order.
+          of the rings", "harry potter"): SeriesChoice with its main entries in order. A
+          title only one entry has ("three colors: white") is that film.
         * Nothing close enough: NotInCatalog, saying what the catalog covers and the
           closest titles if any are good. Weak matches are never offered as a choice.
         """
@@ -355,17 +357,29 @@ class Catalog:
         if all(self.notability(best.movie_id) >= DOMINANCE * max(self.notability(o.movie_id), 1.0)
                for o in others):
             return self.movie(best.movie_id)
+        if top.confidence < MAIN_TITLE:
+            # only titles that contain the words ("blue" -> Blue Crush, Dark Blue; "hello"
+            # -> Hello, Dolly!, Hello Again): none is called that, so nothing is ambiguous
+            raise self.not_found(text, candidates, year)
         raise AmbiguousTitle(text, ranked[:5])
 
     def _check_series(self, text: str, candidates: list[TitleCandidate]) -> None:
-        """Raise SeriesChoice for a franchise name, unless the name is its best film's."""
+        """Raise SeriesChoice for a franchise name, unless the name is its best film's or
+        only one film's own title."""
         entries = self.series(text)
         if not entries:
             return
-        best = max(entries, key=lambda e: self.notability(e.movie_id))
         exact = {c.movie_id for c in candidates if c.confidence >= EXACT}
+        best = max(entries, key=lambda e: self.notability(e.movie_id))
         if best.movie_id in exact:
             return  # "toy story", "alien": the film itself; its card offers the series
+        named = [e for e in entries if e.movie_id in exact]
+        key = title_key(text)
+        if named and not any(title_key(e.title).startswith(key) for e in entries
+                             if e.movie_id not in exact):
+            # "three colors: white": one film's own title, which no other entry's starts
+            # with ("star trek" and "terminator" start their sequels' titles: a choice)
+            return
         raise SeriesChoice(text, entries[:SERIES_SHOWN])
 
     def not_found(self, text: str, candidates: list[TitleCandidate],

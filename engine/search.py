@@ -52,6 +52,19 @@ def split_year(query: str) -> tuple[str, int | None]:
     return query, None
 
 
+# What may follow a franchise's name in an entry's title key: a number ("Toy Story 2",
+# "Alien3"), a Roman numeral, "part ...", or "and the ..." ("Harry Potter and the ...").
+_SEQUEL_RE = re.compile(r"^(?:\d|\s(?:\d+|[ivx]+|part|chapter|and the)(?:\s|$))")
+_SUBTITLE_SPLIT = re.compile(r"\s*:|\s[-–]\s")
+_NUMBERING_RE = re.compile(r"^(?:episode|part|chapter|vol|volume|book|season)?\s*(?:\d+|[ivx]+)?$")
+
+
+def _main_title_key(title: str) -> str:
+    """The key of a title's part before its first subtitle ("Star Wars: Episode IV - A New
+    Hope" -> "star wars")."""
+    return title_key(_SUBTITLE_SPLIT.split(title, maxsplit=1)[0])
+
+
 @dataclass(frozen=True)
 class _Entry:
     movie_id: int
@@ -63,6 +76,7 @@ class _Entry:
 EXACT = 1.0
 SQUASHED = 0.99      # the same letters, spaced differently ("oldboy" / "Old Boy")
 MAIN_TITLE = 0.9     # the title before its colon: "birdman" -> "Birdman: Or (...)"
+SUBTITLE = 0.88      # a subtitle alone: "the two towers" -> "The Lord of the Rings: The Two Towers"
 MAX_FUZZY = 0.95     # a typo never outranks an exact title
 CONTAINS_BASE = 0.80  # "shawshank" inside "shawshank redemption"
 
@@ -90,6 +104,16 @@ class TitleIndex:
                 main = main.removesuffix(" or")   # "Dr. Strangelove or: How I Learned..."
                 if main and main != title_key(entry.title) and entry not in self._by_main[main]:
                     self._by_main[main].append(entry)
+        # The subtitle a fan names a sequel by ("a new hope", "dead man's chest"); not the
+        # numbering ("Episode IV", "Part 2", "Vol. 1"), which names no film on its own.
+        self._by_subtitle: dict[str, list[_Entry]] = defaultdict(list)
+        for entries in self._by_key.values():
+            for entry in entries:
+                for part in _SUBTITLE_SPLIT.split(entry.title)[1:]:
+                    sub = title_key(part)
+                    if len(sub) >= 3 and not _NUMBERING_RE.match(sub) \
+                            and entry not in self._by_subtitle[sub]:
+                        self._by_subtitle[sub].append(entry)
         # "oldboy" is "Old Boy", "spiderman" is "Spider-Man": spaces do not tell titles apart
         self._by_squashed: dict[str, list[str]] = defaultdict(list)
         for key in self._keys:
@@ -180,12 +204,19 @@ class TitleIndex:
         for i in holders:
             other = self._keys[i]
             if other == key or other == key + "s" or (
-                    other.startswith(key) and (other[len(key)].isdigit() or other[len(key)] == " ")):
+                    other.startswith(key) and _SEQUEL_RE.match(other[len(key):])):
                 entries = self._by_key[other]
                 if other == key:  # films that only share the name ("Heat", "The Heat") are no
                     entries = [max(entries, key=lambda e: e.weight)]  # series: the best-known
-                for entry in entries:
-                    out[entry.movie_id] = (entry.movie_id, entry.title, entry.year)
+            elif other.startswith(key + " "):
+                # a longer title is an entry only where the stem ends its main title
+                # ("Alien: Resurrection", "Mission: Impossible - Fallout"); "Blue Velvet"
+                # and "Blue Jasmine" only start with the same word
+                entries = [e for e in self._by_key[other] if _main_title_key(e.title) == key]
+            else:
+                continue
+            for entry in entries:
+                out[entry.movie_id] = (entry.movie_id, entry.title, entry.year)
         return list(out.values())
 
     def _key_scores(self, key: str, fuzzy: bool) -> dict[str, float]:
@@ -217,6 +248,7 @@ class TitleIndex:
         matches = [(entry, base) for matched_key, base in self._key_scores(key, fuzzy).items()
                    for entry in self._by_key[matched_key]]
         matches += [(entry, MAIN_TITLE) for entry in self._by_main.get(key, ())]
+        matches += [(entry, SUBTITLE) for entry in self._by_subtitle.get(key, ())]
         for entry, base in matches:
             score = base
             if year is not None:

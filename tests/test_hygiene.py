@@ -6,7 +6,7 @@ import unicodedata
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.datasets import hygiene as hy
@@ -100,11 +100,30 @@ def test_cast_lists_are_merged_across_sources(by_id):
     ("Raffaella CarrÃ", "Raffaella Carrà"),            # non-breaking space stripped
     ("Kiá»u Chinh", "Kiều Chinh"),
     ("é‚±æ·‘è²ž", "邱淑貞"),
+    ("Marcel IureÈ™", "Marcel Iureș"),               # Romanian ș: a lead ftfy leaves
+    ("DragoÈ™ Bucur", "Dragoș Bucur"),
 ])
 def test_fix_text_repairs(garbled, clean):
     letters = Counter({"ō": 5, "Á": 5, "à": 5, "ề": 1})
     assert hy.fix_text(garbled, letters) == clean
     assert hy.looks_garbled(garbled) and not hy.looks_garbled(clean)
+
+
+def test_a_keyword_ending_in_a_stripped_non_breaking_space_is_cleaned():
+    """"infatuation Â": the Â of a UTF-8 non-breaking space whose second byte was
+    stripped as whitespace; alone, it is no keyword at all."""
+    assert hy.looks_garbled("infatuation Â") and hy.looks_garbled("Â")
+    assert hy.fix_list(["infatuation Â", "Â", "ice cream man"]) == ["infatuation", "ice cream man"]
+
+
+def test_romanian_and_stray_byte_names_are_repaired_in_the_build(by_id):
+    """Marcel Iureș (The Peacemaker, Hart's War, Amen.) came as "IureÈ™"; Phantasm's
+    keywords had "ice cream man Â" and The Crow: Salvation a keyword that was only "Â"."""
+    for movie in (1616, 5107, 6041, 58783):
+        assert "Marcel Iureș" in list(by_id.loc[movie, "cast"])
+    assert "Dragoș Bucur" in list(by_id.loc[83369, "cast"])
+    assert "ice cream man" in list(by_id.loc[2901, "keywords"])
+    assert all("Â" not in k for m in (2901, 3563, 44633) for k in by_id.loc[m, "keywords"])
 
 
 def test_html_entities_are_decoded():
@@ -124,6 +143,9 @@ _titles = st.text(alphabet=st.characters(categories=["L", "N", "P", "Zs"]), max_
 
 @settings(max_examples=300, deadline=None)
 @given(_titles)
+@example("aÂÂ")        # a restored space exposes another lost byte
+@example("\xa0Ä²")      # a repaired letter (the ligature Ĳ) that ftfy then normalises
+@example("Maážš Lee")   # real Czech letters, not the start of a 3-byte character
 def test_fix_text_is_idempotent(text):
     once = hy.fix_text(text)
     assert hy.fix_text(once) == once
@@ -140,7 +162,7 @@ def test_fix_text_never_garbles_a_valid_title(text):
     assert not (hy.PATTERN_RE.search(fixed) and not hy.PATTERN_RE.search(text))
 
 
-_ACCENTED = "àáâäåæçèéêëìíîïñòóôöøùúûüýÿßśłńźżčšžřěůőűćğışō"
+_ACCENTED = "àáâäåæçèéêëìíîïñòóôöøùúûüýÿßśłńźżčšžřěůőűćğışōșț"
 
 
 @settings(max_examples=200, deadline=None)
@@ -176,6 +198,26 @@ def test_one_films_credits_name_each_person_once():
     assert hy.merge_people([["Joel Coen", "Ethan Coen"], ["Ethan Coen"]], 4) == ["Joel Coen", "Ethan Coen"]
     assert hy.merge_people([["Min-sik Choi"], ["Choi Min-sik", "Ji-tae Yu"]], 8) == \
         ["Min-sik Choi", "Ji-tae Yu"]
+
+
+def test_a_synopsis_credit_completes_the_cast(by_id):
+    """No cast list in the data names Audrey Tautou for Amélie (IMDB 5000 has three others,
+    by Facebook likes); two TMDB synopses say "Amélie (Audrey Tautou)"."""
+    assert list(by_id.loc[4973, "cast"])[0] == "Audrey Tautou"
+    assert "Kirk Douglas" in list(by_id.loc[1178, "cast"])       # Paths of Glory
+    assert "Robert Englund" in list(by_id.loc[1347, "cast"])     # A Nightmare on Elm Street
+
+
+def test_only_parentheses_of_known_actors_credit_anyone():
+    known = {hy.person_key(n) for n in ("Audrey Tautou", "Cary Grant", "Audrey Hepburn",
+                                         "Chris Isaak", "Kyle MacLachlan")}
+    assert hy.overview_cast("the painfully shy Amélie (Audrey Tautou) discovers", known) == \
+        ["Audrey Tautou"]
+    assert hy.overview_cast("FBI agents Desmond (Chris Isaak) and Cooper (Kyle MacLachlan)",
+                            known) == ["Chris Isaak", "Kyle MacLachlan"]
+    assert hy.overview_cast("a remake of Charade (which starred Cary Grant and Audrey "
+                            "Hepburn)", known) == []
+    assert hy.overview_cast("She moves to Paris (France) with Jean (John Doe)", known) == []
 
 
 def test_birdman_credits_its_director_once(by_id):

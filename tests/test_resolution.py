@@ -81,6 +81,37 @@ def test_a_year_after_the_catalog_is_said_so(catalog):
     assert err.value.newer and "after my catalog ends" in str(err.value)
 
 
+@pytest.mark.parametrize("query, suggested", [
+    ("hello", "Hello, Dolly! (1969)"),
+    ("blue", "Three Colors: Blue (1993)"),
+    ("white", "Three Colors: White (1994)"),    # its subtitle
+])
+def test_titles_that_only_contain_the_word_are_suggestions_not_a_choice(catalog, query, suggested):
+    """No film is called "Blue": Blue Velvet, Blue Crush and The Big Blue only contain
+    the word, so the answer is not-found with them as suggestions, not "which one?"."""
+    with pytest.raises(NotInCatalog) as err:
+        catalog.resolve(query)
+    assert not isinstance(err.value, AmbiguousTitle)
+    assert suggested in {c.label for c in err.value.suggestions}
+    assert "September 2018" in str(err.value)
+
+
+@pytest.mark.parametrize("stem", ["blue", "white", "heat"])
+def test_films_that_only_start_with_the_same_word_are_no_series(catalog, stem):
+    """"Blue Velvet", "Blue Jasmine" and "Blue Valentine" are no franchise (Red and Red 2
+    are)."""
+    assert catalog.series(stem) == []
+
+
+def test_sequels_and_subtitles_make_a_series(catalog):
+    titles = [c.title for c in catalog.series("star trek")]
+    assert titles[:2] == ["Star Trek: The Motion Picture", "Star Trek II: The Wrath of Khan"]
+    titles = [c.title for c in catalog.series("pirates of the caribbean")]
+    assert titles[0] == "Pirates of the Caribbean: The Curse of the Black Pearl"
+    terminator = [c.title for c in catalog.series("terminator")]
+    assert terminator[:2] == ["The Terminator", "Terminator 2: Judgment Day"]
+
+
 def test_weak_fuzzy_matches_are_never_a_choice(catalog):
     with pytest.raises(UnknownTitle) as err:
         catalog.resolve("xyzzy qwerty plugh")
@@ -139,6 +170,37 @@ def test_chat_greeting_gets_help_with_the_date_range(engine):
 def test_chat_barbie_is_not_found_with_the_date_range(engine):
     reply = _chat(engine, "barbie")
     assert reply.is_error and "September 2018" in reply.text and "several" not in reply.text
+
+
+@pytest.mark.parametrize("query, title", [
+    ("three colors: white", "Three Colors: White"),     # a TMDB collection; Blue is better known
+    ("Three Colors: Red", "Three Colors: Red"),
+    ("the empire strikes back", "Star Wars: Episode V - The Empire Strikes Back"),
+])
+def test_a_film_of_a_series_named_by_its_own_title_is_that_film(catalog, query, title):
+    assert catalog.resolve(query).title == title
+
+
+@pytest.mark.parametrize("query, title", [
+    ("the two towers", "The Lord of the Rings: The Two Towers"),
+    ("a new hope", "Star Wars: Episode IV - A New Hope"),
+    ("dead man's chest", "Pirates of the Caribbean: Dead Man's Chest"),   # not Dead Man's Shoes
+])
+def test_a_sequel_is_found_by_its_subtitle(catalog, query, title):
+    assert catalog.resolve(query).title == title
+
+
+def test_numbering_alone_names_no_film(catalog):
+    with pytest.raises(NotInCatalog):
+        catalog.resolve("episode iv")
+
+
+def test_a_name_that_starts_its_sequels_titles_is_still_a_choice(catalog):
+    """"terminator": The Terminator's title, but also how "Terminator 2" starts, and T2 is
+    the better known; "three colors" is the collection's name, no film's."""
+    for query in ("terminator", "three colors"):
+        with pytest.raises(SeriesChoice):
+            catalog.resolve(query)
 
 
 def test_films_that_only_share_a_name_are_no_series(catalog):

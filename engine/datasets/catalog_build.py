@@ -38,7 +38,11 @@ PEOPLE_LIMITS = {"cast": 8, "directors": 4}
 # Whose order is billing order: TMDB's cast export and OMDb (the soundtrack file) list
 # top billing first; IMDB 5000 lists its three actors by Facebook likes, so it goes last
 # ("Some Like It Hot" starts with Marilyn Monroe, not Nehemiah Persoff).
-BILLING_ORDER = ["tmdb_udacity", "soundtracks_imdb", "imdb_5000"]
+# A synopsis's "Character (Actor)" (`hy.overview_cast`) names a lead, so it ranks before
+# IMDB 5000's likes-ordered three: the only way Amélie's card gets Audrey Tautou, whom no
+# cast list in the data names.
+OVERVIEW_CAST = "overviews"
+BILLING_ORDER = ["tmdb_udacity", "soundtracks_imdb", OVERVIEW_CAST, "imdb_5000"]
 CATALOG_INFO = "catalog.json"
 
 
@@ -142,6 +146,7 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
     sources = _load_sources(data_dir)
     letters = _clean_text_letters(sources) if hygiene else None
     people: dict[str, dict[int, list]] = {f: {} for f in PEOPLE_LIMITS}
+    overviews: dict[int, list[str]] = {}   # every source's synopsis, for `hy.overview_cast`
     for name, source in sources:
         source = source.assign(movie_id=match_to_movies(source, base))
         source = source.dropna(subset=["movie_id"]).drop_duplicates("movie_id")
@@ -152,6 +157,9 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
                 for movie_id, names in source.get(field, pd.Series(dtype=object)).items():
                     if isinstance(names, list) and names:
                         lists.setdefault(movie_id, []).append((_billing_rank(name), names))
+            for movie_id, text in source.get("overview", pd.Series(dtype=object)).items():
+                if isinstance(text, str) and "(" in text:
+                    overviews.setdefault(movie_id, []).append(text)
         log.info("%s: %d rows matched", name, len(source))
         for field in FIELDS:
             if field not in source:
@@ -187,6 +195,7 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
     base["rating_mean"] = stats["mean"].reindex(base.index).astype(float)
 
     if hygiene:
+        _add_overview_cast(people["cast"], overviews)
         _tidy(base, people)
     base["sources"] = [json.dumps({f: origin[f][i] for f in origin if origin[f][i]}, sort_keys=True)
                        for i in base.index]
@@ -200,6 +209,17 @@ def build_catalog(data_dir: Path, ratings: pd.DataFrame | None = None,
 
 def _billing_rank(source: str) -> int:
     return BILLING_ORDER.index(source) if source in BILLING_ORDER else len(BILLING_ORDER)
+
+
+def _add_overview_cast(cast: dict[int, list], overviews: dict[int, list[str]]) -> None:
+    """Actors the synopses credit ("Amélie (Audrey Tautou)"), as one more cast list per
+    film; only names some source credits as an actor somewhere count."""
+    known = {hy.person_key(n) for lists in cast.values() for _, names in lists for n in names}
+    rank = _billing_rank(OVERVIEW_CAST)
+    for movie_id, texts in overviews.items():
+        names = list(dict.fromkeys(n for text in texts for n in hy.overview_cast(text, known)))
+        if names:
+            cast.setdefault(movie_id, []).append((rank, names))
 
 
 def _tidy(base: pd.DataFrame, people: dict[str, dict[int, list]]) -> None:

@@ -65,19 +65,28 @@ PRODUCTION_TAGS = frozenset({
 
 # The patterns the issue counts, and the stricter signature of real mojibake: a lead
 # character of a UTF-8 letter read as Windows-1252 where no language puts it (after a
-# lower-case letter, "ToshirÅ"; "Ã" before a small letter or a space; "â€" anywhere).
+# lower-case letter, "ToshirÅ"; "Ã" before a small letter or a space; "â€" anywhere; any
+# lead and its continuation right after a small letter, "IureÈ™" for Iureș; a lone "Â"
+# ending a text, a non-breaking space whose second byte was stripped as whitespace).
 PATTERN_RE = re.compile("Ã|Å|â€|Ä")
 # Characters whose Windows-1252 byte is a UTF-8 continuation byte (0x80..0xBF).
 _CONT = "".join(sorted({bytes([b]).decode("windows-1252", errors="ignore") for b in range(0x80, 0xC0)}
                        | {chr(c) for c in range(0x80, 0xC0)}))
 _C = re.escape(_CONT)
-_SIGNATURE_RE = re.compile(rf"[a-zà-ÿ][ÂÃÄÅ]|Ã(?=[a-z\s]|$)|â€|[ÂÃÄÅ][{_C}]|[áâ][{_C}]{{2}}")
+# The first two bytes of a 3-byte character worth repairing, read as Windows-1252:
+# Vietnamese letters (U+1E00..1EFF, "á»") and typographic punctuation and symbols
+# (U+2000..213F, "â€", "â„¢").
+# Other 3-byte leads would turn real text ("ážš" in a Czech name) into Khmer or Hangul.
+_LEAD3 = "á[¸¹º»]|â[€\x81‚ƒ„]"
+_SIGNATURE_RE = re.compile(rf"[a-zà-ÿ][ÂÃÄÅ]|Ã(?=[a-z\s]|$)|â€|[ÂÃÄÅ][{_C}]|(?:{_LEAD3})[{_C}]"
+                           rf"|[a-zà-ÿ][Â-Þ][{_C}]|(?<!\S)Â$")
 # A whole garbled character: a 2-byte lead and its continuation, or a 3-byte one
 # (only "á"/"â" leads: Vietnamese letters and typographic punctuation; "café…" stays).
-_SEQUENCE_RE = re.compile(rf"[áâ][{_C}][{_C}]|[Â-ß][{_C}]")
+_SEQUENCE_RE = re.compile(rf"(?:{_LEAD3})[{_C}]|[Â-ß][{_C}]")
 # A garbled character that lost its last byte (see `_restore_lost`), only where the
-# signature says so: "ToshirÅ", "Ãngel", "heartâ€.", "Kiá»u", "lawmanÂ".
-_LOST_RE = re.compile(rf"(?<=[a-zà-ÿ])[ÂÃÄÅ](?![{_C}])|Ã(?=[a-z\s]|$)|[áâ][{_C}](?![{_C}])")
+# signature says so: "ToshirÅ", "Ãngel", "heartâ€.", "Kiá»u", "lawmanÂ", "infatuation Â".
+_LOST_RE = re.compile(rf"(?<=[a-zà-ÿ])[ÂÃÄÅ](?![{_C}])|Ã(?=[a-z\s]|$)|(?:{_LEAD3})(?![{_C}])"
+                      r"|(?<!\S)Â$")
 _VIETNAMESE_RE = re.compile("[\u1ea0-\u1ef9ơưđ]")
 _LOST_VI_RE = re.compile(r"(?<!\S)Ä(?=\S)")   # "Äan Phạm": Đ lost its byte
 # Bytes Windows-1252 has no character for (an exporter drops them), and the
@@ -150,6 +159,18 @@ def fix_text(text: str, letter_counts: Counter | None = None) -> str:
     """Repaired, NFC-normalised text. Idempotent; clean text comes back unchanged."""
     if not isinstance(text, str) or not text:
         return text
+    # One pass can leave work for the next: a restored space exposes another lost byte
+    # ("aÂÂ"), a repaired letter is one ftfy then normalises (the ligature "Ĳ"). Repeating
+    # until nothing changes is what makes the result a fixed point.
+    for _ in range(4):
+        fixed = _fix_once(text, letter_counts)
+        if fixed == text:
+            break
+        text = fixed
+    return text
+
+
+def _fix_once(text: str, letter_counts: Counter | None) -> str:
     fixed = ftfy.fix_text(text, _FTFY)
     if looks_garbled(fixed):
         fixed = _fix_sequences(fixed)
@@ -248,6 +269,27 @@ def merge_people(lists: Iterable[list[str]], limit: int) -> list[str]:
                     len(name) > len(out[same]) and not name.isascii()):
                 out[same] = name   # "Alejandro González Iñárritu" over "Alejandro G. Iñárritu"
     return out[:limit]
+
+
+# A synopsis that names its lead as "Character (Actor)": "the painfully shy Amélie (Audrey
+# Tautou)". Only a parenthesis right after a capitalised word, holding nothing but names.
+_CREDIT_RE = re.compile(r"\b[A-Z][\w'’.-]*\s+\(([^()]{5,100})\)")
+_CREDIT_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+(?:and|&)\s+")
+_NAME_RE = re.compile(r"[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3}")
+
+
+def overview_cast(overview: str, known: set[str]) -> list[str]:
+    """Actors a synopsis credits in parentheses ("Amélie (Audrey Tautou)"), as written.
+
+    ``known``: person keys of the catalog's credited actors. A parenthesis counts only when
+    every part of it is such a name, so "(which starred Cary Grant and Audrey Hepburn)",
+    about another film, or "(Paris, France)" add no one."""
+    out: list[str] = []
+    for match in _CREDIT_RE.finditer(overview if isinstance(overview, str) else ""):
+        parts = [p.strip() for p in _CREDIT_SPLIT.split(match[1]) if p.strip()]
+        if parts and all(_NAME_RE.fullmatch(p) and person_key(p) in known for p in parts):
+            out += [p for p in parts if p not in out]
+    return out
 
 
 # -- genres and keywords ---------------------------------------------------------------
