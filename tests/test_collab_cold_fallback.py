@@ -133,3 +133,17 @@ def test_catalog_update_gives_new_films_their_fused_neighbours(quick_artifacts, 
         np.testing.assert_allclose(np.asarray(getattr(model, name))[_rows(new_ids, reached)],
                                    expected, rtol=1e-4, atol=1e-6)
     shutil.rmtree(out)
+
+
+def test_only_collab_on_a_version_missing_content_files_names_the_stage(quick_artifacts, tmp_path,
+                                                                         data_dir):
+    from jobs.build import run_build
+
+    previous = tmp_path / "old" / artifacts.current_version(quick_artifacts).name
+    shutil.copytree(artifacts.current_version(quick_artifacts), previous)
+    (previous / "content" / "vectors.npy").unlink()
+    ctx = BuildContext(data_dir=data_dir, out_dir=artifacts.new_version_dir(tmp_path / "new"),
+                       quick=True, previous_dir=previous, progress=False)
+    with pytest.raises(DataError, match="content stage lacks") as err:
+        run_build(ctx, only=["collab"], publish=False)
+    assert "vectors.npy" in str(err.value) and "--only content" in str(err.value)
