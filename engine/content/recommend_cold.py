@@ -11,7 +11,7 @@ rated yet. Each cold film then gets a vector the way the build gives one
 * the fused content vector (engine/collab/cold_items.fused_neighbours, the very function
   the build and catalog updates call): what the build serves;
 * TF-IDF over genres, directors, cast and keywords alone (cold_items.content_neighbours):
-  the fallback served before the content stage ran before collab;
+  the fallback served until collab was built after content;
 * the served /similar score with the cold films' co-likes removed (content, facts and,
   where validation chose it, the BiLSTM's audience stand-in): its top ``NEIGHBOURS``
   rated films, equally weighted;
