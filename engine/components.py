@@ -18,11 +18,13 @@ CATALOG = StageSpec("catalog", "engine.datasets.catalog_build:build_stage")
 SONGS = StageSpec("songs", "engine.datasets.songs:build_stage", needs=("catalog",))
 
 # Build order: a stage comes after every stage it needs (tests/test_components.py checks).
+# Content comes before collab: collab gives films nobody rated their vectors from the
+# fused content vectors (engine/collab/cold_items.py).
 STAGES: tuple[StageSpec | ComponentSpec, ...] = (
     CATALOG,
-    collab.SPEC,
     SONGS,
     content.SPEC,
+    collab.SPEC,
     crossmedia.SPEC,
     toprated.SPEC,
 )

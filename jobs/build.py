@@ -117,6 +117,11 @@ def _reuse(src_version: Path, dst_version: Path, name: str, entry: dict) -> None
 
     for rel in entry.get("files", []):
         src, dst = src_version / rel, dst_version / rel
+        if not src.exists():
+            # a later stage may read it (collab reads content's vectors): say which to rebuild
+            raise DataError(str(src), f"the current version's {name} stage lacks this file, "
+                            "so it cannot be reused", fix=f"rebuild it too: `moviebot build "
+                            f"--only {name}`")
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(src, dst)

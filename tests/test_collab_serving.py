@@ -1,6 +1,8 @@
 """Collaborative engine end to end: a --quick build of the real data, then the serving API.
 
-One module-scoped build (catalog table + collab stage only) keeps this file fast.
+One module-scoped build (catalog table + collab stage only) keeps this file fast. The collab
+stage reads the content stage's fused vectors for films nobody rated; here the content
+stage's TF-IDF block stands in for them (no encoder training).
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ SHAWSHANK, STAR_WARS, EMPIRE, MATRIX, SILENCE, TOY_STORY = 318, 260, 1196, 2571,
 FANS = [(SHAWSHANK, 5), (STAR_WARS, 4.5), (EMPIRE, "like"), (MATRIX, 5)]
 
 
+def content_stand_in(version_dir, catalog) -> None:
+    """``<version>/content/{ids,vectors}.npy`` from the content stage's TF-IDF block alone."""
+    from engine.content.tfidf import TfidfConfig, tfidf_vectors
+
+    out = version_dir / "content"
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "ids.npy", catalog["movie_id"].to_numpy(np.int64))
+    np.save(out / "vectors.npy", tfidf_vectors(catalog, TfidfConfig.quick())[0])
+
+
 @pytest.fixture(scope="module")
 def version_dir(tmp_path_factory, data_dir, catalog_frame):
     from engine import artifacts
@@ -29,6 +41,7 @@ def version_dir(tmp_path_factory, data_dir, catalog_frame):
     root = tmp_path_factory.mktemp("collab_artifacts")
     out = artifacts.new_version_dir(root)
     catalog_frame.to_parquet(out / "catalog.parquet", index=False)
+    content_stand_in(out, catalog_frame)
     ctx = BuildContext(data_dir=data_dir, out_dir=out, quick=True, progress=False)
     ctx.tables["catalog"] = catalog_frame
     result = build_stage(ctx)
@@ -181,6 +194,7 @@ def test_build_honours_ratings_path_and_chat_feedback(tmp_path, data_dir, catalo
     ctx = BuildContext(data_dir=data_dir, out_dir=tmp_path / "v", quick=True, progress=False,
                        ratings_path=path, feedback=feedback)
     ctx.tables["catalog"] = catalog_frame
+    content_stand_in(tmp_path / "v", catalog_frame)
     result = build_stage(ctx)
     meta = json.loads((tmp_path / "v" / "collab" / "collab.json").read_text())
     assert meta["ratings"] == len(subset) + 3 and meta["users"] == 201

@@ -20,7 +20,7 @@ def test_stages_are_in_build_order_and_name_importable_targets():
     assert len(set(names)) == len(names)
     for i, spec in enumerate(STAGES):
         assert set(spec.needs) <= set(names[:i]), f"{spec.name} needs a later stage"
-    assert [c.name for c in COMPONENTS] == ["collab", "content", "crossmedia", "toprated"]
+    assert [c.name for c in COMPONENTS] == ["content", "collab", "crossmedia", "toprated"]
     for spec in COMPONENTS:
         cls = load_target(spec.serving)
         assert cls.name == spec.name

@@ -343,8 +343,12 @@ def test_cli_eval_content_has_the_hybrid_table(quick_artifacts, data_dir, capsys
     # /recommend on the cold films: the collab model refitted without their ratings
     recommend = {row["model"]: row for row in table.values()
                  if row["section"].startswith("/recommend, cold films")}
-    assert {"TF-IDF content neighbours (served)", "hybrid /similar neighbours (cold co-likes removed)",
+    assert {"fused content vector neighbours (served)", "TF-IDF content neighbours (served before)",
+            "hybrid /similar neighbours (cold co-likes removed)",
             "cold films by TMDB vote count (same list for all)"} <= set(recommend)
+    tfidf = recommend["TF-IDF content neighbours (served before)"]
+    served = recommend["fused content vector neighbours (served)"]
+    assert tfidf["delta"] == pytest.approx(tfidf["value"] - served["value"], abs=1e-9)
     assert all(0 <= row["value"] <= 1 and row["n"] > 0 for row in recommend.values())
 
 

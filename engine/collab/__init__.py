@@ -8,7 +8,7 @@ Layout (each module small on purpose; docs/collab.md has the design and the numb
   train_autoencoder.py  the only TensorFlow code (training the autoencoder)
   split.py / metrics.py / ranking_eval.py   the held-out-users protocol and its metrics
   vectors.py       the Annoy index (inner product through the extra-dimension transform)
-  cold_items.py    vectors for films nobody rated, from their content neighbours
+  cold_items.py    vectors for films nobody rated, from their fused-content neighbours
   diversity.py     at most one film per franchise (title stem), two per director
   serving.py       CollabRecommender: load(dir, catalog).recommend(history, k, filters)
   build.py         the `collab` build stage;  evaluate.py + peers.py  `moviebot eval collab`
@@ -23,5 +23,5 @@ SPEC = ComponentSpec(
     build="engine.collab.build:build_stage",
     evaluate="engine.collab.evaluate:evaluate",
     cli="engine.collab.cli:register",
-    needs=("catalog",),
+    needs=("catalog", "content"),   # cold films' vectors come from the fused content vectors
 )

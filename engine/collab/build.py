@@ -1,6 +1,9 @@
 """The `collab` build stage: choose the default model on validation users, train it on
 everyone, give content-only films a vector, and write the Annoy index.
 
+It runs after the content stage (engine/components.py): films nobody rated get their
+vectors from their neighbours by the content stage's fused vectors (cold_items.py).
+
 Writes only below ``<version>/collab/``:
   collab.json       default model, validation table, onboarding list, index settings
   model/            the default model's arrays (numpy, loaded with mmap)
@@ -21,7 +24,7 @@ import pandas as pd
 from engine.errors import DataError
 
 from ..metrics import ndcg_at_k
-from .cold_items import content_neighbours
+from .cold_items import fused_neighbours, load_fused
 from .diversity import title_stem
 from .interactions import Interactions, load_training_ratings
 from .models import ALS, EASE, Autoencoder, Popularity, RankingModel
@@ -121,6 +124,9 @@ def pick_onboarding(catalog: pd.DataFrame | None, item_ids: np.ndarray,
 
 
 def build_stage(ctx) -> dict:
+    catalog = ctx.tables.get("catalog")
+    # before any training: without the content stage's vectors, say so now, not minutes later
+    fused = load_fused(ctx.out_dir) if catalog is not None else None
     out = Path(ctx.component_dir("collab"))
     ratings, probe = training_ratings(ctx)
     min_count = 10 if ctx.quick else 2
@@ -136,11 +142,10 @@ def build_stage(ctx) -> dict:
     item_ids = inter.item_ids
     popularity = np.asarray((inter.matrix() > 0).sum(axis=0), dtype=np.float32).ravel()
 
-    catalog = ctx.tables.get("catalog")
     n_cold = 0
-    if catalog is not None:
+    if catalog is not None and fused is not None:
         cold = np.setdiff1d(catalog["movie_id"].to_numpy(np.int64), item_ids)
-        cold_ids, weights = content_neighbours(catalog, item_ids, cold)
+        cold_ids, weights = fused_neighbours(*fused, item_ids, cold)
         if len(cold_ids):
             model.extend(weights)
             item_ids = np.concatenate([item_ids, cold_ids])

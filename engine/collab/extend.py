@@ -1,8 +1,10 @@
 """Films added after a build (catalog updates) get collab vectors without retraining.
 
 Nobody has rated a new film, so it is given a vector exactly as the build gives every
-unrated film (cold_items.content_neighbours, ``RankingModel.extend``): the shrunk blend of
-its content neighbours among the films the model was trained on (those with likes).
+unrated film (cold_items.fused_neighbours, ``RankingModel.extend``): the shrunk blend of
+its neighbours by fused content vector among the films the model was trained on (those
+with likes). The new version's content stage must already hold the new films' fused
+vectors (jobs/catalog_update.py extends content first).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .build import TREES
-from .cold_items import content_neighbours
+from .cold_items import fused_neighbours, load_fused
 from .models import MODELS
 from .vectors import VectorIndex
 
@@ -23,7 +25,8 @@ from .vectors import VectorIndex
 def extend(prev: Path, out: Path, catalog: pd.DataFrame, new_ids: np.ndarray,
            seed: int = 42) -> list[str]:
     """Write ``out/collab/`` with rows for ``new_ids`` (films in ``catalog``, the full new
-    table). Returns the files written (relative to ``out``); the caller links the rest."""
+    table), their neighbours taken from ``out/content/`` (written first). Returns the files
+    written (relative to ``out``); the caller links the rest."""
     src, dst = Path(prev) / "collab", Path(out) / "collab"
     meta = json.loads((src / "collab.json").read_text())
     model = MODELS[meta["default"]].load(src / "model")
@@ -33,7 +36,7 @@ def extend(prev: Path, out: Path, catalog: pd.DataFrame, new_ids: np.ndarray,
     # the films the model learnt from: blending blends of other unrated films would only
     # wash the signal out
     trained = np.flatnonzero(popularity > 0)
-    reachable, weights = content_neighbours(catalog, item_ids[trained], new_ids)
+    reachable, weights = fused_neighbours(*load_fused(out), item_ids[trained], new_ids)
     if len(reachable):
         cols = trained[weights.tocoo().col]
         coo = weights.tocoo()
