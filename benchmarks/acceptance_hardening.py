@@ -10,7 +10,8 @@ bigger and with production timings:
 * a 60 s sendMessage/sendPhoto outage (production backoff, 1 s doubling to 30 s);
 * 10,000 random reaction add/remove sequences (same second, several emoji per card,
   redelivered tails and stale duplicates) against the reference model of
-  tests/test_reaction_properties.py, on SQLite and PostgreSQL;
+  tests/test_reaction_properties.py through the real store path, on SQLite (and 2,500
+  on PostgreSQL meanwhile, in child processes);
 * /rate, like presses and /watchlist add through five kill -9s;
 * every byte every subprocess printed (a rejected Telegram and Discord token, ``-v`` runs
   with Bot API failures, an unreachable TMDB and a database URL with a password) searched
@@ -19,8 +20,10 @@ bigger and with production timings:
 * SIGTERM with the Bot API down, several tries per state; the maximum exit time.
 
 ``--quick`` runs each at a smaller scale (a 10 s outage, 500 sequences, two kills, one
-SIGTERM per state). Without ``--artifacts`` it builds a quick artifacts version first
-(as the tests' ``quick_artifacts`` fixture does). PostgreSQL parts run where
+SIGTERM per state; a few minutes). The full run takes about as long as the 10,000
+sequences (each is up to 36 reaction writes: 15-30 minutes on a busy 2-core box).
+Without ``--artifacts`` it builds a quick artifacts version first (as the tests'
+``quick_artifacts`` fixture does). PostgreSQL parts run where
 MOVIEBOT_TEST_POSTGRES_URL (or the tests' default) answers, and say so where it does not.
 
 Columns: tried (what was attempted), lost (commands unanswered, writes missing, a final
@@ -589,14 +592,16 @@ async def run(args) -> None:
 
     outage_db = (pg.replace("postgres@", f"postgres:{PASSWORD}@", 1) if pg and "postgres@" in pg
                  else f"sqlite:///{work / 'outage.db'}")
-    sequences = 500 if quick else 10_000
+    sequences = args.sequences or (500 if quick else 10_000)
+    pg_sequences = args.pg_sequences or (500 if quick else 2_500)
     try:
         print("planted pickle, traversal ...", flush=True)
         planted_pickle(artifacts, work)
         traversal(work)
         print("reaction sequences (in child processes, meanwhile the rest) ...", flush=True)
-        sequence_runs = [await reactions_elsewhere(sequences, backend, work)
-                         for backend in (["sqlite", "postgres"] if pg else ["sqlite"])]
+        sequence_runs = [await reactions_elsewhere(sequences, "sqlite", work)]
+        if pg:
+            sequence_runs.append(await reactions_elsewhere(pg_sequences, "postgres", work))
         print("Bot API outage ...", flush=True)
         await outage(artifacts, work, 10 if quick else 60, 20 if quick else 100, outage_db)
         print("rejected tokens ...", flush=True)
@@ -652,9 +657,13 @@ def print_table() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (a few minutes)")
     parser.add_argument("--artifacts", help="an artifacts root to serve (default: build a "
                         "quick one)")
+    parser.add_argument("--sequences", type=int, help="random reaction sequences on SQLite "
+                        "(default 10,000; --quick 500)")
+    parser.add_argument("--pg-sequences", type=int, help="... and on PostgreSQL, at the same "
+                        "time (default 2,500: about as long on the shared 2-core box; --quick 500)")
     parser.add_argument("--keep", action="store_true", help="keep the logs and databases")
     parser.add_argument("--reactions-only", nargs=3, metavar=("BACKEND", "N", "WORK"),
                         help=argparse.SUPPRESS)     # the child process of `reactions_elsewhere`
