@@ -147,16 +147,26 @@ async def open_layer(settings, args, *, warm: bool = True):
                           loader=load_warm if warm else Engine.load)
     store = None
     if not getattr(args, "no_store", False):
-        from bot.store import Store
+        from bot.store import Store, is_outage
         from bot.store.spool import SpoolingStore, default_spool_path
+        from engine.errors import MovieBotError
 
         spool = Path(getattr(args, "spool", None) or settings.spool or default_spool_path(settings.database_url))
         # Short timeouts: a database that stops answering means spooling at once (see
         # SpoolingStore's circuit breaker), not updates waiting on it.
-        store = SpoolingStore(await Store.open(settings.database_url,
-                                               schema=settings.database_schema or None,
-                                               connect_timeout=2.0, statement_timeout=30.0),
-                              spool)
+        try:
+            opened = await Store.open(settings.database_url,
+                                      schema=settings.database_schema or None,
+                                      connect_timeout=2.0, statement_timeout=30.0)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # One line, not the driver's traceback: the fix is a setting or a server, and
+            # a container is restarted after a non-zero exit anyway.
+            raise MovieBotError(
+                f"the database in DATABASE_URL does not answer ({type(exc).__name__}); start "
+                "it or fix the URL, or run with --no-store (no likes, watchlist...).") from None
+        store = SpoolingStore(opened, spool)
     tmdb = None
     if settings.tmdb_api_key:
         from engine.tmdb import TMDBClient

@@ -90,3 +90,16 @@ async def test_a_permanent_error_gives_up_without_logging_text_or_names(engine, 
     gave_up = [r.getMessage() for r in caplog.records if "giving up" in r.getMessage()]
     assert len(gave_up) == 1 and "Forbidden" in gave_up[0]
     assert "hushhush" not in ours(caplog) and NAME not in ours(caplog)
+
+
+async def test_a_transient_failure_is_answered_once_with_no_apology(engine, tmp_path):
+    """One 502 on the answer: the update is retried and answered. No "please try again"
+    goes out meanwhile (it used to, when the API was back by the time of the apology: the
+    user got the apology and the answer, and one who did try again got two answers)."""
+    async with telegram_bot(engine, tmp_path / "t.db") as (fake, _, loop):
+        fake.fail("sendMessage", error_code=502, description="Bad Gateway", retry_after=None)
+        fake.push_text("/help", user_id=88)
+        await fake.wait_for(lambda f: f.all_confirmed(), 30)
+        assert loop.given_up == 0
+    said = replies(fake, 88)
+    assert len(said) == 1 and said[0].startswith("I recommend movies")

@@ -110,3 +110,38 @@ def test_the_formatter_redacts_third_party_lines_and_tracebacks(capsys):
     err = capsys.readouterr().err
     assert leaks(err) == [] and "%3AAAF" not in err
     assert err.count(REDACTED) == 3 and "Traceback" in err and "abc stays" in err
+
+
+async def test_a_database_that_does_not_answer_is_one_clean_line_without_its_password(
+        quick_artifacts, tmp_path):
+    """Nothing listens where DATABASE_URL points: `serve` ends with one line naming the
+    setting (exit 1, so a container is restarted), no driver traceback, no password."""
+    env = _env(FakeTelegram(), quick_artifacts, tmp_path, TOKEN)
+    env.update(TELEGRAM_API_BASE_URL="http://127.0.0.1:9/bot",
+               DATABASE_URL=f"postgresql+asyncpg://bot:{PASSWORD}@127.0.0.1:9/moviebot")
+    proc = await _serve(env, tmp_path / "out.log")
+    assert await asyncio.wait_for(proc.wait(), 120) == 1
+    out = (tmp_path / "out.log").read_text()
+    assert leaks(out) == [] and "Traceback" not in out
+    assert out.strip().splitlines()[-1].startswith("moviebot: the database in DATABASE_URL "
+                                                   "does not answer")
+
+
+async def test_a_rejected_discord_token_is_one_clean_line_and_never_printed(
+        quick_artifacts, tmp_path):
+    from tests.fakes.discord_api import FakeDiscord
+
+    fake = await FakeDiscord(token="the-right-one").start()
+    try:
+        env = _env(FakeTelegram(), quick_artifacts, tmp_path, "")
+        env.update(DISCORD_API_BASE_URL=fake.api_base, DISCORD_GATEWAY_URL=fake.gateway_url)
+        out = open(tmp_path / "out.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "-v", "serve", "discord", env=env, stdout=out,
+            stderr=out, cwd=ROOT)
+        assert await asyncio.wait_for(proc.wait(), 120) == 78
+    finally:
+        await fake.stop()
+    text = (tmp_path / "out.log").read_text()
+    assert leaks(text) == [] and "Traceback" not in text
+    assert text.strip().splitlines()[-1].startswith("moviebot: Discord rejected the bot token")

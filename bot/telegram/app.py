@@ -286,8 +286,11 @@ class TelegramFrontend(Frontend):
             first_failure = update.update_id not in self._apologised
             self.failed[update.update_id] = error
             self._apologised.add(update.update_id)      # once, not on every retry
-            if (first_failure and update.effective_chat and update.effective_message
-                    and not update.message_reaction):
+            # A transient failure is retried until it is answered: "please try again" would
+            # be wrong there (it went out beside the real answer when an outage ended just
+            # between the two sends), and a user who did would get two answers.
+            if (first_failure and not is_transient(error) and update.effective_chat
+                    and update.effective_message and not update.message_reaction):
                 try:
                     await bot.send_message(update.effective_chat.id, APOLOGY)
                 except Exception:  # noqa: BLE001 - the apology is best effort
