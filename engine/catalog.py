@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import AmbiguousTitle, DataError, InvalidInput, TitleCandidate, UnknownTitle
 from .results import Movie
-from .search import EXACT, MAIN_TITLE, TitleIndex, split_year, title_key
+from .search import ARTICLES, EXACT, MAIN_TITLE, TitleIndex, normalize, split_year, title_key
 
 CATALOG_FILE = "catalog.parquet"
 # what serving reads at load (Movie fields, titles, series, filters)
@@ -379,6 +379,14 @@ class Catalog:
                              if e.movie_id not in exact):
             # "three colors: white": one film's own title, which no other entry's starts
             # with ("star trek" and "terminator" start their sequels' titles: a choice)
+            return
+        typed = normalize(text)
+        own = [e for e in named if normalize(e.title) == typed]
+        if (len(typed.split()) > 1 and typed.split()[0] in ARTICLES and len(own) == 1
+                and self.notability(own[0].movie_id) * DOMINANCE >= self.notability(best.movie_id)):
+            # "the terminator": the whole title, article and all, of a film about as well
+            # known as the series' best, is that film; "the lord of the rings" (the obscure
+            # 1978 film) stays a choice
             return
         raise SeriesChoice(text, entries[:SERIES_SHOWN])
 

@@ -21,7 +21,7 @@ from unidecode import unidecode
 
 from .errors import TitleCandidate
 
-_ARTICLES = {"the", "a", "an", "les", "la", "le", "l", "il", "el", "los", "las", "die", "der",
+ARTICLES = {"the", "a", "an", "les", "la", "le", "l", "il", "el", "los", "las", "die", "der",
              "das", "un", "une"}
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _TRAILING_YEAR = re.compile(r"^(?P<title>.*?)[\s,(\[]*(?P<year>18[89]\d|19\d\d|20[0-3]\d)[)\]]?\s*$")
@@ -37,9 +37,9 @@ def normalize(text: str) -> str:
 def title_key(text: str) -> str:
     """The search key: normalized, without a leading or MovieLens-style trailing article."""
     words = normalize(text).split()
-    if len(words) > 1 and words[0] in _ARTICLES:
+    if len(words) > 1 and words[0] in ARTICLES:
         words = words[1:]
-    if len(words) > 1 and words[-1] in _ARTICLES and "," in text:
+    if len(words) > 1 and words[-1] in ARTICLES and "," in text:
         words = words[:-1]
     return " ".join(words)
 

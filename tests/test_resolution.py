@@ -203,6 +203,16 @@ def test_a_name_that_starts_its_sequels_titles_is_still_a_choice(catalog):
             catalog.resolve(query)
 
 
+def test_a_whole_title_with_its_article_names_that_film(catalog):
+    """"the terminator" is how the 1984 film is called, and it is about as well known as T2;
+    "the lord of the rings" is also a film's whole title, but an obscure one (1978): a choice."""
+    film = catalog.resolve("the terminator")
+    assert (film.title, film.year) == ("The Terminator", 1984)
+    with pytest.raises(SeriesChoice) as choice:
+        catalog.resolve("the lord of the rings")
+    assert "Fellowship of the Ring" in choice.value.candidates[0].title
+
+
 def test_films_that_only_share_a_name_are_no_series(catalog):
     heat = catalog.resolve("heat")
     assert heat.year == 1995 and catalog.series(heat.movie_id) == []   # not "The Heat" (2013)

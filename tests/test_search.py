@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from engine.catalog import Catalog
 from engine.errors import AmbiguousTitle, InvalidInput, UnknownTitle
-from engine.search import _ARTICLES, normalize, split_year, title_key
+from engine.search import ARTICLES, normalize, split_year, title_key
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_case_and_punctuation_do_not_matter(word):
 @given(st.sampled_from(["The", "A", "An"]), st.text(alphabet="abcdefghij ", min_size=2, max_size=20))
 def test_leading_and_movielens_trailing_articles_give_the_same_key(article, body):
     body = body.strip()
-    if not body or set(body.split()) & _ARTICLES:  # "die" is itself an article
+    if not body or set(body.split()) & ARTICLES:  # "die" is itself an article
         return
     assert title_key(f"{article} {body}") == title_key(f"{body}, {article}")
 
