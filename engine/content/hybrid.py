@@ -454,14 +454,7 @@ def served_list(row: int | None, scores: np.ndarray, facets: Facets, k: int,
     """
     if whole_series:
         return _whole_series(row, scores, facets, k, allowed, exclude)
-    scores = np.array(scores, dtype=np.float64, copy=True)
-    if row is not None:
-        scores[row] = -np.inf
-    excluded = np.fromiter(exclude, dtype=np.int64)
-    if len(excluded):
-        scores[excluded] = -np.inf
-    if allowed is not None:
-        scores[~allowed] = -np.inf
+    scores = _listable(row, scores, allowed, exclude)
     want = min(len(scores) - 1, 4 * k + 40)
     cand = np.argpartition(-scores, want - 1)[:want]
     cand = cand[np.argsort(-scores[cand], kind="stable")]
@@ -497,8 +490,10 @@ def served_list(row: int | None, scores: np.ndarray, facets: Facets, k: int,
     return out
 
 
-def _whole_series(row: int | None, scores: np.ndarray, facets: Facets, k: int,
-                  allowed: np.ndarray | None, exclude: Iterable[int]) -> list[int]:
+def _listable(row: int | None, scores: np.ndarray, allowed: np.ndarray | None,
+              exclude: Iterable[int]) -> np.ndarray:
+    """A copy of ``scores`` with -inf for what may not be listed: the query film itself,
+    the excluded rows and what the filters leave out."""
     scores = np.array(scores, dtype=np.float64, copy=True)
     if row is not None:
         scores[row] = -np.inf
@@ -507,6 +502,12 @@ def _whole_series(row: int | None, scores: np.ndarray, facets: Facets, k: int,
         scores[excluded] = -np.inf
     if allowed is not None:
         scores[~allowed] = -np.inf
+    return scores
+
+
+def _whole_series(row: int | None, scores: np.ndarray, facets: Facets, k: int,
+                  allowed: np.ndarray | None, exclude: Iterable[int]) -> list[int]:
+    scores = _listable(row, scores, allowed, exclude)
     siblings = facets.siblings(row) if row is not None else np.zeros(0, dtype=np.int64)
     siblings = siblings[np.isfinite(scores[siblings])]
     first = siblings[np.argsort(-scores[siblings], kind="stable")][:k].tolist()
