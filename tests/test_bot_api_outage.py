@@ -103,3 +103,23 @@ async def test_a_transient_failure_is_answered_once_with_no_apology(engine, tmp_
         assert loop.given_up == 0
     said = replies(fake, 88)
     assert len(said) == 1 and said[0].startswith("I recommend movies")
+
+
+async def test_once_one_command_gets_through_the_waiting_ones_follow(engine, tmp_path):
+    """After an outage the waiting commands are tried again as soon as another update gets
+    through, not each at the end of its own backoff (here ten minutes, far longer than the test
+    waits: without the early wake-up they would not be answered in time)."""
+    options = {"retry_delay": 600.0, "max_backoff": 600.0, "min_wait": 0.05}
+    async with telegram_bot(engine, tmp_path / "w.db", loop_options=options) as (
+            fake, frontend, loop):
+        fake.down("sendMessage", "sendPhoto")
+        waiting = range(2000, 2005)
+        for user in waiting:
+            fake.push_text("/help", user_id=user)
+        await fake.wait_for(lambda f: f.outage_failures >= len(waiting), 30)
+        fake.up()
+        fake.push_text("/help", user_id=2100)        # gets through at once: the API is back
+        await fake.wait_for(lambda f: f.all_confirmed(), 120)
+        assert all(len(replies(fake, user)) == 1 for user in [*waiting, 2100])
+        assert loop.given_up == 0
+

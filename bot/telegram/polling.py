@@ -63,7 +63,8 @@ def describe(update: Update) -> str:
 class DurableUpdateLoop:
     def __init__(self, frontend: TelegramFrontend, *, poll_timeout: int = 25, limit: int = 100,
                  retries: int = 3, retry_delay: float = 1.0, max_backoff: float = MAX_BACKOFF,
-                 keep_for: float = KEEP_FOR, shutdown_grace: float = SHUTDOWN_GRACE):
+                 keep_for: float = KEEP_FOR, shutdown_grace: float = SHUTDOWN_GRACE,
+                 min_wait: float = 1.0):
         self.frontend = frontend
         self.poll_timeout = poll_timeout
         self.limit = limit                    # updates per getUpdates (Telegram's maximum: 100)
@@ -75,6 +76,10 @@ class DurableUpdateLoop:
         self.retries = retries                # tries for an unexpected error (a bug)
         self.retry_delay = retry_delay        # first wait between tries, doubled each time ...
         self.max_backoff = max_backoff        # ... up to this
+        # A waiting update is tried again early once another one gets through (the outage
+        # is over), but not sooner than this: an update that keeps failing on its own must
+        # not be retried at the rate the others succeed.
+        self.min_wait = min_wait
         self.keep_for = keep_for              # how long Telegram keeps an update
         self.shutdown_grace = shutdown_grace
         self.processed = 0
@@ -86,6 +91,7 @@ class DurableUpdateLoop:
         self._last_in_chat: dict[object, asyncio.Task] = {}
         self._stop = asyncio.Event()
         self._finished = asyncio.Event()      # set each time an in-flight update finishes
+        self._recovered = asyncio.Event()     # set (and renewed) when an update gets through
 
     def stop(self) -> None:
         self._stop.set()
@@ -209,6 +215,9 @@ class DurableUpdateLoop:
         while True:
             if await self.frontend.process(update):
                 self.processed += 1
+                if self._waiting:
+                    recovered, self._recovered = self._recovered, asyncio.Event()
+                    recovered.set()
                 return
             error = self.frontend.failed.get(update.update_id)
             transient = is_transient(error)
@@ -227,8 +236,10 @@ class DurableUpdateLoop:
                 log.warning("update %s failed (%s); trying again in %.1fs", describe(update),
                             _error_name(error), delay)
             self._waiting.add(update.update_id)
+            # flood control (RetryAfter) is Telegram's order for this chat: never cut short
+            wake = None if isinstance(error, RetryAfter) else self._recovered
             try:
-                await self._sleep(delay)
+                await self._sleep(delay, wake)
             finally:
                 self._waiting.discard(update.update_id)
             attempt += 1
@@ -238,10 +249,13 @@ class DurableUpdateLoop:
         log.error("giving up on update %s after %d attempts: %s (%d given up so far)",
                   describe(update), attempt + 1, _error_name(error), self.given_up)
 
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but wake at once when stopped (SIGTERM must not wait out a backoff)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+    async def _sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        """Sleep, but wake at once when stopped (SIGTERM must not wait out a backoff), and
+        after ``min_wait`` once ``wake`` is set (another update got through)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        await _first_of([self._stop], min(seconds, self.min_wait))
+        await _first_of([self._stop] if wake is None else [self._stop, wake], until - loop.time())
 
     async def _drain(self, bot) -> None:
         """On stop: let in-flight updates finish (briefly), then confirm what is done.
@@ -284,3 +298,15 @@ def _error_name(error: BaseException | None) -> str:
 
 def _seconds(value) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+async def _first_of(events: list[asyncio.Event], timeout: float) -> None:
+    """Wait until any of ``events`` is set, at most ``timeout`` seconds."""
+    if timeout <= 0 or any(e.is_set() for e in events):
+        return
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
