@@ -82,7 +82,7 @@ class ConsoleFrontend(Frontend):
 
     async def line(self, text: str) -> None:
         """One typed line: a button number or a chat line."""
-        ev = Incoming(self.me)
+        ev = Incoming(self.me, chat="console")   # answers print here (None: no chat to post in)
         if text.isdigit() and 1 <= int(text) <= len(self.buttons):
             action = self.buttons[int(text) - 1].action
             await self.press(ev, action.encode() if action is not None else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,18 @@ def test_typo_resolves(transcript):
 def test_ambiguous_title_offers_numbered_choices(transcript):
     assert "“hamlet” could be several movies" in transcript
     assert "[1] Hamlet (" in transcript
+
+
+def test_a_numbered_button_is_pressed_in_the_console(quick_artifacts, data_dir):
+    """Typing a button's number answers as the button would: the chosen film's card, and
+    its "More like this" list (not "open a chat with me", the answer for a card shared
+    where the bot cannot post)."""
+    proc = run_chat(quick_artifacts, data_dir, "hamlet\n1\n3\n")
+    assert proc.returncode == 0, proc.stderr
+    chosen, card, more = re.split(r"^> ", proc.stdout, flags=re.M)[1:4]
+    assert chosen.startswith("hamlet") and "[1] Hamlet (" in chosen
+    assert card.startswith("1\n") and "■ Hamlet (" in card
+    assert more.startswith("3\n") and "Open a chat" not in more and more.count("■ ") >= 2
 
 
 def test_bad_input_gets_friendly_answers_and_no_traceback(transcript):
