@@ -113,6 +113,20 @@ def _similar_args(text: str) -> dict[str, Any]:
     return {"title": rest, "filters": filters}
 
 
+def _similar_choice(filters: Filters | None, whole_series: bool) -> Callable[[int], Action]:
+    """The button for a film picked from "which one?": its list as asked, with the filters
+    and the whole-series switch ("/similar star wars all" -> Empire -> the whole series)."""
+    if (filters is None or filters.is_empty()) and not whole_series:
+        return Action.more
+
+    def choice(movie_id: int) -> Action:
+        query = PageQuery.of(filters, movie_id=movie_id, text=WHOLE_SERIES if whole_series else "")
+        action = Action.page("similar", query, 0)
+        # a query too long for a button would be read back from the reply, which has none
+        return action if Action.decode(action.encode()).query == query else Action.more(movie_id)
+    return choice
+
+
 def _only_filters(text: str) -> dict[str, Any]:
     return {"filters": parse_filters(text)[1]}
 
@@ -545,6 +559,8 @@ class CommandLayer:
                 return await self._similar(found.movie, filters or Filters(), 0, user, found.row,
                                            whole_series=whole)
             movie = found
+        except AmbiguousTitle as err:
+            return title_error_reply(err, _similar_choice(filters, whole))
         return await self._similar(movie, filters or Filters(), 0, user, whole_series=whole)
 
     async def _similar(self, movie: Movie, filters: Filters, page: int,

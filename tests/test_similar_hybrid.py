@@ -411,6 +411,20 @@ async def test_chat_asks_for_the_whole_series_in_words_or_with_all(layer, engine
     assert more.cards and "whole series" not in more.text   # "More like this": capped again
 
 
+async def test_a_film_picked_from_which_one_keeps_the_switch_and_the_filters(layer, engine):
+    ada = User("telegram", "80", "Ada")
+    asked = await layer.handle("/similar star wars all", ada)
+    empire = next(b for b in asked.buttons if "Empire Strikes Back" in b.label)
+    picked = await layer.press(empire.action, ada)
+    assert "Empire Strikes Back" in picked.text and "whole series" in picked.text
+    assert all(c.title.startswith("Star Wars") for c in picked.cards)
+    dramas = await layer.handle("/similar hamlet genre:drama", ada)
+    film = await layer.press(dramas.buttons[0].action, ada)
+    assert film.cards and all("Drama" in engine.movie(c.movie_id).genres for c in film.cards)
+    plain = await layer.handle("/similar hamlet", ada)
+    assert plain.buttons[0].action.verb == "more"       # nothing to carry: "More like this"
+
+
 async def test_similar_hides_what_the_asker_has_seen_and_says_so(layer, engine):
     ada = User("telegram", "77", "Ada")
     first = await layer.handle("/similar toy story", ada)
