@@ -132,3 +132,29 @@ def test_a_party_event_starts_on_a_full_hour_with_time_for_snacks():
         start = event_start(now)
         assert start.minute == 0 and start.second == 0
         assert EVENT_LEAD <= start - now < EVENT_LEAD + timedelta(hours=1)
+
+
+def test_group_order_shows_the_picks_most_members_expect_to_enjoy_first():
+    scores = np.array([[0.1, 0.9, 0.0, 0.5],
+                       [0.2, 0.8, 0.9, 0.4]])
+    # picked by a fairness rule in the order 2, 0, 1: shown by the members' mean score
+    assert aggregate.group_order([2, 0, 1], scores).tolist() == [1, 2, 0]
+    assert aggregate.group_order([], scores).tolist() == []
+
+
+def test_the_choice_keeps_off_the_edge_of_the_target():
+    from engine.party import evaluate
+
+    def row(mean, d_mean, d_mean_se, low, d_min, d_min_se):
+        return {"mean_ndcg": mean, "mean_vs_plain": d_mean, "mean_vs_plain_se": d_mean_se,
+                "min_ndcg": low, "min_vs_plain": d_min, "min_vs_plain_se": d_min_se}
+
+    plain = row(0.100, 0.0, 0.0, 0.010, 0.0, 0.0)
+    table = {v.name: row(0.09, -0.02, 0.001, 0.010, 0.0, 0.001) for v in evaluate.VARIANTS}
+    grazing, inside = evaluate.VARIANTS[1].name, evaluate.VARIANTS[2].name
+    # the best minimum, with the mean 0.2 standard errors inside the 5 % band
+    table[grazing] = row(0.0951, -0.0049, 0.0005, 0.016, 0.006, 0.001)
+    # a smaller minimum gain, but 2 standard errors inside on both sides
+    table[inside] = row(0.0960, -0.0040, 0.0005, 0.0124, 0.0024, 0.0002)
+    table["plain average"] = plain
+    assert evaluate.choose(table) == inside

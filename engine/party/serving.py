@@ -126,7 +126,7 @@ class PartyRecommender:
         resolved = ResolvedGroup(tuple(p.name for p in profiles), fairness=fairness,
                                  rewatch=query.rewatch,
                                  unknown_ids=sorted({u for p in profiles for u in p.unknown}))
-        movies, utility, level = self._pool(profiles, filters, query.rewatch)
+        movies, scores, utility, level = self._pool(profiles, filters, query.rewatch)
         if level != aggregate.STRICT:
             resolved.relaxed_veto, resolved.note = True, NOTES[level]
         if not movies:
@@ -134,14 +134,16 @@ class PartyRecommender:
                              "filters, or allow rewatches.")
             return Recommendations(resolved, [], kind="party")
         # ranked beyond k so the franchise/director caps have films to fall back on
-        order, scores = aggregate.rank(utility, max(3 * k, k + 10), fairness)
-        picked = {movies[j].movie_id: (j, s) for j, s in zip(order, scores, strict=True)}
-        chosen = list(diversify((movies[j] for j in order), k))
-        results = []
-        for movie in chosen:
-            j, score = picked[movie.movie_id]
-            results.append(Recommendation(movie, float(score),
-                                          self._reason(profiles, movie)))
+        order, gains = aggregate.rank(utility, max(3 * k, k + 10), fairness)
+        gain = dict(zip(order.tolist(), gains.tolist(), strict=True))
+        position = {movies[j].movie_id: j for j in order}
+        chosen = [position[m.movie_id] for m in diversify((movies[j] for j in order), k)]
+        if aggregate.DEFAULT_ORDER == "group":
+            # the score a film is listed by: the members' mean raw score
+            chosen = aggregate.group_order(chosen, scores).tolist()
+            gain = dict(enumerate(scores.mean(axis=0).tolist()))
+        results = [Recommendation(movies[j], float(gain[j]), self._reason(profiles, movies[j]))
+                   for j in chosen]
         return Recommendations(resolved, results, kind="party")
 
     def explain(self, query: GroupQuery | Sequence[GroupMember], movie: Movie) -> str:
@@ -221,9 +223,9 @@ class PartyRecommender:
         return scores, utility
 
     def _pool(self, profiles: list[Profile], filters: Filters, rewatch: bool
-              ) -> tuple[list[Movie], np.ndarray, str]:
-        """(movies, members x movies benefits, relaxation level) of the candidates that
-        pass, at the strictest level that leaves any."""
+              ) -> tuple[list[Movie], np.ndarray, np.ndarray, str]:
+        """(movies, members x movies raw scores and benefits, relaxation level) of the
+        candidates that pass, at the strictest level that leaves any."""
         seen = set().union(*(p.seen for p in profiles))
         movies = [self.catalog.movie(m) for m in self._candidates(profiles)
                   if rewatch or m not in seen]
@@ -250,7 +252,7 @@ class PartyRecommender:
                                   dtype=bool)
         keep, level = aggregate.admissible(vetoed, predicted)
         k = np.flatnonzero(keep)
-        return [movies[i] for i in k], utility[:, k], level
+        return [movies[i] for i in k], scores[:, k], utility[:, k], level
 
     def _reason(self, profiles: list[Profile], movie: Movie) -> str:
         anchors = [self.collab.reason_for(p.fold, [movie.movie_id])[0]
