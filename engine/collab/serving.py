@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from engine.artifacts import component_files
 from engine.queries import HistoryQuery, Onboarding, ResolvedHistory
@@ -28,6 +29,13 @@ from .vectors import VectorIndex, candidates
 
 COLD_START = 3          # fewer known signals than this -> onboarding + popular-in-genre
 EXACT_FALLBACK = 2000   # films scored exactly when filters starve the Annoy candidates
+# Up to this many films every request is scored exactly (one matrix-vector product), Annoy
+# beyond. Annoy over MIPS-augmented vectors can miss a film whose score stands far above
+# the rest: after 25 chat users co-liked four obscure films, the model put Howard the Duck
+# first for a fan of the other three and Annoy (search_k 10,000) left it out of its top 300.
+# At MovieLens scale exact scoring is no slower (benchmarks/bench_collab.py, docs/collab.md).
+EXACT_MAX = 50_000
+_BLAS = ThreadpoolController()   # made once: threadpool_limits() per call costs ~1 ms
 META = "collab.json"
 
 
@@ -62,7 +70,7 @@ class CollabRecommender:
         model = MODELS[meta["default"]].load(files["model"])
         index = VectorIndex.load(files["index.ann"], meta["index_dim"],
                                  search_k=meta.get("search_k", -1),
-                                 vectors=np.asarray(model.item_vectors()))
+                                 vectors=np.asarray(model.item_vectors()), exact_max=EXACT_MAX)
         return cls(model, index, np.load(files["item_ids.npy"]),
                    np.load(files["popularity.npy"]), catalog, meta)
 
@@ -167,8 +175,12 @@ class CollabRecommender:
 
     def _ranked(self, idx: np.ndarray, weights: np.ndarray, user: np.ndarray,
                 exclude: set[int], k: int, filters: Filters) -> list[tuple[Movie, float]]:
-        """Films by descending score; Annoy first, exact scoring when filters starve it."""
-        cols, _ = self.index.top(user, candidates(k, len(exclude)), exact=False)
+        """Films by descending score: exact scoring up to EXACT_MAX films, else Annoy first
+        and exact scoring when filters starve it."""
+        # one BLAS thread: a matrix-vector product this small gains nothing from a second
+        # thread and takes it from the bot's other requests
+        with _BLAS.limit(limits=1, user_api="blas"):
+            cols, _ = self.index.top(user, candidates(k, len(exclude)))
         picked = self._accept(cols.tolist(), idx, weights, user, exclude, filters)
         if len(picked) < 2 * k:
             order, _ = self.index.top(user, EXACT_FALLBACK, exact=True)

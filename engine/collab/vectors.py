@@ -34,6 +34,6 @@ class VectorIndex(Retriever):
 
     @classmethod
     def load(cls, path: Path, dim: int, search_k: int = -1,
-             vectors: np.ndarray | None = None) -> VectorIndex:
+             vectors: np.ndarray | None = None, exact_max: int = 0) -> VectorIndex:
         return super().load(path, dim, "angular", vectors=False if vectors is None else vectors,
-                            search_k=search_k, mips=True, ties="row")
+                            search_k=search_k, mips=True, ties="row", exact_max=exact_max)
