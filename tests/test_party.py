@@ -187,6 +187,7 @@ def test_cli_eval_party_quick(data_dir, quick_artifacts, tmp_path, capsys):
                  "--artifacts", str(quick_artifacts), "--json", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and "min-member NDCG@10" in text and "plain average" in text
+    assert "the other side" in text
     tables = json.loads(out.read_text())
     assert tables["model"] == "als" and tables["served_default"] in tables["test"]
     for split in ("validation", "test"):
@@ -196,6 +197,10 @@ def test_cli_eval_party_quick(data_dir, quick_artifacts, tmp_path, capsys):
         for row in table.values():
             assert 0 <= row["min_ndcg"] <= row["mean_ndcg"] <= 1
             assert row["mean_se"] >= 0
+            # the other side: lists scored for strangers, and how varied the lists are
+            assert 0 <= row["shuffled_ndcg"] <= 1
+            assert 1 <= row["distinct_films"] <= 16 * 10
+            assert 1 / 16 <= row["top_film_share"] <= 1
     assert tables["chosen_on_validation"] in tables["validation"]
 
 

@@ -162,17 +162,37 @@ def group_lists(data: Scored, group: np.ndarray, popularity: np.ndarray,
 
 
 def score_groups(data: Scored, groups: list[np.ndarray], popularity: np.ndarray,
-                 seed: int) -> dict[str, dict[str, np.ndarray]]:
-    """system -> {"mean": per-group mean NDCG@10, "min": per-group minimum, "size"}."""
+                 seed: int, item_ids: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """system -> per group: "mean" and "min" NDCG@10 over the members, "size", the listed
+    "films" (movie ids, -1 past a short list) and "shuffled": the mean NDCG@10 of the
+    group's list for the members of the group drawn before it, mostly of the same size,
+    less the films they have rated (a list that scores as well for strangers is not about
+    this group)."""
     rng = np.random.default_rng(seed)
     out: dict[str, dict[str, list]] = {}
     for group in groups:
         for name, ranked in group_lists(data, group, popularity, rng).items():
             values = [ndcg_at_k(ranked.tolist(), data.targets[u], K) for u in group]
-            row = out.setdefault(name, {"mean": [], "min": [], "size": []})
+            row = out.setdefault(name, {"mean": [], "min": [], "size": [], "films": []})
             row["mean"].append(float(np.mean(values)))
             row["min"].append(float(np.min(values)))
             row["size"].append(len(group))
+            films = np.full(K, -1, dtype=np.int64)
+            films[:len(ranked)] = item_ids[ranked]
+            row["films"].append(films)
+    strangers = np.roll(np.arange(len(groups)), 1)    # groups come drawn size by size
+    col = {m: c for c, m in enumerate(item_ids.tolist())}
+    seen = [set(cols.tolist()) for cols in data.seen]
+
+    def for_stranger(films: np.ndarray, u: int) -> float:
+        # the films the stranger has rated can't be among their later likes: left out, as
+        # their own group's list would have left them out
+        return ndcg_at_k([c for m in films if m >= 0 and (c := col[m]) not in seen[u]],
+                         data.targets[u], K)
+
+    for row in out.values():
+        row["shuffled"] = [float(np.mean([for_stranger(films, u) for u in groups[other]]))
+                           for films, other in zip(row["films"], strangers, strict=True)]
     return {name: {k: np.asarray(v) for k, v in row.items()} for name, row in out.items()}
 
 
@@ -181,8 +201,8 @@ def concat(parts: list[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str,
     out = {}
     for fold, part in enumerate(parts):
         for name, row in part.items():
-            into = out.setdefault(name, {"mean": [], "min": [], "size": [], "fold": []})
-            for key in ("mean", "min", "size"):
+            into = out.setdefault(name, {key: [] for key in (*row, "fold")})
+            for key in row:
                 into[key].append(row[key])
             into["fold"].append(np.full(len(row["mean"]), fold))
     return {name: {k: np.concatenate(v) for k, v in row.items()} for name, row in out.items()}
@@ -202,6 +222,12 @@ def summarise(scored: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, f
                        "min_ratio": _ratio(row["min"], plain["min"]),
                        "mean_ratio": _ratio(row["mean"], plain["mean"]),
                        "groups": len(row["mean"])}
+        if "films" in row:
+            films, counts = np.unique(row["films"][row["films"] >= 0], return_counts=True)
+            table[name].update({"shuffled_ndcg": float(np.mean(row["shuffled"])),
+                                "distinct_films": int(len(films)),
+                                "top_film_share": float(counts.max() / len(row["films"]))
+                                if len(counts) else 0.0})
         if "fold" in row:
             folds = np.unique(row["fold"])
             for key in ("mean", "min"):
@@ -306,7 +332,7 @@ def evaluate(version_dir: Path | None, data_dir: Path, *, quick: bool = False, s
             data = Scored.of(kinds[kind].fit(X), held)
             popularity = np.log1p(np.asarray((X > 0).sum(axis=0), dtype=np.float64).ravel())
             groups = draw_groups(len(held), n, np.random.default_rng((seed, stream, fold)))
-            parts.append(score_groups(data, groups, popularity, seed + fold))
+            parts.append(score_groups(data, groups, popularity, seed + fold, train.item_ids))
             users += len(held)
         scored = concat(parts)
         tables[name] = summarise(scored)
@@ -387,6 +413,17 @@ def markdown(tables: dict) -> str:
                       if (c := sizes[name].get(s)) else "–" for s in SIZES)]
              for name in show]))
         lines.append("")
+        lines.append(markdown_table(
+            [f"{split}: the other side", "mean NDCG@10", "for another group (shuffled)",
+             "own / shuffled", "distinct films listed", "most-listed film in"],
+            [[name, f"{m['mean_ndcg']:.4f}", f"{m['shuffled_ndcg']:.4f}",
+              f"{m['mean_ndcg'] / m['shuffled_ndcg']:.2f}×" if m["shuffled_ndcg"] else "–",
+              str(m["distinct_films"]), f"{m['top_film_share']:.0%} of lists"]
+             for name in show if "shuffled_ndcg" in (m := table[name])]))
+        lines += ["", "Shuffled: each group's list scored for the members of another group, "
+                  "less the films they have rated. Popularity knows nobody: its own / shuffled "
+                  "ratio is what a list gets merely for leaving out the films its own group "
+                  "has seen, the floor the others are read against.", ""]
     if "test" in tables:
         target = tables["test"][tables["served_default"]]
         met = target["min_ratio"] >= 1.2 and target["mean_ratio"] >= 1 - MEAN_TOLERANCE
