@@ -17,7 +17,7 @@ Two ratings sets, never mixed:
 
 Why cross-validation: an earlier round chose on 121 validation users and tested on 118
 others, and the same variant's mean ratio moved from 1.01x to 0.95x between them; over 5
-folds of ~120 ml-latest-small users it ranges 0.86-0.96. A choice resting on one fold of
+folds of ~120 ml-latest-small users it ranges 0.88-0.99. A choice resting on one fold of
 users follows those users' quirks (docs/party.md).
 
 Metrics (engine/metrics.py): each member's NDCG@10 of the group list against their own
